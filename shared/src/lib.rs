@@ -1,0 +1,10 @@
+//! The pure core of the offline CRM: domain model, Automerge schema, sync protocol and engine.
+//!
+//! Architecture invariant: nothing in this crate opens a file or a socket, reads the clock or draws
+//! random numbers. Time and randomness are passed in by the caller.
+
+pub mod document_id;
+pub mod protocol;
+pub mod sync;
+
+pub use document_id::{DocumentId, DocumentIdError};

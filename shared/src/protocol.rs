@@ -1,0 +1,1 @@
+//! The automerge-repo WebSocket protocol (to be written).
