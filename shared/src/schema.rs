@@ -1,0 +1,41 @@
+//! How records live in Automerge documents.
+//!
+//! One record is one small Automerge document (DESIGN.md: constant cost per edit and per sync).
+//! Its root map holds:
+//! - `schema` (uint): the schema version that created it ([`SCHEMA_VERSION`]);
+//! - `type` (str): the [`RecordKind`](crate::model::RecordKind);
+//! - the record's metadata: `created_at` (ms since the epoch), `created_by`, `owner`, `book`,
+//!   `deleted_at` (soft deletion: the map is never removed, so a concurrent edit survives);
+//! - one key per field of that kind, as [`fields`] describes: scalars for plain values, a text
+//!   object for notes (merged character by character), a map used as a set for tags, a list of
+//!   `{label, value}` maps for e-mails and phones, a map from id to role for links, a list of maps
+//!   for the stage history.
+//!
+//! Every change carries its author (user, device, whether made offline) as JSON in the change
+//! message, and its time; the actor id is the device's.
+//!
+//! Compatibility: readers ignore keys they do not know and report values of an unexpected shape
+//! instead of failing ([`Record::problems`]), so an older client reads a newer record and a newer
+//! client reads an older one.
+
+mod author;
+mod conflicts;
+mod fields;
+mod history;
+mod read;
+mod write;
+
+pub use author::ChangeAuthor;
+pub use conflicts::{conflicts, ConflictValue, FieldConflict};
+pub use fields::{field, fields, FieldSpec, FieldType, LabelKind};
+pub use history::{history, HistoryEntry};
+pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
+pub use write::{
+    apply_edits, apply_edits_and_commit, create_record, Edit, NewRecord, Scalar, WriteError,
+};
+
+/// The version of this schema. A record whose `schema` is higher was written by a newer client.
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! The fields of each kind of record: their stored shape and how they are validated.
+
+use crate::model::{
+    RecordKind, ACTIVITY_KINDS, ACTIVITY_STATUSES, DEAL_ROLES, GRADES, ORG_KINDS, RELATION_KINDS,
+    USER_ROLES,
+};
+
+/// What values a labelled list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    Email,
+    Phone,
+}
+
+/// The stored shape and validation of one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A plain string, replaced whole.
+    Str,
+    /// A string that must be an e-mail address.
+    Email,
+    /// A string from a closed list of choices.
+    Choice(&'static [&'static str]),
+    /// An integer in a range.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// Integer minor units of the record's `currency`.
+    Money,
+    /// An ISO 4217 code.
+    Currency,
+    Bool,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DDTHH:MM`, local time.
+    DateTime,
+    /// Minutes.
+    Minutes,
+    /// The id of another record of the given kind (`None`: contact or organization).
+    Ref(Option<RecordKind>),
+    /// Collaborative text, merged character by character.
+    Text,
+    /// A set of strings (a map whose keys are the members).
+    Set,
+    /// An ordered list of `{label, value}` maps.
+    Labelled(LabelKind),
+    /// A map from record id to a role (free text when `roles` is `None`).
+    Links {
+        target: RecordKind,
+        roles: Option<&'static [&'static str]>,
+    },
+    /// A list of `{stage, from, at, by}` maps, appended to on every stage change.
+    StageHistory,
+}
+
+impl FieldType {
+    /// True for fields held as one scalar, where concurrent writes make a conflict.
+    pub fn is_scalar(self) -> bool {
+        !matches!(
+            self,
+            FieldType::Text
+                | FieldType::Set
+                | FieldType::Labelled(_)
+                | FieldType::Links { .. }
+                | FieldType::StageHistory
+        )
+    }
+}
+
+/// One field of a kind of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub ty: FieldType,
+    /// The field must be present and non-empty.
+    pub required: bool,
+}
+
+const fn f(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+    }
+}
+
+use FieldType::*;
+
+const ORGANIZATION: &[FieldSpec] = &[
+    req("name", Str),
+    f("industry", Str),
+    f("kind", Choice(ORG_KINDS)),
+    f("website", Str),
+    f("phones", Labelled(LabelKind::Phone)),
+    f("emails", Labelled(LabelKind::Email)),
+    f("address", Str),
+    f("region", Str),
+    f("parent", Ref(Some(RecordKind::Organization))),
+    f("tags", Set),
+    f("notes", Text),
+];
+
+const CONTACT: &[FieldSpec] = &[
+    req("name", Str),
+    f("given_name", Str),
+    f("family_name", Str),
+    f("title", Str),
+    f("department", Str),
+    f("emails", Labelled(LabelKind::Email)),
+    f("phones", Labelled(LabelKind::Phone)),
+    f("address", Str),
+    f(
+        "orgs",
+        Links {
+            target: RecordKind::Organization,
+            roles: None,
+        },
+    ),
+    f("region", Str),
+    f("tags", Set),
+    f("notes", Text),
+    f("do_not_call", Bool),
+    f("source", Str),
+];
+
+const RELATIONSHIP: &[FieldSpec] = &[
+    req("from", Ref(None)),
+    req("to", Ref(None)),
+    req("kind", Choice(RELATION_KINDS)),
+    f("notes", Text),
+];
+
+const STAGE_KEYS: &[&str] = &crate::model::Stage::KEYS;
+
+const CASE: &[FieldSpec] = &[
+    req("title", Str),
+    f("org", Ref(Some(RecordKind::Organization))),
+    f(
+        "contacts",
+        Links {
+            target: RecordKind::Contact,
+            roles: Some(DEAL_ROLES),
+        },
+    ),
+    req("stage", Choice(STAGE_KEYS)),
+    f("probability", Int { min: 0, max: 100 }),
+    f("grade", Choice(GRADES)),
+    f("interest", Int { min: 1, max: 5 }),
+    f("amount", Money),
+    f("currency", Currency),
+    f("budget", Money),
+    f("close_date", Date),
+    f("competitors", Set),
+    f("source", Str),
+    f("region", Str),
+    f("loss_reason", Str),
+    f("lost_from_stage", Choice(STAGE_KEYS)),
+    f("stage_history", StageHistory),
+    f("steps_done", Set),
+    f("notes", Text),
+];
+
+const ACTIVITY: &[FieldSpec] = &[
+    req("kind", Choice(ACTIVITY_KINDS)),
+    req("subject", Str),
+    f("start", DateTime),
+    f("end", DateTime),
+    f("due", DateTime),
+    f("status", Choice(ACTIVITY_STATUSES)),
+    f("case", Ref(Some(RecordKind::Case))),
+    f("contact", Ref(Some(RecordKind::Contact))),
+    f("org", Ref(Some(RecordKind::Organization))),
+    f("attendees", Set),
+    f("location", Str),
+    f("remind", Minutes),
+    f("notes", Text),
+];
+
+const USER: &[FieldSpec] = &[
+    req("name", Str),
+    f("email", Email),
+    f("role", Choice(USER_ROLES)),
+    f("regions", Set),
+    f("industries", Set),
+];
+
+/// The fields of a kind of record, in display order.
+pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
+    match kind {
+        RecordKind::Organization => ORGANIZATION,
+        RecordKind::Contact => CONTACT,
+        RecordKind::Relationship => RELATIONSHIP,
+        RecordKind::Case => CASE,
+        RecordKind::Activity => ACTIVITY,
+        RecordKind::User => USER,
+    }
+}
+
+/// The field of `kind` called `name`.
+pub fn field(kind: RecordKind, name: &str) -> Option<&'static FieldSpec> {
+    fields(kind).iter().find(|f| f.name == name)
+}

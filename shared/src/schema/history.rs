@@ -1,0 +1,55 @@
+//! The history of a record: who changed which fields, when, from which device.
+
+use super::author::ChangeAuthor;
+use automerge::{Automerge, Prop};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// One change of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub hash: String,
+    /// Seconds since the epoch, as recorded in the change.
+    pub at: i64,
+    pub user: Option<String>,
+    pub device: Option<String>,
+    pub offline: Option<bool>,
+    /// The top-level fields this change touched.
+    pub fields: Vec<String>,
+}
+
+/// Every change of the record in `doc`, oldest first (in causal order).
+pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
+    let metas: Vec<_> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| m.into_owned())
+        .collect();
+    metas
+        .into_iter()
+        .map(|meta| {
+            let patches = doc.diff(&meta.deps, &[meta.hash]);
+            let fields: BTreeSet<String> = patches
+                .iter()
+                .filter_map(|p| match p.path.first() {
+                    Some((_, Prop::Map(key))) => Some(key.clone()),
+                    Some((_, Prop::Seq(_))) => None,
+                    None => match &p.action {
+                        automerge::PatchAction::PutMap { key, .. }
+                        | automerge::PatchAction::DeleteMap { key } => Some(key.clone()),
+                        _ => None,
+                    },
+                })
+                .collect();
+            let author = ChangeAuthor::from_message(meta.message.as_deref());
+            HistoryEntry {
+                hash: meta.hash.to_string(),
+                at: meta.timestamp,
+                user: author.as_ref().map(|a| a.user.clone()),
+                device: author.as_ref().map(|a| a.device.clone()),
+                offline: author.map(|a| a.offline),
+                fields: fields.into_iter().collect(),
+            }
+        })
+        .collect()
+}
