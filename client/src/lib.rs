@@ -1,1 +1,10 @@
+//! The `crm` client: command line, local store and read model of the offline CRM.
 
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod output;
+pub mod store;
+
+pub use error::StoreError;
+pub use store::{Identity, Store};

@@ -1,1 +1,15 @@
-fn main() {}
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = crm_client::cli::Cli::parse();
+    match crm_client::commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("crm: error: {}", msg.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

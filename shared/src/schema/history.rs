@@ -31,6 +31,7 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             let patches = doc.diff(&meta.deps, &[meta.hash]);
             let fields: BTreeSet<String> = patches
                 .iter()
+                .filter(|p| !creates_empty_container(p))
                 .filter_map(|p| match p.path.first() {
                     Some((_, Prop::Map(key))) => Some(key.clone()),
                     Some((_, Prop::Seq(_))) => None,
@@ -40,6 +41,7 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
                         _ => None,
                     },
                 })
+                .filter(|k| !INTERNAL_KEYS.contains(&k.as_str()))
                 .collect();
             let author = ChangeAuthor::from_message(meta.message.as_deref());
             HistoryEntry {
@@ -52,4 +54,20 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             }
         })
         .collect()
+}
+
+/// Keys every record gets when created; not interesting in a history.
+const INTERNAL_KEYS: [&str; 5] = ["schema", "type", "id", "created_at", "created_by"];
+
+/// The creation of an empty container (notes, tags...) with the record is not a field change;
+/// what is later put inside it is.
+fn creates_empty_container(p: &automerge::Patch) -> bool {
+    p.path.is_empty()
+        && matches!(
+            &p.action,
+            automerge::PatchAction::PutMap {
+                value: (automerge::Value::Object(_), _),
+                ..
+            }
+        )
 }

@@ -1,0 +1,536 @@
+//! The command line (clap derive). Names of subcommands and flags are a contract: see PRODUCT.md.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crm",
+    version,
+    about = "An offline-first CRM for field sales: contacts, organizations, cases and agenda on your laptop, merged with your team without losing an edit.",
+    after_help = "Start with `crm init --user YOUR_NAME`, or try `crm demo-data` on an empty --data-dir."
+)]
+pub struct Cli {
+    /// Where the CRM data lives [default: $CRM_HOME, else the platform data directory]
+    #[arg(long, global = true, env = "CRM_HOME", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data dir for a user on this device
+    Init(InitArgs),
+    /// Organizations (accounts)
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Contacts (people)
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Cases (opportunities) and the pipeline
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Calls, meetings, visits, tasks, e-mails and notes
+    #[command(subcommand)]
+    Activity(ActivityCommand),
+    /// Your appointments and due tasks
+    Agenda(AgendaArgs),
+    /// Relate two contacts or organizations (referred-by, reports-to, colleague, ...)
+    Relate(RelateArgs),
+    /// List every field that holds concurrent values from different people
+    Conflicts,
+    /// Settle a conflicted field by choosing its value
+    Resolve(ResolveArgs),
+    /// Who changed which field of a record, when, and from which device
+    History(IdArg),
+    /// Merge another data dir's records into this one (e.g. a copy from another laptop)
+    Merge(MergeArgs),
+    /// Fill the data dir with a realistic sample book
+    DemoData(DemoArgs),
+    /// Rebuild the read model (lists, search, agenda) from the documents
+    Rebuild,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Your user name (lowercase letters, digits, . - _)
+    #[arg(long)]
+    pub user: String,
+    /// Your full name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sync server URL, e.g. ws://sync.example.com:3030
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Access token for the sync server
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The book (territory) new records go into
+    #[arg(long, default_value = "default")]
+    pub book: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// The record's id (or a unique prefix of it, at least 4 characters)
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The record's id (or a unique prefix of it)
+    pub id: String,
+    /// Undo an earlier removal
+    #[arg(long)]
+    pub restore: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ListArgs {
+    /// Find by words in names, e-mails, phones, organizations and notes
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Include removed records
+    #[arg(long)]
+    pub deleted: bool,
+    /// Show at most this many rows
+    #[arg(long, default_value_t = 200)]
+    pub limit: u32,
+}
+
+// ---------------------------------------------------------------- organizations
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Add an organization; prints its id
+    Add(OrgFields),
+    /// List organizations
+    List(OrgListArgs),
+    /// Show one organization with its contacts and cases
+    Show(IdArg),
+    /// Change fields of an organization
+    Edit(OrgEdit),
+    /// Remove an organization (it can be restored; concurrent edits are kept)
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct OrgFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub industry: Option<String>,
+    /// prospect, customer, partner, reseller or competitor
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub website: Option<String>,
+    /// A phone number, optionally labelled: `office=+33 1 23 45 67 89` (repeatable)
+    #[arg(long = "phone")]
+    pub phones: Vec<String>,
+    /// An e-mail address, optionally labelled: `sales=sales@acme.com` (repeatable)
+    #[arg(long = "email")]
+    pub emails: Vec<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Id of the parent organization
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// A tag (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// The user who owns it [default: you]
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgEdit {
+    pub id: String,
+    #[command(flatten)]
+    pub fields: OrgFields,
+    #[command(flatten)]
+    pub common: EditCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub industry: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+/// Flags every `edit` has.
+#[derive(Debug, Args, Default)]
+pub struct EditCommon {
+    /// Remove a tag (repeatable)
+    #[arg(long = "untag")]
+    pub untag: Vec<String>,
+    /// Add another e-mail instead of replacing the first (repeatable)
+    #[arg(long = "add-email")]
+    pub add_emails: Vec<String>,
+    /// Add another phone instead of replacing the first (repeatable)
+    #[arg(long = "add-phone")]
+    pub add_phones: Vec<String>,
+    /// Empty a field, e.g. `--clear region` (repeatable)
+    #[arg(long = "clear", value_name = "FIELD")]
+    pub clear: Vec<String>,
+}
+
+// ---------------------------------------------------------------- contacts
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Add a contact; prints its id
+    Add(ContactFields),
+    /// List or search contacts
+    List(ContactListArgs),
+    /// Show one contact with its organizations, cases and activities
+    Show(IdArg),
+    /// Change fields of a contact
+    Edit(ContactEdit),
+    /// Remove a contact (it can be restored; concurrent edits are kept)
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ContactFields {
+    /// Full name
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub given_name: Option<String>,
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Job title
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub department: Option<String>,
+    /// An e-mail address, optionally labelled: `home=ana@example.com` (repeatable)
+    #[arg(long = "email")]
+    pub emails: Vec<String>,
+    /// A phone number, optionally labelled: `mobile=+351 912 345 678` (repeatable)
+    #[arg(long = "phone")]
+    pub phones: Vec<String>,
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Id of an organization this person works for, optionally with a role: `ID=buyer` (repeatable)
+    #[arg(long = "org")]
+    pub orgs: Vec<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// A tag (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// yes or no
+    #[arg(long)]
+    pub do_not_call: Option<String>,
+    /// Where the contact came from (fair, referral, web...)
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The user who owns it [default: you]
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContactEdit {
+    pub id: String,
+    #[command(flatten)]
+    pub fields: ContactFields,
+    #[command(flatten)]
+    pub common: EditCommon,
+    /// Unlink an organization (repeatable)
+    #[arg(long = "remove-org")]
+    pub remove_orgs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContactListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Only contacts of this organization
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+// ---------------------------------------------------------------- cases
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Add a case; prints its id
+    Add(CaseFields),
+    /// List cases
+    List(CaseListArgs),
+    /// Show one case with its stage history and activities
+    Show(IdArg),
+    /// Change fields of a case
+    Edit(CaseEdit),
+    /// Move a case to another stage (recorded in its stage history)
+    Move(MoveArgs),
+    /// Remove a case (it can be restored; concurrent edits are kept)
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CaseFields {
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Id of the organization
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Id of a contact, optionally with a deal role: `ID=decision-maker` (repeatable)
+    #[arg(long = "contact")]
+    pub contacts: Vec<String>,
+    /// Amount as a decimal number, e.g. 12000.50
+    #[arg(long)]
+    pub amount: Option<String>,
+    /// ISO 4217 code [default: EUR]
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// prospecting, qualification, needs-analysis, proposal, negotiation, won, lost
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Win probability in percent, overriding the stage's default
+    #[arg(long)]
+    pub probability: Option<String>,
+    /// A, B or C
+    #[arg(long)]
+    pub grade: Option<String>,
+    /// Interest level, 1 to 5
+    #[arg(long)]
+    pub interest: Option<String>,
+    /// The customer's budget, e.g. 15000
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Expected close date, YYYY-MM-DD
+    #[arg(long)]
+    pub close_date: Option<String>,
+    /// A competitor in the deal (repeatable)
+    #[arg(long = "competitor")]
+    pub competitors: Vec<String>,
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// The user who owns it [default: you]
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaseEdit {
+    pub id: String,
+    #[command(flatten)]
+    pub fields: CaseFields,
+    /// Empty a field, e.g. `--clear probability` (repeatable)
+    #[arg(long = "clear", value_name = "FIELD")]
+    pub clear: Vec<String>,
+    /// Remove a contact from the case (repeatable)
+    #[arg(long = "remove-contact")]
+    pub remove_contacts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaseListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    #[arg(long)]
+    pub stage: Option<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub grade: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only cases of this organization
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Only cases expected to close before this date
+    #[arg(long)]
+    pub closing_before: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    pub id: String,
+    /// The new stage
+    #[arg(long)]
+    pub stage: String,
+    /// Why the case was lost (required when moving to lost)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+// ---------------------------------------------------------------- activities
+
+#[derive(Debug, Subcommand)]
+pub enum ActivityCommand {
+    /// Add an activity; prints its id
+    Add(ActivityFields),
+    /// List activities
+    List(ActivityListArgs),
+    /// Show one activity
+    Show(IdArg),
+    /// Change fields of an activity (e.g. `--status done --notes "..."`)
+    Edit(ActivityEdit),
+    /// Remove an activity
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ActivityFields {
+    /// call, meeting, visit, task, email or note
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// When it starts, e.g. 2026-12-01T10:00
+    #[arg(long)]
+    pub at: Option<String>,
+    /// When it ends
+    #[arg(long)]
+    pub end: Option<String>,
+    /// When a task is due
+    #[arg(long)]
+    pub due: Option<String>,
+    /// planned, done or cancelled [default: planned]
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub case: Option<String>,
+    #[arg(long)]
+    pub contact: Option<String>,
+    #[arg(long)]
+    pub org: Option<String>,
+    /// A person attending (repeatable)
+    #[arg(long = "attendee")]
+    pub attendees: Vec<String>,
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Remind this long before: 30m, 2h, 1d
+    #[arg(long)]
+    pub remind: Option<String>,
+    /// Outcome notes
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// The user who owns it [default: you]
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivityEdit {
+    pub id: String,
+    #[command(flatten)]
+    pub fields: ActivityFields,
+    /// Empty a field, e.g. `--clear remind` (repeatable)
+    #[arg(long = "clear", value_name = "FIELD")]
+    pub clear: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivityListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    #[arg(long)]
+    pub case: Option<String>,
+    #[arg(long)]
+    pub contact: Option<String>,
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// From this date (inclusive)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// To this date (inclusive)
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+// ---------------------------------------------------------------- the rest
+
+#[derive(Debug, Args)]
+pub struct AgendaArgs {
+    /// One day [default]
+    #[arg(long, conflicts_with = "week")]
+    pub day: bool,
+    /// Seven days
+    #[arg(long)]
+    pub week: bool,
+    /// Whose agenda [default: yours]
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The first day [default: today]
+    #[arg(long)]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RelateArgs {
+    /// Id of a contact or organization
+    pub a: String,
+    /// Id of a contact or organization
+    pub b: String,
+    /// referred-by, reports-to, colleague, subsidiary-of, competitor-of (A is <kind> B)
+    #[arg(long = "as")]
+    pub kind: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The record's id
+    pub id: String,
+    /// The conflicted field, as `crm conflicts` names it
+    pub field: String,
+    /// The value to keep
+    pub value: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The other data dir
+    #[arg(long)]
+    pub from: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 500)]
+    pub contacts: u64,
+    #[arg(long, default_value_t = 100)]
+    pub orgs: u64,
+    #[arg(long, default_value_t = 200)]
+    pub cases: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub activities: u64,
+    /// Seed for the random generator (same seed, same names and figures)
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// User name when the data dir is new
+    #[arg(long, default_value = "demo")]
+    pub user: String,
+}

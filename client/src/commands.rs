@@ -1,0 +1,89 @@
+//! One function per command. Each opens the store, does its work in one transaction when it
+//! writes, and prints the result as a table or as JSON.
+
+mod activity;
+mod agenda;
+mod case;
+mod contact;
+mod demo;
+mod edits;
+mod init;
+mod merge;
+mod org;
+mod review;
+mod rows;
+mod show;
+
+use crate::cli::{Cli, Command};
+use crate::store::Store;
+use anyhow::Result;
+use crm_shared::DocumentId;
+use rand::RngCore;
+use std::path::PathBuf;
+
+/// What every command gets: where the data is, how to print, and the time.
+pub struct Ctx {
+    pub data_dir: PathBuf,
+    pub json: bool,
+    pub now_ms: i64,
+    pub today: chrono::NaiveDate,
+}
+
+impl Ctx {
+    pub fn new(cli: &Cli) -> Result<Ctx> {
+        let data_dir = match &cli.data_dir {
+            Some(d) => d.clone(),
+            None => dirs::data_dir().map(|d| d.join("crm")).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no data directory on this system: pass --data-dir DIR or set CRM_HOME"
+                )
+            })?,
+        };
+        let now = chrono::Local::now();
+        Ok(Ctx {
+            data_dir,
+            json: cli.json,
+            now_ms: now.timestamp_millis(),
+            today: now.date_naive(),
+        })
+    }
+
+    /// Opens the store, rebuilding the read model with a progress bar if it is stale.
+    pub fn open(&self) -> Result<Store> {
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        let mut progress = |done: u64, total: u64| {
+            let b = bar.get_or_insert_with(|| {
+                eprintln!("Rebuilding the read model from {total} documents...");
+                indicatif::ProgressBar::new(total)
+            });
+            b.set_position(done);
+        };
+        Ok(Store::open(&self.data_dir, &mut progress)?)
+    }
+}
+
+/// A new random record id.
+pub fn new_id() -> DocumentId {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    DocumentId::from_random(bytes)
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(&cli)?;
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Org(c) => org::run(&ctx, c),
+        Command::Contact(c) => contact::run(&ctx, c),
+        Command::Case(c) => case::run(&ctx, c),
+        Command::Activity(c) => activity::run(&ctx, c),
+        Command::Agenda(a) => agenda::run(&ctx, a),
+        Command::Relate(a) => contact::relate(&ctx, a),
+        Command::Conflicts => review::conflicts(&ctx),
+        Command::Resolve(a) => review::resolve(&ctx, a),
+        Command::History(a) => review::history(&ctx, a),
+        Command::Merge(a) => merge::run(&ctx, a),
+        Command::DemoData(a) => demo::run(&ctx, a),
+        Command::Rebuild => init::rebuild(&ctx),
+    }
+}

@@ -1,0 +1,137 @@
+//! `crm activity ...`
+
+use super::edits::EditBuilder;
+use super::rows::{query, row_cells, Row};
+use super::{show, Ctx};
+use crate::cli::{ActivityCommand, ActivityFields};
+use crate::output;
+use crate::store::{fts_query, Store};
+use anyhow::Result;
+use crm_shared::schema::{Edit, Record};
+use crm_shared::values::parse_date;
+use crm_shared::RecordKind;
+use rusqlite::types::Value;
+
+const KIND: RecordKind = RecordKind::Activity;
+const COLUMNS: [&str; 6] = ["id", "at", "kind", "subject", "status", "owner"];
+
+pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
+    match cmd {
+        ActivityCommand::Add(f) => {
+            show::add(ctx, KIND, |s| {
+                if f.at.is_none() && f.due.is_none() && !matches!(f.kind.as_deref(), Some("note")) {
+                    anyhow::bail!("give a time: --at 2026-12-01T10:00 for an appointment, or --due for a task");
+                }
+                edits(s, &f, None)
+            })
+        }
+        ActivityCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+            let mut edits = edits(s, &e.fields, Some(r))?;
+            edits.extend(
+                EditBuilder::new(s, KIND, None, Some(r))?
+                    .clear(&e.clear)?
+                    .finish(),
+            );
+            Ok(edits)
+        }),
+        ActivityCommand::Rm(a) => show::rm(ctx, KIND, a),
+        ActivityCommand::Show(a) => {
+            let store = ctx.open()?;
+            let (id, _) = store.resolve(&a.id, Some(KIND))?;
+            let record = store.record(id)?;
+            show::show(ctx, &store, &record, serde_json::Value::Null)
+        }
+        ActivityCommand::List(a) => {
+            let store = ctx.open()?;
+            let mut sql = format!("SELECT {} FROM rm_activities WHERE 1=1", COLUMNS.join(", "));
+            let mut params: Vec<Value> = Vec::new();
+            if !a.list.deleted {
+                sql.push_str(" AND deleted = 0");
+            }
+            for (col, flag, kind) in [
+                ("case_id", &a.case, RecordKind::Case),
+                ("contact_id", &a.contact, RecordKind::Contact),
+                ("org_id", &a.org, RecordKind::Organization),
+            ] {
+                if let Some(v) = flag {
+                    let (id, _) = store.resolve(v, Some(kind))?;
+                    params.push(Value::Text(id.to_string()));
+                    sql.push_str(&format!(" AND {col} = ?{}", params.len()));
+                }
+            }
+            for (col, v) in [("status", &a.status), ("kind", &a.kind)] {
+                if let Some(v) = v {
+                    params.push(Value::Text(v.clone()));
+                    sql.push_str(&format!(" AND {col} = ?{}", params.len()));
+                }
+            }
+            if let Some(d) = &a.from {
+                params.push(Value::Text(parse_date(d)?.to_string()));
+                sql.push_str(&format!(" AND at >= ?{}", params.len()));
+            }
+            if let Some(d) = &a.to {
+                params.push(Value::Text(format!("{}T99", parse_date(d)?)));
+                sql.push_str(&format!(" AND at < ?{}", params.len()));
+            }
+            if let Some(q) = a.list.search.as_deref() {
+                let q = fts_query(q)
+                    .ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
+                params.push(Value::Text(q));
+                sql.push_str(&format!(" AND id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
+            }
+            sql.push_str(&format!(" ORDER BY at DESC LIMIT {}", a.list.limit));
+            let rows = rows(&store, &sql, &params)?;
+            if ctx.json {
+                return output::json(&rows);
+            }
+            print_rows(&rows, "", "No activities found.");
+            Ok(())
+        }
+    }
+}
+
+fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
+    let mut b = EditBuilder::new(store, KIND, None, existing)?;
+    b.set("kind", f.kind.as_ref())?
+        .set("subject", f.subject.as_ref())?
+        .set("start", f.at.as_ref())?
+        .set("end", f.end.as_ref())?
+        .set("due", f.due.as_ref())?
+        .set("case", f.case.as_ref())?
+        .set("contact", f.contact.as_ref())?
+        .set("org", f.org.as_ref())?
+        .add_to_set("attendees", &f.attendees)
+        .set("location", f.location.as_ref())?
+        .set("remind", f.remind.as_ref())?
+        .set("notes", f.notes.as_ref())?
+        .owner(f.owner.as_ref())?;
+    match (&f.status, existing) {
+        (Some(s), _) => {
+            b.set_str("status", s)?;
+        }
+        (None, None) => {
+            b.set_str("status", "planned")?;
+        }
+        _ => {}
+    }
+    Ok(b.finish())
+}
+
+/// Rows for a table of activities.
+pub fn rows(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+    query(store, sql, params, &COLUMNS)
+}
+
+pub fn print_rows(rows: &[Row], title: &str, empty: &str) {
+    if rows.is_empty() && empty.is_empty() {
+        return;
+    }
+    if !title.is_empty() {
+        println!("{title}");
+    }
+    let mut t = output::table(&["ID", "WHEN", "KIND", "SUBJECT", "STATUS", "OWNER"]);
+    for r in rows {
+        t.add_row(row_cells(r, &COLUMNS));
+    }
+    output::print_table(t, empty);
+}

@@ -1,0 +1,171 @@
+//! Turning command-line flags into typed edits, with references resolved to full ids.
+
+use crate::cli::EditCommon;
+use crate::store::Store;
+use crate::StoreError;
+use crm_shared::schema::{field, Edit, FieldType, Record};
+use crm_shared::values::Currency;
+use crm_shared::RecordKind;
+
+/// Collects the edits of one add or edit command.
+pub struct EditBuilder<'a> {
+    store: &'a Store,
+    kind: RecordKind,
+    currency: Currency,
+    pub edits: Vec<Edit>,
+}
+
+impl<'a> EditBuilder<'a> {
+    /// `existing` is the record being edited (None when adding); its currency prices amounts
+    /// unless `--currency` is given.
+    pub fn new(
+        store: &'a Store,
+        kind: RecordKind,
+        currency_flag: Option<&str>,
+        existing: Option<&Record>,
+    ) -> Result<Self, StoreError> {
+        let currency = match currency_flag {
+            Some(c) => Currency::parse(c)?,
+            None => existing
+                .and_then(|r| r.str("currency"))
+                .and_then(|c| Currency::parse(c).ok())
+                .unwrap_or(Currency::EUR),
+        };
+        Ok(EditBuilder {
+            store,
+            kind,
+            currency,
+            edits: Vec::new(),
+        })
+    }
+
+    /// Sets a field from its text, validated by the field's type; references are resolved.
+    pub fn set(&mut self, name: &str, value: Option<&String>) -> Result<&mut Self, StoreError> {
+        let Some(text) = value else { return Ok(self) };
+        let text = match field(self.kind, name).map(|f| f.ty) {
+            Some(FieldType::Ref(target)) => self.store.resolve(text, target)?.0.to_string(),
+            _ => text.clone(),
+        };
+        self.edits
+            .push(Edit::parse_set(self.kind, name, &text, self.currency)?);
+        Ok(self)
+    }
+
+    pub fn set_str(&mut self, name: &str, value: &str) -> Result<&mut Self, StoreError> {
+        self.set(name, Some(&value.to_string()))
+    }
+
+    /// Each value is added to a set field (tags, competitors, attendees).
+    pub fn add_to_set(&mut self, name: &'static str, items: &[String]) -> &mut Self {
+        for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+            self.edits.push(Edit::AddToSet {
+                field: name,
+                item: item.to_string(),
+            });
+        }
+        self
+    }
+
+    pub fn remove_from_set(&mut self, name: &'static str, items: &[String]) -> &mut Self {
+        for item in items {
+            self.edits.push(Edit::RemoveFromSet {
+                field: name,
+                item: item.trim().to_string(),
+            });
+        }
+        self
+    }
+
+    /// The first value replaces the primary entry when `replace_first`; others are appended.
+    pub fn labelled(
+        &mut self,
+        name: &str,
+        values: &[String],
+        replace_first: bool,
+    ) -> Result<&mut Self, StoreError> {
+        for (i, v) in values.iter().enumerate() {
+            let edit = if i == 0 && replace_first {
+                Edit::parse_set(self.kind, name, v, self.currency)?
+            } else {
+                Edit::parse_add_labelled(self.kind, name, v)?
+            };
+            self.edits.push(edit);
+        }
+        Ok(self)
+    }
+
+    /// Links `ID` or `ID=role` values into a link map.
+    pub fn links(
+        &mut self,
+        name: &'static str,
+        target: RecordKind,
+        values: &[String],
+    ) -> Result<&mut Self, StoreError> {
+        for v in values {
+            let (id, role) = v.split_once('=').unwrap_or((v.as_str(), ""));
+            let (id, _) = self.store.resolve(id, Some(target))?;
+            self.edits.push(Edit::Link {
+                field: name,
+                id,
+                role: role.trim().to_string(),
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn unlink(
+        &mut self,
+        name: &'static str,
+        target: RecordKind,
+        values: &[String],
+    ) -> Result<&mut Self, StoreError> {
+        for v in values {
+            let (id, _) = self.store.resolve(v, Some(target))?;
+            self.edits.push(Edit::Unlink { field: name, id });
+        }
+        Ok(self)
+    }
+
+    pub fn clear(&mut self, names: &[String]) -> Result<&mut Self, StoreError> {
+        for name in names {
+            let spec = field(self.kind, name).ok_or_else(|| {
+                StoreError::Invalid(format!("a {} has no field `{name}`", self.kind))
+            })?;
+            let edit = match spec.ty {
+                FieldType::Text => Edit::SetText {
+                    field: spec.name,
+                    text: String::new(),
+                },
+                t if t.is_scalar() => Edit::Clear { field: spec.name },
+                _ => {
+                    return Err(StoreError::Invalid(format!(
+                        "`--clear {name}` is not possible: remove its entries one by one"
+                    )))
+                }
+            };
+            self.edits.push(edit);
+        }
+        Ok(self)
+    }
+
+    /// The flags every edit command shares.
+    pub fn common(&mut self, c: &EditCommon) -> Result<&mut Self, StoreError> {
+        self.remove_from_set("tags", &c.untag);
+        self.labelled("emails", &c.add_emails, false)?;
+        self.labelled("phones", &c.add_phones, false)?;
+        self.clear(&c.clear)?;
+        Ok(self)
+    }
+
+    pub fn owner(&mut self, owner: Option<&String>) -> Result<&mut Self, StoreError> {
+        if let Some(o) = owner {
+            let user = crm_shared::values::UserName::parse(o)?;
+            self.edits.push(Edit::SetOwner(user.to_string()));
+        }
+        Ok(self)
+    }
+
+    pub fn finish(&mut self) -> Vec<Edit> {
+        std::mem::take(&mut self.edits)
+    }
+}

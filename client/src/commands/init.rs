@@ -1,0 +1,91 @@
+//! `crm init` and `crm rebuild`.
+
+use super::{new_id, Ctx};
+use crate::cli::InitArgs;
+use crate::output;
+use crate::store::{hex_encode, Identity, Store};
+use anyhow::{Context, Result};
+use crm_shared::schema::Edit;
+use crm_shared::values::UserName;
+use crm_shared::RecordKind;
+use rand::RngCore;
+
+pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
+    let user = UserName::parse(&a.user)?;
+    if let Some(server) = &a.server {
+        if !(server.starts_with("ws://") || server.starts_with("wss://")) {
+            anyhow::bail!("--server must be a ws:// or wss:// URL, not `{server}`");
+        }
+    }
+    let mut device = [0u8; 16];
+    rand::rng().fill_bytes(&mut device);
+    let identity = Identity {
+        user: user.to_string(),
+        name: a.name.clone().unwrap_or_else(|| user.to_string()),
+        device: hex_encode(&device),
+        book: a.book.clone(),
+        server: a.server.clone(),
+    };
+    let mut store = Store::init(&ctx.data_dir, identity)?;
+    if let Some(token) = &a.token {
+        write_secret(&ctx.data_dir.join("token"), token)?;
+    }
+    let name = store.identity.name.clone();
+    let record = store.create(
+        RecordKind::User,
+        new_id(),
+        None,
+        &[Edit::parse_set(
+            RecordKind::User,
+            "name",
+            &name,
+            crm_shared::values::Currency::EUR,
+        )?],
+        ctx.now_ms,
+    )?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "data_dir": ctx.data_dir, "user": store.identity.user, "name": name,
+            "device": store.identity.device, "book": store.identity.book,
+            "server": store.identity.server, "id": record.id,
+        }));
+    }
+    println!(
+        "Ready: {} ({}) on this device, data in {}.",
+        name,
+        store.identity.user,
+        ctx.data_dir.display()
+    );
+    println!("Next: `crm org add --name \"Acme\"` or `crm demo-data` to try it with sample data.");
+    Ok(())
+}
+
+/// Writes a secret readable by its owner only (0600).
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(secret.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub fn rebuild(ctx: &Ctx) -> Result<()> {
+    let mut store = ctx.open()?;
+    let bar = indicatif::ProgressBar::new(0);
+    let n = store.rebuild_read_model(&mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if ctx.json {
+        return output::json(&serde_json::json!({"documents": n}));
+    }
+    println!("Rebuilt the read model from {n} documents.");
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `crm merge --from DIR`: merge another replica's records into this one.
+
+use super::Ctx;
+use crate::cli::MergeArgs;
+use crate::output;
+use crate::store::Store;
+use anyhow::{Context, Result};
+
+pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
+    let mut store = ctx.open()?;
+    let other = Store::open(&a.from, &mut |_, _| {}).with_context(|| {
+        format!(
+            "cannot read the data dir to merge from, {}",
+            a.from.display()
+        )
+    })?;
+    if other.path() == store.path() {
+        anyhow::bail!("--from names this same data dir");
+    }
+    let docs = other.export_all()?;
+    let bar = indicatif::ProgressBar::new(docs.len() as u64);
+    if ctx.json || docs.len() < 1000 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut changed = 0u64;
+    for (id, bytes) in &docs {
+        if store.merge_document(*id, bytes)? {
+            changed += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if ctx.json {
+        return output::json(&serde_json::json!({"examined": docs.len(), "changed": changed}));
+    }
+    println!(
+        "Merged {} records from {}: {changed} changed here.",
+        docs.len(),
+        a.from.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `crm org ...`
+
+use super::edits::EditBuilder;
+use super::rows::{query, row_cells};
+use super::show;
+use super::Ctx;
+use crate::cli::{OrgCommand, OrgFields};
+use crate::output;
+use crate::store::{fts_query, Store};
+use anyhow::Result;
+use crm_shared::schema::Edit;
+use crm_shared::RecordKind;
+use rusqlite::types::Value;
+
+const KIND: RecordKind = RecordKind::Organization;
+
+pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
+    match cmd {
+        OrgCommand::Add(f) => show::add(ctx, KIND, |s| edits(s, &f, None, true)),
+        OrgCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+            let mut edits = edits(s, &e.fields, Some(r), false)?;
+            edits.extend(
+                EditBuilder::new(s, KIND, None, Some(r))?
+                    .common(&e.common)?
+                    .finish(),
+            );
+            Ok(edits)
+        }),
+        OrgCommand::Rm(a) => show::rm(ctx, KIND, a),
+        OrgCommand::Show(a) => {
+            let store = ctx.open()?;
+            let (id, _) = store.resolve(&a.id, Some(KIND))?;
+            let record = store.record(id)?;
+            let contacts = super::contact::rows(
+                &store,
+                "SELECT c.id, c.name, c.title, c.email, c.phone FROM rm_contacts c JOIN rm_contact_orgs o ON o.contact_id = c.id WHERE o.org_id = ?1 AND c.deleted = 0 ORDER BY c.name",
+                &[Value::Text(id.to_string())],
+            )?;
+            let cases = super::case::rows(
+                &store,
+                "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date",
+                &[Value::Text(id.to_string())],
+            )?;
+            let extra = serde_json::json!({"contacts": contacts, "cases": cases});
+            show::show(ctx, &store, &record, extra.clone())?;
+            if !ctx.json {
+                super::contact::print_rows(&contacts, "\nContacts", "");
+                super::case::print_rows(&cases, "\nCases", "");
+            }
+            Ok(())
+        }
+        OrgCommand::List(a) => {
+            let store = ctx.open()?;
+            let mut sql = String::from(
+                "SELECT o.id, o.name, o.industry, o.kind, o.region, o.phone, o.owner FROM rm_orgs o WHERE 1=1",
+            );
+            let mut params: Vec<Value> = Vec::new();
+            if !a.list.deleted {
+                sql.push_str(" AND o.deleted = 0");
+            }
+            if let Some(q) = a.list.search.as_deref() {
+                let q = fts_query(q)
+                    .ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
+                params.push(Value::Text(q));
+                sql.push_str(&format!(" AND o.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
+            }
+            for (col, v) in [
+                ("region", &a.region),
+                ("industry", &a.industry),
+                ("kind", &a.kind),
+            ] {
+                if let Some(v) = v {
+                    params.push(Value::Text(v.clone()));
+                    sql.push_str(&format!(" AND o.{col} = ?{} COLLATE NOCASE", params.len()));
+                }
+            }
+            sql.push_str(&format!(
+                " ORDER BY o.name COLLATE NOCASE LIMIT {}",
+                a.list.limit
+            ));
+            let rows = query(
+                &store,
+                &sql,
+                &params,
+                &["id", "name", "industry", "kind", "region", "phone", "owner"],
+            )?;
+            if ctx.json {
+                return output::json(&rows);
+            }
+            let mut t =
+                output::table(&["ID", "NAME", "INDUSTRY", "KIND", "REGION", "PHONE", "OWNER"]);
+            for r in &rows {
+                t.add_row(row_cells(
+                    r,
+                    &["id", "name", "industry", "kind", "region", "phone", "owner"],
+                ));
+            }
+            output::print_table(
+                t,
+                "No organizations. Add one with `crm org add --name NAME`.",
+            );
+            Ok(())
+        }
+    }
+}
+
+fn edits(
+    store: &Store,
+    f: &OrgFields,
+    existing: Option<&crm_shared::schema::Record>,
+    adding: bool,
+) -> Result<Vec<Edit>> {
+    let mut b = EditBuilder::new(store, KIND, None, existing)?;
+    b.set("name", f.name.as_ref())?
+        .set("industry", f.industry.as_ref())?
+        .set("kind", f.kind.as_ref())?
+        .set("website", f.website.as_ref())?
+        .labelled("phones", &f.phones, !adding)?
+        .labelled("emails", &f.emails, !adding)?
+        .set("address", f.address.as_ref())?
+        .set("region", f.region.as_ref())?
+        .set("parent", f.parent.as_ref())?
+        .add_to_set("tags", &f.tags)
+        .set("notes", f.notes.as_ref())?
+        .owner(f.owner.as_ref())?;
+    Ok(b.finish())
+}

@@ -1,0 +1,166 @@
+//! `crm conflicts`, `crm resolve` and `crm history`: the reasons to keep a CRM in a CRDT.
+
+use super::show::ref_name;
+use super::Ctx;
+use crate::cli::{IdArg, ResolveArgs};
+use crate::output;
+use anyhow::Result;
+use crm_shared::schema::{self, field, Edit, FieldType};
+use crm_shared::values::Currency;
+use crm_shared::DocumentId;
+
+pub fn conflicts(ctx: &Ctx) -> Result<()> {
+    let store = ctx.open()?;
+    let ids: Vec<String> = {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT DISTINCT id FROM rm_conflicts ORDER BY type, id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut all = Vec::new();
+    for id in ids {
+        let Ok(id) = id.parse::<DocumentId>() else {
+            continue;
+        };
+        let mut doc = store.load(id)?;
+        let record = schema::read_record(id, doc.document(), None)?;
+        for c in schema::conflicts(doc.document(), record.kind) {
+            all.push((record.clone(), c));
+        }
+    }
+    if ctx.json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|(r, c)| serde_json::json!({"id": r.id, "type": r.kind, "title": r.title(), "field": c.field, "values": c.values}))
+            .collect();
+        return output::json(&v);
+    }
+    if all.is_empty() {
+        println!("No conflicts: every field holds one value.");
+        return Ok(());
+    }
+    let mut t = output::table(&["ID", "RECORD", "FIELD", "VALUE", "BY", "WHEN"]);
+    for (r, c) in &all {
+        for (i, v) in c.values.iter().enumerate() {
+            let (id, title, field) = if i == 0 {
+                (
+                    output::short_id(&r.id.to_string()),
+                    format!("{} {}", r.kind, r.title()),
+                    c.field.clone(),
+                )
+            } else {
+                Default::default()
+            };
+            let value = match &v.value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            t.add_row(vec![
+                id,
+                title,
+                field,
+                value,
+                v.user.clone().unwrap_or_default(),
+                v.at.map(output::local_time_s).unwrap_or_default(),
+            ]);
+        }
+    }
+    println!("{t}");
+    println!("Settle one with `crm resolve ID FIELD VALUE`.");
+    Ok(())
+}
+
+pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
+    let mut store = ctx.open()?;
+    let (id, kind) = store.resolve(&a.id, None)?;
+    let before = store.record(id)?;
+    let mut doc = store.load(id)?;
+    let conflicts = schema::conflicts(doc.document(), kind);
+    if !conflicts.iter().any(|c| c.field == a.field) {
+        let fields: Vec<_> = conflicts.iter().map(|c| c.field.as_str()).collect();
+        if fields.is_empty() {
+            anyhow::bail!(
+                "{kind} {} has no conflicting values; change it with `crm {} edit`",
+                output::short_id(&id.to_string()),
+                super::show::cli_name(kind)
+            );
+        }
+        anyhow::bail!(
+            "field `{}` of {kind} {} is not in conflict (conflicting: {})",
+            a.field,
+            output::short_id(&id.to_string()),
+            fields.join(", ")
+        );
+    }
+    let currency = before
+        .str("currency")
+        .and_then(|c| Currency::parse(c).ok())
+        .unwrap_or(Currency::EUR);
+    let edit = match a.field.split_once('.') {
+        Some((links, key)) => {
+            let spec = field(kind, links)
+                .ok_or_else(|| anyhow::anyhow!("a {kind} has no field `{links}`"))?;
+            let target: DocumentId = key.parse()?;
+            Edit::Link {
+                field: spec.name,
+                id: target,
+                role: a.value.clone(),
+            }
+        }
+        None => match a.field.as_str() {
+            "owner" => Edit::SetOwner(crm_shared::values::UserName::parse(&a.value)?.to_string()),
+            "book" => Edit::SetBook(a.value.clone()),
+            "deleted_at" => match a.value.as_str() {
+                "removed" | "deleted" | "yes" => Edit::Delete { at: ctx.now_ms },
+                "kept" | "restored" | "no" => Edit::Restore,
+                _ => anyhow::bail!("resolve deleted_at with `removed` or `kept`"),
+            },
+            name => {
+                let value = match field(kind, name).map(|f| f.ty) {
+                    Some(FieldType::Ref(target)) => store.resolve(&a.value, target)?.0.to_string(),
+                    _ => a.value.clone(),
+                };
+                Edit::parse_set(kind, name, &value, currency)?
+            }
+        },
+    };
+    let record = store.edit(id, ctx.now_ms, |_| Ok(vec![edit]))?;
+    if ctx.json {
+        return output::json(&record);
+    }
+    eprintln!("Resolved {} of {kind} \"{}\".", a.field, record.title());
+    println!("{}", record.id);
+    Ok(())
+}
+
+pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {
+    let store = ctx.open()?;
+    let (id, _) = store.resolve(&a.id, None)?;
+    let mut doc = store.load(id)?;
+    let entries = schema::history(doc.document());
+    if ctx.json {
+        return output::json(&entries);
+    }
+    println!("History of {}", ref_name(&store, &id.to_string()));
+    let mut t = output::table(&["WHEN", "WHO", "DEVICE", "OFFLINE", "FIELDS"]);
+    for e in &entries {
+        t.add_row(vec![
+            output::local_time_s(e.at),
+            e.user.clone().unwrap_or_else(|| "?".into()),
+            e.device
+                .as_deref()
+                .map(|d| d.chars().take(8).collect())
+                .unwrap_or_default(),
+            match e.offline {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "",
+            }
+            .to_string(),
+            e.fields.join(", "),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}

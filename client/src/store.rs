@@ -1,0 +1,341 @@
+//! The local store: one SQLite file per data dir holding every record's Automerge document and a
+//! read model derived from them.
+//!
+//! Architecture invariant: the documents are the truth. The read model (`rm_*` tables and the
+//! full-text index) is written in the same SQLite transaction as the document it derives from,
+//! so the two never disagree; it can be dropped and rebuilt from the documents at any time.
+//!
+//! Architecture invariant: a command that changes data commits one SQLite transaction
+//! (`BEGIN IMMEDIATE` ... `COMMIT`, WAL, `synchronous=FULL`) before it reports success. Killing
+//! `crm` at any instant leaves either the old or the new state.
+
+mod documents;
+mod read_model;
+
+use crate::error::StoreError;
+use automerge::{ActorId, AutoCommit};
+use crm_shared::schema::{self, ChangeAuthor, Edit, NewRecord, Record};
+use crm_shared::{DocumentId, RecordKind};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+
+pub use read_model::{fts_query, READ_MODEL_VERSION};
+
+/// The file name of the store inside a data dir.
+pub const STORE_FILE: &str = "crm.sqlite3";
+/// The layout version of the store file. A newer file is refused, never modified.
+pub const STORE_VERSION: i64 = 1;
+
+/// Who is working in this data dir.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: String,
+    pub name: String,
+    /// Hex of the 16-byte actor id used for every change made here.
+    pub device: String,
+    pub book: String,
+    pub server: Option<String>,
+}
+
+impl Identity {
+    pub fn actor(&self) -> ActorId {
+        ActorId::from(hex_decode(&self.device).unwrap_or_default())
+    }
+
+    pub fn author(&self) -> ChangeAuthor {
+        ChangeAuthor {
+            user: self.user.clone(),
+            device: self.device.clone(),
+            offline: true,
+        }
+    }
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    pub identity: Identity,
+}
+
+/// Called while the read model is rebuilt: (done, total).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+impl Store {
+    /// The store file of a data dir.
+    pub fn file(dir: &Path) -> PathBuf {
+        dir.join(STORE_FILE)
+    }
+
+    /// Creates a new store in `dir` (which may not exist yet). Fails if one is already there.
+    pub fn init(dir: &Path, identity: Identity) -> Result<Store, StoreError> {
+        let path = Self::file(dir);
+        if path.exists() {
+            return Err(StoreError::AlreadyInitialized(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(dir.to_path_buf(), e))?;
+        let mut conn = Connection::open(&path).map_err(|e| StoreError::open(&path, e))?;
+        configure(&conn).map_err(|e| StoreError::open(&path, e))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(documents::SCHEMA)?;
+        read_model::create(&tx)?;
+        let meta = [
+            ("store_version", STORE_VERSION.to_string()),
+            ("read_model_version", READ_MODEL_VERSION.to_string()),
+            ("user", identity.user.clone()),
+            ("name", identity.name.clone()),
+            ("device", identity.device.clone()),
+            ("book", identity.book.clone()),
+            ("server", identity.server.clone().unwrap_or_default()),
+        ];
+        for (k, v) in meta {
+            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", (k, v))?;
+        }
+        tx.commit()?;
+        Ok(Store {
+            conn,
+            path,
+            identity,
+        })
+    }
+
+    /// Opens the store of `dir`, rebuilding the read model if it is missing or stale.
+    pub fn open(dir: &Path, progress: Progress<'_>) -> Result<Store, StoreError> {
+        let path = Self::file(dir);
+        if !path.exists() {
+            return Err(StoreError::NotInitialized(dir.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::open(&path, e))?;
+        configure(&conn).map_err(|e| StoreError::open(&path, e))?;
+        let meta = |key: &str| -> Result<Option<String>, StoreError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(|e| StoreError::open(&path, e))
+        };
+        let version: i64 = meta("store_version")?
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(path.clone(), "no store version".into()))?;
+        if version > STORE_VERSION {
+            return Err(StoreError::NewerStore {
+                path: path.clone(),
+                found: version,
+                supported: STORE_VERSION,
+            });
+        }
+        let identity = Identity {
+            user: meta("user")?.unwrap_or_default(),
+            name: meta("name")?.unwrap_or_default(),
+            device: meta("device")?.unwrap_or_default(),
+            book: meta("book")?.unwrap_or_else(|| "default".into()),
+            server: meta("server")?.filter(|s| !s.is_empty()),
+        };
+        if hex_decode(&identity.device).map(|d| d.len()) != Some(16) {
+            return Err(StoreError::Corrupt(path.clone(), "no device id".into()));
+        }
+        let rm_version = meta("read_model_version")?.and_then(|v| v.parse::<i64>().ok());
+        let mut store = Store {
+            conn,
+            path,
+            identity,
+        };
+        if rm_version != Some(READ_MODEL_VERSION) {
+            store.rebuild_read_model(progress)?;
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Drops and rebuilds the read model from the documents, in one transaction.
+    pub fn rebuild_read_model(&mut self, progress: Progress<'_>) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        read_model::drop_all(&tx)?;
+        read_model::create(&tx)?;
+        let total: u64 = tx.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))?;
+        let ids: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare("SELECT n, id FROM documents ORDER BY n")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut done = 0;
+        for (n, id) in ids {
+            let doc_id: DocumentId = id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(self.path.clone(), format!("bad id {id}")))?;
+            let mut doc = documents::load(&tx, n, doc_id)?;
+            read_model::upsert(&tx, n, doc.document(), doc_id)?;
+            done += 1;
+            if done % 1000 == 0 || done == total {
+                progress(done, total);
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('read_model_version', ?1)",
+            [READ_MODEL_VERSION.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// Finds the record whose id is `text` or starts with it.
+    pub fn resolve(
+        &self,
+        text: &str,
+        want: Option<RecordKind>,
+    ) -> Result<(DocumentId, RecordKind), StoreError> {
+        documents::resolve(&self.conn, text, want)
+    }
+
+    /// Loads a record's document.
+    pub fn load(&self, id: DocumentId) -> Result<AutoCommit, StoreError> {
+        let n = documents::number(&self.conn, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
+        documents::load(&self.conn, n, id)
+    }
+
+    /// Reads a record.
+    pub fn record(&self, id: DocumentId) -> Result<Record, StoreError> {
+        let mut doc = self.load(id)?;
+        Ok(schema::read_record(id, doc.document(), None)?)
+    }
+
+    /// Creates a record and commits it. `now_ms` is the creation time.
+    pub fn create(
+        &mut self,
+        kind: RecordKind,
+        id: DocumentId,
+        owner: Option<&str>,
+        edits: &[Edit],
+        now_ms: i64,
+    ) -> Result<Record, StoreError> {
+        let new = NewRecord {
+            id,
+            kind,
+            created_at: now_ms,
+            created_by: self.identity.user.clone(),
+            owner: owner.unwrap_or(&self.identity.user).to_string(),
+            book: self.identity.book.clone(),
+        };
+        let mut doc = schema::create_record(
+            &new,
+            edits,
+            self.identity.actor(),
+            &self.identity.author(),
+            now_ms,
+        )?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = documents::insert(&tx, id, kind, &mut doc)?;
+        read_model::upsert(&tx, n, doc.document(), id)?;
+        tx.commit()?;
+        Ok(schema::read_record(id, doc.document(), None)?)
+    }
+
+    /// Edits a record: `make_edits` sees the current record and returns the edits to apply.
+    /// Loading, editing, saving and the read model update happen in one write transaction, so
+    /// two `crm` processes never interleave their changes to one document.
+    pub fn edit<F>(
+        &mut self,
+        id: DocumentId,
+        now_ms: i64,
+        make_edits: F,
+    ) -> Result<Record, StoreError>
+    where
+        F: FnOnce(&Record) -> Result<Vec<Edit>, StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = documents::number(&tx, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
+        let mut doc = documents::load(&tx, n, id)?;
+        doc.set_actor(self.identity.actor());
+        let before = schema::read_record(id, doc.document(), None)?;
+        let edits = make_edits(&before)?;
+        let heads = doc.get_heads();
+        schema::apply_edits_and_commit(
+            &mut doc,
+            before.kind,
+            &edits,
+            &self.identity.author(),
+            now_ms,
+        )?;
+        if doc.get_heads() != heads {
+            documents::append(&tx, n, &mut doc, &heads)?;
+            read_model::upsert(&tx, n, doc.document(), id)?;
+        }
+        tx.commit()?;
+        Ok(schema::read_record(id, doc.document(), None)?)
+    }
+
+    /// Merges another replica's document bytes (a saved document or changes) into ours,
+    /// creating the record if we lack it. Returns true if anything new arrived.
+    pub fn merge_document(&mut self, id: DocumentId, bytes: &[u8]) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = documents::merge(&tx, id, bytes)?;
+        if let Some((n, doc)) = &changed {
+            let mut doc = doc.clone();
+            read_model::upsert(&tx, *n, doc.document(), id)?;
+        }
+        tx.commit()?;
+        Ok(changed.is_some())
+    }
+
+    /// Every document id and its saved bytes, for copying a replica.
+    pub fn export_all(&self) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+        documents::export_all(&self.conn)
+    }
+
+    /// Inserts many new records in one transaction (sample data, restores).
+    pub fn insert_batch(
+        &mut self,
+        docs: &mut [(DocumentId, RecordKind, AutoCommit)],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (id, kind, doc) in docs.iter_mut() {
+            let n = documents::insert(&tx, *id, *kind, doc)?;
+            read_model::upsert(&tx, n, doc.document(), *id)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Fail early on a file that is not a database.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(())
+}
+
+pub fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! Documents on disk: each record's Automerge document as a snapshot plus incremental chunks,
+//! compacted into a new snapshot (in the same transaction) once enough chunks pile up.
+
+use crate::error::StoreError;
+use automerge::{AutoCommit, ChangeHash};
+use crm_shared::{DocumentId, RecordKind};
+use rusqlite::{Connection, OptionalExtension};
+
+pub const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE documents (
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    snapshot BLOB NOT NULL,
+    chunks INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE chunks (
+    n INTEGER NOT NULL REFERENCES documents(n),
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (n, seq)
+) WITHOUT ROWID;
+";
+
+/// Chunks kept before a document is compacted into one snapshot.
+const COMPACT_AFTER: i64 = 8;
+
+pub fn number(conn: &Connection, id: DocumentId) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT n FROM documents WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn load(conn: &Connection, n: i64, id: DocumentId) -> Result<AutoCommit, StoreError> {
+    let snapshot: Vec<u8> =
+        conn.query_row("SELECT snapshot FROM documents WHERE n = ?1", [n], |r| {
+            r.get(0)
+        })?;
+    let bad = |e: automerge::AutomergeError| StoreError::BadDocument(id, e.to_string());
+    let mut doc = AutoCommit::load(&snapshot).map_err(bad)?;
+    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE n = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([n])?;
+    while let Some(row) = rows.next()? {
+        let data: Vec<u8> = row.get(0)?;
+        doc.load_incremental(&data).map_err(bad)?;
+    }
+    Ok(doc)
+}
+
+pub fn insert(
+    conn: &Connection,
+    id: DocumentId,
+    kind: RecordKind,
+    doc: &mut AutoCommit,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO documents(id, type, snapshot) VALUES (?1, ?2, ?3)")?
+        .execute((id.to_string(), kind.as_str(), doc.save()))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Appends the changes made since `since` as one chunk; compacts when chunks pile up.
+pub fn append(
+    conn: &Connection,
+    n: i64,
+    doc: &mut AutoCommit,
+    since: &[ChangeHash],
+) -> Result<(), StoreError> {
+    let chunks: i64 = conn.query_row("SELECT chunks FROM documents WHERE n = ?1", [n], |r| {
+        r.get(0)
+    })?;
+    if chunks + 1 >= COMPACT_AFTER {
+        conn.execute("DELETE FROM chunks WHERE n = ?1", [n])?;
+        conn.execute(
+            "UPDATE documents SET snapshot = ?2, chunks = 0 WHERE n = ?1",
+            (n, doc.save()),
+        )?;
+    } else {
+        let data = doc.save_after(since);
+        conn.prepare_cached("INSERT INTO chunks(n, seq, data) VALUES (?1, ?2, ?3)")?
+            .execute((n, chunks + 1, data))?;
+        conn.execute(
+            "UPDATE documents SET chunks = ?2 WHERE n = ?1",
+            (n, chunks + 1),
+        )?;
+    }
+    Ok(())
+}
+
+/// Merges `bytes` (a saved document or a run of changes) into document `id`, creating it when new.
+/// Returns the document and its number when anything changed.
+pub fn merge(
+    conn: &Connection,
+    id: DocumentId,
+    bytes: &[u8],
+) -> Result<Option<(i64, AutoCommit)>, StoreError> {
+    let bad = |e: automerge::AutomergeError| StoreError::BadDocument(id, e.to_string());
+    match number(conn, id)? {
+        Some(n) => {
+            let mut doc = load(conn, n, id)?;
+            let heads = doc.get_heads();
+            doc.load_incremental(bytes).map_err(bad)?;
+            if doc.get_heads() == heads {
+                return Ok(None);
+            }
+            append(conn, n, &mut doc, &heads)?;
+            Ok(Some((n, doc)))
+        }
+        None => {
+            let mut doc = AutoCommit::load(bytes).map_err(bad)?;
+            let kind = crm_shared::schema::read_record(id, doc.document(), None)?.kind;
+            let n = insert(conn, id, kind, &mut doc)?;
+            Ok(Some((n, doc)))
+        }
+    }
+}
+
+pub fn export_all(conn: &Connection) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT n, id FROM documents ORDER BY n")?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .filter_map(|(n, id)| id.parse::<DocumentId>().ok().map(|id| (n, id)))
+        .map(|(n, id)| Ok((id, load(conn, n, id)?.save())))
+        .collect()
+}
+
+/// Finds the record whose id is `text` or starts with it (at least 4 characters).
+pub fn resolve(
+    conn: &Connection,
+    text: &str,
+    want: Option<RecordKind>,
+) -> Result<(DocumentId, RecordKind), StoreError> {
+    let text = text.trim().trim_start_matches("automerge:");
+    let what = want.map(|k| k.as_str()).unwrap_or("record");
+    if text.len() < 4 || !text.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(StoreError::BadId(text.to_string(), what));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type FROM documents WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 2",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([text], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let exact = rows.iter().find(|(id, _)| id == text);
+    let (id, kind) = match (exact, rows.as_slice()) {
+        (Some(row), _) => row.clone(),
+        (None, [row]) => row.clone(),
+        (None, []) => return Err(StoreError::NoSuch(what, text.to_string())),
+        (None, _) => return Err(StoreError::Ambiguous(text.to_string())),
+    };
+    let kind: RecordKind = kind
+        .parse()
+        .map_err(|_| StoreError::NoSuch(what, text.to_string()))?;
+    if let Some(want) = want {
+        if want != kind {
+            return Err(StoreError::WrongKind {
+                id: id.clone(),
+                want,
+                found: kind,
+            });
+        }
+    }
+    let id = id
+        .parse()
+        .map_err(|_| StoreError::NoSuch(what, text.to_string()))?;
+    Ok((id, kind))
+}

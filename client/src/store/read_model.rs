@@ -1,0 +1,267 @@
+//! The read model: plain tables and a full-text index derived from the documents, so lists,
+//! search, the agenda and reports never load a document.
+
+use crate::error::StoreError;
+use automerge::Automerge;
+use crm_shared::schema::{self, Record};
+use crm_shared::{DocumentId, RecordKind};
+use rusqlite::Connection;
+
+/// Bump when the tables or what goes into them change: stores rebuild on open.
+pub const READ_MODEL_VERSION: i64 = 1;
+
+const TABLES: &[&str] = &[
+    "rm_orgs",
+    "rm_contacts",
+    "rm_contact_orgs",
+    "rm_cases",
+    "rm_case_contacts",
+    "rm_activities",
+    "rm_relationships",
+    "rm_users",
+    "rm_conflicts",
+    "rm_search",
+];
+
+const SCHEMA: &str = "
+CREATE TABLE rm_orgs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, industry TEXT, kind TEXT, region TEXT,
+    email TEXT, phone TEXT, website TEXT, parent TEXT, owner TEXT, deleted INTEGER NOT NULL
+);
+CREATE INDEX rm_orgs_name ON rm_orgs(name COLLATE NOCASE);
+CREATE TABLE rm_contacts (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, title TEXT, email TEXT, phone TEXT, region TEXT,
+    owner TEXT, deleted INTEGER NOT NULL
+);
+CREATE INDEX rm_contacts_name ON rm_contacts(name COLLATE NOCASE);
+CREATE TABLE rm_contact_orgs (contact_id TEXT NOT NULL, org_id TEXT NOT NULL, role TEXT,
+    PRIMARY KEY (contact_id, org_id)) WITHOUT ROWID;
+CREATE INDEX rm_contact_orgs_org ON rm_contact_orgs(org_id);
+CREATE TABLE rm_cases (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, org_id TEXT, stage TEXT NOT NULL,
+    probability INTEGER NOT NULL, grade TEXT, interest INTEGER, amount INTEGER, currency TEXT,
+    close_date TEXT, region TEXT, owner TEXT, created_at INTEGER, deleted INTEGER NOT NULL
+);
+CREATE INDEX rm_cases_stage ON rm_cases(stage);
+CREATE INDEX rm_cases_org ON rm_cases(org_id);
+CREATE TABLE rm_case_contacts (case_id TEXT NOT NULL, contact_id TEXT NOT NULL, role TEXT,
+    PRIMARY KEY (case_id, contact_id)) WITHOUT ROWID;
+CREATE INDEX rm_case_contacts_contact ON rm_case_contacts(contact_id);
+CREATE TABLE rm_activities (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, at TEXT, end_at TEXT,
+    due TEXT, status TEXT NOT NULL, case_id TEXT, contact_id TEXT, org_id TEXT, location TEXT,
+    remind INTEGER, owner TEXT, deleted INTEGER NOT NULL
+);
+CREATE INDEX rm_activities_at ON rm_activities(at);
+CREATE INDEX rm_activities_due ON rm_activities(due) WHERE due IS NOT NULL;
+CREATE INDEX rm_activities_case ON rm_activities(case_id) WHERE case_id IS NOT NULL;
+CREATE INDEX rm_activities_contact ON rm_activities(contact_id) WHERE contact_id IS NOT NULL;
+CREATE TABLE rm_relationships (
+    id TEXT PRIMARY KEY, from_id TEXT NOT NULL, to_id TEXT NOT NULL, kind TEXT NOT NULL,
+    deleted INTEGER NOT NULL
+);
+CREATE INDEX rm_relationships_from ON rm_relationships(from_id);
+CREATE INDEX rm_relationships_to ON rm_relationships(to_id);
+CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL);
+CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
+    PRIMARY KEY (id, field)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE rm_search USING fts5(
+    body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+);
+";
+
+pub fn create(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+pub fn drop_all(conn: &Connection) -> Result<(), StoreError> {
+    for t in TABLES {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {t}"))?;
+    }
+    Ok(())
+}
+
+fn deleted(r: &Record) -> i64 {
+    i64::from(r.is_deleted())
+}
+
+/// Brings the read model of one document (row `n` of `documents`) up to date.
+pub fn upsert(
+    conn: &Connection,
+    n: i64,
+    doc: &Automerge,
+    id: DocumentId,
+) -> Result<(), StoreError> {
+    let r = schema::read_record(id, doc, None)?;
+    let id_s = id.to_string();
+    let first = |field: &str| r.labelled(field).first().map(|l| l.value.clone());
+    let mut search: Vec<String> = vec![r.title().to_string()];
+    match r.kind {
+        RecordKind::Organization => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO rm_orgs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            )?
+            .execute(rusqlite::params![
+                id_s,
+                r.title(),
+                r.str("industry"),
+                r.str("kind"),
+                r.str("region"),
+                first("emails"),
+                first("phones"),
+                r.str("website"),
+                r.str("parent"),
+                r.owner,
+                deleted(&r)
+            ])?;
+            search.extend(r.str("industry").map(String::from));
+        }
+        RecordKind::Contact => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO rm_contacts VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )?
+            .execute(rusqlite::params![
+                id_s,
+                r.title(),
+                r.str("title"),
+                first("emails"),
+                first("phones"),
+                r.str("region"),
+                r.owner,
+                deleted(&r)
+            ])?;
+            conn.prepare_cached("DELETE FROM rm_contact_orgs WHERE contact_id = ?1")?
+                .execute([&id_s])?;
+            for (org, role) in r.links("orgs").into_iter().flatten() {
+                conn.prepare_cached("INSERT INTO rm_contact_orgs VALUES (?1, ?2, ?3)")?
+                    .execute((&id_s, org, role))?;
+            }
+            search.extend(r.str("title").map(String::from));
+        }
+        RecordKind::Case => {
+            let stage = r.str("stage").unwrap_or("prospecting");
+            let probability = r.int("probability").unwrap_or_else(|| {
+                stage
+                    .parse::<crm_shared::Stage>()
+                    .map(|s| s.default_probability())
+                    .unwrap_or(0)
+            });
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO rm_cases VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+            )?
+            .execute(rusqlite::params![
+                id_s,
+                r.title(),
+                r.str("org"),
+                stage,
+                probability,
+                r.str("grade"),
+                r.int("interest"),
+                r.int("amount"),
+                r.str("currency"),
+                r.str("close_date"),
+                r.str("region"),
+                r.owner,
+                r.created_at,
+                deleted(&r)
+            ])?;
+            conn.prepare_cached("DELETE FROM rm_case_contacts WHERE case_id = ?1")?
+                .execute([&id_s])?;
+            for (contact, role) in r.links("contacts").into_iter().flatten() {
+                conn.prepare_cached("INSERT INTO rm_case_contacts VALUES (?1, ?2, ?3)")?
+                    .execute((&id_s, contact, role))?;
+            }
+            search.extend(r.set("competitors").iter().cloned());
+        }
+        RecordKind::Activity => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO rm_activities VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+            )?
+            .execute(rusqlite::params![
+                id_s,
+                r.str("kind").unwrap_or("task"),
+                r.title(),
+                r.str("start").or(r.str("due")),
+                r.str("end"),
+                r.str("due"),
+                r.str("status").unwrap_or("planned"),
+                r.str("case"),
+                r.str("contact"),
+                r.str("org"),
+                r.str("location"),
+                r.int("remind"),
+                r.owner,
+                deleted(&r)
+            ])?;
+            search.extend(r.str("location").map(String::from));
+        }
+        RecordKind::Relationship => {
+            conn.prepare_cached("INSERT OR REPLACE INTO rm_relationships VALUES (?1,?2,?3,?4,?5)")?
+                .execute(rusqlite::params![
+                    id_s,
+                    r.str("from").unwrap_or(""),
+                    r.str("to").unwrap_or(""),
+                    r.str("kind").unwrap_or(""),
+                    deleted(&r)
+                ])?;
+        }
+        RecordKind::User => {
+            conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4)")?
+                .execute(rusqlite::params![
+                    id_s,
+                    r.title(),
+                    r.str("role"),
+                    deleted(&r)
+                ])?;
+        }
+    }
+    for field in ["emails", "phones"] {
+        for l in r.labelled(field) {
+            search.push(l.value.clone());
+            if field == "phones" {
+                search.extend(phone_tokens(&l.value));
+            }
+        }
+    }
+    search.extend(r.set("tags").iter().cloned());
+    search.extend(r.str("notes").map(String::from));
+
+    conn.prepare_cached("DELETE FROM rm_conflicts WHERE id = ?1")?
+        .execute([&id_s])?;
+    for c in schema::conflicts(doc, r.kind) {
+        conn.prepare_cached("INSERT INTO rm_conflicts VALUES (?1, ?2, ?3)")?
+            .execute((&id_s, r.kind.as_str(), c.field))?;
+    }
+
+    conn.prepare_cached("DELETE FROM rm_search WHERE rowid = ?1")?
+        .execute([n])?;
+    if !r.is_deleted() {
+        conn.prepare_cached("INSERT INTO rm_search(rowid, body) VALUES (?1, ?2)")?
+            .execute((n, search.join(" ")))?;
+    }
+    Ok(())
+}
+
+/// Turns what a user typed into an FTS5 query: every word must match as a prefix.
+/// Returns `None` when nothing searchable was typed.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\"{t}\"*"))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Digit-only tokens of a phone number so that a search for any run of its digits from the start
+/// of a group matches: `+351 912 345 678` gives `351912345678`, `912345678`, `345678`.
+fn phone_tokens(phone: &str) -> Vec<String> {
+    let groups: Vec<&str> = phone
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    (0..groups.len().saturating_sub(1))
+        .map(|i| groups[i..].concat())
+        .collect()
+}
