@@ -2,6 +2,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`crm contact list | head`), as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: restores the default action of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = crm_client::cli::Cli::parse();
     match crm_client::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! Printing: readable tables and key/value blocks for people, JSON for scripts.
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, ContentArrangement, Table, TableComponent};
 use serde::Serialize;
 
 /// Prints `value` as pretty JSON on stdout.
@@ -12,7 +12,9 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 /// A table with a header row, sized to the terminal.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+    t.load_preset(presets::NOTHING)
+        .set_style(TableComponent::HeaderLines, '─')
+        .set_style(TableComponent::MiddleHeaderIntersections, '─')
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
     t
