@@ -22,8 +22,8 @@ echo; echo "== Bruno copies the book to his laptop; both edit the same contact o
 id=$(crm contact list --search silva --limit 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 CRM_HOME="$dir/bruno" crm init --user bruno --name "Bruno Costa" >/dev/null
 CRM_HOME="$dir/bruno" crm merge --from "$CRM_HOME"
-crm contact edit "$id" --title "Chief Financial Officer" --notes "Prefers morning calls." 2>/dev/null
-CRM_HOME="$dir/bruno" crm contact edit "$id" --title "CFO" --region south 2>/dev/null
+crm contact edit "$id" --title "Chief Financial Officer" --notes "Prefers morning calls." >/dev/null 2>&1
+CRM_HOME="$dir/bruno" crm contact edit "$id" --title "CFO" --region south >/dev/null 2>&1
 crm merge --from "$dir/bruno"
 echo; echo "== crm contact show $id (Bruno's region and Ana's notes both kept)"
 crm contact show "$id"
