@@ -1073,6 +1073,13 @@ impl Engine {
         let empty = slot.heads.is_empty();
         if empty && (kind == BatchKind::Request || !may_write) {
             // Unknown here (or a denied upload): indistinguishable from a denied read.
+            if kind == BatchKind::Request {
+                // Remember the asker (as automerge-repo does): when the document shows up, the
+                // fan-out sends it to them.
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.states.entry(id).or_default();
+                }
+            }
             return self.send_unavailable(peer, id, out);
         }
         let msg = match sync::Message::decode(data) {
@@ -1300,9 +1307,7 @@ fn single_message(me: &PeerId, peer: &PeerId, mut items: Vec<BatchItem>) -> Opti
 }
 
 fn encode_states(states: &BTreeMap<DocumentId, sync::State>) -> SavedSyncStates {
-    let mut v: SavedSyncStates = states.iter().map(|(id, s)| (*id, s.encode())).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    states.iter().map(|(id, s)| (*id, s.encode())).collect()
 }
 
 fn restore_states(into: &mut BTreeMap<DocumentId, sync::State>, saved: SavedSyncStates) -> usize {

@@ -46,7 +46,6 @@ pub enum Delivery {
 pub struct Sent {
     pub from: usize,
     pub to: usize,
-    pub conn: ConnectionId,
     pub bytes: usize,
     pub message: Message,
 }
@@ -133,7 +132,6 @@ impl Net {
                     self.sent.push(Sent {
                         from: node,
                         to,
-                        conn,
                         bytes: bytes.len(),
                         message,
                     });
