@@ -114,9 +114,14 @@ fn read_value(d: &mut Decoder<'_>, depth: usize) -> Result<Value, DecodeError> {
             }
         }
         Type::F16 => {
-            let raw = input_slice(d, at + 1, 2)?;
+            let &[hi, lo] = input_slice(d, at + 1, 2)? else {
+                return Err(DecodeError::Cbor {
+                    offset: at,
+                    reason: "truncated half float".into(),
+                });
+            };
             d.set_position(at + 3);
-            Value::Float(f16_to_f64(u16::from_be_bytes([raw[0], raw[1]])))
+            Value::Float(f16_to_f64(u16::from_be_bytes([hi, lo])))
         }
         Type::F32 => Value::Float(f64::from(d.f32().map_err(e)?)),
         Type::F64 => Value::Float(d.f64().map_err(e)?),
@@ -209,8 +214,7 @@ fn input_slice<'b>(d: &Decoder<'b>, start: usize, len: usize) -> Result<&'b [u8]
 /// True (and consumes it) if the next byte is a break (`0xff`).
 fn at_break(d: &mut Decoder<'_>) -> Result<bool, DecodeError> {
     let at = d.position();
-    let b = input_slice(d, at, 1)?;
-    if b[0] == 0xff {
+    if input_slice(d, at, 1)? == [0xff] {
         d.set_position(at + 1);
         Ok(true)
     } else {

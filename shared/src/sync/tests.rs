@@ -3,4 +3,5 @@
 
 mod convergence;
 mod network;
+mod robustness;
 mod scenarios;
