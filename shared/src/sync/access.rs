@@ -3,7 +3,7 @@
 use crate::document_id::DocumentId;
 use crate::protocol::{PeerId, PeerMetadata};
 
-use super::ConnectionId;
+use super::api::ConnectionId;
 
 /// Who is asking: the connection (the shell maps it to an authenticated user), the peer id and what
 /// the peer said about itself in the handshake.
