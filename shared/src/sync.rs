@@ -35,6 +35,20 @@
 //! [`Event::Tick`] unloads documents nobody touched for [`Config::idle_unload_after_ms`]; their heads
 //! stay in the catalog and their sync states stay with the peers.
 //!
+//! # Driving it
+//!
+//! Server shell: `register_stored` every stored (document, heads) at startup; on each accepted socket
+//! `Accepted`, then `Frame` per binary message, `Disconnected` at the end; execute actions in order
+//! (`Persist` durably before later `Send`s; answer `Load` with `Loaded`); call `Tick` every few
+//! seconds. On `PeerConnected` it may `restore_sync_states` kept by the peer's storage id, and keep
+//! the states of `PeerDisconnected`. Access control plugs in through [`AccessPolicy`].
+//!
+//! Client shell: `register_stored` its local documents; `Connected` (with the states saved for the
+//! server's storage id) when the socket opens; `LocalChange` after committing an edit locally;
+//! `Want` to fetch a document by id; `Persist` actions are merged remote changes (update the read
+//! model from them); `SummaryCompared` then [`Engine::is_synced_with`] tell when a `crm sync` is done;
+//! keep `PeerDisconnected`'s states for the next connect.
+//!
 //! # Protocol errors
 //!
 //! A frame that does not decode (other than an unknown `type`, which is ignored for forward

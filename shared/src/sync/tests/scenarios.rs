@@ -39,6 +39,8 @@ fn upload_of_a_new_document() {
     net.run_until_quiescent(STEPS);
 
     assert_eq!(net.sent_types(a, s), ["join", "sync", "sync"]);
+    assert!(net.nodes[a].engine.is_synced_with(&peer("server")));
+    assert!(net.nodes[s].engine.is_synced_with(&peer("alice")));
     assert_eq!(net.sent_types(s, a), ["peer", "sync", "sync"]);
     let stored = net.stored(s, &d).expect("server persisted the document");
     assert_eq!(get(&stored, "name").as_deref(), Some("Ada"));
@@ -596,4 +598,62 @@ fn ephemeral_messages_are_relayed_once() {
         })
         .collect();
     assert_eq!(got, vec![peer("alice"), peer("alice")]);
+}
+
+#[test]
+fn persist_comes_before_any_send_in_the_same_batch_of_actions() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let d = doc_id(12);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    // Replay what alice sent, plus one more edit, into a fresh server and look at raw actions.
+    net.put(a, d, "name", "Ada L.");
+    net.run_until_quiescent(STEPS);
+    let frames: Vec<Vec<u8>> = net
+        .sent
+        .iter()
+        .filter(|x| x.from == a && x.to == s)
+        .map(|x| protocol::encode(&x.message))
+        .collect();
+    let mut fresh = crate::sync::Engine::new(server_config());
+    fresh.handle(
+        Timestamp(0),
+        Event::Accepted {
+            conn: ConnectionId(1),
+        },
+    );
+    let mut persisted = 0;
+    for bytes in frames {
+        let mut actions = fresh.handle(
+            Timestamp(0),
+            Event::Frame {
+                conn: ConnectionId(1),
+                bytes,
+            },
+        );
+        if let Some(Action::Load { documents }) = actions.last() {
+            let documents = documents.iter().map(|d| (*d, None)).collect();
+            actions = fresh.handle(Timestamp(0), Event::Loaded { documents });
+        }
+        if let Some(p) = actions
+            .iter()
+            .position(|x| matches!(x, Action::Persist { .. }))
+        {
+            persisted += 1;
+            assert!(
+                !actions[..p]
+                    .iter()
+                    .any(|x| matches!(x, Action::Send { .. })),
+                "a send preceded the persist: {actions:?}"
+            );
+        }
+    }
+    assert!(persisted >= 2);
 }
