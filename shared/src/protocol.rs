@@ -1,1 +1,827 @@
-//! The automerge-repo WebSocket protocol (to be written).
+//! The automerge-repo WebSocket protocol, version "1", plus our many-documents extension.
+//!
+//! One binary WebSocket message is one CBOR map ([`decode`] / [`encode`]). The messages and their
+//! fields follow `@automerge/automerge-repo` 2.5.6 (`src/network/messages.ts`) and
+//! `automerge-repo-network-websocket` (`join`, `peer`, `error`, `leave`); see `PROTOCOL.md`.
+//!
+//! API boundary: [`decode`] never panics, whatever the input: it bounds nesting ([`cbor::MAX_DEPTH`]),
+//! frame size ([`MAX_FRAME_LEN`]) and id lengths, never allocates from a length header, and reports
+//! every problem as a [`DecodeError`]. An unknown `type` is [`DecodeError::UnknownType`], so the engine
+//! can ignore messages from newer peers instead of dropping the connection.
+//!
+//! # The `crmBatch` extension (version 1)
+//!
+//! One record is one Automerge document, so a client holds thousands of small documents. Running the
+//! Automerge sync protocol per document on every connect costs a round trip and ~150 bytes per
+//! document even when nothing changed. The extension makes "nothing changed" cost one round trip
+//! and ~200 bytes, and batches the rest.
+//!
+//! **Negotiation.** A client that speaks it puts `crmBatch: 1` in the `peerMetadata` of its `join`. A
+//! server that speaks it answers with `crmBatch: 1` in the `peerMetadata` of `peer`; otherwise it leaves
+//! the field out. Only when both sides announced it are the `crm-*` messages below sent. A plain
+//! automerge-repo peer never announces it and so never sees them (an extra metadata field would be
+//! ignored by JS anyway).
+//!
+//! **Digests.** `headsDigest(doc)` = first 8 bytes of SHA-256 over the document's heads, sorted,
+//! concatenated (32 bytes each). `summaryDigest(set)` = first 16 bytes of SHA-256 over, for each
+//! document in the set with non-empty heads, sorted by its 16 id bytes: `id(16) ‖ headsDigest(8)`.
+//! See [`heads_digest`] and [`summary_digest`].
+//!
+//! **Messages** (all also carry `type`, `senderId`, `targetId`):
+//! - `crm-summary` (client → server, right after `peer`): `count` (uint, documents in the set) and
+//!   `digest` (16-byte bstr): the summary digest of every document the client holds.
+//! - `crm-summary-reply` (server → client): `count`, `digest` of the set the client may read on the
+//!   server, `match` (bool: both digests and counts are equal), and, when they differ, `entries`: one
+//!   bstr of 24-byte records `documentId(16) ‖ headsDigest(8)`, one per document of the server's set.
+//!   The client then runs the Automerge sync protocol for exactly the documents whose digest differs
+//!   or that only one side has (a `request` for those it lacks, a `sync` for the others), all in one
+//!   `crm-batch`. ~24 bytes per readable document on a mismatch; a refinement by buckets is possible
+//!   later without changing the negotiation (bump `crmBatch`).
+//! - `crm-batch` (both ways): `items`, an array of `[kind, documentId(16-byte bstr), data(bstr)]` where
+//!   kind 0 = `sync`, 1 = `request`, 2 = `doc-unavailable` (empty data). Each item means exactly what
+//!   the standalone message would mean; a batch is only a way to share one frame.
+//!
+//! After the summary exchange the server pushes every change of a document the peer may read to a
+//! `crmBatch` peer (it subscribed to its whole readable set), not only of documents it synced.
+//!
+//! Sync states (`automerge::sync::State::encode`, 34 bytes once in sync) are kept by the client per
+//! server `storageId` between connections and handed back on connect, so a document that differs
+//! costs only the changes since the last sync.
+
+pub(crate) mod cbor;
+mod ids;
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::document_id::{DocumentId, DocumentIdError};
+use cbor::{Value, Writer};
+pub use ids::{IdError, PeerId, SessionId, StorageId, MAX_ID_LEN};
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: &str = "1";
+/// The version of the `crmBatch` extension this crate speaks.
+pub const CRM_BATCH_VERSION: u64 = 1;
+/// The largest frame [`decode`] accepts (a full sync of a big document is one frame).
+pub const MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
+/// The most items one `crm-batch` may carry.
+pub const MAX_BATCH_ITEMS: usize = 100_000;
+
+/// What a peer says about itself in `join` / `peer`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerMetadata {
+    pub storage_id: Option<StorageId>,
+    pub is_ephemeral: bool,
+    /// `crmBatch`: the version of our extension the peer speaks, if any.
+    pub crm_batch: Option<u64>,
+}
+
+/// The kind of one item in a `crm-batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchKind {
+    Sync = 0,
+    Request = 1,
+    DocUnavailable = 2,
+}
+
+/// One document's message inside a `crm-batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItem {
+    pub kind: BatchKind,
+    pub document_id: DocumentId,
+    /// An Automerge sync message (empty for `DocUnavailable`).
+    pub data: Vec<u8>,
+}
+
+/// 8 bytes standing for a document's heads in a summary (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeadsDigest(pub [u8; 8]);
+
+/// One document of a `crm-summary-reply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryEntry {
+    pub document_id: DocumentId,
+    pub heads: HeadsDigest,
+}
+
+/// The digest of a set of documents (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SummaryDigest(pub [u8; 16]);
+
+/// The digest of one document's heads: first 8 bytes of SHA-256 over the sorted heads.
+pub fn heads_digest(heads: &[automerge::ChangeHash]) -> HeadsDigest {
+    let mut sorted: Vec<_> = heads.to_vec();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for head in &sorted {
+        h.update(head.0);
+    }
+    let out = h.finalize();
+    let mut d = [0u8; 8];
+    d.copy_from_slice(&out[..8]);
+    HeadsDigest(d)
+}
+
+/// The digest of a set of documents; the map's order (by id bytes) is the canonical order.
+pub fn summary_digest(set: &BTreeMap<DocumentId, HeadsDigest>) -> SummaryDigest {
+    let mut h = Sha256::new();
+    for (id, heads) in set {
+        h.update(id.as_bytes());
+        h.update(heads.0);
+    }
+    let out = h.finalize();
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&out[..16]);
+    SummaryDigest(d)
+}
+
+/// One protocol message. Field names follow the JS ones (`senderId` → `sender_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Client → server handshake. `supported_protocol_versions: None` means `["1"]`.
+    Join {
+        sender_id: PeerId,
+        peer_metadata: PeerMetadata,
+        supported_protocol_versions: Option<Vec<String>>,
+    },
+    /// Server → client handshake answer.
+    Peer {
+        sender_id: PeerId,
+        target_id: PeerId,
+        peer_metadata: PeerMetadata,
+        selected_protocol_version: String,
+    },
+    /// An Automerge sync message for one document.
+    Sync {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        data: Vec<u8>,
+    },
+    /// Like `Sync`, from a peer that has no copy of the document.
+    Request {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        data: Vec<u8>,
+    },
+    /// "I do not have it / you may not have it" (deliberately ambiguous).
+    DocUnavailable {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+    },
+    /// Presence/cursor data, relayed and deduplicated by (sender, session, count).
+    Ephemeral {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        session_id: SessionId,
+        count: u64,
+        data: Vec<u8>,
+    },
+    /// Heads-gossip subscription control; parsed and ignored by our engine.
+    RemoteSubscriptionChange {
+        sender_id: PeerId,
+        target_id: PeerId,
+        add: Vec<StorageId>,
+        remove: Vec<StorageId>,
+    },
+    /// Heads gossip; parsed (only its document) and ignored by our engine.
+    RemoteHeadsChanged {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+    },
+    /// A fatal protocol error; the sender closes the connection.
+    Error {
+        sender_id: Option<PeerId>,
+        target_id: Option<PeerId>,
+        message: String,
+    },
+    /// The peer is going away.
+    Leave { sender_id: PeerId },
+    /// Extension: the client's summary of its documents.
+    CrmSummary {
+        sender_id: PeerId,
+        target_id: PeerId,
+        count: u64,
+        digest: SummaryDigest,
+    },
+    /// Extension: the server's answer to a summary.
+    CrmSummaryReply {
+        sender_id: PeerId,
+        target_id: PeerId,
+        count: u64,
+        digest: SummaryDigest,
+        matched: bool,
+        entries: Vec<SummaryEntry>,
+    },
+    /// Extension: messages for many documents in one frame.
+    CrmBatch {
+        sender_id: PeerId,
+        target_id: PeerId,
+        items: Vec<BatchItem>,
+    },
+}
+
+impl Message {
+    /// The `type` string on the wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::Join { .. } => "join",
+            Message::Peer { .. } => "peer",
+            Message::Sync { .. } => "sync",
+            Message::Request { .. } => "request",
+            Message::DocUnavailable { .. } => "doc-unavailable",
+            Message::Ephemeral { .. } => "ephemeral",
+            Message::RemoteSubscriptionChange { .. } => "remote-subscription-change",
+            Message::RemoteHeadsChanged { .. } => "remote-heads-changed",
+            Message::Error { .. } => "error",
+            Message::Leave { .. } => "leave",
+            Message::CrmSummary { .. } => "crm-summary",
+            Message::CrmSummaryReply { .. } => "crm-summary-reply",
+            Message::CrmBatch { .. } => "crm-batch",
+        }
+    }
+
+    /// The `senderId`, if the message has one.
+    pub fn sender_id(&self) -> Option<&PeerId> {
+        match self {
+            Message::Join { sender_id, .. }
+            | Message::Peer { sender_id, .. }
+            | Message::Sync { sender_id, .. }
+            | Message::Request { sender_id, .. }
+            | Message::DocUnavailable { sender_id, .. }
+            | Message::Ephemeral { sender_id, .. }
+            | Message::RemoteSubscriptionChange { sender_id, .. }
+            | Message::RemoteHeadsChanged { sender_id, .. }
+            | Message::Leave { sender_id }
+            | Message::CrmSummary { sender_id, .. }
+            | Message::CrmSummaryReply { sender_id, .. }
+            | Message::CrmBatch { sender_id, .. } => Some(sender_id),
+            Message::Error { sender_id, .. } => sender_id.as_ref(),
+        }
+    }
+}
+
+/// Why a frame is not a protocol message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame of {0} bytes is larger than the limit of {MAX_FRAME_LEN}")]
+    TooLarge(usize),
+    #[error("invalid CBOR at byte {offset}: {reason}")]
+    Cbor { offset: usize, reason: String },
+    #[error("{0} bytes after the end of the message")]
+    TrailingBytes(usize),
+    #[error("CBOR nested deeper than {0}")]
+    TooDeep(usize),
+    #[error("the message is not a CBOR map")]
+    NotAMap,
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    #[error("field `{field}` is not {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("unknown message type `{0}`")]
+    UnknownType(String),
+    #[error("field `{field}`: {source}")]
+    InvalidId {
+        field: &'static str,
+        source: IdError,
+    },
+    #[error("field `{field}`: {source}")]
+    InvalidDocumentId {
+        field: &'static str,
+        source: DocumentIdError,
+    },
+    #[error("field `{field}`: {reason}")]
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+fn field<'v>(map: &'v Value, name: &'static str) -> Result<&'v Value, DecodeError> {
+    map.get(name).ok_or(DecodeError::MissingField(name))
+}
+
+fn text(map: &Value, name: &'static str) -> Result<String, DecodeError> {
+    field(map, name)?
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(DecodeError::WrongType {
+            field: name,
+            expected: "a text string",
+        })
+}
+
+fn bytes(map: &Value, name: &'static str) -> Result<Vec<u8>, DecodeError> {
+    field(map, name)?
+        .as_bytes()
+        .map(<[u8]>::to_vec)
+        .ok_or(DecodeError::WrongType {
+            field: name,
+            expected: "a byte string",
+        })
+}
+
+fn uint(map: &Value, name: &'static str) -> Result<u64, DecodeError> {
+    field(map, name)?.as_u64().ok_or(DecodeError::WrongType {
+        field: name,
+        expected: "a non-negative integer",
+    })
+}
+
+fn id<T: TryFrom<String, Error = IdError>>(
+    map: &Value,
+    name: &'static str,
+) -> Result<T, DecodeError> {
+    T::try_from(text(map, name)?).map_err(|source| DecodeError::InvalidId {
+        field: name,
+        source,
+    })
+}
+
+fn opt_id<T: TryFrom<String, Error = IdError>>(
+    map: &Value,
+    name: &'static str,
+) -> Result<Option<T>, DecodeError> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(_) => id(map, name).map(Some),
+    }
+}
+
+fn doc_id(map: &Value, name: &'static str) -> Result<DocumentId, DecodeError> {
+    text(map, name)?
+        .parse()
+        .map_err(|source| DecodeError::InvalidDocumentId {
+            field: name,
+            source,
+        })
+}
+
+fn doc_id_bytes(b: &[u8], name: &'static str) -> Result<DocumentId, DecodeError> {
+    let arr: [u8; 16] = b.try_into().map_err(|_| DecodeError::Invalid {
+        field: name,
+        reason: "a document id must be 16 bytes",
+    })?;
+    Ok(DocumentId::from_bytes(arr))
+}
+
+fn digest(map: &Value) -> Result<SummaryDigest, DecodeError> {
+    let b = bytes(map, "digest")?;
+    let arr: [u8; 16] = b.as_slice().try_into().map_err(|_| DecodeError::Invalid {
+        field: "digest",
+        reason: "a summary digest must be 16 bytes",
+    })?;
+    Ok(SummaryDigest(arr))
+}
+
+fn metadata(map: &Value) -> Result<PeerMetadata, DecodeError> {
+    let Some(md) = map.get("peerMetadata") else {
+        return Ok(PeerMetadata::default());
+    };
+    if !matches!(md, Value::Map(_)) {
+        return Err(DecodeError::WrongType {
+            field: "peerMetadata",
+            expected: "a map",
+        });
+    }
+    Ok(PeerMetadata {
+        storage_id: opt_id(md, "storageId")?,
+        is_ephemeral: matches!(md.get("isEphemeral"), Some(Value::Bool(true))),
+        crm_batch: md.get("crmBatch").and_then(Value::as_u64),
+    })
+}
+
+fn storage_ids(map: &Value, name: &'static str) -> Result<Vec<StorageId>, DecodeError> {
+    match map.get(name) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                let s = v.as_str().ok_or(DecodeError::WrongType {
+                    field: name,
+                    expected: "an array of text strings",
+                })?;
+                s.parse().map_err(|source| DecodeError::InvalidId {
+                    field: name,
+                    source,
+                })
+            })
+            .collect(),
+        Some(_) => Err(DecodeError::WrongType {
+            field: name,
+            expected: "an array",
+        }),
+    }
+}
+
+fn batch_items(map: &Value) -> Result<Vec<BatchItem>, DecodeError> {
+    const WRONG: DecodeError = DecodeError::WrongType {
+        field: "items",
+        expected: "an array of [kind, documentId, data]",
+    };
+    let Value::Array(items) = field(map, "items")? else {
+        return Err(WRONG);
+    };
+    if items.len() > MAX_BATCH_ITEMS {
+        return Err(DecodeError::Invalid {
+            field: "items",
+            reason: "too many items in one batch",
+        });
+    }
+    items
+        .iter()
+        .map(|item| {
+            let Value::Array(parts) = item else {
+                return Err(WRONG);
+            };
+            let [kind, doc, data] = parts.as_slice() else {
+                return Err(WRONG);
+            };
+            let kind = match kind.as_u64() {
+                Some(0) => BatchKind::Sync,
+                Some(1) => BatchKind::Request,
+                Some(2) => BatchKind::DocUnavailable,
+                _ => {
+                    return Err(DecodeError::Invalid {
+                        field: "items",
+                        reason: "unknown item kind",
+                    })
+                }
+            };
+            let document_id = doc_id_bytes(doc.as_bytes().ok_or(WRONG)?, "items")?;
+            let data = data.as_bytes().ok_or(WRONG)?.to_vec();
+            Ok(BatchItem {
+                kind,
+                document_id,
+                data,
+            })
+        })
+        .collect()
+}
+
+fn summary_entries(map: &Value) -> Result<Vec<SummaryEntry>, DecodeError> {
+    let Some(v) = map.get("entries") else {
+        return Ok(Vec::new());
+    };
+    let b = v.as_bytes().ok_or(DecodeError::WrongType {
+        field: "entries",
+        expected: "a byte string",
+    })?;
+    if b.len() % 24 != 0 {
+        return Err(DecodeError::Invalid {
+            field: "entries",
+            reason: "length is not a multiple of 24",
+        });
+    }
+    b.chunks_exact(24)
+        .map(|rec| {
+            let document_id = doc_id_bytes(&rec[..16], "entries")?;
+            let mut heads = [0u8; 8];
+            heads.copy_from_slice(&rec[16..]);
+            Ok(SummaryEntry {
+                document_id,
+                heads: HeadsDigest(heads),
+            })
+        })
+        .collect()
+}
+
+/// Decode one frame. Never panics.
+pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
+    if frame.len() > MAX_FRAME_LEN {
+        return Err(DecodeError::TooLarge(frame.len()));
+    }
+    let m = cbor::read(frame)?;
+    if !matches!(m, Value::Map(_)) {
+        return Err(DecodeError::NotAMap);
+    }
+    let ty = text(&m, "type")?;
+    let msg = match ty.as_str() {
+        "join" => Message::Join {
+            sender_id: id(&m, "senderId")?,
+            peer_metadata: metadata(&m)?,
+            supported_protocol_versions: match m.get("supportedProtocolVersions") {
+                None => None,
+                Some(Value::Array(vs)) => Some(
+                    vs.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .take(64)
+                        .collect(),
+                ),
+                Some(_) => {
+                    return Err(DecodeError::WrongType {
+                        field: "supportedProtocolVersions",
+                        expected: "an array",
+                    })
+                }
+            },
+        },
+        "peer" => Message::Peer {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            peer_metadata: metadata(&m)?,
+            selected_protocol_version: text(&m, "selectedProtocolVersion")?,
+        },
+        "sync" => Message::Sync {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            document_id: doc_id(&m, "documentId")?,
+            data: bytes(&m, "data")?,
+        },
+        "request" => Message::Request {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            document_id: doc_id(&m, "documentId")?,
+            data: bytes(&m, "data")?,
+        },
+        "doc-unavailable" => Message::DocUnavailable {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            document_id: doc_id(&m, "documentId")?,
+        },
+        "ephemeral" => Message::Ephemeral {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            document_id: doc_id(&m, "documentId")?,
+            session_id: id(&m, "sessionId")?,
+            count: uint(&m, "count")?,
+            data: bytes(&m, "data")?,
+        },
+        "remote-subscription-change" => Message::RemoteSubscriptionChange {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            add: storage_ids(&m, "add")?,
+            remove: storage_ids(&m, "remove")?,
+        },
+        "remote-heads-changed" => Message::RemoteHeadsChanged {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            document_id: doc_id(&m, "documentId")?,
+        },
+        "error" => Message::Error {
+            sender_id: opt_id(&m, "senderId")?,
+            target_id: opt_id(&m, "targetId")?,
+            message: m
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        "leave" => Message::Leave {
+            sender_id: id(&m, "senderId")?,
+        },
+        "crm-summary" => Message::CrmSummary {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            count: uint(&m, "count")?,
+            digest: digest(&m)?,
+        },
+        "crm-summary-reply" => Message::CrmSummaryReply {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            count: uint(&m, "count")?,
+            digest: digest(&m)?,
+            matched: matches!(m.get("match"), Some(Value::Bool(true))),
+            entries: summary_entries(&m)?,
+        },
+        "crm-batch" => Message::CrmBatch {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            items: batch_items(&m)?,
+        },
+        _ => return Err(DecodeError::UnknownType(ty)),
+    };
+    Ok(msg)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+fn write_metadata(w: &mut Writer, md: &PeerMetadata) {
+    let n = 1 + usize::from(md.storage_id.is_some()) + usize::from(md.crm_batch.is_some());
+    w.map(n);
+    if let Some(s) = &md.storage_id {
+        w.str("storageId").str(s.as_str());
+    }
+    w.str("isEphemeral").bool(md.is_ephemeral);
+    if let Some(v) = md.crm_batch {
+        w.str("crmBatch").uint(v);
+    }
+}
+
+/// Encode one message as a CBOR map (minimal headers, absent optional fields left out).
+pub fn encode(msg: &Message) -> Vec<u8> {
+    let mut w = Writer::default();
+    let ty = msg.type_name();
+    match msg {
+        Message::Join {
+            sender_id,
+            peer_metadata,
+            supported_protocol_versions,
+        } => {
+            w.map(3 + usize::from(supported_protocol_versions.is_some()));
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("peerMetadata");
+            write_metadata(&mut w, peer_metadata);
+            if let Some(vs) = supported_protocol_versions {
+                w.str("supportedProtocolVersions").array(vs.len());
+                for v in vs {
+                    w.str(v);
+                }
+            }
+        }
+        Message::Peer {
+            sender_id,
+            target_id,
+            peer_metadata,
+            selected_protocol_version,
+        } => {
+            w.map(5);
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("peerMetadata");
+            write_metadata(&mut w, peer_metadata);
+            w.str("selectedProtocolVersion")
+                .str(selected_protocol_version);
+            w.str("targetId").str(target_id.as_str());
+        }
+        Message::Sync {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        }
+        | Message::Request {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        } => {
+            w.map(5);
+            w.str("type")
+                .str(ty)
+                .str("targetId")
+                .str(target_id.as_str());
+            w.str("data").bytes(data);
+            w.str("documentId").str(&document_id.to_string());
+            w.str("senderId").str(sender_id.as_str());
+        }
+        Message::DocUnavailable {
+            sender_id,
+            target_id,
+            document_id,
+        }
+        | Message::RemoteHeadsChanged {
+            sender_id,
+            target_id,
+            document_id,
+        } => {
+            w.map(4);
+            w.str("type")
+                .str(ty)
+                .str("targetId")
+                .str(target_id.as_str());
+            w.str("documentId").str(&document_id.to_string());
+            w.str("senderId").str(sender_id.as_str());
+        }
+        Message::Ephemeral {
+            sender_id,
+            target_id,
+            document_id,
+            session_id,
+            count,
+            data,
+        } => {
+            w.map(7);
+            w.str("type")
+                .str(ty)
+                .str("targetId")
+                .str(target_id.as_str());
+            w.str("count").uint(*count);
+            w.str("sessionId").str(session_id.as_str());
+            w.str("documentId").str(&document_id.to_string());
+            w.str("data").bytes(data);
+            w.str("senderId").str(sender_id.as_str());
+        }
+        Message::RemoteSubscriptionChange {
+            sender_id,
+            target_id,
+            add,
+            remove,
+        } => {
+            w.map(5);
+            w.str("type")
+                .str(ty)
+                .str("targetId")
+                .str(target_id.as_str());
+            w.str("senderId").str(sender_id.as_str());
+            w.str("add").array(add.len());
+            for s in add {
+                w.str(s.as_str());
+            }
+            w.str("remove").array(remove.len());
+            for s in remove {
+                w.str(s.as_str());
+            }
+        }
+        Message::Error {
+            sender_id,
+            target_id,
+            message,
+        } => {
+            w.map(2 + usize::from(sender_id.is_some()) + usize::from(target_id.is_some()));
+            w.str("type").str(ty).str("message").str(message);
+            if let Some(s) = sender_id {
+                w.str("senderId").str(s.as_str());
+            }
+            if let Some(t) = target_id {
+                w.str("targetId").str(t.as_str());
+            }
+        }
+        Message::Leave { sender_id } => {
+            w.map(2);
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+        }
+        Message::CrmSummary {
+            sender_id,
+            target_id,
+            count,
+            digest,
+        } => {
+            w.map(5);
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("targetId").str(target_id.as_str());
+            w.str("count").uint(*count).str("digest").bytes(&digest.0);
+        }
+        Message::CrmSummaryReply {
+            sender_id,
+            target_id,
+            count,
+            digest,
+            matched,
+            entries,
+        } => {
+            w.map(6 + usize::from(!entries.is_empty()));
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("targetId").str(target_id.as_str());
+            w.str("count").uint(*count).str("digest").bytes(&digest.0);
+            w.str("match").bool(*matched);
+            if !entries.is_empty() {
+                let mut packed = Vec::with_capacity(entries.len() * 24);
+                for e in entries {
+                    packed.extend_from_slice(e.document_id.as_bytes());
+                    packed.extend_from_slice(&e.heads.0);
+                }
+                w.str("entries").bytes(&packed);
+            }
+        }
+        Message::CrmBatch {
+            sender_id,
+            target_id,
+            items,
+        } => {
+            w.map(4);
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("targetId").str(target_id.as_str());
+            w.str("items").array(items.len());
+            for item in items {
+                w.array(3)
+                    .uint(item.kind as u64)
+                    .bytes(item.document_id.as_bytes())
+                    .bytes(&item.data);
+            }
+        }
+    }
+    w.into_bytes()
+}
+
+#[cfg(test)]
+mod tests;

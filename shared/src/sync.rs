@@ -1,1 +1,1186 @@
-//! The sans-IO sync engine (to be written).
+//! The sans-IO sync engine shared by the server (many peers, many documents) and the client (one
+//! server peer, many documents).
+//!
+//! # Shape
+//!
+//! [`Engine::handle`] takes the current time and one [`Event`] (a connection opened or closed, a frame
+//! arrived, documents were loaded from storage, the user changed a document, a timer ticked) and
+//! returns the [`Action`]s the I/O shell must perform, in order: send a message, persist changes,
+//! load documents, close a connection, tell the application something. The engine never blocks,
+//! never reads a clock and never touches a socket or a file, so it runs the same in the axum server,
+//! in the CLI client and in deterministic in-memory tests.
+//!
+//! Both roles live in one engine: a connection the shell *accepted* ([`Event::Accepted`]) waits for a
+//! `join` and is answered like the reference sync server would; a connection the shell *opened*
+//! ([`Event::Connected`]) sends `join` and pushes every local document to that peer (our server).
+//!
+//! The engine keeps one `automerge::sync::State` per (peer, document) and the Automerge documents
+//! that are loaded; a catalog of (document, heads) for every known document, loaded or not, feeds
+//! the `crmBatch` summary (see [`crate::protocol`]).
+//!
+//! # Durability contract
+//!
+//! When an incoming sync message changes a document, the engine emits [`Action::Persist`] for those
+//! changes **before** any [`Action::Send`] that relays or acknowledges them (a sync message carries
+//! our heads, so even an ack tells the sender "I have it"). The shell executes actions in order and
+//! must not perform a `Send` until every earlier `Persist` is durable (committed and synced). Group
+//! commit is fine: run all persists of one `handle` call in one transaction, then send.
+//! Local changes ([`Event::LocalChange`]) are the shell's to persist *before* handing them over; the
+//! engine does not emit `Persist` for them.
+//!
+//! # Loading and unloading
+//!
+//! A message for a document that is not in memory makes the engine emit [`Action::Load`] and buffer
+//! that document's messages until [`Event::Loaded`] arrives (with `None` if storage lacks it).
+//! [`Event::Tick`] unloads documents nobody touched for [`Config::idle_unload_after_ms`]; their heads
+//! stay in the catalog and their sync states stay with the peers.
+//!
+//! # Driving it
+//!
+//! Server shell: `register_stored` every stored (document, heads) at startup; on each accepted socket
+//! `Accepted`, then `Frame` per binary message, `Disconnected` at the end; execute actions in order
+//! (`Persist` durably before later `Send`s; answer `Load` with `Loaded`); call `Tick` every few
+//! seconds. On `PeerConnected` it may `restore_sync_states` kept by the peer's storage id, and keep
+//! the states of `PeerDisconnected`. Access control plugs in through [`AccessPolicy`].
+//!
+//! Client shell: `register_stored` its local documents; `Connected` (with the states saved for the
+//! server's storage id) when the socket opens; `LocalChange` after committing an edit locally;
+//! `Want` to fetch a document by id; `Persist` actions are merged remote changes (update the read
+//! model from them); `SummaryCompared` then [`Engine::is_synced_with`] tell when a `crm sync` is done;
+//! keep `PeerDisconnected`'s states for the next connect.
+//!
+//! # Protocol errors
+//!
+//! A frame that does not decode (other than an unknown `type`, which is ignored for forward
+//! compatibility), a `join` without version "1", or an invalid Automerge sync message is answered with
+//! an `error` message and [`Action::Close`]. A message whose `senderId` is not the connection's peer is
+//! dropped (except relayed `ephemeral` messages arriving on a connection we opened).
+
+mod access;
+mod api;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ChangeHash};
+
+use crate::document_id::DocumentId;
+use crate::protocol::{
+    self, heads_digest, summary_digest, BatchItem, BatchKind, DecodeError, HeadsDigest, Message,
+    PeerId, PeerMetadata, SessionId, SummaryEntry, CRM_BATCH_VERSION, PROTOCOL_VERSION,
+};
+pub use access::{AccessPolicy, AllowAll, FnPolicy, PeerContext};
+pub use api::{close_code, Action, Config, ConnectionId, Event, SavedSyncStates, Timestamp};
+
+/// Messages buffered for a document while it loads.
+#[derive(Debug)]
+enum Pending {
+    Incoming {
+        peer: PeerId,
+        conn: ConnectionId,
+        kind: BatchKind,
+        data: Vec<u8>,
+    },
+    /// Start (or continue) syncing with a peer; a `request` if we have nothing.
+    SyncWith(PeerId),
+    Local(Vec<u8>),
+}
+
+enum DocState {
+    Unloaded,
+    Loading(Vec<Pending>),
+    Loaded(Box<Automerge>),
+}
+
+struct DocSlot {
+    /// The catalog entry: the last known heads (empty: we have nothing).
+    heads: Vec<ChangeHash>,
+    state: DocState,
+    last_used: Timestamp,
+}
+
+struct Peer {
+    conn: ConnectionId,
+    metadata: PeerMetadata,
+    batch: bool,
+    /// We opened the connection: the peer is our server and gets every document.
+    outbound: bool,
+    states: BTreeMap<DocumentId, sync::State>,
+}
+
+struct Conn {
+    outbound: bool,
+    peer: Option<PeerId>,
+    saved_states: SavedSyncStates,
+}
+
+/// Output collected during one `handle` call.
+#[derive(Default)]
+struct Out {
+    actions: Vec<Action>,
+    /// Items for `crmBatch` peers, flushed as one frame per peer at the end of the call.
+    batches: BTreeMap<PeerId, (ConnectionId, Vec<BatchItem>)>,
+    load: BTreeSet<DocumentId>,
+}
+
+/// At most this many messages are generated in a row for one (peer, document).
+const MAX_GENERATE: usize = 8;
+
+/// The sync engine. See the module doc.
+pub struct Engine {
+    config: Config,
+    policy: Box<dyn AccessPolicy>,
+    docs: BTreeMap<DocumentId, DocSlot>,
+    peers: BTreeMap<PeerId, Peer>,
+    conns: BTreeMap<ConnectionId, Conn>,
+    ephemeral_seen: BTreeMap<(PeerId, SessionId), (u64, Timestamp)>,
+}
+
+impl Engine {
+    /// An engine that lets every peer read and write every document.
+    pub fn new(config: Config) -> Self {
+        Self::with_policy(config, Box::new(AllowAll))
+    }
+
+    pub fn with_policy(config: Config, policy: Box<dyn AccessPolicy>) -> Self {
+        Engine {
+            config,
+            policy,
+            docs: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            ephemeral_seen: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Tell the engine which documents storage holds, with their heads, without loading them
+    /// (the catalog behind `crmBatch` summaries). Call at startup.
+    pub fn register_stored(
+        &mut self,
+        docs: impl IntoIterator<Item = (DocumentId, Vec<ChangeHash>)>,
+    ) {
+        for (id, heads) in docs {
+            let slot = self.docs.entry(id).or_insert_with(|| DocSlot {
+                heads: Vec::new(),
+                state: DocState::Unloaded,
+                last_used: Timestamp(0),
+            });
+            if matches!(slot.state, DocState::Unloaded) {
+                slot.heads = heads;
+            }
+        }
+    }
+
+    /// A loaded document, if it is in memory.
+    pub fn document(&self, id: &DocumentId) -> Option<&Automerge> {
+        match &self.docs.get(id)?.state {
+            DocState::Loaded(doc) => Some(doc),
+            _ => None,
+        }
+    }
+
+    /// The catalog: every known document with non-empty heads.
+    pub fn catalog(&self) -> BTreeMap<DocumentId, Vec<ChangeHash>> {
+        self.docs
+            .iter()
+            .filter(|(_, s)| !s.heads.is_empty())
+            .map(|(id, s)| (*id, s.heads.clone()))
+            .collect()
+    }
+
+    /// How many documents are in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.docs
+            .values()
+            .filter(|s| matches!(s.state, DocState::Loaded(_)))
+            .count()
+    }
+
+    /// The connected peers.
+    pub fn peers(&self) -> Vec<(PeerId, ConnectionId)> {
+        self.peers
+            .iter()
+            .map(|(p, s)| (p.clone(), s.conn))
+            .collect()
+    }
+
+    /// The sync states of a connected peer, encoded for storage.
+    pub fn sync_states(&self, peer: &PeerId) -> SavedSyncStates {
+        self.peers
+            .get(peer)
+            .map(|p| encode_states(&p.states))
+            .unwrap_or_default()
+    }
+
+    /// Restore saved sync states of a connected peer (invalid entries are skipped); returns how
+    /// many were restored. Servers call this on [`Action::PeerConnected`] if they keep states.
+    pub fn restore_sync_states(&mut self, peer: &PeerId, states: SavedSyncStates) -> usize {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return 0;
+        };
+        restore_states(&mut p.states, states)
+    }
+
+    /// True when nothing is in flight with `peer`: every document we share with it has the same
+    /// heads on both sides as far as the last messages tell, and nothing is loading.
+    pub fn is_synced_with(&self, peer: &PeerId) -> bool {
+        let Some(p) = self.peers.get(peer) else {
+            return false;
+        };
+        let loading = self
+            .docs
+            .values()
+            .any(|s| matches!(s.state, DocState::Loading(_)));
+        !loading
+            && p.states.iter().all(|(id, st)| {
+                let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
+                let mut theirs = st.their_heads.clone().unwrap_or_default();
+                theirs.sort();
+                let mut ours = ours.to_vec();
+                ours.sort();
+                theirs == ours
+            })
+    }
+
+    /// Handle one event at time `now`; returns the actions to perform, in order.
+    pub fn handle(&mut self, now: Timestamp, event: Event) -> Vec<Action> {
+        let mut out = Out::default();
+        match event {
+            Event::Accepted { conn } => {
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        outbound: false,
+                        peer: None,
+                        saved_states: Vec::new(),
+                    },
+                );
+            }
+            Event::Connected { conn, sync_states } => {
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        outbound: true,
+                        peer: None,
+                        saved_states: sync_states,
+                    },
+                );
+                out.actions.push(Action::Send {
+                    conn,
+                    message: Message::Join {
+                        sender_id: self.config.peer_id.clone(),
+                        peer_metadata: self.our_metadata(self.config.batch),
+                        supported_protocol_versions: Some(vec![PROTOCOL_VERSION.to_owned()]),
+                    },
+                });
+            }
+            Event::Frame { conn, bytes } => self.on_frame(now, conn, &bytes, &mut out),
+            Event::Disconnected { conn } => self.drop_conn(conn, &mut out),
+            Event::Loaded { documents } => {
+                for (id, bytes) in documents {
+                    self.on_loaded(now, id, bytes, &mut out);
+                }
+            }
+            Event::LocalChange {
+                document_id,
+                changes,
+            } => self.with_doc(now, document_id, Pending::Local(changes), &mut out),
+            Event::Want { document_id } => {
+                let servers: Vec<PeerId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.outbound)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if servers.is_empty() {
+                    // Make sure it is loaded so a later connect syncs it.
+                    self.touch_or_load(now, document_id, &mut out);
+                }
+                for peer in servers {
+                    self.with_doc(now, document_id, Pending::SyncWith(peer), &mut out);
+                }
+            }
+            Event::SendEphemeral {
+                document_id,
+                session_id,
+                count,
+                data,
+            } => {
+                let sender = self.config.peer_id.clone();
+                self.relay_ephemeral(now, &sender, document_id, session_id, count, data, &mut out);
+            }
+            Event::Tick => self.tick(now),
+        }
+        self.finish(out)
+    }
+
+    fn our_metadata(&self, batch: bool) -> PeerMetadata {
+        PeerMetadata {
+            storage_id: self.config.storage_id.clone(),
+            is_ephemeral: self.config.is_ephemeral,
+            crm_batch: batch.then_some(CRM_BATCH_VERSION),
+        }
+    }
+
+    fn finish(&mut self, mut out: Out) -> Vec<Action> {
+        for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
+            let message = if items.len() == 1 {
+                match single_message(&self.config.peer_id, &peer, items) {
+                    Some(m) => m,
+                    None => continue,
+                }
+            } else {
+                Message::CrmBatch {
+                    sender_id: self.config.peer_id.clone(),
+                    target_id: peer,
+                    items,
+                }
+            };
+            out.actions.push(Action::Send { conn, message });
+        }
+        if !out.load.is_empty() {
+            out.actions.push(Action::Load {
+                documents: out.load.into_iter().collect(),
+            });
+        }
+        out.actions
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Connections and handshake
+
+    fn fail(&mut self, conn: ConnectionId, code: u16, reason: String, out: &mut Out) {
+        let target_id = self.conns.get(&conn).and_then(|c| c.peer.clone());
+        out.actions.push(Action::Send {
+            conn,
+            message: Message::Error {
+                sender_id: Some(self.config.peer_id.clone()),
+                target_id,
+                message: reason.clone(),
+            },
+        });
+        self.close(conn, code, reason, out);
+    }
+
+    fn close(&mut self, conn: ConnectionId, code: u16, reason: String, out: &mut Out) {
+        // Flush batched items for this connection first: they precede the close.
+        let flush: Vec<PeerId> = out
+            .batches
+            .iter()
+            .filter(|(_, (c, _))| *c == conn)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for peer in flush {
+            if let Some((c, items)) = out.batches.remove(&peer) {
+                out.actions.push(Action::Send {
+                    conn: c,
+                    message: Message::CrmBatch {
+                        sender_id: self.config.peer_id.clone(),
+                        target_id: peer,
+                        items,
+                    },
+                });
+            }
+        }
+        out.actions.push(Action::Close { conn, code, reason });
+        self.drop_conn(conn, out);
+    }
+
+    fn drop_conn(&mut self, conn: ConnectionId, out: &mut Out) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let Some(peer_id) = c.peer else { return };
+        if self.peers.get(&peer_id).map(|p| p.conn) != Some(conn) {
+            return; // replaced by a newer connection already
+        }
+        if let Some(p) = self.peers.remove(&peer_id) {
+            out.batches.remove(&peer_id);
+            out.actions.push(Action::PeerDisconnected {
+                conn,
+                peer_id,
+                storage_id: p.metadata.storage_id.clone(),
+                sync_states: encode_states(&p.states),
+            });
+        }
+    }
+
+    fn on_frame(&mut self, now: Timestamp, conn: ConnectionId, bytes: &[u8], out: &mut Out) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (outbound, conn_peer) = (c.outbound, c.peer.clone());
+        let msg = match protocol::decode(bytes) {
+            Ok(m) => m,
+            Err(DecodeError::UnknownType(_)) => return,
+            Err(e) => {
+                self.fail(
+                    conn,
+                    close_code::INVALID_DATA,
+                    format!("bad frame: {e}"),
+                    out,
+                );
+                return;
+            }
+        };
+        let Some(peer) = conn_peer else {
+            return self.on_handshake(now, conn, outbound, msg, out);
+        };
+        let relayed_ephemeral = outbound && matches!(msg, Message::Ephemeral { .. });
+        if msg.sender_id() != Some(&peer) && !relayed_ephemeral {
+            if let Message::Error { message, .. } = &msg {
+                // An error without (or with another) sender still ends the session.
+                let reason = message.clone();
+                return self.close(conn, close_code::NORMAL, reason, out);
+            }
+            return; // spoofed or confused sender: drop
+        }
+        match msg {
+            Message::Join { .. } if !outbound => self.on_handshake(now, conn, outbound, msg, out),
+            Message::Join { .. } | Message::Peer { .. } => {}
+            Message::Sync {
+                document_id, data, ..
+            } => self.on_doc_message(now, &peer, conn, BatchKind::Sync, document_id, data, out),
+            Message::Request {
+                document_id, data, ..
+            } => self.on_doc_message(now, &peer, conn, BatchKind::Request, document_id, data, out),
+            Message::DocUnavailable { document_id, .. } => {
+                self.on_unavailable(&peer, document_id, out)
+            }
+            Message::Ephemeral {
+                sender_id,
+                document_id,
+                session_id,
+                count,
+                data,
+                ..
+            } => self.relay_ephemeral(now, &sender_id, document_id, session_id, count, data, out),
+            Message::RemoteSubscriptionChange { .. } | Message::RemoteHeadsChanged { .. } => {}
+            Message::Error { message, .. } => self.close(conn, close_code::NORMAL, message, out),
+            Message::Leave { .. } => self.close(conn, close_code::NORMAL, "peer left".into(), out),
+            Message::CrmSummary { count, digest, .. } => {
+                self.on_summary(&peer, conn, count, digest, out)
+            }
+            Message::CrmSummaryReply {
+                matched, entries, ..
+            } => self.on_summary_reply(now, &peer, matched, entries, out),
+            Message::CrmBatch { items, .. } => {
+                for item in items {
+                    match item.kind {
+                        BatchKind::DocUnavailable => {
+                            self.on_unavailable(&peer, item.document_id, out)
+                        }
+                        kind => self.on_doc_message(
+                            now,
+                            &peer,
+                            conn,
+                            kind,
+                            item.document_id,
+                            item.data,
+                            out,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_handshake(
+        &mut self,
+        now: Timestamp,
+        conn: ConnectionId,
+        outbound: bool,
+        msg: Message,
+        out: &mut Out,
+    ) {
+        match (outbound, msg) {
+            (
+                false,
+                Message::Join {
+                    sender_id,
+                    peer_metadata,
+                    supported_protocol_versions,
+                },
+            ) => {
+                let offers_v1 = supported_protocol_versions
+                    .as_ref()
+                    .is_none_or(|vs| vs.iter().any(|v| v == PROTOCOL_VERSION));
+                if !offers_v1 {
+                    out.actions.push(Action::Send {
+                        conn,
+                        message: Message::Error {
+                            sender_id: Some(self.config.peer_id.clone()),
+                            target_id: Some(sender_id),
+                            message: format!(
+                                "unsupported protocol version (this server speaks \"{PROTOCOL_VERSION}\")"
+                            ),
+                        },
+                    });
+                    return self.close(
+                        conn,
+                        close_code::PROTOCOL_ERROR,
+                        "no common protocol version".into(),
+                        out,
+                    );
+                }
+                let batch = self.config.batch && peer_metadata.crm_batch == Some(CRM_BATCH_VERSION);
+                let mut states = BTreeMap::new();
+                if let Some(old) = self.peers.get(&sender_id) {
+                    let old_conn = old.conn;
+                    if old_conn != conn {
+                        // Keep what survives a reconnect (shared heads), drop in-flight state.
+                        restore_states(&mut states, encode_states(&old.states));
+                        out.batches.remove(&sender_id);
+                        out.actions.push(Action::Close {
+                            conn: old_conn,
+                            code: close_code::REPLACED,
+                            reason: "replaced by a newer connection".into(),
+                        });
+                        self.conns.remove(&old_conn);
+                    } else {
+                        states = old.states.clone();
+                    }
+                }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.peer = Some(sender_id.clone());
+                }
+                self.peers.insert(
+                    sender_id.clone(),
+                    Peer {
+                        conn,
+                        metadata: peer_metadata.clone(),
+                        batch,
+                        outbound: false,
+                        states,
+                    },
+                );
+                out.actions.push(Action::Send {
+                    conn,
+                    message: Message::Peer {
+                        sender_id: self.config.peer_id.clone(),
+                        target_id: sender_id.clone(),
+                        peer_metadata: self.our_metadata(batch),
+                        selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+                    },
+                });
+                out.actions.push(Action::PeerConnected {
+                    conn,
+                    peer_id: sender_id,
+                    metadata: peer_metadata,
+                    batch,
+                });
+            }
+            (
+                true,
+                Message::Peer {
+                    sender_id,
+                    peer_metadata,
+                    selected_protocol_version,
+                    ..
+                },
+            ) => {
+                if selected_protocol_version != PROTOCOL_VERSION {
+                    return self.fail(
+                        conn,
+                        close_code::PROTOCOL_ERROR,
+                        format!("unsupported protocol version {selected_protocol_version:?}"),
+                        out,
+                    );
+                }
+                let batch = self.config.batch && peer_metadata.crm_batch == Some(CRM_BATCH_VERSION);
+                let saved = match self.conns.get_mut(&conn) {
+                    Some(c) => {
+                        c.peer = Some(sender_id.clone());
+                        std::mem::take(&mut c.saved_states)
+                    }
+                    None => return,
+                };
+                if let Some(old) = self.peers.get(&sender_id) {
+                    if old.conn != conn {
+                        let old_conn = old.conn;
+                        out.actions.push(Action::Close {
+                            conn: old_conn,
+                            code: close_code::REPLACED,
+                            reason: "replaced by a newer connection".into(),
+                        });
+                        self.conns.remove(&old_conn);
+                    }
+                }
+                let mut states = BTreeMap::new();
+                restore_states(&mut states, saved);
+                self.peers.insert(
+                    sender_id.clone(),
+                    Peer {
+                        conn,
+                        metadata: peer_metadata.clone(),
+                        batch,
+                        outbound: true,
+                        states,
+                    },
+                );
+                out.actions.push(Action::PeerConnected {
+                    conn,
+                    peer_id: sender_id.clone(),
+                    metadata: peer_metadata,
+                    batch,
+                });
+                if batch {
+                    let set = self.summary_set(|_| true);
+                    out.actions.push(Action::Send {
+                        conn,
+                        message: Message::CrmSummary {
+                            sender_id: self.config.peer_id.clone(),
+                            target_id: sender_id,
+                            count: set.len() as u64,
+                            digest: summary_digest(&set),
+                        },
+                    });
+                } else {
+                    let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+                    for id in ids {
+                        self.with_doc(now, id, Pending::SyncWith(sender_id.clone()), out);
+                    }
+                }
+            }
+            (_, Message::Error { message, .. }) => {
+                self.close(conn, close_code::NORMAL, message, out)
+            }
+            (false, other) => self.fail(
+                conn,
+                close_code::PROTOCOL_ERROR,
+                format!("expected join, got {}", other.type_name()),
+                out,
+            ),
+            (true, _) => {} // nothing but `peer` or `error` is meaningful before the handshake
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The crmBatch summary
+
+    fn summary_set(
+        &self,
+        visible: impl Fn(&DocumentId) -> bool,
+    ) -> BTreeMap<DocumentId, HeadsDigest> {
+        self.docs
+            .iter()
+            .filter(|(id, s)| !s.heads.is_empty() && visible(id))
+            .map(|(id, s)| (*id, heads_digest(&s.heads)))
+            .collect()
+    }
+
+    fn on_summary(
+        &mut self,
+        peer: &PeerId,
+        conn: ConnectionId,
+        count: u64,
+        digest: protocol::SummaryDigest,
+        out: &mut Out,
+    ) {
+        let Some(p) = self.peers.get(peer) else {
+            return;
+        };
+        if !p.batch {
+            return;
+        }
+        let ctx = PeerContext {
+            conn,
+            peer_id: peer,
+            metadata: &p.metadata,
+        };
+        let policy = &self.policy;
+        let set = self.summary_set(|id| policy.may_read(ctx, id));
+        let ours = summary_digest(&set);
+        let matched = ours == digest && set.len() as u64 == count;
+        let entries = if matched {
+            Vec::new()
+        } else {
+            set.iter()
+                .map(|(id, h)| SummaryEntry {
+                    document_id: *id,
+                    heads: *h,
+                })
+                .collect()
+        };
+        out.actions.push(Action::Send {
+            conn,
+            message: Message::CrmSummaryReply {
+                sender_id: self.config.peer_id.clone(),
+                target_id: peer.clone(),
+                count: set.len() as u64,
+                digest: ours,
+                matched,
+                entries,
+            },
+        });
+    }
+
+    fn on_summary_reply(
+        &mut self,
+        now: Timestamp,
+        peer: &PeerId,
+        matched: bool,
+        entries: Vec<SummaryEntry>,
+        out: &mut Out,
+    ) {
+        let differing: Vec<DocumentId> = if matched {
+            Vec::new()
+        } else {
+            let theirs: BTreeMap<DocumentId, HeadsDigest> = entries
+                .into_iter()
+                .map(|e| (e.document_id, e.heads))
+                .collect();
+            let ours = self.summary_set(|_| true);
+            let ids: BTreeSet<DocumentId> = theirs.keys().chain(ours.keys()).copied().collect();
+            ids.into_iter()
+                .filter(|id| theirs.get(id) != ours.get(id))
+                .collect()
+        };
+        out.actions.push(Action::SummaryCompared {
+            peer_id: peer.clone(),
+            differing: differing.len(),
+        });
+        for id in differing {
+            // The catalog is the client's list of stored documents: one it does not list is
+            // requested at once, without a storage round trip. (Were it stored after all, the
+            // server's answer merges harmlessly into it.)
+            self.docs.entry(id).or_insert_with(|| DocSlot {
+                heads: Vec::new(),
+                state: DocState::Loaded(Box::new(Automerge::new())),
+                last_used: now,
+            });
+            self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Documents
+
+    fn ctx_of<'a>(peers: &'a BTreeMap<PeerId, Peer>, peer: &'a PeerId) -> Option<PeerContext<'a>> {
+        peers.get(peer).map(|p| PeerContext {
+            conn: p.conn,
+            peer_id: peer,
+            metadata: &p.metadata,
+        })
+    }
+
+    fn may_read(&self, peer: &PeerId, doc: &DocumentId) -> bool {
+        Self::ctx_of(&self.peers, peer).is_some_and(|ctx| self.policy.may_read(ctx, doc))
+    }
+
+    fn may_write(&self, peer: &PeerId, doc: &DocumentId) -> bool {
+        Self::ctx_of(&self.peers, peer).is_some_and(|ctx| self.policy.may_write(ctx, doc))
+    }
+
+    /// Make sure a document is loaded or loading, without any work queued.
+    fn touch_or_load(&mut self, now: Timestamp, id: DocumentId, out: &mut Out) {
+        let slot = self.docs.entry(id).or_insert_with(|| DocSlot {
+            heads: Vec::new(),
+            state: DocState::Unloaded,
+            last_used: now,
+        });
+        slot.last_used = now;
+        if matches!(slot.state, DocState::Unloaded) {
+            slot.state = DocState::Loading(Vec::new());
+            out.load.insert(id);
+        }
+    }
+
+    /// Run `work` on a document now if it is loaded, else queue it and load the document.
+    fn with_doc(&mut self, now: Timestamp, id: DocumentId, work: Pending, out: &mut Out) {
+        self.touch_or_load(now, id, out);
+        match self.docs.get_mut(&id).map(|s| &mut s.state) {
+            Some(DocState::Loading(queue)) => queue.push(work),
+            Some(DocState::Loaded(_)) => self.run(id, work, out),
+            _ => {}
+        }
+    }
+
+    fn on_loaded(&mut self, now: Timestamp, id: DocumentId, bytes: Option<Vec<u8>>, out: &mut Out) {
+        let Some(slot) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let DocState::Loading(_) = slot.state else {
+            return; // not asked for (or already loaded): ignore
+        };
+        let doc = match bytes.as_deref().map(Automerge::load) {
+            None => Ok(Automerge::new()),
+            Some(Ok(doc)) => Ok(doc),
+            Some(Err(e)) => Err(e.to_string()),
+        };
+        let queue = match std::mem::replace(&mut slot.state, DocState::Unloaded) {
+            DocState::Loading(q) => q,
+            _ => Vec::new(),
+        };
+        slot.last_used = now;
+        match doc {
+            Ok(doc) => {
+                slot.heads = doc.get_heads();
+                slot.state = DocState::Loaded(Box::new(doc));
+                for work in queue {
+                    self.run(id, work, out);
+                }
+            }
+            Err(error) => {
+                out.actions.push(Action::LoadFailed {
+                    document_id: id,
+                    error,
+                });
+                for work in queue {
+                    if let Pending::Incoming { peer, kind, .. } = work {
+                        if kind != BatchKind::DocUnavailable {
+                            self.send_unavailable(&peer, id, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, id: DocumentId, work: Pending, out: &mut Out) {
+        match work {
+            Pending::Incoming {
+                peer,
+                conn,
+                kind,
+                data,
+            } => {
+                // The peer may have gone (or reconnected elsewhere) while the document loaded.
+                if self.peers.get(&peer).map(|p| p.conn) == Some(conn) {
+                    self.receive(&peer, conn, kind, id, &data, out);
+                }
+            }
+            Pending::SyncWith(peer) => {
+                if self.peers.contains_key(&peer) && self.may_read(&peer, &id) {
+                    let empty = self.docs.get(&id).is_none_or(|s| s.heads.is_empty());
+                    let kind = if empty {
+                        BatchKind::Request
+                    } else {
+                        BatchKind::Sync
+                    };
+                    self.generate(&peer, id, kind, out);
+                }
+            }
+            Pending::Local(changes) => {
+                let Some(slot) = self.docs.get_mut(&id) else {
+                    return;
+                };
+                let DocState::Loaded(doc) = &mut slot.state else {
+                    return;
+                };
+                // A local change the shell could not load is the shell's bug, not a peer's:
+                // report it like a failed load and keep going.
+                if let Err(e) = doc.load_incremental(&changes) {
+                    out.actions.push(Action::LoadFailed {
+                        document_id: id,
+                        error: e.to_string(),
+                    });
+                    return;
+                }
+                slot.heads = doc.get_heads();
+                // Always fan out: the change may already have been in the loaded bytes.
+                self.fan_out(id, None, out);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_doc_message(
+        &mut self,
+        now: Timestamp,
+        peer: &PeerId,
+        conn: ConnectionId,
+        kind: BatchKind,
+        id: DocumentId,
+        data: Vec<u8>,
+        out: &mut Out,
+    ) {
+        if !self.may_read(peer, &id) {
+            return self.send_unavailable(peer, id, out);
+        }
+        self.with_doc(
+            now,
+            id,
+            Pending::Incoming {
+                peer: peer.clone(),
+                conn,
+                kind,
+                data,
+            },
+            out,
+        );
+    }
+
+    fn receive(
+        &mut self,
+        peer: &PeerId,
+        conn: ConnectionId,
+        kind: BatchKind,
+        id: DocumentId,
+        data: &[u8],
+        out: &mut Out,
+    ) {
+        let may_write = self.may_write(peer, &id);
+        let Some(slot) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let DocState::Loaded(doc) = &mut slot.state else {
+            return;
+        };
+        let empty = slot.heads.is_empty();
+        if empty && (kind == BatchKind::Request || !may_write) {
+            // Unknown here (or a denied upload): indistinguishable from a denied read.
+            if kind == BatchKind::Request {
+                // Remember the asker (as automerge-repo does): when the document shows up, the
+                // fan-out sends it to them.
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.states.entry(id).or_default();
+                }
+            }
+            return self.send_unavailable(peer, id, out);
+        }
+        let msg = match sync::Message::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.fail(
+                    conn,
+                    close_code::INVALID_DATA,
+                    format!("invalid sync message for {id}: {e}"),
+                    out,
+                )
+            }
+        };
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let state = p.states.entry(id).or_default();
+        state.set_read_only(!may_write);
+        let before = slot.heads.clone();
+        if let Err(e) = doc.receive_sync_message(state, msg) {
+            return self.fail(
+                conn,
+                close_code::INVALID_DATA,
+                format!("sync message for {id} rejected: {e}"),
+                out,
+            );
+        }
+        let after = doc.get_heads();
+        let changed = after != before;
+        if changed {
+            out.actions.push(Action::Persist {
+                document_id: id,
+                changes: doc.save_after(&before),
+            });
+            slot.heads = after;
+        }
+        self.generate(peer, id, BatchKind::Sync, out);
+        if changed {
+            self.fan_out(id, Some(peer), out);
+        }
+    }
+
+    /// Send changes of a document to every interested peer but `except`.
+    fn fan_out(&mut self, id: DocumentId, except: Option<&PeerId>, out: &mut Out) {
+        let targets: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(pid, p)| {
+                Some(*pid) != except && (p.outbound || p.batch || p.states.contains_key(&id))
+            })
+            .map(|(pid, _)| pid.clone())
+            .collect();
+        for peer in targets {
+            if self.may_read(&peer, &id) {
+                self.generate(&peer, id, BatchKind::Sync, out);
+            }
+        }
+    }
+
+    fn generate(&mut self, peer: &PeerId, id: DocumentId, kind: BatchKind, out: &mut Out) {
+        let Some(DocSlot {
+            state: DocState::Loaded(doc),
+            ..
+        }) = self.docs.get(&id)
+        else {
+            return;
+        };
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let state = p.states.entry(id).or_default();
+        let (conn, batch) = (p.conn, p.batch);
+        for _ in 0..MAX_GENERATE {
+            let Some(msg) = doc.generate_sync_message(state) else {
+                break;
+            };
+            let item = BatchItem {
+                kind,
+                document_id: id,
+                data: msg.encode(),
+            };
+            push_item(&self.config.peer_id, peer, conn, batch, item, out);
+        }
+    }
+
+    fn send_unavailable(&mut self, peer: &PeerId, id: DocumentId, out: &mut Out) {
+        let Some(p) = self.peers.get(peer) else {
+            return;
+        };
+        let item = BatchItem {
+            kind: BatchKind::DocUnavailable,
+            document_id: id,
+            data: Vec::new(),
+        };
+        push_item(&self.config.peer_id, peer, p.conn, p.batch, item, out);
+    }
+
+    fn on_unavailable(&mut self, peer: &PeerId, id: DocumentId, out: &mut Out) {
+        out.actions.push(Action::Unavailable {
+            document_id: id,
+            peer_id: peer.clone(),
+        });
+        // Forget the session state: the peer has nothing for us to build on.
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.states.remove(&id);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Ephemeral messages and housekeeping
+
+    #[allow(clippy::too_many_arguments)]
+    fn relay_ephemeral(
+        &mut self,
+        now: Timestamp,
+        sender: &PeerId,
+        id: DocumentId,
+        session: SessionId,
+        count: u64,
+        data: Vec<u8>,
+        out: &mut Out,
+    ) {
+        let key = (sender.clone(), session.clone());
+        if let Some((last, _)) = self.ephemeral_seen.get(&key) {
+            if count <= *last {
+                return; // duplicate or stale
+            }
+        }
+        self.ephemeral_seen.insert(key, (count, now));
+        let local = *sender == self.config.peer_id;
+        if !local {
+            out.actions.push(Action::Ephemeral {
+                document_id: id,
+                sender_id: sender.clone(),
+                session_id: session.clone(),
+                data: data.clone(),
+            });
+        }
+        let targets: Vec<(PeerId, ConnectionId)> = self
+            .peers
+            .iter()
+            .filter(|(pid, p)| {
+                *pid != sender && (p.outbound || p.batch || p.states.contains_key(&id))
+            })
+            .map(|(pid, p)| (pid.clone(), p.conn))
+            .collect();
+        for (peer, conn) in targets {
+            if !self.may_read(&peer, &id) {
+                continue;
+            }
+            out.actions.push(Action::Send {
+                conn,
+                message: Message::Ephemeral {
+                    sender_id: sender.clone(),
+                    target_id: peer,
+                    document_id: id,
+                    session_id: session.clone(),
+                    count,
+                    data: data.clone(),
+                },
+            });
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let idle = self.config.idle_unload_after_ms;
+        self.docs.retain(|_, slot| {
+            if let DocState::Loaded(_) = slot.state {
+                if slot.last_used.0.saturating_add(idle) <= now.0 {
+                    slot.state = DocState::Unloaded;
+                }
+            }
+            // An empty document nobody is loading is nothing worth remembering.
+            !(matches!(slot.state, DocState::Unloaded) && slot.heads.is_empty())
+        });
+        let ttl = self.config.ephemeral_dedupe_ms;
+        self.ephemeral_seen
+            .retain(|_, (_, at)| at.0.saturating_add(ttl) > now.0);
+    }
+}
+
+fn push_item(
+    me: &PeerId,
+    peer: &PeerId,
+    conn: ConnectionId,
+    batch: bool,
+    item: BatchItem,
+    out: &mut Out,
+) {
+    if batch {
+        out.batches
+            .entry(peer.clone())
+            .or_insert_with(|| (conn, Vec::new()))
+            .1
+            .push(item);
+    } else if let Some(message) = single_message(me, peer, vec![item]) {
+        out.actions.push(Action::Send { conn, message });
+    }
+}
+
+/// The standalone message for a one-item batch.
+fn single_message(me: &PeerId, peer: &PeerId, mut items: Vec<BatchItem>) -> Option<Message> {
+    let item = items.pop()?;
+    let (sender_id, target_id, document_id, data) =
+        (me.clone(), peer.clone(), item.document_id, item.data);
+    Some(match item.kind {
+        BatchKind::Sync => Message::Sync {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        },
+        BatchKind::Request => Message::Request {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        },
+        BatchKind::DocUnavailable => Message::DocUnavailable {
+            sender_id,
+            target_id,
+            document_id,
+        },
+    })
+}
+
+fn encode_states(states: &BTreeMap<DocumentId, sync::State>) -> SavedSyncStates {
+    states.iter().map(|(id, s)| (*id, s.encode())).collect()
+}
+
+fn restore_states(into: &mut BTreeMap<DocumentId, sync::State>, saved: SavedSyncStates) -> usize {
+    let mut n = 0;
+    for (id, bytes) in saved {
+        if let Ok(state) = sync::State::decode(&bytes) {
+            into.insert(id, state);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,308 @@
+//! Decoding real frames captured between JS automerge-repo 2.5.6 peers, round trips, and fuzzing.
+
+use super::*;
+use proptest::prelude::*;
+
+const JOIN: &str = "b900046474797065646a6f696e6873656e64657249646d706565722d6b373077757a62706c706565724d65746164617461b900026973746f726167654964f76b6973457068656d6572616cf57819737570706f7274656450726f746f636f6c56657273696f6e73816131";
+const PEER: &str = "b90005647479706564706565726873656e64657249647173746f726167652d7365727665722d766d6c706565724d65746164617461b900026973746f726167654964782433616134313036632d643433352d343032352d386562372d3164376435313033316266646b6973457068656d6572616cf47773656c656374656450726f746f636f6c56657273696f6e61316874617267657449646d706565722d6b373077757a6270";
+const SYNC_C2S: &str = "b9000564747970656473796e636874617267657449647173746f726167652d7365727665722d766d6464617461582f4201d3f20929e52764f0a3fbc9af2a4b97e4289ed7787a084116e45ca2f32830c64700010005010a07094f000202846a646f63756d656e744964781c335446516d3541794b3541575a34505a4a65785759505844396a324a6873656e64657249646d706565722d6b373077757a6270";
+const SYNC_S2C: &str = "b9000564747970656473796e636874617267657449646d706565722d6b373077757a62706464617461582a430001d3f20929e52764f0a3fbc9af2a4b97e4289ed7787a084116e45ca2f32830c647010000000201026a646f63756d656e744964781c335446516d3541794b3541575a34505a4a65785759505844396a324a6873656e64657249647173746f726167652d7365727665722d766d";
+const REQUEST: &str = "b90005647479706567726571756573746874617267657449647173746f726167652d7365727665722d766d6a646f63756d656e744964781c335446516d3541794b3541575a34505a4a65785759505844396a324a64646174614a420000010000000202846873656e64657249646e706565722d7a6733333469797171";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn peer(s: &str) -> PeerId {
+    s.parse().unwrap()
+}
+
+fn doc() -> DocumentId {
+    "3TFQm5AyK5AWZ4PZJexWYPXD9j2J".parse().unwrap()
+}
+
+#[test]
+fn decodes_captured_join() {
+    let m = decode(&hex(JOIN)).unwrap();
+    assert_eq!(
+        m,
+        Message::Join {
+            sender_id: peer("peer-k70wuzbp"),
+            peer_metadata: PeerMetadata {
+                storage_id: None,
+                is_ephemeral: true,
+                crm_batch: None
+            },
+            supported_protocol_versions: Some(vec!["1".into()]),
+        }
+    );
+}
+
+#[test]
+fn decodes_captured_peer() {
+    let m = decode(&hex(PEER)).unwrap();
+    assert_eq!(
+        m,
+        Message::Peer {
+            sender_id: peer("storage-server-vm"),
+            target_id: peer("peer-k70wuzbp"),
+            peer_metadata: PeerMetadata {
+                storage_id: Some("3aa4106c-d435-4025-8eb7-1d7d51031bfd".parse().unwrap()),
+                is_ephemeral: false,
+                crm_batch: None
+            },
+            selected_protocol_version: "1".into(),
+        }
+    );
+}
+
+#[test]
+fn decodes_captured_syncs_and_their_automerge_payloads() {
+    for (frame, from, to, len, first) in [
+        (SYNC_C2S, "peer-k70wuzbp", "storage-server-vm", 47, 0x42),
+        (SYNC_S2C, "storage-server-vm", "peer-k70wuzbp", 42, 0x43),
+    ] {
+        let Message::Sync {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        } = decode(&hex(frame)).unwrap()
+        else {
+            panic!("not a sync message")
+        };
+        assert_eq!(sender_id, peer(from));
+        assert_eq!(target_id, peer(to));
+        assert_eq!(document_id, doc());
+        assert_eq!(data.len(), len);
+        assert_eq!(data[0], first);
+        automerge::sync::Message::decode(&data).unwrap();
+    }
+}
+
+#[test]
+fn decodes_captured_request() {
+    let Message::Request {
+        sender_id,
+        target_id,
+        document_id,
+        data,
+    } = decode(&hex(REQUEST)).unwrap()
+    else {
+        panic!("not a request")
+    };
+    assert_eq!(sender_id, peer("peer-zg334iyqq"));
+    assert_eq!(target_id, peer("storage-server-vm"));
+    assert_eq!(document_id, doc());
+    let sync = automerge::sync::Message::decode(&data).unwrap();
+    assert!(sync.heads.is_empty() && sync.changes.is_empty());
+}
+
+#[test]
+fn captured_frames_survive_a_round_trip() {
+    for frame in [JOIN, PEER, SYNC_C2S, SYNC_S2C, REQUEST] {
+        let m = decode(&hex(frame)).unwrap();
+        assert_eq!(decode(&encode(&m)).unwrap(), m);
+    }
+}
+
+#[test]
+fn unknown_type_is_named() {
+    let mut w = cbor::Writer::default();
+    w.map(2)
+        .str("type")
+        .str("frobnicate")
+        .str("senderId")
+        .str("x");
+    assert_eq!(
+        decode(&w.into_bytes()),
+        Err(DecodeError::UnknownType("frobnicate".into()))
+    );
+}
+
+#[test]
+fn missing_fields_and_bad_ids_are_errors() {
+    let mut w = cbor::Writer::default();
+    w.map(2).str("type").str("sync").str("senderId").str("x");
+    assert_eq!(
+        decode(&w.into_bytes()),
+        Err(DecodeError::MissingField("targetId"))
+    );
+    let mut w = cbor::Writer::default();
+    w.map(5).str("type").str("sync").str("senderId").str("x");
+    w.str("targetId").str("y").str("documentId").str("abc");
+    w.str("data").bytes(&[]);
+    assert!(matches!(
+        decode(&w.into_bytes()),
+        Err(DecodeError::InvalidDocumentId { .. })
+    ));
+    assert_eq!(decode(&[0x01]), Err(DecodeError::NotAMap));
+    assert!(decode(&[]).is_err());
+}
+
+#[test]
+fn a_float_count_is_accepted() {
+    let mut w = cbor::Writer::default();
+    w.map(7)
+        .str("type")
+        .str("ephemeral")
+        .str("senderId")
+        .str("a");
+    w.str("targetId")
+        .str("b")
+        .str("documentId")
+        .str(&doc().to_string());
+    w.str("sessionId").str("s").str("data").bytes(&[1, 2]);
+    let mut bytes = w.into_bytes();
+    bytes.extend_from_slice(&[0x65]);
+    bytes.extend_from_slice(b"count");
+    bytes.push(0xfb);
+    bytes.extend_from_slice(&3.0f64.to_be_bytes());
+    let Message::Ephemeral { count, .. } = decode(&bytes).unwrap() else {
+        panic!("not ephemeral")
+    };
+    assert_eq!(count, 3);
+}
+
+fn samples() -> Vec<Message> {
+    let a = peer("peer-a");
+    let b = peer("server");
+    vec![
+        Message::Join {
+            sender_id: a.clone(),
+            peer_metadata: PeerMetadata {
+                storage_id: Some("st".parse().unwrap()),
+                is_ephemeral: false,
+                crm_batch: Some(1),
+            },
+            supported_protocol_versions: None,
+        },
+        Message::DocUnavailable {
+            sender_id: b.clone(),
+            target_id: a.clone(),
+            document_id: doc(),
+        },
+        Message::Ephemeral {
+            sender_id: a.clone(),
+            target_id: b.clone(),
+            document_id: doc(),
+            session_id: "sess".parse().unwrap(),
+            count: 7,
+            data: vec![9; 3],
+        },
+        Message::RemoteSubscriptionChange {
+            sender_id: a.clone(),
+            target_id: b.clone(),
+            add: vec!["x".parse().unwrap()],
+            remove: vec![],
+        },
+        Message::RemoteHeadsChanged {
+            sender_id: a.clone(),
+            target_id: b.clone(),
+            document_id: doc(),
+        },
+        Message::Error {
+            sender_id: Some(b.clone()),
+            target_id: None,
+            message: "no".into(),
+        },
+        Message::Leave {
+            sender_id: a.clone(),
+        },
+        Message::CrmSummary {
+            sender_id: a.clone(),
+            target_id: b.clone(),
+            count: 2,
+            digest: SummaryDigest([5; 16]),
+        },
+        Message::CrmSummaryReply {
+            sender_id: b.clone(),
+            target_id: a.clone(),
+            count: 1,
+            digest: SummaryDigest([6; 16]),
+            matched: false,
+            entries: vec![SummaryEntry {
+                document_id: doc(),
+                heads: HeadsDigest([7; 8]),
+            }],
+        },
+        Message::CrmBatch {
+            sender_id: a,
+            target_id: b,
+            items: vec![
+                BatchItem {
+                    kind: BatchKind::Sync,
+                    document_id: doc(),
+                    data: vec![0x42, 0],
+                },
+                BatchItem {
+                    kind: BatchKind::DocUnavailable,
+                    document_id: doc(),
+                    data: vec![],
+                },
+            ],
+        },
+    ]
+}
+
+#[test]
+fn every_message_kind_round_trips() {
+    for m in samples() {
+        assert_eq!(decode(&encode(&m)).unwrap(), m, "{}", m.type_name());
+    }
+}
+
+#[test]
+fn digests_are_order_independent_and_sensitive() {
+    let h1 = automerge::ChangeHash([1; 32]);
+    let h2 = automerge::ChangeHash([2; 32]);
+    assert_eq!(heads_digest(&[h1, h2]), heads_digest(&[h2, h1]));
+    assert_ne!(heads_digest(&[h1]), heads_digest(&[h2]));
+    let mut set = BTreeMap::new();
+    let empty = summary_digest(&set);
+    set.insert(doc(), heads_digest(&[h1]));
+    assert_ne!(summary_digest(&set), empty);
+}
+
+fn valid_frames() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = [JOIN, PEER, SYNC_C2S, SYNC_S2C, REQUEST]
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    v.extend(samples().iter().map(encode));
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn decode_never_panics_on_mutated_frames(
+        which in 0usize..15,
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..6),
+    ) {
+        let frames = valid_frames();
+        let mut f = frames[which % frames.len()].clone();
+        for (pos, byte, op) in edits {
+            if f.is_empty() { break; }
+            let i = pos % f.len();
+            match op {
+                0 => f[i] = byte,
+                1 => { f.remove(i); }
+                _ => f.insert(i, byte),
+            }
+        }
+        if let Ok(m) = decode(&f) {
+            // Whatever decodes must re-encode to something that decodes to the same message.
+            prop_assert_eq!(decode(&encode(&m)), Ok(m));
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! Scenario tests: one behaviour each, on the in-memory network.
+
+use super::network::{doc_id, get, peer, Net};
+use crate::protocol::{self, BatchKind, Message, PeerMetadata};
+use crate::sync::{close_code, Action, Config, ConnectionId, Event, FnPolicy, Timestamp};
+
+const STEPS: usize = 200;
+/// The server's storage id: the key under which clients keep their sync states.
+const SERVER: &str = "server-storage";
+
+fn server_config() -> Config {
+    let mut c = Config::new(peer("server"));
+    c.storage_id = Some("server-storage".parse().unwrap());
+    c
+}
+
+/// A client speaking plain automerge-repo (no extension).
+fn plain(name: &str) -> Config {
+    let mut c = Config::new(peer(name));
+    c.batch = false;
+    c.is_ephemeral = true;
+    c
+}
+
+fn ours(name: &str) -> Config {
+    let mut c = Config::new(peer(name));
+    c.storage_id = Some(format!("{name}-storage").parse().unwrap());
+    c
+}
+
+#[test]
+fn upload_of_a_new_document() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let d = doc_id(1);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+
+    assert_eq!(net.sent_types(a, s), ["join", "sync", "sync"]);
+    assert!(net.nodes[a].engine.is_synced_with(&peer("server")));
+    assert!(net.nodes[s].engine.is_synced_with(&peer("alice")));
+    assert_eq!(net.sent_types(s, a), ["peer", "sync", "sync"]);
+    let stored = net.stored(s, &d).expect("server persisted the document");
+    assert_eq!(get(&stored, "name").as_deref(), Some("Ada"));
+    assert_eq!(stored.get_heads(), net.stored(a, &d).unwrap().get_heads());
+    // The persist precedes the acknowledgement (the network checks every send against the store).
+    assert!(net.nodes[s]
+        .log
+        .iter()
+        .any(|a| matches!(a, Action::Persist { document_id, .. } if *document_id == d)));
+}
+
+#[test]
+fn fetch_via_request() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let d = doc_id(2);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    assert_eq!(net.sent_types(b, s)[..2], ["join", "request"]);
+    let fetched = net
+        .stored(b, &d)
+        .expect("bob persisted the fetched document");
+    assert_eq!(get(&fetched, "name").as_deref(), Some("Ada"));
+}
+
+#[test]
+fn unknown_document_is_unavailable() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let b = net.add(plain("bob"));
+    let d = doc_id(3);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    assert_eq!(net.sent_types(s, b), ["peer", "doc-unavailable"]);
+    assert!(net.nodes[b]
+        .log
+        .iter()
+        .any(|a| matches!(a, Action::Unavailable { document_id, .. } if *document_id == d)));
+    assert!(net.stored(s, &d).is_none(), "a request creates nothing");
+}
+
+#[test]
+fn a_change_fans_out_to_two_other_peers() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let c = net.add(plain("carol"));
+    let d = doc_id(4);
+    net.put(a, d, "name", "Ada");
+    for n in [a, b, c] {
+        net.connect(n, s, SERVER);
+    }
+    net.run_until_quiescent(STEPS);
+    for n in [b, c] {
+        net.event(n, Event::Want { document_id: d });
+    }
+    net.run_until_quiescent(STEPS);
+
+    net.put(a, d, "name", "Ada Lovelace");
+    net.run_until_quiescent(STEPS);
+    for n in [b, c] {
+        let doc = net.stored(n, &d).unwrap();
+        assert_eq!(get(&doc, "name").as_deref(), Some("Ada Lovelace"));
+    }
+}
+
+#[test]
+fn join_with_unsupported_version_gets_an_error_and_a_close() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let conn = ConnectionId(7);
+    let engine = &mut net.nodes[s].engine;
+    engine.handle(Timestamp(0), Event::Accepted { conn });
+    let join = Message::Join {
+        sender_id: peer("future"),
+        peer_metadata: PeerMetadata::default(),
+        supported_protocol_versions: Some(vec!["2".into()]),
+    };
+    let actions = engine.handle(
+        Timestamp(0),
+        Event::Frame {
+            conn,
+            bytes: protocol::encode(&join),
+        },
+    );
+    assert!(matches!(
+        &actions[..],
+        [
+            Action::Send { message: Message::Error { target_id: Some(t), .. }, .. },
+            Action::Close { code: close_code::PROTOCOL_ERROR, .. },
+        ] if *t == peer("future")
+    ));
+    // A missing list means "1".
+    engine.handle(
+        Timestamp(0),
+        Event::Accepted {
+            conn: ConnectionId(8),
+        },
+    );
+    let join = Message::Join {
+        sender_id: peer("old"),
+        peer_metadata: PeerMetadata::default(),
+        supported_protocol_versions: None,
+    };
+    let actions = engine.handle(
+        Timestamp(0),
+        Event::Frame {
+            conn: ConnectionId(8),
+            bytes: protocol::encode(&join),
+        },
+    );
+    assert!(matches!(
+        &actions[0],
+        Action::Send {
+            message: Message::Peer { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_malformed_frame_closes_with_invalid_data() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let engine = &mut net.nodes[s].engine;
+    engine.handle(
+        Timestamp(0),
+        Event::Accepted {
+            conn: ConnectionId(1),
+        },
+    );
+    let actions = engine.handle(
+        Timestamp(0),
+        Event::Frame {
+            conn: ConnectionId(1),
+            bytes: vec![0xb9, 0xff],
+        },
+    );
+    assert!(matches!(
+        actions.last(),
+        Some(Action::Close {
+            code: close_code::INVALID_DATA,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_second_join_replaces_the_older_connection() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let first = net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let second = net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert!(net.nodes[s].log.iter().any(|act| matches!(
+        act,
+        Action::Close { conn, code: close_code::REPLACED, .. } if *conn == first
+    )));
+    assert_eq!(net.nodes[s].engine.peers(), vec![(peer("alice"), second)]);
+}
+
+#[test]
+fn a_message_with_another_sender_is_dropped() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let d = doc_id(5);
+    let conn = net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let spoofed = Message::Request {
+        sender_id: peer("mallory"),
+        target_id: peer("server"),
+        document_id: d,
+        data: automerge::sync::Message::decode(&[0x42, 0, 0, 1, 0, 0, 0])
+            .map(|m| m.encode())
+            .unwrap_or_default(),
+    };
+    let before = net.sent.len();
+    net.event(
+        s,
+        Event::Frame {
+            conn,
+            bytes: protocol::encode(&spoofed),
+        },
+    );
+    assert_eq!(net.sent.len(), before, "no answer to a spoofed sender");
+}
+
+#[test]
+fn a_denied_read_looks_exactly_like_an_unknown_document() {
+    let secret = doc_id(6);
+    let unknown = doc_id(7);
+    let mut net = Net::new();
+    let policy = FnPolicy {
+        read: move |ctx: crate::sync::PeerContext<'_>, d: &crate::DocumentId| {
+            !(ctx.peer_id.as_str() == "bob" && *d == secret)
+        },
+        write: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
+    };
+    let s = net.add_with_policy(server_config(), Box::new(policy));
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    net.put(a, secret, "salary", "a lot");
+    net.connect(a, s, SERVER);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert!(net.stored(s, &secret).is_some());
+
+    let answer = |net: &mut Net, d| {
+        net.event(b, Event::Want { document_id: d });
+        net.run_until_quiescent(STEPS);
+        let last = net
+            .sent
+            .iter()
+            .rev()
+            .find(|x| x.from == s && x.to == b)
+            .unwrap();
+        let mut bytes = protocol::encode(&last.message);
+        // Blank out the document id so the two answers can be compared byte for byte.
+        let id = d.to_string();
+        let pos = bytes
+            .windows(id.len())
+            .position(|w| w == id.as_bytes())
+            .unwrap();
+        bytes[pos..pos + id.len()].fill(b'_');
+        bytes
+    };
+    let denied = answer(&mut net, secret);
+    let missing = answer(&mut net, unknown);
+    assert_eq!(denied, missing);
+    assert!(net.stored(b, &secret).is_none());
+    // Uploading over a denied document is refused the same way and changes nothing.
+    net.put(b, secret, "salary", "zero");
+    net.run_until_quiescent(STEPS);
+    let s_doc = net.stored(s, &secret).unwrap();
+    assert_eq!(get(&s_doc, "salary").as_deref(), Some("a lot"));
+}
+
+#[test]
+fn a_denied_write_is_not_applied_but_reads_still_flow() {
+    let d = doc_id(8);
+    let mut net = Net::new();
+    let policy = FnPolicy {
+        read: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
+        write: |ctx: crate::sync::PeerContext<'_>, _: &crate::DocumentId| {
+            ctx.peer_id.as_str() != "bob"
+        },
+    };
+    let s = net.add_with_policy(server_config(), Box::new(policy));
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    assert_eq!(
+        get(&net.stored(b, &d).unwrap(), "name").as_deref(),
+        Some("Ada")
+    );
+    net.put(b, d, "name", "Bob was here");
+    net.run_until_quiescent(STEPS);
+    assert_eq!(
+        get(&net.stored(s, &d).unwrap(), "name").as_deref(),
+        Some("Ada")
+    );
+}
+
+/// Sets up a server holding `n` documents that `client` (our extension) has synced, then disconnects.
+fn synced_fleet(n: u8) -> (Net, usize, usize, usize, Vec<crate::DocumentId>) {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let c = net.add(ours("client"));
+    let other = net.add(ours("other"));
+    let docs: Vec<_> = (0..n).map(|i| doc_id(100 + i)).collect();
+    for (i, d) in docs.iter().enumerate() {
+        net.put(c, *d, "n", &i.to_string());
+    }
+    let conn = net.connect(c, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.disconnect(conn);
+    (net, s, c, other, docs)
+}
+
+#[test]
+fn the_extension_uploads_everything_on_first_connect_in_one_batch() {
+    let (net, s, c, _, docs) = synced_fleet(10);
+    for d in &docs {
+        assert_eq!(
+            net.stored(s, d).unwrap().get_heads(),
+            net.stored(c, d).unwrap().get_heads()
+        );
+    }
+    let types = net.sent_types(c, s);
+    assert_eq!(types[..3], ["join", "crm-summary", "crm-batch"]);
+    let Some(Message::CrmBatch { items, .. }) = net
+        .sent
+        .iter()
+        .find(|x| x.from == c && x.message.type_name() == "crm-batch")
+        .map(|x| &x.message)
+    else {
+        panic!("no batch")
+    };
+    assert_eq!(items.len(), 10);
+}
+
+#[test]
+fn the_extension_costs_one_small_round_trip_when_nothing_changed() {
+    let (mut net, s, c, _, _) = synced_fleet(10);
+    let before = net.sent.len();
+    net.connect(c, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let after: Vec<_> = net.sent[before..].iter().collect();
+    let types: Vec<_> = after.iter().map(|x| x.message.type_name()).collect();
+    assert_eq!(types, ["join", "peer", "crm-summary", "crm-summary-reply"]);
+    let summary_bytes: usize = after[2..].iter().map(|x| x.bytes).sum();
+    assert!(
+        summary_bytes < 300,
+        "summary round trip took {summary_bytes} bytes"
+    );
+    assert!(net.nodes[c]
+        .log
+        .iter()
+        .any(|a| matches!(a, Action::SummaryCompared { differing: 0, .. })));
+}
+
+#[test]
+fn the_extension_syncs_only_differing_documents_in_one_batch() {
+    let (mut net, s, c, other, docs) = synced_fleet(10);
+    // Another peer changes two documents and creates one; the client changes one offline.
+    let oc = net.connect(other, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.put(other, docs[1], "n", "changed");
+    net.put(other, docs[2], "n", "changed");
+    let fresh = doc_id(250);
+    net.put(other, fresh, "n", "new");
+    net.run_until_quiescent(STEPS);
+    net.disconnect(oc);
+    net.put(c, docs[7], "n", "offline edit");
+
+    let before = net.sent.len();
+    net.connect(c, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let batch = net.sent[before..]
+        .iter()
+        .find(|x| x.from == c && x.message.type_name() == "crm-batch")
+        .map(|x| x.message.clone());
+    let Some(Message::CrmBatch { items, .. }) = batch else {
+        panic!("the client sent no batch")
+    };
+    let mut ids: Vec<_> = items.iter().map(|i| i.document_id).collect();
+    ids.sort();
+    let mut expected = vec![docs[1], docs[2], docs[7], fresh];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(items
+        .iter()
+        .any(|i| i.document_id == fresh && i.kind == BatchKind::Request));
+    // And everything converged.
+    for d in [docs[1], docs[2], docs[7], fresh] {
+        assert_eq!(
+            net.stored(s, &d).unwrap().get_heads(),
+            net.stored(c, &d).unwrap().get_heads()
+        );
+    }
+    assert_eq!(
+        get(&net.stored(c, &fresh).unwrap(), "n").as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        get(&net.stored(s, &docs[7]).unwrap(), "n").as_deref(),
+        Some("offline edit")
+    );
+}
+
+#[test]
+fn the_extension_pushes_new_documents_to_connected_batch_peers() {
+    let (mut net, s, c, other, _) = synced_fleet(2);
+    net.connect(c, s, SERVER);
+    net.connect(other, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let fresh = doc_id(251);
+    net.put(other, fresh, "n", "live");
+    net.run_until_quiescent(STEPS);
+    assert_eq!(
+        get(&net.stored(c, &fresh).unwrap(), "n").as_deref(),
+        Some("live")
+    );
+}
+
+#[test]
+fn a_plain_client_never_sees_extension_messages() {
+    let (mut net, s, _, _, docs) = synced_fleet(3);
+    let p = net.add(plain("plain"));
+    net.connect(p, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(
+        p,
+        Event::Want {
+            document_id: docs[0],
+        },
+    );
+    net.run_until_quiescent(STEPS);
+    let to_plain = net.sent_types(s, p);
+    assert!(
+        to_plain.iter().all(|t| !t.starts_with("crm-")),
+        "{to_plain:?}"
+    );
+    let peer_msg = net.sent.iter().find(|x| x.from == s && x.to == p).unwrap();
+    assert!(
+        matches!(&peer_msg.message, Message::Peer { peer_metadata, .. } if peer_metadata.crm_batch.is_none())
+    );
+}
+
+#[test]
+fn saved_sync_states_make_a_reconnect_cheaper() {
+    // Same edit, synced once with restored states and once from scratch: compare bytes.
+    let cost = |restore: bool| {
+        let (mut net, s, c, _, docs) = synced_fleet(1);
+        // A long history, synced, then one more edit.
+        for i in 0..200 {
+            net.put(c, docs[0], &format!("k{i}"), "v");
+        }
+        let conn = net.connect(c, s, SERVER);
+        net.run_until_quiescent(STEPS);
+        net.disconnect(conn);
+        net.put(c, docs[0], "last", "edit");
+        if !restore {
+            net.nodes[c].saved.clear();
+            net.nodes[s].saved.clear();
+        }
+        let before = net.sent.len();
+        net.connect(c, s, SERVER);
+        net.run_until_quiescent(STEPS);
+        net.sent[before..].iter().map(|x| x.bytes).sum::<usize>()
+    };
+    let with = cost(true);
+    let without = cost(false);
+    assert!(
+        with < without,
+        "restored {with} bytes, fresh {without} bytes"
+    );
+}
+
+#[test]
+fn documents_load_on_demand_and_unload_when_idle() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let d = doc_id(9);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert_eq!(net.nodes[s].engine.loaded_count(), 1);
+
+    net.advance(10 * 60 * 1000);
+    net.event(s, Event::Tick);
+    assert_eq!(net.nodes[s].engine.loaded_count(), 0);
+    assert!(
+        net.nodes[s].engine.catalog().contains_key(&d),
+        "heads stay in the catalog"
+    );
+
+    net.put(a, d, "name", "Ada L.");
+    net.run_until_quiescent(STEPS);
+    assert!(net.nodes[s]
+        .log
+        .iter()
+        .any(|x| matches!(x, Action::Load { documents } if documents == &vec![d])));
+    assert_eq!(
+        get(&net.stored(s, &d).unwrap(), "name").as_deref(),
+        Some("Ada L.")
+    );
+}
+
+#[test]
+fn a_restarted_server_serves_registered_documents() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(ours("alice"));
+    let d = doc_id(10);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+
+    // A new server engine over the same store, told what storage holds.
+    let store = net.nodes[s].store.clone();
+    let s2 = net.add(server_config());
+    net.nodes[s2].store = store;
+    let heads = net.stored(s2, &d).unwrap().get_heads();
+    net.nodes[s2].engine.register_stored([(d, heads)]);
+    let before = net.sent.len();
+    net.connect(a, s2, SERVER);
+    net.run_until_quiescent(STEPS);
+    let types: Vec<_> = net.sent[before..]
+        .iter()
+        .map(|x| x.message.type_name())
+        .collect();
+    assert_eq!(types, ["join", "peer", "crm-summary", "crm-summary-reply"]);
+    assert_eq!(
+        net.nodes[s2].engine.loaded_count(),
+        0,
+        "a matching summary loads nothing"
+    );
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_once() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let d = doc_id(11);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    let send = |net: &mut Net, count| {
+        net.event(
+            a,
+            Event::SendEphemeral {
+                document_id: d,
+                session_id: "sess".parse().unwrap(),
+                count,
+                data: vec![1, 2, 3],
+            },
+        );
+        net.run_until_quiescent(STEPS);
+    };
+    send(&mut net, 1);
+    send(&mut net, 1); // a duplicate
+    send(&mut net, 2);
+    let got: Vec<_> = net.nodes[b]
+        .log
+        .iter()
+        .filter_map(|x| match x {
+            Action::Ephemeral { sender_id, .. } => Some(sender_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![peer("alice"), peer("alice")]);
+}
+
+#[test]
+fn persist_comes_before_any_send_in_the_same_batch_of_actions() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let d = doc_id(12);
+    net.put(a, d, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+    // Replay what alice sent, plus one more edit, into a fresh server and look at raw actions.
+    net.put(a, d, "name", "Ada L.");
+    net.run_until_quiescent(STEPS);
+    let frames: Vec<Vec<u8>> = net
+        .sent
+        .iter()
+        .filter(|x| x.from == a && x.to == s)
+        .map(|x| protocol::encode(&x.message))
+        .collect();
+    let mut fresh = crate::sync::Engine::new(server_config());
+    fresh.handle(
+        Timestamp(0),
+        Event::Accepted {
+            conn: ConnectionId(1),
+        },
+    );
+    let mut persisted = 0;
+    for bytes in frames {
+        let mut actions = fresh.handle(
+            Timestamp(0),
+            Event::Frame {
+                conn: ConnectionId(1),
+                bytes,
+            },
+        );
+        if let Some(Action::Load { documents }) = actions.last() {
+            let documents = documents.iter().map(|d| (*d, None)).collect();
+            actions = fresh.handle(Timestamp(0), Event::Loaded { documents });
+        }
+        if let Some(p) = actions
+            .iter()
+            .position(|x| matches!(x, Action::Persist { .. }))
+        {
+            persisted += 1;
+            assert!(
+                !actions[..p]
+                    .iter()
+                    .any(|x| matches!(x, Action::Send { .. })),
+                "a send preceded the persist: {actions:?}"
+            );
+        }
+    }
+    assert!(persisted >= 2);
+}
