@@ -1,0 +1,319 @@
+//! The hub: one thread that owns the sync engine and the storage, and drives both.
+//!
+//! Connections send [`Input`]s on a bounded channel (a fast sender waits: backpressure). The hub
+//! drains what is waiting, feeds each event to the engine, answers `Load` actions from storage at
+//! once, then commits every `Persist` of the round in ONE storage transaction (group commit) and only
+//! then hands the round's outgoing frames to the connections. So nothing is relayed or acknowledged
+//! before it is on disk.
+//!
+//! Each connection has a bounded outgoing queue; a peer that does not read fast enough to keep it
+//! from filling is closed (1008, "too slow") rather than buffered without bound.
+//!
+//! A storage failure is fatal: the hub closes every connection (1011) and stops, so that no
+//! change is ever acknowledged that storage did not take. Clients resend on reconnect.
+
+use crate::metrics::Metrics;
+use crate::storage::{Append, Storage};
+use crm_shared::protocol;
+use crm_shared::sync::{close_code, Action, ConnectionId, Engine, Event, Timestamp};
+use crm_shared::DocumentId;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// What the hub sends a connection's writer.
+#[derive(Debug)]
+pub enum Outgoing {
+    Frame(Vec<u8>),
+    Close { code: u16, reason: String },
+}
+
+/// What connections and timers send the hub.
+pub enum Input {
+    /// A new connection and its outgoing queue (followed by its `Accepted` event).
+    Open {
+        conn: ConnectionId,
+        queue: mpsc::Sender<Outgoing>,
+    },
+    Event(Event),
+    /// Time passed: unload idle documents, compact storage a little.
+    Tick,
+    /// Finish the round, close every connection (1001) and stop.
+    Shutdown,
+}
+
+/// How the hub behaves.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Inputs handled per round (per group commit) at most.
+    pub max_round: usize,
+    /// Compact a document once it has this many chunks.
+    pub compact_after_chunks: u32,
+    /// Documents compacted per tick at most.
+    pub compactions_per_tick: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_round: 512,
+            compact_after_chunks: 32,
+            compactions_per_tick: 16,
+        }
+    }
+}
+
+/// Why the hub stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+struct Hub<S: Storage> {
+    engine: Engine,
+    storage: S,
+    conns: HashMap<ConnectionId, mpsc::Sender<Outgoing>>,
+    metrics: Arc<Metrics>,
+    config: HubConfig,
+    started: Instant,
+}
+
+/// Runs the hub on the current thread until [`Input::Shutdown`] or every sender is dropped.
+pub fn run<S: Storage>(
+    mut engine: Engine,
+    mut storage: S,
+    mut inputs: mpsc::Receiver<Input>,
+    metrics: Arc<Metrics>,
+    config: HubConfig,
+) -> Result<(), HubError> {
+    let catalog = storage.catalog()?;
+    metrics.documents_known.store(catalog.len() as u64, Relaxed);
+    engine.register_stored(catalog);
+    let mut hub = Hub {
+        engine,
+        storage,
+        conns: HashMap::new(),
+        metrics,
+        config,
+        started: Instant::now(),
+    };
+    let mut round = Vec::with_capacity(hub.config.max_round);
+    loop {
+        let Some(first) = inputs.blocking_recv() else {
+            break;
+        };
+        round.push(first);
+        while round.len() < hub.config.max_round {
+            match inputs.try_recv() {
+                Ok(input) => round.push(input),
+                Err(_) => break,
+            }
+        }
+        let shutdown = round.iter().any(|i| matches!(i, Input::Shutdown));
+        let result = hub.round(round.drain(..));
+        if let Err(e) = result {
+            tracing::error!(cause = %e, "storage failed: closing every connection and stopping");
+            hub.close_all(close_code_internal(), "server storage failure");
+            return Err(e);
+        }
+        if shutdown {
+            hub.close_all(1001, "server shutting down");
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn close_code_internal() -> u16 {
+    1011
+}
+
+impl<S: Storage> Hub<S> {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// One round: handle every input, commit every persist at once, then send.
+    fn round(&mut self, inputs: impl Iterator<Item = Input>) -> Result<(), HubError> {
+        let mut events: VecDeque<Event> = VecDeque::new();
+        let mut tick = false;
+        for input in inputs {
+            match input {
+                Input::Open { conn, queue } => {
+                    self.conns.insert(conn, queue);
+                }
+                Input::Event(e) => events.push_back(e),
+                Input::Tick => {
+                    events.push_back(Event::Tick);
+                    tick = true;
+                }
+                Input::Shutdown => {}
+            }
+        }
+        let mut actions = Vec::new();
+        while let Some(event) = events.pop_front() {
+            let now = self.now();
+            for action in self.engine.handle(now, event) {
+                match action {
+                    Action::Load { documents } => {
+                        events.push_front(self.load(documents)?);
+                    }
+                    other => actions.push(other),
+                }
+            }
+        }
+        self.persist(&actions)?;
+        self.dispatch(actions);
+        if tick {
+            self.compact()?;
+        }
+        self.metrics
+            .documents_loaded
+            .store(self.engine.loaded_count() as u64, Relaxed);
+        Ok(())
+    }
+
+    fn load(&mut self, ids: Vec<DocumentId>) -> Result<Event, HubError> {
+        let t = Instant::now();
+        let mut documents = Vec::with_capacity(ids.len());
+        for id in ids {
+            documents.push((id, self.storage.load(&id)?));
+        }
+        Metrics::add(&self.metrics.storage_loads, documents.len() as u64);
+        Metrics::add(
+            &self.metrics.storage_load_micros_sum,
+            t.elapsed().as_micros() as u64,
+        );
+        Ok(Event::Loaded { documents })
+    }
+
+    /// Group commit of every `Persist` of the round.
+    fn persist(&mut self, actions: &[Action]) -> Result<(), HubError> {
+        let appends: Vec<Append> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist {
+                    document_id,
+                    changes,
+                } => Some(Append {
+                    document_id: *document_id,
+                    changes: changes.clone(),
+                    heads: self
+                        .engine
+                        .document(document_id)
+                        .map(|d| d.get_heads())
+                        .unwrap_or_default(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if appends.is_empty() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        self.storage.append(&appends)?;
+        self.metrics.record_commit(t.elapsed().as_micros() as u64);
+        self.metrics
+            .documents_known
+            .store(self.engine.catalog().len() as u64, Relaxed);
+        Ok(())
+    }
+
+    fn dispatch(&mut self, actions: Vec<Action>) {
+        let mut gone = Vec::new();
+        for action in actions {
+            match action {
+                Action::Send { conn, message } => {
+                    let bytes = protocol::encode(&message);
+                    let Some(queue) = self.conns.get(&conn) else {
+                        continue;
+                    };
+                    let len = bytes.len() as u64;
+                    match queue.try_send(Outgoing::Frame(bytes)) {
+                        Ok(()) => {
+                            Metrics::add(&self.metrics.frames_out, 1);
+                            Metrics::add(&self.metrics.bytes_out, len);
+                        }
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(conn = conn.0, "send queue full: closing a slow peer");
+                            Metrics::add(&self.metrics.slow_consumers_closed, 1);
+                            self.close(conn, 1008, "too slow: send queue full");
+                            gone.push(conn);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => gone.push(conn),
+                    }
+                }
+                Action::Close { conn, code, reason } => {
+                    if code != close_code::NORMAL && code != close_code::REPLACED {
+                        Metrics::add(&self.metrics.protocol_errors, 1);
+                        tracing::info!(conn = conn.0, code, %reason, "closing connection");
+                    }
+                    self.close(conn, code, &reason);
+                }
+                Action::PeerConnected {
+                    conn,
+                    peer_id,
+                    batch,
+                    ..
+                } => {
+                    tracing::debug!(conn = conn.0, peer = %peer_id, batch, "peer joined");
+                }
+                Action::PeerDisconnected { conn, peer_id, .. } => {
+                    tracing::debug!(conn = conn.0, peer = %peer_id, "peer left");
+                }
+                Action::LoadFailed { document_id, error } => {
+                    tracing::error!(document = %document_id, cause = %error, "stored document does not load");
+                }
+                Action::Persist { .. }
+                | Action::Load { .. }
+                | Action::Unavailable { .. }
+                | Action::Ephemeral { .. }
+                | Action::SummaryCompared { .. } => {}
+            }
+        }
+        for conn in gone {
+            if self.conns.remove(&conn).is_some() {
+                let now = self.now();
+                // The engine forgets the peer; anything it wants to send now has nowhere to go.
+                let _ignored = self.engine.handle(now, Event::Disconnected { conn });
+            }
+        }
+    }
+
+    fn close(&mut self, conn: ConnectionId, code: u16, reason: &str) {
+        if let Some(queue) = self.conns.remove(&conn) {
+            // A full queue cannot take the close either; dropping the sender ends the writer.
+            let _full_or_gone = queue.try_send(Outgoing::Close {
+                code,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    fn close_all(&mut self, code: u16, reason: &str) {
+        let conns: Vec<_> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close(conn, code, reason);
+        }
+    }
+
+    fn compact(&mut self) -> Result<(), HubError> {
+        let ids = self.storage.needs_compaction(
+            self.config.compact_after_chunks,
+            self.config.compactions_per_tick,
+        )?;
+        for id in ids {
+            match self.storage.compact(&id) {
+                Ok(()) => Metrics::add(&self.metrics.compactions, 1),
+                Err(crate::storage::StorageError::Damaged(id, cause)) => {
+                    tracing::error!(document = %id, %cause, "cannot compact a damaged document");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}

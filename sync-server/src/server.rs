@@ -1,0 +1,237 @@
+//! The axum application: WebSocket upgrades on `/` and `/sync`, `/healthz`, `/metrics`.
+
+use crate::config::ServeArgs;
+use crate::hub::{self, HubConfig, Input, Outgoing};
+use crate::metrics::Metrics;
+use crate::storage::SqliteStorage;
+use anyhow::Context;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use crm_shared::protocol::{PeerId, StorageId};
+use crm_shared::sync::{Config, ConnectionId, Engine, Event};
+use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// The name of the server's store file inside `--data-dir`.
+pub const STORE_FILE: &str = "sync.sqlite3";
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    hub: mpsc::Sender<Input>,
+    metrics: Arc<Metrics>,
+    next_conn: Arc<AtomicU64>,
+    args: Arc<ServeArgs>,
+}
+
+/// The routes.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(upgrade))
+        .route("/sync", get(upgrade))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
+    let limit = state.args.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+/// One WebSocket connection: frames in go to the hub, the hub's frames go out.
+async fn connection(socket: WebSocket, state: AppState) {
+    let conn = ConnectionId(state.next_conn.fetch_add(1, Relaxed));
+    let (queue_tx, mut queue_rx) = mpsc::channel::<Outgoing>(state.args.send_queue);
+    let metrics = state.metrics.clone();
+    Metrics::add(&metrics.connections_total, 1);
+    Metrics::add(&metrics.connections_open, 1);
+    if state
+        .hub
+        .send(Input::Open {
+            conn,
+            queue: queue_tx,
+        })
+        .await
+        .is_err()
+        || state
+            .hub
+            .send(Input::Event(Event::Accepted { conn }))
+            .await
+            .is_err()
+    {
+        metrics.connections_open.fetch_sub(1, Relaxed);
+        return;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let ping_every = Duration::from_secs((state.args.idle_timeout_secs / 3).max(1));
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(ping_every);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                out = queue_rx.recv() => match out {
+                    Some(Outgoing::Frame(bytes)) => {
+                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Outgoing::Close { code, reason }) => {
+                        let frame = CloseFrame { code, reason: reason.into() };
+                        let _peer_may_be_gone = sink.send(Message::Close(Some(frame))).await;
+                        break;
+                    }
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let idle = Duration::from_secs(state.args.idle_timeout_secs.max(1));
+    loop {
+        let next = tokio::time::timeout(idle, stream.next()).await;
+        let msg = match next {
+            Err(_) => {
+                tracing::info!(conn = conn.0, "closing an idle connection");
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::info!(conn = conn.0, cause = %e, "connection failed");
+                Metrics::add(&metrics.connections_refused, 1);
+                break;
+            }
+            Ok(Some(Ok(msg))) => msg,
+        };
+        match msg {
+            Message::Binary(bytes) => {
+                Metrics::add(&metrics.frames_in, 1);
+                Metrics::add(&metrics.bytes_in, bytes.len() as u64);
+                let event = Event::Frame {
+                    conn,
+                    bytes: bytes.to_vec(),
+                };
+                if state.hub.send(Input::Event(event)).await.is_err() {
+                    break;
+                }
+            }
+            Message::Text(_) => {
+                tracing::info!(conn = conn.0, "text frame: closing");
+                Metrics::add(&metrics.protocol_errors, 1);
+                break;
+            }
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    let _hub_gone = state
+        .hub
+        .send(Input::Event(Event::Disconnected { conn }))
+        .await;
+    // The hub drops the queue on close; give the writer a moment to send a close frame.
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    metrics.connections_open.fetch_sub(1, Relaxed);
+}
+
+/// Runs the server on a bound listener until `shutdown` completes, then lets the hub finish its
+/// round (everything acknowledged is committed) and close every connection.
+pub async fn run(
+    listener: TcpListener,
+    args: ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
+    let storage = SqliteStorage::open(&args.data_dir.join(STORE_FILE))?;
+    let storage_id = storage_id(&args)?;
+    let mut config = Config::new(PeerId::try_from(format!("crm-sync-{storage_id}"))?);
+    config.storage_id = Some(StorageId::try_from(storage_id)?);
+    config.idle_unload_after_ms = args.idle_unload_secs * 1000;
+    let engine = Engine::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let (hub_tx, hub_rx) = mpsc::channel(4096);
+    let hub_metrics = metrics.clone();
+    let hub_thread = std::thread::Builder::new()
+        .name("hub".into())
+        .spawn(move || hub::run(engine, storage, hub_rx, hub_metrics, HubConfig::default()))?;
+    let ticker = {
+        let hub = hub_tx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                if hub.send(Input::Tick).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let state = AppState {
+        hub: hub_tx.clone(),
+        metrics,
+        next_conn: Arc::new(AtomicU64::new(1)),
+        args: Arc::new(args),
+    };
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stop_rx2 = stop_rx.clone();
+    tokio::select! {
+        r = serve => r?,
+        _ = stop_rx2.changed() => {}
+    }
+    tracing::info!("shutting down");
+    ticker.abort();
+    let _ = hub_tx.send(Input::Shutdown).await;
+    drop(hub_tx);
+    let joined = tokio::task::spawn_blocking(move || hub_thread.join()).await?;
+    match joined {
+        Ok(result) => result?,
+        Err(_) => anyhow::bail!("the hub thread panicked"),
+    }
+    drop(stop_rx);
+    Ok(())
+}
+
+/// The server's stable storage id, kept in the data dir so clients can keep sync states across
+/// restarts.
+fn storage_id(args: &ServeArgs) -> anyhow::Result<String> {
+    let path = args.data_dir.join("storage-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return Ok(id);
+        }
+    }
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    let id = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string();
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
+}
