@@ -1,1 +1,316 @@
+//! The end-to-end test harness: runs the real `crm` binary on temporary data dirs.
+//!
+//! [`Crm`] owns one temporary data dir and runs commands in it. The binary is found next to the
+//! running test executable (in the same `target/<profile>` dir) and is built once, with
+//! `cargo build -p crm-client --bin crm`, only when it is missing there, or older than the
+//! client's sources (then a failed rebuild, e.g. of an edit in progress, leaves the old one).
 
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The path of the `crm` binary of this build (built on first use if missing).
+pub fn crm_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the path of the running test executable");
+        let profile_dir = exe
+            .ancestors()
+            .find(|p| {
+                matches!(
+                    p.file_name().and_then(OsStr::to_str),
+                    Some("debug" | "release")
+                )
+            })
+            .unwrap_or_else(|| panic!("{} is not inside a debug or release dir", exe.display()))
+            .to_path_buf();
+        let bin = profile_dir.join(format!("crm{}", std::env::consts::EXE_SUFFIX));
+        if !bin.exists() {
+            let status = build_crm(&profile_dir);
+            assert!(
+                status.success(),
+                "cargo build -p crm-client failed: {status}"
+            );
+        } else if is_stale(&bin) {
+            let status = build_crm(&profile_dir);
+            if !status.success() {
+                // Someone's edit in progress does not build: test the last good binary.
+                eprintln!(
+                    "warning: cannot rebuild crm ({status}); testing {}",
+                    bin.display()
+                );
+            }
+        }
+        assert!(
+            bin.exists(),
+            "building crm did not produce {}",
+            bin.display()
+        );
+        bin
+    })
+}
+
+/// True when a source file of the client (or of the crates it uses) is newer than `bin`, as
+/// when only this crate's tests were built after an edit (`cargo test -p crm-tests`).
+fn is_stale(bin: &Path) -> bool {
+    fn newest(path: &Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_file() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(path)
+            .ok()?
+            .flatten()
+            .filter_map(|e| newest(&e.path()))
+            .max()
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lies inside the workspace");
+    let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok();
+    let sources = [
+        "client/src",
+        "client/Cargo.toml",
+        "shared/src",
+        "shared/Cargo.toml",
+        "Cargo.lock",
+    ]
+    .iter()
+    .filter_map(|p| newest(&workspace.join(p)))
+    .max();
+    matches!((built, sources), (Some(b), Some(s)) if s > b)
+}
+
+/// Builds the `crm` binary into the target dir that holds `profile_dir`.
+fn build_crm(profile_dir: &Path) -> std::process::ExitStatus {
+    let target_dir = profile_dir
+        .parent()
+        .expect("a profile dir lies inside a target dir");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lies inside the workspace");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "-p", "crm-client", "--bin", "crm", "--target-dir"])
+        .arg(target_dir);
+    if profile_dir.file_name() == Some(OsStr::new("release")) {
+        cmd.arg("--release");
+    }
+    cmd.status().expect("cargo can be started to build crm")
+}
+
+/// One data dir (a replica) in a temporary folder, and the commands to run in it.
+pub struct Crm {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Default for Crm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Crm {
+    /// A data dir that does not exist yet (no `crm init`).
+    pub fn new() -> Crm {
+        let tmp = tempfile::Builder::new()
+            .prefix("crm-test-")
+            .tempdir()
+            .expect("a temporary dir");
+        let dir = tmp.path().join("data");
+        Crm { _tmp: tmp, dir }
+    }
+
+    /// A data dir initialised for `user`.
+    pub fn init(user: &str) -> Crm {
+        let crm = Crm::new();
+        crm.ok(&["init", "--user", user]);
+        crm
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The temporary folder holding the data dir (free for other files of a test).
+    pub fn scratch(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    /// The SQLite store file of the data dir.
+    pub fn store_file(&self) -> PathBuf {
+        self.dir.join("crm.sqlite3")
+    }
+
+    /// The bytes of the store file.
+    pub fn store_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.store_file()).expect("the store file is readable")
+    }
+
+    /// A `crm` command with no data dir set and `CRM_HOME` removed from its environment.
+    pub fn bare_command() -> Command {
+        let mut cmd = Command::new(crm_bin());
+        cmd.env_remove("CRM_HOME")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// A `crm --data-dir DIR` command.
+    pub fn command(&self) -> Command {
+        let mut cmd = Self::bare_command();
+        cmd.arg("--data-dir").arg(&self.dir);
+        cmd
+    }
+
+    /// Runs `crm --data-dir DIR ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("crm can be started")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        expect_ok(args, self.run(args))
+    }
+
+    /// Runs a command with `--json` that must succeed; returns its output parsed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("crm {all:?} printed invalid JSON ({e}):\n{out}"))
+    }
+
+    /// Runs an `add` (or any command printing one id) and returns the id.
+    pub fn add(&self, args: &[&str]) -> String {
+        let out = self.ok(args);
+        let id = out.trim_end_matches('\n');
+        assert!(
+            is_id(id),
+            "crm {args:?} should print exactly a new id, printed {out:?}"
+        );
+        id.to_string()
+    }
+
+    /// Runs a command that must fail cleanly; returns its stderr.
+    pub fn fail(&self, args: &[&str]) -> String {
+        expect_clean_failure(args, self.run(args))
+    }
+
+    /// Every organization, contact, case and activity (removed ones too) and every conflict,
+    /// as `--json` prints them: two replicas that agree print the same snapshot.
+    pub fn snapshot(&self) -> Value {
+        let list = |what: &str| self.json(&[what, "list", "--deleted", "--limit", "100000"]);
+        serde_json::json!({
+            "orgs": list("org"),
+            "contacts": list("contact"),
+            "cases": list("case"),
+            "activities": list("activity"),
+            "conflicts": self.json(&["conflicts"]),
+        })
+    }
+
+    /// The ids of the rows of `crm KIND list --deleted` (all of them).
+    pub fn ids(&self, kind: &str) -> Vec<String> {
+        rows(&self.json(&[kind, "list", "--deleted", "--limit", "100000"]))
+            .iter()
+            .map(|r| r["id"].as_str().expect("every row has an id").to_string())
+            .collect()
+    }
+}
+
+/// The rows of a `list --json` output.
+pub fn rows(list: &Value) -> &Vec<Value> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list prints a JSON array, not {list}"))
+}
+
+/// True when `s` looks like a record id (base58 of 20 bytes).
+pub fn is_id(s: &str) -> bool {
+    (20..=30).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Checks that a command succeeded without a panic; returns its stdout.
+pub fn expect_ok(args: &[&str], out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "crm {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "crm {args:?} panicked:\n{stderr}"
+    );
+    stdout
+}
+
+/// Checks that a command failed the way bad input must fail: a non-zero exit code (not a panic,
+/// not a signal), no panic message, and either one line `crm: error: ...` or clap's usage error.
+/// Returns stderr.
+pub fn expect_clean_failure(args: &[&str], out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "crm {args:?} should have failed, but succeeded:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    if let Err(problem) = check_failure(&out) {
+        panic!("crm {args:?} did not fail cleanly: {problem}\nstdout: {stdout}\nstderr: {stderr}");
+    }
+    stderr
+}
+
+/// Why a failed command's output is not a clean failure (None: it is).
+pub fn check_failure(out: &Output) -> Result<(), String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+        return Err("it panicked".into());
+    }
+    match out.status.code() {
+        None => return Err(format!("it was killed by a signal ({})", out.status)),
+        Some(101) => return Err("exit code 101 is a panic".into()),
+        Some(0) => return Err("it succeeded".into()),
+        Some(_) => {}
+    }
+    let text = stderr.strip_suffix('\n').unwrap_or(&stderr);
+    if text.starts_with("crm: error: ") {
+        if text.contains('\n') || text.contains('\r') {
+            return Err("the error message is more than one line".into());
+        }
+        if text.trim_start_matches("crm: error: ").trim().is_empty() {
+            return Err("the error message is empty".into());
+        }
+        return Ok(());
+    }
+    // clap's usage error: `error: ...`, then usage and a hint; or, for a missing subcommand,
+    // the help with its usage line. Both exit with 2.
+    let usage = (text.starts_with("error: ")
+        && (text.contains("Usage:") || text.contains("For more information")))
+        || text.contains("\nUsage: crm");
+    if usage {
+        if out.status.code() != Some(2) {
+            return Err(format!("a usage error exits with 2, not {}", out.status));
+        }
+        return Ok(());
+    }
+    Err("stderr is neither `crm: error: ...` on one line nor a usage error".into())
+}
+
+/// The message of a `crm: error: MESSAGE` line.
+pub fn message(stderr: &str) -> &str {
+    stderr
+        .trim_end()
+        .strip_prefix("crm: error: ")
+        .unwrap_or(stderr)
+}
