@@ -58,9 +58,8 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
         }
         ContactCommand::List(a) => {
             let store = ctx.open()?;
-            let mut sql = String::from(
-                "SELECT c.id, c.name, c.title, c.email, c.phone, (SELECT group_concat(o.name, ', ') FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id WHERE co.contact_id = c.id) AS orgs, c.region, c.owner FROM rm_contacts c WHERE 1=1",
-            );
+            // The page of contacts is chosen first, then only its rows get their organizations.
+            let mut sql = String::from("SELECT c.id FROM rm_contacts c WHERE 1=1");
             let mut params: Vec<Value> = Vec::new();
             if !a.list.deleted {
                 sql.push_str(" AND c.deleted = 0");
@@ -71,9 +70,9 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 params.push(Value::Text(q));
                 let p = params.len();
                 sql.push_str(&format!(
-                    " AND (c.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p}))
-                      OR c.id IN (SELECT co.contact_id FROM rm_contact_orgs co JOIN documents d ON d.id = co.org_id AND d.type = 'organization'
-                                  WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})))"
+                    " AND (c.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})
+                      OR c.id IN (SELECT co.contact_id FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id
+                                  WHERE o.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})))"
                 ));
             }
             if let Some(org) = &a.org {
@@ -88,10 +87,12 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 params.push(Value::Text(region.clone()));
                 sql.push_str(&format!(" AND c.region = ?{} COLLATE NOCASE", params.len()));
             }
-            sql.push_str(&format!(
-                " ORDER BY c.name COLLATE NOCASE LIMIT {}",
+            let sql = format!(
+                "WITH page AS MATERIALIZED ({sql} ORDER BY c.name COLLATE NOCASE, c.id LIMIT {})
+                 SELECT c.id, c.name, c.title, c.email, c.phone, (SELECT group_concat(o.name, ', ') FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id WHERE co.contact_id = c.id) AS orgs, c.region, c.owner
+                 FROM page JOIN rm_contacts c ON c.id = page.id ORDER BY c.name COLLATE NOCASE, c.id",
                 a.list.limit
-            ));
+            );
             let cols = [
                 "id", "name", "title", "email", "phone", "orgs", "region", "owner",
             ];

@@ -8,7 +8,7 @@ use crm_shared::{DocumentId, RecordKind};
 use rusqlite::Connection;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
-pub const READ_MODEL_VERSION: i64 = 2;
+pub const READ_MODEL_VERSION: i64 = 3;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -24,16 +24,22 @@ const TABLES: &[&str] = &[
 ];
 
 const SCHEMA: &str = "
+-- `n` is the record's row in `documents`, which is also its rowid in `rm_search`: a search maps
+-- its hits to orgs and contacts through these small indexes, never through the big documents.
 CREATE TABLE rm_orgs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, industry TEXT, kind TEXT, region TEXT,
-    email TEXT, phone TEXT, website TEXT, parent TEXT, owner TEXT, deleted INTEGER NOT NULL
+    email TEXT, phone TEXT, website TEXT, parent TEXT, owner TEXT, deleted INTEGER NOT NULL,
+    n INTEGER NOT NULL
 );
 CREATE INDEX rm_orgs_name ON rm_orgs(name COLLATE NOCASE);
+CREATE INDEX rm_orgs_n ON rm_orgs(n);
 CREATE TABLE rm_contacts (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, title TEXT, email TEXT, phone TEXT, region TEXT,
-    owner TEXT, deleted INTEGER NOT NULL
+    owner TEXT, deleted INTEGER NOT NULL, n INTEGER NOT NULL
 );
 CREATE INDEX rm_contacts_name ON rm_contacts(name COLLATE NOCASE);
+-- Covers a search's filter and sort, so only the page of contacts shown is read from the table.
+CREATE INDEX rm_contacts_n ON rm_contacts(n, deleted, name COLLATE NOCASE, id);
 CREATE TABLE rm_contact_orgs (contact_id TEXT NOT NULL, org_id TEXT NOT NULL, role TEXT,
     PRIMARY KEY (contact_id, org_id)) WITHOUT ROWID;
 CREATE INDEX rm_contact_orgs_org ON rm_contact_orgs(org_id);
@@ -107,7 +113,7 @@ pub fn upsert(
     match r.kind {
         RecordKind::Organization => {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO rm_orgs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                "INSERT OR REPLACE INTO rm_orgs VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
             )?
             .execute(rusqlite::params![
                 id_s,
@@ -120,13 +126,14 @@ pub fn upsert(
                 r.str("website"),
                 r.str("parent"),
                 r.owner,
-                deleted(&r)
+                deleted(&r),
+                n
             ])?;
             search.extend(r.str("industry").map(String::from));
         }
         RecordKind::Contact => {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO rm_contacts VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                "INSERT OR REPLACE INTO rm_contacts VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
             )?
             .execute(rusqlite::params![
                 id_s,
@@ -136,7 +143,8 @@ pub fn upsert(
                 first("phones"),
                 r.str("region"),
                 r.owner,
-                deleted(&r)
+                deleted(&r),
+                n
             ])?;
             conn.prepare_cached("DELETE FROM rm_contact_orgs WHERE contact_id = ?1")?
                 .execute([&id_s])?;
