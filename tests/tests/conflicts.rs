@@ -261,3 +261,70 @@ fn merging_a_data_dir_into_itself_or_a_missing_one_fails_cleanly() {
     assert!(!missing.exists(), "merge --from created the other data dir");
     assert_eq!(ana.snapshot(), before);
 }
+
+#[test]
+fn concurrent_stage_moves_keep_both_in_the_history_and_conflict_on_the_stage() {
+    let ana = Crm::init("ana");
+    let case = ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Pilot",
+        "--stage",
+        "qualification",
+    ]);
+    let bruno = Crm::init("bruno");
+    merge(&bruno, &ana);
+    ana.ok(&["case", "move", &case, "--stage", "proposal"]);
+    bruno.ok(&[
+        "case",
+        "move",
+        &case,
+        "--stage",
+        "lost",
+        "--reason",
+        "No budget",
+    ]);
+    merge(&ana, &bruno);
+    merge(&bruno, &ana);
+    let shown = [("case", case.as_str())];
+    assert_eq!(view(&ana, &shown), view(&bruno, &shown));
+    let k = ana.json(&["case", "show", &case]);
+    let mut moves: Vec<(String, String)> = k["stage_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["stage"].as_str().unwrap().into(),
+                c["by"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    moves.sort();
+    assert_eq!(
+        moves,
+        vec![
+            ("lost".to_string(), "bruno".to_string()),
+            ("proposal".to_string(), "ana".to_string()),
+            ("qualification".to_string(), "ana".to_string()),
+        ],
+        "{k:#}"
+    );
+    // Bruno's loss reason merged in; the stage itself holds both values.
+    assert_eq!(k["loss_reason"], "No budget");
+    let conflicts = ana.json(&["conflicts"]);
+    let stage = rows(&conflicts)
+        .iter()
+        .find(|c| c["field"] == "stage")
+        .unwrap_or_else(|| panic!("no stage conflict: {conflicts:#}"));
+    assert_eq!(values(stage), vec!["lost", "proposal"]);
+    assert_eq!(users(stage), vec!["ana", "bruno"]);
+    ana.ok(&["resolve", &case, "stage", "proposal"]);
+    let after = ana.json(&["conflicts"]);
+    assert!(
+        rows(&after).iter().all(|c| c["field"] != "stage"),
+        "{after:#}"
+    );
+    assert_eq!(ana.json(&["case", "show", &case])["stage"], "proposal");
+}
