@@ -47,6 +47,8 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Who changed which field of a record, when, and from which device
     History(IdArg),
+    /// Sync with the team's server: send local changes, receive everyone else's
+    Sync(SyncArgs),
     /// Merge another data dir's records into this one (e.g. a copy from another laptop)
     Merge(MergeArgs),
     /// Fill the data dir with a realistic sample book
@@ -511,6 +513,22 @@ pub struct ResolveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Stay connected: push and receive changes live, reconnecting when the connection drops
+    #[arg(long)]
+    pub watch: bool,
+    /// Use this server (and remember it) instead of the one given at `crm init`
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Use this access token (and remember it)
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Give up when the server sends nothing for this many seconds
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The other data dir
     #[arg(long)]
@@ -519,13 +537,13 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(..=10_000_000))]
     pub contacts: u64,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(..=10_000_000))]
     pub orgs: u64,
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=10_000_000))]
     pub cases: u64,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(..=10_000_000))]
     pub activities: u64,
     /// Seed for the random generator (same seed, same names and figures)
     #[arg(long, default_value_t = 42)]

@@ -13,6 +13,7 @@ mod org;
 mod review;
 mod rows;
 mod show;
+mod sync;
 
 use crate::cli::{Cli, Command};
 use crate::store::Store;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Conflicts => review::conflicts(&ctx),
         Command::Resolve(a) => review::resolve(&ctx, a),
         Command::History(a) => review::history(&ctx, a),
+        Command::Sync(a) => sync::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
         Command::DemoData(a) => demo::run(&ctx, a),
         Command::Rebuild => init::rebuild(&ctx),

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod error;
 pub mod output;
 pub mod store;
+pub mod sync;
 
 pub use error::StoreError;
 pub use store::{Identity, Store};

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: the error and its causes.
             let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("crm: error: {}", msg.join(": "));
+            eprintln!(
+                "crm: error: {}",
+                msg.join(": ").replace('\r', "\\r").replace('\n', "\\n")
+            );
             ExitCode::FAILURE
         }
     }

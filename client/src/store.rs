@@ -11,6 +11,7 @@
 
 mod documents;
 mod read_model;
+mod replica;
 
 use crate::error::StoreError;
 use automerge::{ActorId, AutoCommit};
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 pub use read_model::{fts_query, READ_MODEL_VERSION};
+pub use replica::Merged;
 
 /// The file name of the store inside a data dir.
 pub const STORE_FILE: &str = "crm.sqlite3";
@@ -71,7 +73,17 @@ impl Store {
     pub fn init(dir: &Path, identity: Identity) -> Result<Store, StoreError> {
         let path = Self::file(dir);
         if path.exists() {
-            return Err(StoreError::AlreadyInitialized(dir.to_path_buf()));
+            // A store whose creating transaction never committed (a killed `init`) may be redone.
+            // Looked at as an immutable file, so nothing (not even a -shm file) is written.
+            let blank = Connection::open_with_flags(
+                format!("file:{}?immutable=1", path.display()),
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .and_then(|c| is_blank(&c))
+            .unwrap_or(false);
+            if !blank {
+                return Err(StoreError::AlreadyInitialized(dir.to_path_buf()));
+            }
         }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(dir.to_path_buf(), e))?;
         let mut conn = Connection::open(&path).map_err(|e| StoreError::open(&path, e))?;
@@ -110,7 +122,13 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError::open(&path, e))?;
-        configure(&conn).map_err(|e| StoreError::open(&path, e))?;
+        // Read before writing anything: a file that is not our store is refused untouched.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| StoreError::open(&path, e))?;
+        if is_blank(&conn).map_err(|e| StoreError::open(&path, e))? {
+            // An `init` killed before its first commit: no store yet.
+            return Err(StoreError::NotInitialized(dir.to_path_buf()));
+        }
         let meta = |key: &str| -> Result<Option<String>, StoreError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
@@ -136,6 +154,7 @@ impl Store {
         if hex_decode(&identity.device).map(|d| d.len()) != Some(16) {
             return Err(StoreError::Corrupt(path.clone(), "no device id".into()));
         }
+        configure(&conn).map_err(|e| StoreError::open(&path, e))?;
         let rm_version = meta("read_model_version")?.and_then(|v| v.parse::<i64>().ok());
         let mut store = Store {
             conn,
@@ -314,6 +333,14 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// True when the file holds no tables at all.
+fn is_blank(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n == 0)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

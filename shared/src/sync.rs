@@ -236,13 +236,18 @@ impl Engine {
             .values()
             .any(|s| matches!(s.state, DocState::Loading(_)));
         !loading
-            && p.states.iter().all(|(id, st)| {
-                let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
-                let mut theirs = st.their_heads.clone().unwrap_or_default();
-                theirs.sort();
-                let mut ours = ours.to_vec();
-                ours.sort();
-                theirs == ours
+            && p.states.iter().all(|(id, st)| match &st.their_heads {
+                // Untouched this session (a restored state the summary found equal, or a document
+                // not yet started): nothing in flight. Once we have spoken, we wait for an answer.
+                None => !st.have_responded && !st.in_flight,
+                Some(theirs) => {
+                    let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
+                    let mut theirs = theirs.clone();
+                    theirs.sort();
+                    let mut ours = ours.to_vec();
+                    ours.sort();
+                    theirs == ours
+                }
             })
     }
 

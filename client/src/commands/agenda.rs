@@ -24,7 +24,9 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         None => ctx.today,
     };
     let days = if a.week { 7 } else { 1 };
-    let last = first + chrono::Days::new(days);
+    let last = first
+        .checked_add_days(chrono::Days::new(days))
+        .ok_or_else(|| anyhow::anyhow!("--date {first} is too late for a {days}-day agenda"))?;
     let cols = COLUMNS.join(", ");
     // Both queries read a covering index of the read model in order (see `read_model`).
     let items_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3 ORDER BY at");

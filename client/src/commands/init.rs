@@ -13,9 +13,7 @@ use rand::RngCore;
 pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let user = UserName::parse(&a.user)?;
     if let Some(server) = &a.server {
-        if !(server.starts_with("ws://") || server.starts_with("wss://")) {
-            anyhow::bail!("--server must be a ws:// or wss:// URL, not `{server}`");
-        }
+        crate::sync::endpoint(server)?;
     }
     let mut device = [0u8; 16];
     rand::rng().fill_bytes(&mut device);
@@ -28,7 +26,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     };
     let mut store = Store::init(&ctx.data_dir, identity)?;
     if let Some(token) = &a.token {
-        write_secret(&ctx.data_dir.join("token"), token)?;
+        write_secret(&ctx.data_dir.join(super::sync::TOKEN_FILE), token)?;
     }
     let name = store.identity.name.clone();
     let record = store.create(
@@ -43,11 +41,25 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         )?],
         ctx.now_ms,
     )?;
+    // A new device restores everything it may see from the server; offline, it starts empty.
+    let restored = match &a.server {
+        Some(url) => {
+            let timeout = std::time::Duration::from_secs(60);
+            match super::sync::sync_with(ctx, &mut store, url, false, timeout) {
+                Ok(report) => Some(report),
+                Err(e) => {
+                    eprintln!("crm: could not sync with {url} ({e}); working offline: run `crm sync` when the server is reachable");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     if ctx.json {
         return output::json(&serde_json::json!({
             "data_dir": ctx.data_dir, "user": store.identity.user, "name": name,
             "device": store.identity.device, "book": store.identity.book,
-            "server": store.identity.server, "id": record.id,
+            "server": store.identity.server, "id": record.id, "restored": restored,
         }));
     }
     println!(
@@ -56,12 +68,15 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         store.identity.user,
         ctx.data_dir.display()
     );
+    if let Some(r) = &restored {
+        println!("Restored {} records from {}.", r.created, r.server);
+    }
     println!("Next: `crm org add --name \"Acme\"` or `crm demo-data` to try it with sample data.");
     Ok(())
 }
 
 /// Writes a secret readable by its owner only (0600).
-fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+pub fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -13,8 +13,20 @@ CREATE TABLE documents (
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
     snapshot BLOB NOT NULL,
-    chunks INTEGER NOT NULL DEFAULT 0
+    chunks INTEGER NOT NULL DEFAULT 0,
+    -- The document's heads (concatenated 32-byte hashes): the catalog sync starts from.
+    heads BLOB NOT NULL DEFAULT x'',
+    -- When it last changed, in the store's change order (`crm sync --watch` pushes newer ones).
+    seq INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX documents_seq ON documents(seq);
+-- Per sync server: the Automerge sync state of each document, so a reconnect costs little.
+CREATE TABLE sync_states (
+    server TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (server, doc)
+) WITHOUT ROWID;
 CREATE TABLE chunks (
     n INTEGER NOT NULL REFERENCES documents(n),
     seq INTEGER NOT NULL,
@@ -58,8 +70,16 @@ pub fn insert(
     kind: RecordKind,
     doc: &mut AutoCommit,
 ) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO documents(id, type, snapshot) VALUES (?1, ?2, ?3)")?
-        .execute((id.to_string(), kind.as_str(), doc.save()))?;
+    conn.prepare_cached(
+        "INSERT INTO documents(id, type, snapshot, heads, seq)
+         VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM documents))",
+    )?
+    .execute((
+        id.to_string(),
+        kind.as_str(),
+        doc.save(),
+        encode_heads(&doc.get_heads()),
+    ))?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -73,6 +93,11 @@ pub fn append(
     let chunks: i64 = conn.query_row("SELECT chunks FROM documents WHERE n = ?1", [n], |r| {
         r.get(0)
     })?;
+    conn.prepare_cached(
+        "UPDATE documents SET heads = ?2, seq = (SELECT coalesce(max(seq), 0) + 1 FROM documents)
+         WHERE n = ?1",
+    )?
+    .execute((n, encode_heads(&doc.get_heads())))?;
     if chunks + 1 >= COMPACT_AFTER {
         conn.execute("DELETE FROM chunks WHERE n = ?1", [n])?;
         conn.execute(
@@ -170,4 +195,17 @@ pub fn resolve(
         .parse()
         .map_err(|_| StoreError::NoSuch(what, text.to_string()))?;
     Ok((id, kind))
+}
+
+/// Heads as concatenated 32-byte hashes.
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Heads written by [`encode_heads`]; damaged bytes give none (the document then syncs in full).
+pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
 }

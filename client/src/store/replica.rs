@@ -1,0 +1,146 @@
+//! What sync needs from the store: the catalog of heads, document bytes, group merges of incoming
+//! changes, saved sync states, and the documents changed since a point in the change order.
+
+use super::documents::{self, decode_heads};
+use super::{read_model, Store};
+use crate::error::StoreError;
+use automerge::ChangeHash;
+use crm_shared::DocumentId;
+use rusqlite::{OptionalExtension, TransactionBehavior};
+
+/// What a group merge did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    /// Records that were new here.
+    pub created: u64,
+    /// Records that existed and changed.
+    pub updated: u64,
+}
+
+impl Store {
+    /// Every document with its heads, without loading any.
+    pub fn catalog(&self) -> Result<Vec<(DocumentId, Vec<ChangeHash>)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, heads FROM documents")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, heads) = row?;
+            if let Ok(id) = id.parse() {
+                out.push((id, decode_heads(&heads)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The saved bytes of a document, if we have it.
+    pub fn document_bytes(&self, id: DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
+        match documents::number(&self.conn, id)? {
+            Some(n) => Ok(Some(documents::load(&self.conn, n, id)?.save())),
+            None => Ok(None),
+        }
+    }
+
+    /// Merges incoming changes of many documents in ONE transaction (one fsync), updating the
+    /// read model. Returns once committed: only then may the sender be told we have them.
+    pub fn merge_batch(&mut self, items: &[(DocumentId, Vec<u8>)]) -> Result<Merged, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut merged = Merged::default();
+        for (id, bytes) in items {
+            let existed = documents::number(&tx, *id)?.is_some();
+            if let Some((n, mut doc)) = documents::merge(&tx, *id, bytes)? {
+                read_model::upsert(&tx, n, doc.document(), *id)?;
+                if existed {
+                    merged.updated += 1;
+                } else {
+                    merged.created += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(merged)
+    }
+
+    /// The sync states saved for `server`.
+    pub fn sync_states(&self, server: &str) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc, state FROM sync_states WHERE server = ?1")?;
+        let rows = stmt.query_map([server], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, state) = row?;
+            if let Ok(id) = id.parse() {
+                out.push((id, state));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the sync states saved for `server`.
+    pub fn save_sync_states(
+        &mut self,
+        server: &str,
+        states: &[(DocumentId, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM sync_states WHERE server = ?1", [server])?;
+        {
+            let mut insert =
+                tx.prepare("INSERT INTO sync_states(server, doc, state) VALUES (?1, ?2, ?3)")?;
+            for (id, state) in states {
+                insert.execute((server, id.to_string(), state))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latest position in the store's change order.
+    pub fn change_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(seq) FROM documents", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()?
+            .flatten()
+            .unwrap_or(0))
+    }
+
+    /// Documents changed after `seq` (by this or another `crm` process), with their bytes.
+    pub fn changed_since(&self, seq: i64) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT n, id FROM documents WHERE seq > ?1 ORDER BY seq")?;
+        let rows: Vec<(i64, String)> = stmt
+            .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (n, id) in rows {
+            if let Ok(id) = id.parse::<DocumentId>() {
+                out.push((id, documents::load(&self.conn, n, id)?.save()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Remembers the sync server of this data dir.
+    pub fn set_server(&mut self, url: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('server', ?1)",
+            [url],
+        )?;
+        self.identity.server = Some(url.to_string());
+        Ok(())
+    }
+}

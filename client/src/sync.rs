@@ -1,0 +1,369 @@
+//! `crm sync`: the WebSocket shell around the sans-IO sync engine of `crm-shared`.
+//!
+//! The engine decides what to send; this module moves bytes and keeps the durability rule: changes
+//! that arrive are merged into the store in one committed transaction per round ([`Store::merge_batch`])
+//! before any later message goes out, because a sync message tells the server what we have.
+//!
+//! One-shot sync runs until the engine is in sync with the server and nothing is in flight; `--watch`
+//! stays connected, pushes changes that other `crm` commands commit (it polls the store's change
+//! order), and reconnects with backoff when the connection drops or the server restarts.
+
+use crate::store::Store;
+use crm_shared::protocol::{self, PeerId, StorageId};
+use crm_shared::sync::{Action, Config, ConnectionId, Engine, Event, Timestamp};
+use crm_shared::DocumentId;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+/// Why a sync failed. Local data is never changed by a failed sync beyond what was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no sync server configured: run `crm init --server ws://HOST:PORT` on a new data dir, or pass --server")]
+    NoServer,
+    #[error("`{0}` is not a sync server URL (expected ws://HOST:PORT or wss://HOST:PORT)")]
+    BadUrl(String),
+    #[error("cannot reach the sync server at {url}: {cause}")]
+    Connect { url: String, cause: String },
+    #[error("the sync server refused the connection (HTTP {0}): check the token")]
+    Refused(u16),
+    #[error("the sync server stopped answering for {0} s")]
+    Timeout(u64),
+    #[error("the sync server closed the connection ({code}: {reason})")]
+    Closed { code: u16, reason: String },
+    #[error("the connection to the sync server failed: {0}")]
+    Socket(String),
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+}
+
+/// What to sync with and how.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub url: String,
+    pub token: Option<String>,
+    pub watch: bool,
+    /// Show a progress bar for large transfers.
+    pub progress: bool,
+    /// Give up when the server sends nothing for this long.
+    pub timeout: Duration,
+}
+
+/// What one sync did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncReport {
+    pub server: String,
+    /// Records that arrived new.
+    pub created: u64,
+    /// Records that existed here and received changes.
+    pub updated: u64,
+    /// Documents the summary found different on the two sides.
+    pub differing: u64,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub millis: u64,
+}
+
+/// The WebSocket URL for `server`: `/sync` unless a path is given.
+pub fn endpoint(server: &str) -> Result<String, SyncError> {
+    let rest = server
+        .strip_prefix("ws://")
+        .or_else(|| server.strip_prefix("wss://"))
+        .ok_or_else(|| SyncError::BadUrl(server.to_string()))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(SyncError::BadUrl(server.to_string()));
+    }
+    Ok(if rest.contains('/') {
+        server.to_string()
+    } else {
+        format!("{}/sync", server.trim_end_matches('/'))
+    })
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const CONN: ConnectionId = ConnectionId(1);
+
+struct Session<'a> {
+    store: &'a mut Store,
+    engine: Engine,
+    started: Instant,
+    report: SyncReport,
+    server: Option<PeerId>,
+    batch: bool,
+    summary_done: bool,
+    pending: Vec<(DocumentId, Vec<u8>)>,
+    bar: Option<indicatif::ProgressBar>,
+    progress: bool,
+    closed: Option<(u16, String)>,
+}
+
+/// Syncs the store with the server once (or, with `watch`, until interrupted).
+pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SyncError::Socket(e.to_string()))?;
+    runtime.block_on(async {
+        if !opts.watch {
+            return session(store, opts).await;
+        }
+        let mut backoff = 1;
+        loop {
+            match session(store, opts).await {
+                Ok(_) => backoff = 1,
+                Err(SyncError::Store(e)) => return Err(SyncError::Store(e)),
+                Err(SyncError::Refused(code)) => return Err(SyncError::Refused(code)),
+                Err(e) => {
+                    eprintln!("crm: {e}; reconnecting in {backoff} s");
+                    tokio::time::sleep(Duration::from_secs(backoff)).await;
+                    backoff = (backoff * 2).min(30);
+                }
+            }
+        }
+    })
+}
+
+async fn connect(opts: &SyncOptions) -> Result<Socket, SyncError> {
+    let url = endpoint(&opts.url)?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
+    if let Some(token) = &opts.token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            SyncError::Socket("the token holds characters a header cannot carry".into())
+        })?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let connecting = tokio_tungstenite::connect_async(request);
+    match tokio::time::timeout(Duration::from_secs(10), connecting).await {
+        Err(_) => Err(SyncError::Connect {
+            url,
+            cause: "timed out".into(),
+        }),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+            Err(SyncError::Refused(resp.status().as_u16()))
+        }
+        Ok(Err(e)) => Err(SyncError::Connect {
+            url,
+            cause: e.to_string(),
+        }),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
+async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    let mut ws = connect(opts).await?;
+    let mut config = Config::new(peer_id(store));
+    config.storage_id = StorageId::try_from(store.identity.device.clone()).ok();
+    let mut engine = Engine::new(config);
+    engine.register_stored(store.catalog()?);
+    let saved = store.sync_states(&opts.url)?;
+    let mut s = Session {
+        store,
+        engine,
+        started: Instant::now(),
+        report: SyncReport {
+            server: opts.url.clone(),
+            ..SyncReport::default()
+        },
+        server: None,
+        batch: false,
+        summary_done: false,
+        pending: Vec::new(),
+        bar: None,
+        progress: opts.progress,
+        closed: None,
+    };
+    let mut last_seq = s.store.change_seq()?;
+    s.handle(
+        &mut ws,
+        Event::Connected {
+            conn: CONN,
+            sync_states: saved,
+        },
+    )
+    .await?;
+    let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let mut last_heard = Instant::now();
+    loop {
+        if let Some((code, reason)) = s.closed.take() {
+            return Err(SyncError::Closed { code, reason });
+        }
+        if !opts.watch && s.quiescent() {
+            break;
+        }
+        tokio::select! {
+            frame = ws.next() => {
+                last_heard = Instant::now();
+                match frame {
+                    None => return Err(SyncError::Closed { code: 1006, reason: "connection lost".into() }),
+                    Some(Err(e)) => return Err(SyncError::Socket(e.to_string())),
+                    Some(Ok(Ws::Binary(bytes))) => {
+                        s.report.frames_received += 1;
+                        s.report.bytes_received += bytes.len() as u64;
+                        s.handle(&mut ws, Event::Frame { conn: CONN, bytes: bytes.to_vec() }).await?;
+                    }
+                    Some(Ok(Ws::Close(frame))) => {
+                        let (code, reason) = frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((1005, String::new()));
+                        return Err(SyncError::Closed { code, reason });
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = poll.tick() => {
+                if last_heard.elapsed() > opts.timeout && !(opts.watch && s.quiescent()) {
+                    return Err(SyncError::Timeout(opts.timeout.as_secs()));
+                }
+                if opts.watch {
+                    let seq = s.store.change_seq()?;
+                    if seq > last_seq {
+                        let changed = s.store.changed_since(last_seq)?;
+                        last_seq = seq;
+                        for (document_id, changes) in changed {
+                            s.handle(&mut ws, Event::LocalChange { document_id, changes }).await?;
+                        }
+                    }
+                    s.handle(&mut ws, Event::Tick).await?;
+                }
+            }
+        }
+    }
+    s.finish(&mut ws).await
+}
+
+/// A fresh peer id per session (the server replaces an older connection with the same id);
+/// the device id is our storage id.
+fn peer_id(store: &Store) -> PeerId {
+    let mut nonce = [0u8; 4];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    let id = format!(
+        "crm-{}-{}",
+        store.identity.user,
+        crate::store::hex_encode(&nonce)
+    );
+    PeerId::try_from(id).unwrap_or_else(|_| {
+        PeerId::try_from("crm-client".to_string()).unwrap_or_else(|_| unreachable!())
+    })
+}
+
+impl Session<'_> {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// Nothing left to do: the handshake and summary are done and both sides hold the same heads.
+    fn quiescent(&self) -> bool {
+        let Some(server) = &self.server else {
+            return false;
+        };
+        (self.summary_done || !self.batch)
+            && self.pending.is_empty()
+            && self.engine.is_synced_with(server)
+    }
+
+    /// Feeds one event, and everything it leads to, through the engine.
+    async fn handle(&mut self, ws: &mut Socket, event: Event) -> Result<(), SyncError> {
+        let mut events = vec![event];
+        while let Some(event) = events.pop() {
+            let now = self.now();
+            for action in self.engine.handle(now, event) {
+                match action {
+                    Action::Send { message, .. } => {
+                        // Durability: what we tell the server we have must be committed first.
+                        self.flush()?;
+                        let bytes = protocol::encode(&message);
+                        self.report.frames_sent += 1;
+                        self.report.bytes_sent += bytes.len() as u64;
+                        ws.send(Ws::Binary(bytes.into()))
+                            .await
+                            .map_err(|e| SyncError::Socket(e.to_string()))?;
+                    }
+                    Action::Persist {
+                        document_id,
+                        changes,
+                    } => self.pending.push((document_id, changes)),
+                    Action::Load { documents } => {
+                        let mut loaded = Vec::with_capacity(documents.len());
+                        for id in documents {
+                            loaded.push((id, self.store.document_bytes(id)?));
+                        }
+                        events.push(Event::Loaded { documents: loaded });
+                    }
+                    Action::Close { code, reason, .. } => {
+                        let _gone = ws
+                            .send(Ws::Close(Some(
+                                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                    code: CloseCode::from(code),
+                                    reason: reason.clone().into(),
+                                },
+                            )))
+                            .await;
+                        self.closed = Some((code, reason));
+                    }
+                    Action::PeerConnected { peer_id, batch, .. } => {
+                        self.server = Some(peer_id);
+                        self.batch = batch;
+                    }
+                    Action::PeerDisconnected { sync_states, .. } => {
+                        self.store
+                            .save_sync_states(&self.report.server, &sync_states)?;
+                    }
+                    Action::SummaryCompared { differing, .. } => {
+                        self.summary_done = true;
+                        self.report.differing = differing as u64;
+                        if self.progress && differing >= 200 {
+                            let bar = indicatif::ProgressBar::new(differing as u64);
+                            bar.set_message("records");
+                            self.bar = Some(bar);
+                        }
+                    }
+                    Action::Unavailable { .. }
+                    | Action::LoadFailed { .. }
+                    | Action::Ephemeral { .. } => {}
+                }
+            }
+        }
+        self.flush()
+    }
+
+    /// Commits the pending incoming changes in one transaction.
+    fn flush(&mut self) -> Result<(), SyncError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let merged = self.store.merge_batch(&self.pending)?;
+        self.pending.clear();
+        self.report.created += merged.created;
+        self.report.updated += merged.updated;
+        if let Some(bar) = &self.bar {
+            bar.inc(merged.created + merged.updated);
+        }
+        Ok(())
+    }
+
+    /// Saves the sync states for next time and leaves politely.
+    async fn finish(mut self, ws: &mut Socket) -> Result<SyncReport, SyncError> {
+        self.flush()?;
+        if let Some(server) = &self.server {
+            let states = self.engine.sync_states(server);
+            self.store.save_sync_states(&self.report.server, &states)?;
+        }
+        let _gone = ws.close(None).await;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.report.millis = self.started.elapsed().as_millis() as u64;
+        Ok(self.report)
+    }
+}
