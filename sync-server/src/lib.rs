@@ -1,6 +1,8 @@
 //! The sync server of the offline CRM: axum WebSocket shell around the sans-IO sync engine of
 //! `crm-shared`, with an embedded SQLite store.
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod hub;
 pub mod metrics;

@@ -15,6 +15,11 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::User(c) => crm_sync_server::admin::user(c),
+        Command::Book(c) => crm_sync_server::admin::book(c),
+        Command::Grant(a) => crm_sync_server::admin::grant(a),
+        Command::Revoke(a) => crm_sync_server::admin::revoke(a),
+        Command::Token(c) => crm_sync_server::admin::token(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
