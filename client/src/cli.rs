@@ -55,6 +55,13 @@ pub enum Command {
     DemoData(DemoArgs),
     /// Rebuild the read model (lists, search, agenda) from the documents
     Rebuild,
+    /// Workspace settings: stage probabilities, the playbook, grade thresholds, currencies
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Hand an absent rep's open activities (and optionally cases) over to a colleague
+    Handover(HandoverArgs),
+    /// Reports on the pipeline, as of now or any earlier date
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -200,8 +207,10 @@ pub enum ContactCommand {
     Add(ContactFields),
     /// List or search contacts
     List(ContactListArgs),
-    /// Show one contact with its organizations, cases and activities
+    /// Show one contact with its organizations, cases, timeline and relationships
     Show(IdArg),
+    /// Who the contact is connected to (relationships, organizations, deals), and paths to decision makers
+    Network(NetworkArgs),
     /// Change fields of a contact
     Edit(ContactEdit),
     /// Remove a contact (it can be restored; concurrent edits are kept)
@@ -264,6 +273,17 @@ pub struct ContactEdit {
 }
 
 #[derive(Debug, Args)]
+pub struct NetworkArgs {
+    pub id: String,
+    /// How many steps away to look
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=6))]
+    pub depth: u32,
+    /// Show the shortest path to this contact or organization
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ContactListArgs {
     #[command(flatten)]
     pub list: ListArgs,
@@ -288,6 +308,8 @@ pub enum CaseCommand {
     Edit(CaseEdit),
     /// Move a case to another stage (recorded in its stage history)
     Move(MoveArgs),
+    /// Tick (or with --undo untick) a step of the playbook of the case's stage
+    Check(CheckArgs),
     /// Remove a case (it can be restored; concurrent edits are kept)
     Rm(RmArgs),
 }
@@ -382,6 +404,16 @@ pub struct MoveArgs {
     /// Why the case was lost (required when moving to lost)
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub id: String,
+    /// The step's key or number, as `crm case show` lists them
+    pub step: String,
+    /// Mark the step as not done
+    #[arg(long)]
+    pub undo: bool,
 }
 
 // ---------------------------------------------------------------- activities
@@ -551,4 +583,129 @@ pub struct DemoArgs {
     /// User name when the data dir is new
     #[arg(long, default_value = "demo")]
     pub user: String,
+}
+
+// ---------------------------------------------------------------- settings
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the pipeline, playbook, grade thresholds and currencies
+    Show,
+    /// Set the default win probability of a stage
+    Probability {
+        /// prospecting, qualification, needs-analysis, proposal, negotiation, won, lost
+        stage: String,
+        /// Percent, 0 to 100
+        percent: String,
+    },
+    /// Set the least number of open A, B and C cases each rep should hold
+    Grades {
+        #[arg(long)]
+        a: Option<String>,
+        #[arg(long)]
+        b: Option<String>,
+        #[arg(long)]
+        c: Option<String>,
+    },
+    /// Add (or with --remove drop) a currency; --base makes it the base currency
+    Currency {
+        /// ISO 4217 code, e.g. USD
+        code: String,
+        #[arg(long, conflicts_with = "base")]
+        remove: bool,
+        #[arg(long)]
+        base: bool,
+    },
+    /// Add or change (or with --remove drop) a playbook step of a stage
+    Step(StepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The stage the step belongs to
+    pub stage: String,
+    /// A short key: lowercase letters, digits and dashes (e.g. send-proposal)
+    pub key: String,
+    /// What to do, e.g. "Send the proposal"
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Moving on without this step done warns
+    #[arg(long, conflicts_with = "optional")]
+    pub required: bool,
+    /// The step is a suggestion
+    #[arg(long)]
+    pub optional: bool,
+    /// Position in the checklist (lower first)
+    #[arg(long)]
+    pub order: Option<i64>,
+    #[arg(long, conflicts_with_all = ["title", "required", "optional", "order"])]
+    pub remove: bool,
+}
+
+// ---------------------------------------------------------------- handover and reports
+
+#[derive(Debug, Args)]
+pub struct HandoverArgs {
+    /// The absent rep
+    #[arg(long)]
+    pub from: String,
+    /// The colleague taking over
+    #[arg(long)]
+    pub to: String,
+    /// Only activities from this date (inclusive)
+    #[arg(long)]
+    pub from_date: Option<String>,
+    /// Only activities up to this date (inclusive)
+    #[arg(long)]
+    pub to_date: Option<String>,
+    /// Also hand over the rep's open cases
+    #[arg(long)]
+    pub cases: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Open value and probability-weighted value by stage (or owner, region, close month)
+    Pipeline,
+    /// How many cases entered each stage, and how many were lost at each
+    Funnel,
+    /// Days from creation to won, and time spent in each stage
+    Cycle,
+    /// Won amounts by month (or region, owner)
+    Revenue,
+    /// Open A/B/C cases per rep against the thresholds
+    Grades,
+    /// What each rep spends time on, next to their win rate
+    Activity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportBy {
+    Stage,
+    Region,
+    Owner,
+    Month,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub kind: ReportKind,
+    /// As things stood at the end of this date (or at this time, 2026-03-31T12:00)
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Group the rows by stage, region, owner or month
+    #[arg(long, value_enum)]
+    pub by: Option<ReportBy>,
+    /// Only what happened from this date (inclusive): won or lost cases, activities
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only what happened up to this date (inclusive)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this month (YYYY-MM, or `last` for the month before this one)
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub month: Option<String>,
+    /// Print comma-separated values
+    #[arg(long)]
+    pub csv: bool,
 }

@@ -7,13 +7,18 @@ mod case;
 mod contact;
 mod demo;
 mod edits;
+mod handover;
 mod init;
 mod merge;
+mod network;
 mod org;
+mod report;
 mod review;
 mod rows;
+mod settings;
 mod show;
 mod sync;
+mod timeline;
 
 use crate::cli::{Cli, Command};
 use crate::store::Store;
@@ -40,12 +45,12 @@ impl Ctx {
                 )
             })?,
         };
-        let now = chrono::Local::now();
+        let (now_ms, today) = now()?;
         Ok(Ctx {
             data_dir,
             json: cli.json,
-            now_ms: now.timestamp_millis(),
-            today: now.date_naive(),
+            now_ms,
+            today,
         })
     }
 
@@ -61,6 +66,39 @@ impl Ctx {
         };
         Ok(Store::open(&self.data_dir, &mut progress)?)
     }
+}
+
+/// The environment variable that fixes "now" (local time, `2026-06-30T12:00`), for tests and
+/// demos that need stage histories and report dates to be the same on every run.
+pub const NOW_VAR: &str = "CRM_NOW";
+
+/// Now, in ms since the epoch, and today's local date: the clock's, or `CRM_NOW`'s.
+fn now() -> Result<(i64, chrono::NaiveDate)> {
+    use chrono::TimeZone;
+    match std::env::var(NOW_VAR) {
+        Ok(text) if !text.trim().is_empty() => {
+            let dt = crm_shared::values::parse_datetime(&text)
+                .map_err(|e| anyhow::anyhow!("{NOW_VAR}: {e}"))?;
+            let local = chrono::Local
+                .from_local_datetime(&dt)
+                .earliest()
+                .ok_or_else(|| anyhow::anyhow!("{NOW_VAR}: {text} does not exist in local time"))?;
+            Ok((local.timestamp_millis(), dt.date()))
+        }
+        _ => {
+            let now = chrono::Local::now();
+            Ok((now.timestamp_millis(), now.date_naive()))
+        }
+    }
+}
+
+/// Milliseconds since the epoch of a local date-time.
+pub fn local_ms(dt: chrono::NaiveDateTime) -> Option<i64> {
+    use chrono::TimeZone;
+    chrono::Local
+        .from_local_datetime(&dt)
+        .earliest()
+        .map(|t| t.timestamp_millis())
 }
 
 /// A new random record id.
@@ -87,5 +125,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Merge(a) => merge::run(&ctx, a),
         Command::DemoData(a) => demo::run(&ctx, a),
         Command::Rebuild => init::rebuild(&ctx),
+        Command::Settings(c) => settings::run(&ctx, c),
+        Command::Handover(a) => handover::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a),
     }
 }

@@ -313,6 +313,54 @@ impl Store {
         Ok(changed.is_some())
     }
 
+    /// The workspace settings: the settings document's, or the defaults when there is none yet.
+    pub fn settings(&self) -> Result<schema::Settings, StoreError> {
+        let id = schema::settings_id();
+        match documents::number(&self.conn, id)? {
+            Some(n) => {
+                let mut doc = documents::load(&self.conn, n, id)?;
+                Ok(schema::read_settings(Some(doc.document())))
+            }
+            None => Ok(schema::read_settings(None)),
+        }
+    }
+
+    /// Changes the workspace settings (creating the settings document if this replica has none),
+    /// in one transaction with the read model.
+    pub fn edit_settings(
+        &mut self,
+        edits: &[schema::SettingsEdit],
+        now_ms: i64,
+    ) -> Result<schema::Settings, StoreError> {
+        let id = schema::settings_id();
+        let author = self.identity.author();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut doc = match documents::number(&tx, id)? {
+            Some(n) => {
+                let mut doc = documents::load(&tx, n, id)?;
+                doc.set_actor(self.identity.actor());
+                let heads = doc.get_heads();
+                schema::edit_settings(&mut doc, edits, &author, now_ms)?;
+                if doc.get_heads() != heads {
+                    documents::append(&tx, n, &mut doc, &heads)?;
+                    read_model::upsert(&tx, n, doc.document(), id)?;
+                }
+                doc
+            }
+            None => {
+                let mut doc =
+                    schema::create_settings(edits, self.identity.actor(), &author, now_ms)?;
+                let n = documents::insert(&tx, id, RecordKind::Settings, &mut doc)?;
+                read_model::upsert(&tx, n, doc.document(), id)?;
+                doc
+            }
+        };
+        tx.commit()?;
+        Ok(schema::read_settings(Some(doc.document())))
+    }
+
     /// Every document id and its saved bytes, for copying a replica.
     pub fn export_all(&self) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
         documents::export_all(&self.conn)

@@ -17,16 +17,19 @@ pub enum RecordKind {
     Case,
     Activity,
     User,
+    /// The workspace settings (pipeline, playbook, thresholds, currencies): one shared document.
+    Settings,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Organization,
         RecordKind::Contact,
         RecordKind::Relationship,
         RecordKind::Case,
         RecordKind::Activity,
         RecordKind::User,
+        RecordKind::Settings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl RecordKind {
             RecordKind::Case => "case",
             RecordKind::Activity => "activity",
             RecordKind::User => "user",
+            RecordKind::Settings => "settings",
         }
     }
 }

@@ -23,6 +23,8 @@ mod conflicts;
 mod fields;
 mod history;
 mod read;
+mod settings;
+mod versions;
 mod write;
 
 pub use author::ChangeAuthor;
@@ -30,6 +32,11 @@ pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind};
 pub use history::{history, HistoryEntry};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
+pub use settings::{
+    create_settings, edit_settings, read_settings, settings_id, valid_step_key, Settings,
+    SettingsEdit, Step,
+};
+pub use versions::{handover_edits, versions, HandoverEdit, Version};
 pub use write::{
     apply_edits, apply_edits_and_commit, create_record, Edit, NewRecord, Scalar, WriteError,
 };

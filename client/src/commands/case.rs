@@ -3,11 +3,11 @@
 use super::edits::EditBuilder;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
-use crate::cli::{CaseCommand, CaseFields, MoveArgs};
+use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
-use crm_shared::schema::{Edit, Record, Scalar, StageChange};
+use crm_shared::schema::{Edit, Record, Scalar, Settings, StageChange};
 use crm_shared::values::{format_amount, parse_date, Currency};
 use crm_shared::{RecordKind, Stage};
 use rusqlite::types::Value;
@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             Ok(edits)
         }),
         CaseCommand::Move(m) => move_stage(ctx, m),
+        CaseCommand::Check(c) => check(ctx, c),
         CaseCommand::Rm(a) => show::rm(ctx, KIND, a),
         CaseCommand::Show(a) => {
             let store = ctx.open()?;
@@ -71,13 +72,16 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE case_id = ?1 AND deleted = 0 ORDER BY at DESC LIMIT 50",
                 &[Value::Text(id.to_string())],
             )?;
+            let settings = store.settings()?;
+            let playbook = playbook(&settings, &record);
             show::show(
                 ctx,
                 &store,
                 &record,
-                serde_json::json!({"activities": activities}),
+                serde_json::json!({"activities": activities, "playbook": playbook}),
             )?;
             if !ctx.json {
+                print_playbook(&playbook, &record);
                 super::activity::print_rows(&activities, "\nActivities", "");
             }
             Ok(())
@@ -175,10 +179,32 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     if to == Stage::Lost && reason.is_none() {
         anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
     }
+    let mut warning = None;
     show::edit(ctx, KIND, &m.id, |store, r| {
         let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
         if from == Some(to) {
             anyhow::bail!("case \"{}\" is already in stage {to}", r.title());
+        }
+        if let Some(from) = from.filter(|f| f.is_open() && to != Stage::Lost) {
+            let undone: Vec<String> = store
+                .settings()?
+                .steps(from)
+                .iter()
+                .filter(|st| {
+                    st.required
+                        && !r
+                            .set("steps_done")
+                            .contains(&Settings::done_key(from, &st.key))
+                })
+                .map(|st| format!("{} ({})", st.key, st.title))
+                .collect();
+            if !undone.is_empty() {
+                warning = Some(format!(
+                    "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
+                    undone.join(", "),
+                    m.id
+                ));
+            }
         }
         let mut edits = vec![
             Edit::Set {
@@ -213,6 +239,100 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
             });
         }
         Ok(edits)
+    })?;
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+    Ok(())
+}
+
+/// The playbook of the case's current stage: each step and whether it is done.
+fn playbook(settings: &Settings, r: &Record) -> serde_json::Value {
+    let Some(stage) = r.str("stage").and_then(|s| s.parse::<Stage>().ok()) else {
+        return serde_json::Value::Null;
+    };
+    let done = r.set("steps_done");
+    let steps: Vec<serde_json::Value> = settings
+        .steps(stage)
+        .iter()
+        .map(|st| {
+            serde_json::json!({
+                "key": st.key, "title": st.title, "required": st.required,
+                "done": done.contains(&Settings::done_key(stage, &st.key)),
+            })
+        })
+        .collect();
+    serde_json::json!({"stage": stage.key(), "steps": steps})
+}
+
+fn print_playbook(playbook: &serde_json::Value, r: &Record) {
+    let Some(steps) = playbook["steps"].as_array().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    println!(
+        "\nPlaybook of stage {}",
+        playbook["stage"].as_str().unwrap_or("")
+    );
+    for (i, st) in steps.iter().enumerate() {
+        println!(
+            "  [{}] {}. {}  {}{}",
+            if st["done"] == true { "x" } else { " " },
+            i + 1,
+            st["key"].as_str().unwrap_or(""),
+            st["title"].as_str().unwrap_or(""),
+            if st["required"] == true {
+                " (required)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "  Tick a step with `crm case check {} STEP`.",
+        output::short_id(&r.id.to_string())
+    );
+}
+
+/// `crm case check ID STEP [--undo]`: ticks a step of the current stage's playbook.
+fn check(ctx: &Ctx, c: CheckArgs) -> Result<()> {
+    let undo = c.undo;
+    show::edit(ctx, KIND, &c.id, |store, r| {
+        let stage: Stage = r
+            .str("stage")
+            .unwrap_or("prospecting")
+            .parse()
+            .map_err(|e| anyhow::anyhow!("this case's stage cannot be read: {e}"))?;
+        let settings = store.settings()?;
+        let steps = settings.steps(stage);
+        let wanted = c.step.trim();
+        let step = match wanted.parse::<usize>() {
+            Ok(n) if (1..=steps.len()).contains(&n) => &steps[n - 1],
+            _ => steps.iter().find(|s| s.key == wanted).ok_or_else(|| {
+                let keys: Vec<&str> = steps.iter().map(|s| s.key.as_str()).collect();
+                if keys.is_empty() {
+                    anyhow::anyhow!("stage {stage} has no playbook steps")
+                } else {
+                    anyhow::anyhow!(
+                        "stage {stage} has no step `{wanted}` (its steps: {})",
+                        keys.join(", ")
+                    )
+                }
+            })?,
+        };
+        let item = Settings::done_key(stage, &step.key);
+        let done = r.set("steps_done").contains(&item);
+        Ok(match (undo, done) {
+            (false, false) => vec![Edit::AddToSet {
+                field: "steps_done",
+                item,
+            }],
+            (true, true) => vec![Edit::RemoveFromSet {
+                field: "steps_done",
+                item,
+            }],
+            (false, true) => anyhow::bail!("step `{}` is already done", step.key),
+            (true, false) => anyhow::bail!("step `{}` is not done", step.key),
+        })
     })
 }
 

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
             Ok(edits)
         }),
         ContactCommand::Rm(a) => show::rm(ctx, KIND, a),
+        ContactCommand::Network(a) => super::network::run(ctx, a),
         ContactCommand::Show(a) => {
             let store = ctx.open()?;
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
@@ -42,11 +43,16 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 &p,
             )?;
             let related = relationships(&store, &id.to_string())?;
-            let extra = serde_json::json!({"cases": cases, "activities": activities, "relationships": related});
+            let timeline = super::timeline::timeline(
+                &store,
+                super::timeline::Subject::Contact,
+                &id.to_string(),
+            )?;
+            let extra = serde_json::json!({"cases": cases, "activities": activities, "relationships": related, "timeline": timeline});
             show::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::case::print_rows(&cases, "\nCases", "");
-                super::activity::print_rows(&activities, "\nTimeline", "");
+                super::timeline::print(&timeline);
                 if !related.is_empty() {
                     println!("\nRelationships");
                     for r in &related {

@@ -41,11 +41,18 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date",
                 &[Value::Text(id.to_string())],
             )?;
-            let extra = serde_json::json!({"contacts": contacts, "cases": cases});
-            show::show(ctx, &store, &record, extra.clone())?;
+            let timeline = super::timeline::timeline(
+                &store,
+                super::timeline::Subject::Organization,
+                &id.to_string(),
+            )?;
+            let extra =
+                serde_json::json!({"contacts": contacts, "cases": cases, "timeline": timeline});
+            show::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::contact::print_rows(&contacts, "\nContacts", "");
                 super::case::print_rows(&cases, "\nCases", "");
+                super::timeline::print(&timeline);
             }
             Ok(())
         }

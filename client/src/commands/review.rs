@@ -29,12 +29,40 @@ pub fn conflicts(ctx: &Ctx) -> Result<()> {
             all.push((record.clone(), c));
         }
     }
+    let handover = super::rows::query(
+        &store,
+        "SELECT h.id, h.type, h.user, h.at, coalesce(c.title, a.subject) FROM rm_handover_edits h
+         LEFT JOIN rm_cases c ON c.id = h.id LEFT JOIN rm_activities a ON a.id = h.id ORDER BY h.at",
+        &[],
+        &["id", "type", "user", "at", "title"],
+    )?;
     if ctx.json {
         let v: Vec<_> = all
             .iter()
             .map(|(r, c)| serde_json::json!({"id": r.id, "type": r.kind, "title": r.title(), "field": c.field, "values": c.values}))
+            .chain(handover.iter().map(|h| serde_json::json!({
+                "id": h["id"], "type": h["type"], "title": h["title"], "field": "handover",
+                "values": [{"value": "edited by the previous owner during its handover", "user": h["user"], "at": h["at"]}],
+            })))
             .collect();
         return output::json(&v);
+    }
+    if !handover.is_empty() {
+        println!("Edited by the previous owner during a handover (merged; worth a look):");
+        let mut t = output::table(&["ID", "RECORD", "BY", "WHEN"]);
+        for h in &handover {
+            t.add_row(vec![
+                output::short_id(h["id"].as_str().unwrap_or("")),
+                format!(
+                    "{} {}",
+                    h["type"].as_str().unwrap_or(""),
+                    h["title"].as_str().unwrap_or("")
+                ),
+                h["user"].as_str().unwrap_or("").to_string(),
+                output::local_time_s(h["at"].as_i64().unwrap_or(0)),
+            ]);
+        }
+        println!("{t}\n");
     }
     if all.is_empty() {
         println!("No conflicts: every field holds one value.");

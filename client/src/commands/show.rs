@@ -159,10 +159,11 @@ pub fn field_rows(store: &Store, r: &Record) -> Vec<(String, String)> {
             .str("stage")
             .and_then(|s| s.parse::<crm_shared::Stage>().ok())
         {
-            rows.push((
-                "probability".into(),
-                format!("{} (from stage)", stage.default_probability()),
-            ));
+            let p = store
+                .settings()
+                .map(|s| s.probability(stage))
+                .unwrap_or_else(|_| stage.default_probability());
+            rows.push(("probability".into(), format!("{p} (from stage)")));
         }
     }
     rows.push(("owner".into(), r.owner.clone()));
@@ -188,10 +189,19 @@ pub fn field_rows(store: &Store, r: &Record) -> Vec<(String, String)> {
 pub fn show(ctx: &Ctx, store: &Store, record: &Record, extra: serde_json::Value) -> Result<()> {
     let mut doc = store.load(record.id)?;
     let conflicts = crm_shared::schema::conflicts(doc.document(), record.kind);
+    let handover_edits = if record.str("handed_over_from").is_some() {
+        crm_shared::schema::handover_edits(doc.document())
+    } else {
+        Vec::new()
+    };
     if ctx.json {
         let mut v = serde_json::to_value(record)?;
         if let serde_json::Value::Object(map) = &mut v {
             map.insert("conflicts".into(), serde_json::to_value(&conflicts)?);
+            map.insert(
+                "handover_edits".into(),
+                serde_json::to_value(&handover_edits)?,
+            );
             if let serde_json::Value::Object(more) = extra {
                 map.extend(more);
             }
@@ -199,6 +209,13 @@ pub fn show(ctx: &Ctx, store: &Store, record: &Record, extra: serde_json::Value)
         return output::json(&v);
     }
     output::print_fields(&field_rows(store, record));
+    if !handover_edits.is_empty() {
+        println!();
+        println!("Edited during its handover (merged; worth a look):");
+        for e in &handover_edits {
+            println!("  by {} at {}", e.user, output::local_time_s(e.at));
+        }
+    }
     if !conflicts.is_empty() {
         println!();
         println!(

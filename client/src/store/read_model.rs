@@ -5,10 +5,12 @@ use crate::error::StoreError;
 use automerge::Automerge;
 use crm_shared::schema::{self, Record};
 use crm_shared::{DocumentId, RecordKind};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
+
+mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
-pub const READ_MODEL_VERSION: i64 = 3;
+pub const READ_MODEL_VERSION: i64 = 4;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -21,6 +23,11 @@ const TABLES: &[&str] = &[
     "rm_users",
     "rm_conflicts",
     "rm_search",
+    "rm_stage_probability",
+    "rm_case_versions",
+    "rm_stage_changes",
+    "rm_activity_versions",
+    "rm_handover_edits",
 ];
 
 const SCHEMA: &str = "
@@ -46,7 +53,8 @@ CREATE INDEX rm_contact_orgs_org ON rm_contact_orgs(org_id);
 CREATE TABLE rm_cases (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, org_id TEXT, stage TEXT NOT NULL,
     probability INTEGER NOT NULL, grade TEXT, interest INTEGER, amount INTEGER, currency TEXT,
-    close_date TEXT, region TEXT, owner TEXT, created_at INTEGER, deleted INTEGER NOT NULL
+    close_date TEXT, region TEXT, owner TEXT, created_at INTEGER, deleted INTEGER NOT NULL,
+    prob_override INTEGER
 );
 CREATE INDEX rm_cases_stage ON rm_cases(stage);
 CREATE INDEX rm_cases_org ON rm_cases(org_id);
@@ -78,6 +86,31 @@ CREATE INDEX rm_relationships_to ON rm_relationships(to_id);
 CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL);
 CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (id, field)) WITHOUT ROWID;
+-- Stage probabilities of the settings document (absent: the defaults of `Stage`).
+CREATE TABLE rm_stage_probability (stage TEXT PRIMARY KEY, probability INTEGER NOT NULL);
+-- Reports as of a date: each case as it stood from `t` (ms) until `t_end` (NULL: still now),
+-- derived from its document's history (`schema::versions`). Now is `t_end IS NULL`.
+CREATE TABLE rm_case_versions (
+    case_id TEXT NOT NULL, t INTEGER NOT NULL, t_end INTEGER, stage TEXT NOT NULL,
+    lost_from_stage TEXT, prob_override INTEGER, amount INTEGER, currency TEXT, owner TEXT,
+    region TEXT, grade TEXT, close_date TEXT, created_at INTEGER, closed_at INTEGER,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (case_id, t)
+) WITHOUT ROWID;
+-- Every stage change of every case, with `known_at`: the time of the first version holding it.
+CREATE TABLE rm_stage_changes (
+    case_id TEXT NOT NULL, i INTEGER NOT NULL, stage TEXT NOT NULL, from_stage TEXT,
+    at INTEGER NOT NULL, by TEXT, known_at INTEGER NOT NULL,
+    PRIMARY KEY (case_id, i)
+) WITHOUT ROWID;
+CREATE TABLE rm_activity_versions (
+    activity_id TEXT NOT NULL, t INTEGER NOT NULL, t_end INTEGER, kind TEXT NOT NULL,
+    status TEXT NOT NULL, owner TEXT, at TEXT, case_id TEXT, deleted INTEGER NOT NULL,
+    PRIMARY KEY (activity_id, t)
+) WITHOUT ROWID;
+-- Changes by the rep who handed a record over, made concurrently with the handover (merged, shown).
+CREATE TABLE rm_handover_edits (id TEXT NOT NULL, type TEXT NOT NULL, user TEXT NOT NULL,
+    at INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (id, hash)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE rm_search USING fts5(
     body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
@@ -106,8 +139,25 @@ pub fn upsert(
     doc: &Automerge,
     id: DocumentId,
 ) -> Result<(), StoreError> {
-    let r = schema::read_record(id, doc, None)?;
     let id_s = id.to_string();
+    let mut r = schema::read_record(id, doc, None)?;
+    if matches!(r.kind, RecordKind::Case | RecordKind::Activity) {
+        let versions = schema::versions(id, doc)?;
+        versions::write(conn, &id_s, &versions)?;
+        if let Some(last) = versions.into_iter().next_back() {
+            r = last.record;
+        }
+        conn.prepare_cached("DELETE FROM rm_handover_edits WHERE id = ?1")?
+            .execute([&id_s])?;
+        if r.str("handed_over_from").is_some() {
+            for e in schema::handover_edits(doc) {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO rm_handover_edits VALUES (?1,?2,?3,?4,?5)",
+                )?
+                .execute((&id_s, r.kind.as_str(), &e.user, e.at, &e.hash))?;
+            }
+        }
+    }
     let first = |field: &str| r.labelled(field).first().map(|l| l.value.clone());
     let mut search: Vec<String> = vec![r.title().to_string()];
     match r.kind {
@@ -156,14 +206,12 @@ pub fn upsert(
         }
         RecordKind::Case => {
             let stage = r.str("stage").unwrap_or("prospecting");
-            let probability = r.int("probability").unwrap_or_else(|| {
-                stage
-                    .parse::<crm_shared::Stage>()
-                    .map(|s| s.default_probability())
-                    .unwrap_or(0)
-            });
+            let probability = match r.int("probability") {
+                Some(p) => p,
+                None => stage_probability(conn, stage)?,
+            };
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO rm_cases VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                "INSERT OR REPLACE INTO rm_cases VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
             )?
             .execute(rusqlite::params![
                 id_s,
@@ -179,7 +227,8 @@ pub fn upsert(
                 r.str("region"),
                 r.owner,
                 r.created_at,
-                deleted(&r)
+                deleted(&r),
+                r.int("probability")
             ])?;
             conn.prepare_cached("DELETE FROM rm_case_contacts WHERE case_id = ?1")?
                 .execute([&id_s])?;
@@ -221,6 +270,21 @@ pub fn upsert(
                     deleted(&r)
                 ])?;
         }
+        RecordKind::Settings => {
+            let settings = schema::read_settings(Some(doc));
+            conn.execute("DELETE FROM rm_stage_probability", [])?;
+            for stage in crm_shared::Stage::ALL {
+                conn.execute(
+                    "INSERT INTO rm_stage_probability VALUES (?1, ?2)",
+                    (stage.key(), settings.probability(stage)),
+                )?;
+            }
+            conn.execute(
+                "UPDATE rm_cases SET probability = coalesce(prob_override,
+                    (SELECT probability FROM rm_stage_probability p WHERE p.stage = rm_cases.stage), 0)",
+                [],
+            )?;
+        }
         RecordKind::User => {
             conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4)")?
                 .execute(rusqlite::params![
@@ -256,6 +320,20 @@ pub fn upsert(
             .execute((n, search.join(" ")))?;
     }
     Ok(())
+}
+
+/// The default probability of a stage: the settings', else the product's default.
+fn stage_probability(conn: &Connection, stage: &str) -> Result<i64, StoreError> {
+    let set: Option<i64> = conn
+        .prepare_cached("SELECT probability FROM rm_stage_probability WHERE stage = ?1")?
+        .query_row([stage], |r| r.get(0))
+        .optional()?;
+    Ok(set.unwrap_or_else(|| {
+        stage
+            .parse::<crm_shared::Stage>()
+            .map(|s| s.default_probability())
+            .unwrap_or(0)
+    }))
 }
 
 /// Turns what a user typed into an FTS5 query: every word must match as a prefix.

@@ -30,6 +30,18 @@ const META_FIELDS: [&str; 3] = ["owner", "book", "deleted_at"];
 /// Every field of the record in `doc` that holds concurrent values.
 pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {
     let mut out = Vec::new();
+    if kind == RecordKind::Settings {
+        // Every setting is a scalar key at the root.
+        for key in doc.keys(ROOT) {
+            if matches!(key.as_str(), "type" | "schema" | "id") {
+                continue;
+            }
+            if let Some(c) = conflict_at(doc, &ROOT, &key, key.clone()) {
+                out.push(c);
+            }
+        }
+        return out;
+    }
     let scalar_fields = fields(kind)
         .iter()
         .filter(|s| s.ty.is_scalar())

@@ -166,6 +166,7 @@ const CASE: &[FieldSpec] = &[
     f("lost_from_stage", Choice(STAGE_KEYS)),
     f("stage_history", StageHistory),
     f("steps_done", Set),
+    f("handed_over_from", Str),
     f("notes", Text),
 ];
 
@@ -182,6 +183,7 @@ const ACTIVITY: &[FieldSpec] = &[
     f("attendees", Set),
     f("location", Str),
     f("remind", Minutes),
+    f("handed_over_from", Str),
     f("notes", Text),
 ];
 
@@ -202,6 +204,8 @@ pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
         RecordKind::Case => CASE,
         RecordKind::Activity => ACTIVITY,
         RecordKind::User => USER,
+        // Settings are free-form scalar keys: see `schema::settings`.
+        RecordKind::Settings => &[],
     }
 }
 

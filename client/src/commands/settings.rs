@@ -1,0 +1,156 @@
+//! `crm settings ...`: the workspace settings document (pipeline, playbook, thresholds, currencies).
+
+use super::Ctx;
+use crate::cli::{SettingsCommand, StepArgs};
+use crate::output;
+use anyhow::Result;
+use crm_shared::schema::{Settings, SettingsEdit};
+use crm_shared::values::Currency;
+use crm_shared::Stage;
+
+pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
+    let mut store = ctx.open()?;
+    let edits = match cmd {
+        SettingsCommand::Show => return print(ctx, &store.settings()?),
+        SettingsCommand::Probability { stage, percent } => {
+            let stage: Stage = stage.parse()?;
+            vec![SettingsEdit::Probability(stage, percent_value(&percent)?)]
+        }
+        SettingsCommand::Grades { a, b, c } => {
+            let mut edits = Vec::new();
+            for (grade, v) in [("A", a), ("B", b), ("C", c)] {
+                if let Some(v) = v {
+                    let n: i64 = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| (0..=100_000).contains(n))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--{} needs a whole number of cases, not `{v}`",
+                                grade.to_lowercase()
+                            )
+                        })?;
+                    edits.push(SettingsEdit::GradeMinimum(grade.into(), n));
+                }
+            }
+            if edits.is_empty() {
+                anyhow::bail!("give at least one of --a N, --b N, --c N");
+            }
+            edits
+        }
+        SettingsCommand::Currency { code, remove, base } => {
+            let code = Currency::parse(&code)?;
+            if base {
+                vec![SettingsEdit::BaseCurrency(code)]
+            } else {
+                if remove && store.settings()?.base_currency == code.as_str() {
+                    anyhow::bail!("{code} is the base currency: choose another with `crm settings currency CODE --base` first");
+                }
+                vec![SettingsEdit::Currency {
+                    code,
+                    used: !remove,
+                }]
+            }
+        }
+        SettingsCommand::Step(a) => step_edits(&store.settings()?, a)?,
+    };
+    let settings = store.edit_settings(&edits, ctx.now_ms)?;
+    if ctx.json {
+        return output::json(&settings);
+    }
+    eprintln!("Saved the settings.");
+    print(ctx, &settings)
+}
+
+fn percent_value(text: &str) -> Result<i64> {
+    text.trim()
+        .trim_end_matches('%')
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (0..=100).contains(p))
+        .ok_or_else(|| {
+            anyhow::anyhow!("a probability is a whole percent from 0 to 100, not `{text}`")
+        })
+}
+
+fn step_edits(settings: &Settings, a: StepArgs) -> Result<Vec<SettingsEdit>> {
+    let stage: Stage = a.stage.parse()?;
+    let key = a.key.trim().to_string();
+    if !crm_shared::schema::valid_step_key(&key) {
+        anyhow::bail!("`{key}` is not a step key: use lowercase letters, digits and dashes, e.g. send-proposal");
+    }
+    let existing = settings.steps(stage).iter().find(|s| s.key == key);
+    if a.remove {
+        if existing.is_none() {
+            anyhow::bail!("stage {stage} has no step `{key}`");
+        }
+        return Ok(vec![SettingsEdit::RemoveStep { stage, key }]);
+    }
+    let title = match (&a.title, existing) {
+        (Some(t), _) if !t.trim().is_empty() => t.trim().to_string(),
+        (None, Some(e)) => e.title.clone(),
+        _ => anyhow::bail!("a new step needs --title \"What to do\""),
+    };
+    let required = match (a.required, a.optional, existing) {
+        (true, _, _) => true,
+        (_, true, _) => false,
+        (_, _, Some(e)) => e.required,
+        _ => false,
+    };
+    let order = a.order.or(existing.map(|e| e.order)).unwrap_or_else(|| {
+        settings
+            .steps(stage)
+            .iter()
+            .map(|s| s.order + 1)
+            .max()
+            .unwrap_or(0)
+    });
+    Ok(vec![SettingsEdit::Step {
+        stage,
+        key,
+        title,
+        required,
+        order,
+    }])
+}
+
+fn print(ctx: &Ctx, s: &Settings) -> Result<()> {
+    if ctx.json {
+        return output::json(s);
+    }
+    println!("Pipeline");
+    let mut t = output::table(&["STAGE", "PROBABILITY", "PLAYBOOK STEPS"]);
+    for stage in Stage::ALL {
+        let steps: Vec<String> = s
+            .steps(stage)
+            .iter()
+            .map(|st| {
+                format!(
+                    "{}: {}{}",
+                    st.key,
+                    st.title,
+                    if st.required { " (required)" } else { "" }
+                )
+            })
+            .collect();
+        t.add_row(vec![
+            stage.key().to_string(),
+            format!("{}%", s.probability(stage)),
+            steps.join("\n"),
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "\nOpen cases each rep should hold: A >= {}, B >= {}, C >= {}",
+        s.grade_minimum("A"),
+        s.grade_minimum("B"),
+        s.grade_minimum("C")
+    );
+    println!(
+        "Currencies: {} (base {})",
+        s.currencies.join(", "),
+        s.base_currency
+    );
+    Ok(())
+}
