@@ -40,13 +40,28 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         Value::Text(user.clone()),
         Value::Text(ctx.today.to_string()),
     ];
+    let reminders = reminders(ctx, &store, &user)?;
     if ctx.json {
         let items = query(&store, &items_sql, &items_params, &COLUMNS)?;
         let overdue = query(&store, &overdue_sql, &overdue_params, &COLUMNS)?;
         return output::json(&serde_json::json!({
             "user": user, "from": first.to_string(), "to": last.to_string(),
-            "items": items, "overdue": overdue,
+            "items": items, "overdue": overdue, "reminders": reminders,
         }));
+    }
+    if !reminders.is_empty() {
+        println!("Reminders");
+        for r in &reminders {
+            println!(
+                "  {}  {} {}: {} ({} min before)",
+                output::short_id(r["id"].as_str().unwrap_or("")),
+                r["at"].as_str().unwrap_or("").replace('T', " "),
+                r["kind"].as_str().unwrap_or(""),
+                r["subject"].as_str().unwrap_or(""),
+                r["remind"]
+            );
+        }
+        println!();
     }
     // A busy week is thousands of rows: build table cells straight from SQLite.
     let items = cells(&store, &items_sql, &items_params)?;
@@ -71,6 +86,41 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Planned appointments of `user` whose reminder time has come and that have not started yet.
+fn reminders(ctx: &Ctx, store: &Store, user: &str) -> Result<Vec<super::rows::Row>> {
+    use chrono::TimeZone;
+    let now = chrono::Local
+        .timestamp_millis_opt(ctx.now_ms)
+        .single()
+        .map(|t| t.naive_local())
+        .unwrap_or_default();
+    let start = crm_shared::values::format_datetime(now);
+    // Reminders reach at most a week ahead.
+    let end = crm_shared::values::format_datetime(now + chrono::Duration::days(8));
+    let rows = query(
+        store,
+        "SELECT id, at, kind, subject, remind FROM rm_activities
+         WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND at >= ?2 AND at < ?3 AND remind IS NOT NULL
+         ORDER BY at",
+        &[
+            Value::Text(user.to_string()),
+            Value::Text(start),
+            Value::Text(end),
+        ],
+        &["id", "at", "kind", "subject", "remind"],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            let at = r["at"]
+                .as_str()
+                .and_then(|a| crm_shared::values::parse_datetime(a).ok());
+            let remind = r["remind"].as_i64().unwrap_or(0);
+            at.is_some_and(|at| at - chrono::Duration::minutes(remind) <= now)
+        })
+        .collect())
 }
 
 /// The table cells of a query over `COLUMNS`, as `row_cells` would make them (ids shortened,
