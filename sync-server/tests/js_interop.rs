@@ -88,6 +88,7 @@ fn ensure_node_modules() {
 
 struct ServerProcess {
     child: Child,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
     addr: String,
     _dir: tempfile::TempDir,
 }
@@ -103,10 +104,10 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start crm-sync-server");
+        // Kept open: the server must never write to a closed pipe.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        stdout.read_line(&mut line).unwrap();
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -114,6 +115,7 @@ impl ServerProcess {
             .to_string();
         ServerProcess {
             child,
+            _stdout: stdout,
             addr,
             _dir: dir,
         }

@@ -29,6 +29,7 @@ const MAX_DOCS: usize = 24;
 
 struct ServerProcess {
     child: Child,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
     addr: String,
 }
 
@@ -42,16 +43,20 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start crm-sync-server");
+        // Kept open: the server must never write to a closed pipe.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        stdout.read_line(&mut line).unwrap();
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
             .to_string();
-        ServerProcess { child, addr }
+        ServerProcess {
+            child,
+            _stdout: stdout,
+            addr,
+        }
     }
 
     /// SIGKILL (std's `Child::kill` on Unix).

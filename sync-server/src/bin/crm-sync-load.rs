@@ -148,6 +148,7 @@ struct Server {
     addr: SocketAddr,
     pid: u32,
     child: Option<Child>,
+    _stdout: Option<std::io::BufReader<std::process::ChildStdout>>,
     data_dir: Option<PathBuf>,
 }
 
@@ -163,6 +164,7 @@ impl Server {
                 addr,
                 pid,
                 child: None,
+                _stdout: None,
                 data_dir: None,
             });
         }
@@ -196,8 +198,10 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
+        // Kept open: the server must never write to a closed pipe.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().context("no stdout")?);
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
+        stdout.read_line(&mut line)?;
         let Some(addr) = line.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
             bail!("the server did not start: {line:?}");
@@ -213,6 +217,7 @@ impl Server {
             addr,
             pid: child.id(),
             child: Some(child),
+            _stdout: Some(stdout),
             data_dir: Some(data_dir),
         })
     }
