@@ -1,9 +1,12 @@
-//! The end-to-end test harness: runs the real `crm` binary on temporary data dirs.
+//! The end-to-end test harness: runs the real `crm` and `crm-sync-server` binaries on temporary
+//! data dirs.
 //!
-//! [`Crm`] owns one temporary data dir and runs commands in it. The binary is found next to the
-//! running test executable (in the same `target/<profile>` dir) and is built once, with
-//! `cargo build -p crm-client --bin crm`, only when it is missing there, or older than the
-//! client's sources (then a failed rebuild, e.g. of an edit in progress, leaves the old one).
+//! [`Crm`] owns one temporary data dir and runs commands in it; [`SyncServer`] runs the sync
+//! server on a temporary data dir and a free port, and can SIGKILL and restart it. The binaries are
+//! found next to the running test executable (in the same `target/<profile>` dir) and each is
+//! built once, with `cargo build -p crm-client --bin crm` (`-p crm-sync-server --bin
+//! crm-sync-server`), only when it is missing there, or older than its sources (then a failed
+//! rebuild, e.g. of an edit in progress, leaves the old one).
 
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -15,46 +18,82 @@ use std::sync::OnceLock;
 pub fn crm_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the path of the running test executable");
-        let profile_dir = exe
-            .ancestors()
-            .find(|p| {
-                matches!(
-                    p.file_name().and_then(OsStr::to_str),
-                    Some("debug" | "release")
-                )
-            })
-            .unwrap_or_else(|| panic!("{} is not inside a debug or release dir", exe.display()))
-            .to_path_buf();
-        let bin = profile_dir.join(format!("crm{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            let status = build_crm(&profile_dir);
-            assert!(
-                status.success(),
-                "cargo build -p crm-client failed: {status}"
-            );
-        } else if is_stale(&bin) {
-            let status = build_crm(&profile_dir);
-            if !status.success() {
-                // Someone's edit in progress does not build: test the last good binary.
-                eprintln!(
-                    "warning: cannot rebuild crm ({status}); testing {}",
-                    bin.display()
-                );
-            }
-        }
-        assert!(
-            bin.exists(),
-            "building crm did not produce {}",
-            bin.display()
-        );
-        bin
+        find_or_build(
+            "crm-client",
+            "crm",
+            &[
+                "client/src",
+                "client/Cargo.toml",
+                "shared/src",
+                "shared/Cargo.toml",
+                "Cargo.lock",
+            ],
+        )
     })
 }
 
-/// True when a source file of the client (or of the crates it uses) is newer than `bin`, as
-/// when only this crate's tests were built after an edit (`cargo test -p crm-tests`).
-fn is_stale(bin: &Path) -> bool {
+/// The path of the `crm-sync-server` binary of this build (built on first use if missing, or
+/// rebuilt when older than the server's sources, like [`crm_bin`]).
+pub fn sync_server_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        find_or_build(
+            "crm-sync-server",
+            "crm-sync-server",
+            &[
+                "sync-server/src",
+                "sync-server/Cargo.toml",
+                "shared/src",
+                "shared/Cargo.toml",
+                "Cargo.lock",
+            ],
+        )
+    })
+}
+
+/// The binary `bin` of `package` in the profile dir of the running test executable: built when
+/// missing; rebuilt when older than `sources` (workspace-relative), keeping the old one when the
+/// rebuild fails.
+fn find_or_build(package: &str, bin: &str, sources: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test executable");
+    let profile_dir = exe
+        .ancestors()
+        .find(|p| {
+            matches!(
+                p.file_name().and_then(OsStr::to_str),
+                Some("debug" | "release")
+            )
+        })
+        .unwrap_or_else(|| panic!("{} is not inside a debug or release dir", exe.display()))
+        .to_path_buf();
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let status = build(&profile_dir, package, bin);
+        assert!(
+            status.success(),
+            "cargo build -p {package} failed: {status}"
+        );
+    } else if is_stale(&path, sources) {
+        let status = build(&profile_dir, package, bin);
+        if !status.success() {
+            // Someone's edit in progress does not build: test the last good binary.
+            eprintln!(
+                "warning: cannot rebuild {bin} ({status}); testing {}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        path.exists(),
+        "building {bin} did not produce {}",
+        path.display()
+    );
+    path
+}
+
+/// True when a file under `sources` (workspace-relative) is newer than `bin`, as when only this
+/// crate's tests were built after an edit (`cargo test -p crm-tests`).
+fn is_stale(bin: &Path, sources: &[&str]) -> bool {
     fn newest(path: &Path) -> Option<std::time::SystemTime> {
         let meta = std::fs::metadata(path).ok()?;
         if meta.is_file() {
@@ -70,21 +109,15 @@ fn is_stale(bin: &Path) -> bool {
         .parent()
         .expect("the tests crate lies inside the workspace");
     let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok();
-    let sources = [
-        "client/src",
-        "client/Cargo.toml",
-        "shared/src",
-        "shared/Cargo.toml",
-        "Cargo.lock",
-    ]
-    .iter()
-    .filter_map(|p| newest(&workspace.join(p)))
-    .max();
+    let sources = sources
+        .iter()
+        .filter_map(|p| newest(&workspace.join(p)))
+        .max();
     matches!((built, sources), (Some(b), Some(s)) if s > b)
 }
 
-/// Builds the `crm` binary into the target dir that holds `profile_dir`.
-fn build_crm(profile_dir: &Path) -> std::process::ExitStatus {
+/// Builds `bin` of `package` into the target dir that holds `profile_dir`.
+fn build(profile_dir: &Path, package: &str, bin: &str) -> std::process::ExitStatus {
     let target_dir = profile_dir
         .parent()
         .expect("a profile dir lies inside a target dir");
@@ -94,12 +127,13 @@ fn build_crm(profile_dir: &Path) -> std::process::ExitStatus {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "-p", "crm-client", "--bin", "crm", "--target-dir"])
+        .args(["build", "-p", package, "--bin", bin, "--target-dir"])
         .arg(target_dir);
     if profile_dir.file_name() == Some(OsStr::new("release")) {
         cmd.arg("--release");
     }
-    cmd.status().expect("cargo can be started to build crm")
+    cmd.status()
+        .unwrap_or_else(|e| panic!("cargo can be started to build {bin}: {e}"))
 }
 
 /// One data dir (a replica) in a temporary folder, and the commands to run in it.
@@ -130,6 +164,14 @@ impl Crm {
         let crm = Crm::new();
         crm.ok(&["init", "--user", user]);
         crm
+    }
+
+    /// A data dir initialised for `user` with `crm init --server URL`, which restores everything
+    /// from the server; returns it with what `init --json` printed.
+    pub fn init_with_server(user: &str, url: &str) -> (Crm, Value) {
+        let crm = Crm::new();
+        let out = crm.json(&["init", "--user", user, "--server", url]);
+        (crm, out)
     }
 
     /// The data dir.
@@ -313,4 +355,194 @@ pub fn message(stderr: &str) -> &str {
         .trim_end()
         .strip_prefix("crm: error: ")
         .unwrap_or(stderr)
+}
+
+/// The real `crm-sync-server` binary serving a temporary data dir.
+///
+/// It listens on a free port of 127.0.0.1 (read from its `listening on ADDR` line); its log
+/// (stderr, `CRM_SYNC_LOG` or `warn`) goes to a file beside the data dir, kept across restarts.
+/// [`SyncServer::kill9`] SIGKILLs it, [`SyncServer::restart`] starts it again on the same data
+/// dir; dropping it kills it.
+pub struct SyncServer {
+    tmp: tempfile::TempDir,
+    data_dir: PathBuf,
+    child: Option<std::process::Child>,
+    addr: std::net::SocketAddr,
+}
+
+impl SyncServer {
+    /// Starts a server on a new data dir and a free port.
+    pub fn start() -> SyncServer {
+        let tmp = tempfile::Builder::new()
+            .prefix("crm-sync-server-")
+            .tempdir()
+            .expect("a temporary dir");
+        let data_dir = tmp.path().join("data");
+        let mut server = SyncServer {
+            tmp,
+            data_dir,
+            child: None,
+            addr: ([127, 0, 0, 1], 0).into(),
+        };
+        if let Err(e) = server.spawn("127.0.0.1:0") {
+            panic!("crm-sync-server did not start: {e}");
+        }
+        server
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// The URL to give `crm init --server` and `crm sync --server`.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The server's data dir.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Everything the server wrote on stderr so far (all runs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_file()).unwrap_or_default()
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.tmp.path().join("server.log")
+    }
+
+    /// True while the server process runs.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Kills the server with SIGKILL and reaps it. Panics if it had already died by itself.
+    pub fn kill9(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            panic!("kill9: the server is not running");
+        };
+        let exited_before = child.try_wait().ok().flatten();
+        child.kill().expect("SIGKILL can be sent to the server");
+        let status = child.wait().expect("the killed server can be reaped");
+        assert!(
+            exited_before.is_none(),
+            "the server had already exited ({status}) before the kill:\n{}",
+            self.log()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "the server did not die of SIGKILL ({status}):\n{}",
+                self.log()
+            );
+        }
+    }
+
+    /// Starts the server again on the same data dir, on a new free port (killing it first if it
+    /// runs). Returns the new URL.
+    pub fn restart(&mut self) -> String {
+        self.stop();
+        if let Err(e) = self.spawn("127.0.0.1:0") {
+            panic!("crm-sync-server did not restart: {e}");
+        }
+        self.url()
+    }
+
+    /// Starts the server again on the same data dir and the same address (killing it first if it
+    /// runs). Fails, leaving it stopped, when the port cannot be bound again (e.g. someone else
+    /// took it in between): the caller then restarts on another port or skips what needs it.
+    pub fn restart_on_same_port(&mut self) -> Result<(), String> {
+        self.stop();
+        let addr = self.addr.to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match self.spawn(&addr) {
+                Ok(()) => return Ok(()),
+                Err(e) if std::time::Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// The value of a counter or gauge of `/metrics` (without labels), if the server answers.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        use std::io::{Read, Write};
+        let timeout = Some(std::time::Duration::from_secs(5));
+        let mut tcp = std::net::TcpStream::connect(self.addr).ok()?;
+        tcp.set_read_timeout(timeout).ok()?;
+        tcp.set_write_timeout(timeout).ok()?;
+        write!(
+            tcp,
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .ok()?;
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).ok()?;
+        let (_, body) = response.split_once("\r\n\r\n")?;
+        body.lines().find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            (key == name).then(|| value.trim().parse().ok())?
+        })
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the binary listening on `listen`; waits for its `listening on ADDR` line.
+    fn spawn(&mut self, listen: &str) -> Result<(), String> {
+        use std::io::BufRead;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file())
+            .expect("the server log file can be opened");
+        let level = std::env::var("CRM_SYNC_LOG").unwrap_or_else(|_| "warn".into());
+        let mut child = Command::new(sync_server_bin())
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(&self.data_dir)
+            .env("CRM_SYNC_LOG", level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("crm-sync-server can be started");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let status = child.wait();
+            return Err(format!(
+                "first line {line:?}, exit {status:?}, log:\n{}",
+                self.log()
+            ));
+        };
+        self.addr = addr
+            .parse()
+            .map_err(|e| format!("bad address in {line:?}: {e}"))?;
+        // Keep reading stdout, so that a later line never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        self.child = Some(child);
+        Ok(())
+    }
+}
+
+impl Drop for SyncServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -1,0 +1,857 @@
+//! End-to-end sync over the real network: `crm` data dirs syncing through the real
+//! `crm-sync-server` binary on 127.0.0.1.
+//!
+//! - Two reps edit offline (different fields, the same field, notes, new records, a removal
+//!   against an edit), sync in different orders, and end identical; the same-field edit is a
+//!   conflict on both until one side resolves it.
+//! - A new device restores the whole workspace, conflicts and history included.
+//! - The server is SIGKILLed right after a sync reported success and in the middle of a restore:
+//!   nothing reported done is lost, the interrupted sync fails on one line, the next one works.
+//! - `crm sync --watch` receives and pushes live, and reconnects after the server restarts.
+//! - A sync with nothing to do transfers little.
+//! - Unreachable or bogus servers make `crm sync` fail cleanly without touching the records.
+//!
+//! Waiting is bounded polling, never a fixed sleep that a race must beat.
+
+use crm_tests::{check_failure, message, rows, Crm, SyncServer};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a live change may take to reach the other side.
+const LIVE: Duration = Duration::from_secs(20);
+
+/// `crm sync --json`, which must succeed.
+fn sync(crm: &Crm) -> Value {
+    crm.json(&["sync"])
+}
+
+/// The `(created, updated)` counts of a sync report.
+fn counts(report: &Value) -> (u64, u64) {
+    let n = |key: &str| {
+        report[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {key} in the sync report {report}"))
+    };
+    (n("created"), n("updated"))
+}
+
+/// Polls `probe` (every 100 ms) until it gives a value; panics after `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What two replicas must agree on: every list and conflict, and each record as `show` and
+/// `history` print it.
+///
+/// The rows of each list are compared as a set (sorted by id): `activity list`, `org list` and
+/// `case list` order rows by time, name or close date with no final tie-break on the id (unlike
+/// `contact list`), so rows that tie come in each replica's own insertion order.
+fn view(crm: &Crm, shown: &[(&str, &str)]) -> Value {
+    let mut v = crm.snapshot();
+    for list in ["orgs", "contacts", "cases", "activities"] {
+        v[list]
+            .as_array_mut()
+            .unwrap_or_else(|| panic!("{list} is a list"))
+            .sort_by_key(|row| row["id"].to_string());
+    }
+    for (kind, id) in shown {
+        v[format!("{kind} {id}")] = crm.json(&[kind, "show", id]);
+        // The changes, not their order: concurrent changes are listed in the order each
+        // replica received them.
+        let mut history = crm.json(&["history", id]);
+        history
+            .as_array_mut()
+            .unwrap_or_else(|| panic!("history prints a list"))
+            .sort_by_key(|change| change["hash"].to_string());
+        v[format!("history {id}")] = history;
+    }
+    v
+}
+
+/// The paths where two JSON values differ (at most a few), for readable assertion messages.
+fn differences(a: &Value, b: &Value) -> Vec<String> {
+    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        if out.len() >= 8 || a == b {
+            return;
+        }
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let null = Value::Null;
+                    let (l, r) = (x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null));
+                    walk(&format!("{path}/{k}"), l, r, out);
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{path}/{i}"), l, r, out);
+                }
+            }
+            _ => out.push(format!("{path}: {a} != {b}")),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", a, b, &mut out);
+    out
+}
+
+/// Asserts two views are equal, printing where they differ.
+#[track_caller]
+fn assert_same(a: &Value, b: &Value, what: &str) {
+    let diff = differences(a, b);
+    assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
+}
+
+fn sorted(conflict: &Value, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = conflict["values"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a conflict lists its values: {conflict}"))
+        .iter()
+        .map(|v| v[key].as_str().unwrap_or("?").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn names(crm: &Crm) -> Vec<String> {
+    let mut names: Vec<String> = rows(&crm.json(&["contact", "list", "--limit", "100000"]))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("?").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Checks that a `crm` run failed with one line `crm: error: ...` (no panic, no signal).
+fn assert_clean_failure(what: &str, out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "{what} should have failed but succeeded:\nstdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    if let Err(problem) = check_failure(out) {
+        panic!("{what} did not fail cleanly: {problem}\nstderr: {stderr}");
+    }
+    stderr
+}
+
+/// Runs `cmd` to its end (its output is small), killing it and failing the test after `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crm can be started");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("crm can be polled").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output();
+            panic!("{cmd:?} still ran after {limit:?}: {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("crm can be waited for")
+}
+
+/// A local port where nothing listens (it was free a moment ago).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().unwrap().port()
+}
+
+/// `crm sync --watch` running on a data dir; killed when dropped.
+struct Watch {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Watch {
+    fn start(crm: &Crm) -> Watch {
+        let stderr = crm.scratch().join("watch.stderr");
+        let file = std::fs::File::create(&stderr).expect("a file for the watch's stderr");
+        let child = crm
+            .command()
+            .args(["sync", "--watch"])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("crm sync --watch can be started");
+        Watch { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Panics if the watch has exited: it must survive lost connections.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("the watch can be polled") {
+            panic!("crm sync --watch exited ({status}):\n{}", self.stderr());
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+#[test]
+fn two_reps_edit_offline_and_converge_through_the_server() {
+    let server = SyncServer::start();
+    let url = server.url();
+
+    // Ana fills her book and syncs it up.
+    let (ana, _) = Crm::init_with_server("ana", &url);
+    let org = ana.add(&["org", "add", "--name", "Acme Corp", "--region", "north"]);
+    let contact = ana.add(&[
+        "contact",
+        "add",
+        "--name",
+        "Carla Duarte",
+        "--title",
+        "Buyer",
+        "--phone",
+        "+351 912 000 000",
+        "--org",
+        &org,
+        "--notes",
+        "Met at the fair.",
+    ]);
+    let dario = ana.add(&[
+        "contact",
+        "add",
+        "--name",
+        "Dario Rossi",
+        "--email",
+        "dario@acme.example",
+    ]);
+    let case = ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Fleet renewal",
+        "--amount",
+        "1000",
+        "--org",
+        &org,
+        "--contact",
+        &format!("{contact}=decision-maker"),
+    ]);
+    let visit = ana.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "visit",
+        "--subject",
+        "Demo at the plant",
+        "--at",
+        "2026-12-01T10:00",
+        "--case",
+        &case,
+    ]);
+    let up = sync(&ana);
+    assert_eq!(counts(&up), (0, 0), "nothing to receive yet: {up}");
+    assert!(up["bytes_sent"].as_u64().unwrap() > 0, "{up}");
+
+    // Bruno's new laptop restores all of it.
+    let (bruno, init) = Crm::init_with_server("bruno", &url);
+    assert_eq!(
+        init["restored"]["created"], 6,
+        "five records and Ana's user: {init}"
+    );
+    let shown = [
+        ("contact", contact.as_str()),
+        ("contact", dario.as_str()),
+        ("case", case.as_str()),
+        ("org", org.as_str()),
+        ("activity", visit.as_str()),
+    ];
+    let restored = view(&bruno, &shown);
+    assert_eq!(rows(&restored["contacts"]).len(), 2, "{restored:#}");
+    assert_same(
+        &restored,
+        &view(&ana, &shown),
+        "the restore differs from Ana's book",
+    );
+
+    // Round 1, offline on both sides: different fields of one contact, the same field (title),
+    // both append to the notes, Ana removes the case that Bruno edits, each adds records.
+    ana.ok(&["contact", "edit", &contact, "--phone", "+351 913 111 111"]);
+    bruno.ok(&["contact", "edit", &contact, "--region", "south"]);
+    ana.ok(&["contact", "edit", &contact, "--title", "Head of Purchasing"]);
+    bruno.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--title",
+        "Purchasing Director",
+    ]);
+    ana.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--notes",
+        "Met at the fair. Wants a demo.",
+    ]);
+    bruno.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--notes",
+        "Met at the fair. Call back in May.",
+    ]);
+    ana.ok(&["case", "rm", &case]);
+    bruno.ok(&["case", "edit", &case, "--amount", "2500.75", "--grade", "A"]);
+    let globex = ana.add(&["org", "add", "--name", "Globex"]);
+    let elena = bruno.add(&["contact", "add", "--name", "Elena Novak"]);
+    let call = bruno.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "call",
+        "--subject",
+        "Call Elena",
+        "--at",
+        "2026-12-02T09:30",
+        "--contact",
+        &elena,
+    ]);
+    assert_ne!(ana.snapshot(), bruno.snapshot());
+
+    // Sync in the order Ana, Bruno, Ana.
+    let a1 = sync(&ana);
+    assert_eq!(counts(&a1), (1, 0), "only Bruno's user is new to Ana: {a1}");
+    let b1 = sync(&bruno);
+    assert_eq!(
+        counts(&b1),
+        (1, 2),
+        "Globex is new; the contact and the case changed: {b1}"
+    );
+    let a2 = sync(&ana);
+    assert_eq!(
+        counts(&a2),
+        (2, 2),
+        "Elena and the call are new; the contact and the case changed: {a2}"
+    );
+    let mut shown = shown.to_vec();
+    shown.extend([
+        ("org", globex.as_str()),
+        ("contact", elena.as_str()),
+        ("activity", call.as_str()),
+    ]);
+    let merged = view(&ana, &shown);
+    assert_same(
+        &merged,
+        &view(&bruno, &shown),
+        "the replicas differ after syncing Ana, Bruno, Ana",
+    );
+
+    // Nothing was lost: different fields merged, both notes insertions are there.
+    let c = ana.json(&["contact", "show", &contact]);
+    assert_eq!(c["phones"][0]["value"], "+351 913 111 111", "{c:#}");
+    assert_eq!(c["region"], "south", "{c:#}");
+    let notes = c["notes"].as_str().unwrap().to_string();
+    assert!(
+        [
+            "Met at the fair. Wants a demo. Call back in May.",
+            "Met at the fair. Call back in May. Wants a demo.",
+        ]
+        .contains(&notes.as_str()),
+        "both appends must be kept: {notes:?}"
+    );
+    // The removed case stays removed and carries Bruno's concurrent edit.
+    let k = ana.json(&["case", "show", &case]);
+    assert!(k["deleted_at"].is_i64(), "{k:#}");
+    assert_eq!(k["amount"], 250_075, "{k:#}");
+    assert_eq!(k["grade"], "A", "{k:#}");
+    assert!(rows(&bruno.json(&["case", "list"])).is_empty());
+    // New records from each side are on both.
+    for crm in [&ana, &bruno] {
+        assert_eq!(crm.json(&["org", "show", &globex])["name"], "Globex");
+        assert_eq!(
+            crm.json(&["contact", "show", &elena])["name"],
+            "Elena Novak"
+        );
+        assert_eq!(
+            crm.json(&["activity", "show", &call])["subject"],
+            "Call Elena"
+        );
+    }
+    // The title is a conflict on both sides, with both values and both users.
+    let conflicts = ana.json(&["conflicts"]);
+    assert_eq!(
+        rows(&conflicts).len(),
+        1,
+        "only the title holds concurrent values: {conflicts:#}"
+    );
+    let t = &conflicts[0];
+    assert_eq!(t["id"], contact.as_str());
+    assert_eq!(t["type"], "contact");
+    assert_eq!(t["field"], "title");
+    assert_eq!(
+        sorted(t, "value"),
+        ["Head of Purchasing", "Purchasing Director"]
+    );
+    assert_eq!(sorted(t, "user"), ["ana", "bruno"]);
+    assert_eq!(bruno.json(&["conflicts"]), conflicts);
+    assert_eq!(t["values"][0]["value"], c["title"]);
+
+    // Round 2, offline again, synced in the order Bruno, Ana, Bruno: both edit the notes again
+    // (one prepends, one appends), Bruno removes Dario while Ana edits him, Ana edits Elena.
+    ana.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--notes",
+        &format!("{notes} Budget approved."),
+    ]);
+    bruno.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--notes",
+        &format!("Lisbon: {notes}"),
+    ]);
+    bruno.ok(&["contact", "rm", &dario]);
+    ana.ok(&["contact", "edit", &dario, "--email", "dario@globex.example"]);
+    ana.ok(&["contact", "edit", &elena, "--title", "CFO"]);
+    let b2 = sync(&bruno);
+    assert_eq!(counts(&b2), (0, 0), "Ana has not synced: {b2}");
+    let a3 = sync(&ana);
+    assert_eq!(counts(&a3), (0, 2), "the notes and Dario: {a3}");
+    let b3 = sync(&bruno);
+    assert_eq!(counts(&b3), (0, 3), "the notes, Dario and Elena: {b3}");
+    let merged = view(&ana, &shown);
+    assert_same(
+        &merged,
+        &view(&bruno, &shown),
+        "the replicas differ after syncing Bruno, Ana, Bruno",
+    );
+    let c = bruno.json(&["contact", "show", &contact]);
+    assert_eq!(
+        c["notes"],
+        format!("Lisbon: {notes} Budget approved."),
+        "{c:#}"
+    );
+    let d = bruno.json(&["contact", "show", &dario]);
+    assert!(d["deleted_at"].is_i64(), "{d:#}");
+    assert_eq!(d["emails"][0]["value"], "dario@globex.example", "{d:#}");
+    assert_eq!(bruno.json(&["contact", "show", &elena])["title"], "CFO");
+    assert_eq!(bruno.json(&["conflicts"]), ana.json(&["conflicts"]));
+    assert_eq!(rows(&ana.json(&["conflicts"])).len(), 1);
+
+    // Bruno resolves the title; after syncing both, the conflict is gone on both.
+    bruno.ok(&["resolve", &contact, "title", "Purchasing Manager"]);
+    assert_eq!(bruno.json(&["conflicts"]), serde_json::json!([]));
+    sync(&bruno);
+    let a4 = sync(&ana);
+    assert_eq!(counts(&a4), (0, 1), "the resolved contact: {a4}");
+    assert_eq!(ana.json(&["conflicts"]), serde_json::json!([]));
+    let b4 = sync(&bruno);
+    assert_eq!(counts(&b4), (0, 0), "{b4}");
+    let resolved = view(&ana, &shown);
+    assert_same(&resolved, &view(&bruno, &shown), "after the resolution");
+    assert_eq!(
+        resolved[format!("contact {contact}")]["title"],
+        "Purchasing Manager"
+    );
+}
+
+#[test]
+fn a_new_device_restores_the_whole_workspace() {
+    let server = SyncServer::start();
+    let url = server.url();
+    let (ana, _) = Crm::init_with_server("ana", &url);
+    let (bruno, _) = Crm::init_with_server("bruno", &url);
+    let org = ana.add(&["org", "add", "--name", "Initech", "--kind", "prospect"]);
+    let contact = ana.add(&[
+        "contact",
+        "add",
+        "--name",
+        "Ines Duarte",
+        "--org",
+        &org,
+        "--notes",
+        "Likes trains.",
+    ]);
+    let case = ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Pilot",
+        "--org",
+        &org,
+        "--stage",
+        "qualification",
+    ]);
+    sync(&ana);
+    sync(&bruno);
+    // Concurrent edits (a conflict, a stage move, notes), a removal, records on both sides.
+    ana.ok(&["contact", "edit", &contact, "--title", "CFO"]);
+    bruno.ok(&["contact", "edit", &contact, "--title", "CEO"]);
+    bruno.ok(&[
+        "contact",
+        "edit",
+        &contact,
+        "--notes",
+        "Likes trains. And planes.",
+    ]);
+    ana.ok(&["case", "move", &case, "--stage", "proposal"]);
+    bruno.ok(&["case", "edit", &case, "--amount", "900"]);
+    let removed = bruno.add(&["contact", "add", "--name", "Temp Person"]);
+    bruno.ok(&["contact", "rm", &removed]);
+    let task = ana.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "task",
+        "--subject",
+        "Send the quote",
+        "--due",
+        "2026-12-03T12:00",
+        "--case",
+        &case,
+    ]);
+    sync(&ana);
+    sync(&bruno);
+    sync(&ana);
+    let shown = [
+        ("contact", contact.as_str()),
+        ("contact", removed.as_str()),
+        ("case", case.as_str()),
+        ("org", org.as_str()),
+        ("activity", task.as_str()),
+    ];
+    let workspace = view(&ana, &shown);
+    assert_same(&workspace, &view(&bruno, &shown), "Ana and Bruno differ");
+    assert_eq!(rows(&workspace["conflicts"]).len(), 1, "{workspace:#}");
+
+    // Carla's fresh data dir gets everything: records, the removal, the conflict, the history.
+    let (carla, init) = Crm::init_with_server("carla", &url);
+    assert_eq!(
+        init["restored"]["created"], 7,
+        "five records and two users: {init}"
+    );
+    assert_same(
+        &view(&carla, &shown),
+        &workspace,
+        "the new device differs from the others",
+    );
+
+    // And it is a full member: its resolution reaches the others.
+    carla.ok(&["resolve", &contact, "title", "CFO"]);
+    sync(&carla);
+    sync(&ana);
+    sync(&bruno);
+    let settled = view(&carla, &shown);
+    assert_eq!(rows(&settled["conflicts"]).len(), 0, "{settled:#}");
+    assert_same(&view(&ana, &shown), &settled, "Ana differs from Carla");
+    assert_same(&view(&bruno, &shown), &settled, "Bruno differs from Carla");
+}
+
+#[test]
+fn a_server_killed_mid_sync_loses_nothing_reported_done() {
+    let mut server = SyncServer::start();
+    let (ana, _) = Crm::init_with_server("ana", &server.url());
+    ana.ok(&[
+        "demo-data",
+        "--contacts",
+        "900",
+        "--orgs",
+        "100",
+        "--cases",
+        "150",
+        "--activities",
+        "350",
+    ]);
+    let up = sync(&ana);
+    assert!(
+        up["bytes_sent"].as_u64().unwrap() > 100_000,
+        "the book went up: {up}"
+    );
+    // A last record, synced with the human output, then SIGKILL straight after the success.
+    let last = ana.add(&["contact", "add", "--name", "Zoe Last-Before-Crash"]);
+    let out = ana.ok(&["sync"]);
+    assert!(out.starts_with("Synced with "), "{out}");
+    server.kill9();
+    let url = server.restart();
+
+    // Bruno restores from the restarted server (nobody re-uploaded anything since the kill), and
+    // the server is killed again while it sends him the book.
+    let bruno = Crm::init("bruno");
+    let mine = bruno.add(&["contact", "add", "--name", "Bruno Offline-Work"]);
+    let before = server
+        .metric("crm_sync_bytes_sent_total")
+        .expect("the server serves /metrics");
+    let mut child = bruno
+        .command()
+        .args(["sync", "--server", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crm sync can be started");
+    let sending = wait_for("the server to send the book", LIVE, || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the restore ended ({status}) before the server sent 100 KB");
+        }
+        let sent = server.metric("crm_sync_bytes_sent_total")?;
+        (sent - before > 100_000.0).then_some(sent)
+    });
+    server.kill9();
+    let out = child.wait_with_output().unwrap();
+    let err = assert_clean_failure(
+        &format!("a sync interrupted by the kill (after {sending} bytes)"),
+        &out,
+    );
+    assert!(message(&err).contains("sync server"), "{err}");
+    eprintln!("the interrupted sync said: {err}");
+
+    // After the restart the same command works, and Bruno has everything Ana synced.
+    let url = server.restart();
+    bruno.json(&["sync", "--server", &url]);
+    assert_eq!(
+        bruno.json(&["contact", "show", &last])["name"],
+        "Zoe Last-Before-Crash"
+    );
+    let ana_book = view(&ana, &[]);
+    let mut bruno_book = view(&bruno, &[]);
+    assert_eq!(rows(&bruno_book["contacts"]).len(), 902);
+    // Bruno's own contact is the one difference.
+    let contacts = bruno_book["contacts"].as_array_mut().unwrap();
+    contacts.retain(|c| c["id"] != mine.as_str());
+    assert_same(
+        &bruno_book,
+        &ana_book,
+        "Bruno's restore lacks part of what Ana's syncs reported done",
+    );
+
+    // The twice-restarted server relays Bruno's own work to Ana.
+    ana.json(&["sync", "--server", &url]);
+    assert_same(
+        &view(&ana, &[]),
+        &view(&bruno, &[]),
+        "Ana differs from Bruno",
+    );
+}
+
+#[test]
+fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
+    let mut server = SyncServer::start();
+    let url = server.url();
+    let (ana, _) = Crm::init_with_server("ana", &url);
+    let (bruno, _) = Crm::init_with_server("bruno", &url);
+    let mut watch = Watch::start(&bruno);
+
+    // Ana's new contact shows up in Bruno's lists by itself.
+    let elena = ana.add(&["contact", "add", "--name", "Elena Live"]);
+    sync(&ana);
+    wait_for("Ana's contact in Bruno's list", LIVE, || {
+        watch.assert_running();
+        names(&bruno)
+            .contains(&"Elena Live".to_string())
+            .then_some(())
+    });
+
+    // Bruno edits it with another crm process while the watch runs; the watch pushes it.
+    bruno.ok(&["contact", "edit", &elena, "--title", "CTO"]);
+    wait_for("Bruno's edit at Ana's", LIVE, || {
+        watch.assert_running();
+        sync(&ana);
+        (ana.json(&["contact", "show", &elena])["title"] == "CTO").then_some(())
+    });
+
+    // The server dies and comes back on the same port: the watch reconnects by itself.
+    server.kill9();
+    // Made while the server is down: the watch must push it after reconnecting.
+    let offline = bruno.add(&["contact", "add", "--name", "Bruno While-Down"]);
+    if let Err(e) = server.restart_on_same_port() {
+        eprintln!(
+            "SKIPPED: the server cannot listen on {} again ({e}): not checking the watch's reconnection",
+            server.addr()
+        );
+        return;
+    }
+    assert_eq!(server.url(), url);
+    let after = ana.add(&["contact", "add", "--name", "Ana After-Restart"]);
+    sync(&ana);
+    wait_for("Ana's contact at Bruno's after the restart", LIVE, || {
+        watch.assert_running();
+        names(&bruno)
+            .contains(&"Ana After-Restart".to_string())
+            .then_some(())
+    });
+    wait_for(
+        "Bruno's offline contact at Ana's after the restart",
+        LIVE,
+        || {
+            watch.assert_running();
+            sync(&ana);
+            names(&ana)
+                .contains(&"Bruno While-Down".to_string())
+                .then_some(())
+        },
+    );
+    bruno.ok(&["contact", "edit", &after, "--title", "Buyer"]);
+    wait_for("Bruno's edit at Ana's after the restart", LIVE, || {
+        watch.assert_running();
+        sync(&ana);
+        (ana.json(&["contact", "show", &after])["title"] == "Buyer").then_some(())
+    });
+    let log = watch.stderr();
+    eprintln!("the watch said:\n{log}");
+    assert!(log.contains("reconnecting"), "the watch said: {log}");
+    assert!(!log.contains("panicked"), "the watch said: {log}");
+    watch.assert_running();
+    drop(watch);
+    assert_same(&view(&ana, &[]), &view(&bruno, &[]), "Ana and Bruno differ");
+    assert_eq!(
+        ana.json(&["contact", "show", &offline])["name"],
+        "Bruno While-Down"
+    );
+}
+
+#[test]
+fn a_sync_with_nothing_to_do_transfers_little() {
+    let server = SyncServer::start();
+    let url = server.url();
+    let (ana, _) = Crm::init_with_server("ana", &url);
+    ana.ok(&[
+        "demo-data",
+        "--contacts",
+        "100",
+        "--orgs",
+        "20",
+        "--cases",
+        "30",
+        "--activities",
+        "50",
+    ]);
+    let first = sync(&ana);
+    let total =
+        |r: &Value| r["bytes_sent"].as_u64().unwrap() + r["bytes_received"].as_u64().unwrap();
+    assert!(
+        total(&first) > 10 * 1024,
+        "the first sync sends the book: {first}"
+    );
+    let (bruno, init) = Crm::init_with_server("bruno", &url);
+    assert_eq!(init["restored"]["created"], 201, "{init}");
+    assert!(total(&init["restored"]) > 10 * 1024, "{init}");
+
+    // Ana gets Bruno's user; after that, reconnecting with nothing new is cheap on both sides.
+    assert_eq!(counts(&sync(&ana)), (1, 0));
+    for (who, crm) in [("ana", &ana), ("bruno", &bruno), ("ana", &ana)] {
+        let again = sync(crm);
+        assert_eq!(counts(&again), (0, 0), "{who}: {again}");
+        assert!(
+            total(&again) < 10 * 1024,
+            "{who} reconnected with nothing to do and moved {} bytes: {again}",
+            total(&again)
+        );
+    }
+}
+
+#[test]
+fn unreachable_or_bogus_servers_fail_cleanly_and_change_nothing() {
+    let ana = Crm::init("ana");
+    ana.add(&["contact", "add", "--name", "Elena Novak"]);
+    let before = ana.snapshot();
+
+    // No server configured.
+    let err = ana.fail(&["sync"]);
+    assert!(message(&err).contains("no sync server"), "{err}");
+    // Not a WebSocket URL.
+    let err = ana.fail(&["sync", "--server", "http://127.0.0.1:1"]);
+    assert!(message(&err).contains("http://127.0.0.1:1"), "{err}");
+    // Nothing listens there.
+    let port = free_port();
+    let nowhere = format!("ws://127.0.0.1:{port}");
+    let err = ana.fail(&["sync", "--server", &nowhere]);
+    assert!(message(&err).contains(&port.to_string()), "{err}");
+    assert_same(&ana.snapshot(), &before, "the records changed");
+
+    // A web server that is not a sync server, and a WebSocket server that sends junk.
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_url = format!("ws://{}", http.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in http.incoming().flatten().take(1) {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n",
+            );
+        }
+    });
+    let mut cmd = ana.command();
+    cmd.args(["sync", "--timeout", "3", "--server", &http_url]);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    let err = assert_clean_failure("a sync with a plain web server", &out);
+    eprintln!("with a plain web server: {err}");
+    assert_same(&ana.snapshot(), &before, "the records changed");
+
+    let junk = TcpListener::bind("127.0.0.1:0").unwrap();
+    let junk_url = format!("ws://{}", junk.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use tokio_tungstenite::tungstenite::{accept, Message};
+        for stream in junk.incoming().flatten().take(1) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+            let Ok(mut ws) = accept(stream) else { return };
+            let _ = ws.send(Message::Binary(
+                vec![0xa2, 0x64, 0x74, 0x79, 0xff, 0x00].into(),
+            ));
+            let _ = ws.send(Message::Binary(vec![0xff; 64].into()));
+            let _ = ws.send(Message::Text("hello".into()));
+            while ws.read().is_ok() {}
+        }
+    });
+    let mut cmd = ana.command();
+    cmd.args(["sync", "--timeout", "3", "--server", &junk_url]);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    let err = assert_clean_failure("a sync with a server sending junk", &out);
+    eprintln!("with a server sending junk: {err}");
+    assert_same(&ana.snapshot(), &before, "the records changed");
+
+    // init with an unreachable server still makes a usable offline data dir, with a warning.
+    let offline = Crm::new();
+    let out = offline.run(&["init", "--user", "bruno", "--server", "ws://127.0.0.1:1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "init failed: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one warning line: {stderr}");
+    assert!(
+        stderr.contains("ws://127.0.0.1:1") && stderr.contains("offline"),
+        "{stderr}"
+    );
+    let id = offline.add(&["contact", "add", "--name", "Works Offline"]);
+    assert_eq!(
+        offline.json(&["contact", "show", &id])["name"],
+        "Works Offline"
+    );
+    // It remembers the server: a later sync tries it and fails cleanly.
+    let err = offline.fail(&["sync"]);
+    assert!(message(&err).contains("ws://127.0.0.1:1"), "{err}");
+    assert_eq!(names(&offline), ["Works Offline"]);
+}
