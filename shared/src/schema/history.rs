@@ -3,7 +3,8 @@
 use super::author::ChangeAuthor;
 use automerge::{Automerge, Prop};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// One change of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,14 +19,15 @@ pub struct HistoryEntry {
     pub fields: Vec<String>,
 }
 
-/// Every change of the record in `doc`, oldest first (in causal order).
+/// Every change of the record in `doc`, oldest first: in causal order, with concurrent changes
+/// ordered by time, then hash, so every replica lists the same history in the same order.
 pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
     let metas: Vec<_> = doc
         .get_changes_meta(&[])
         .into_iter()
         .map(|m| m.into_owned())
         .collect();
-    metas
+    causal_order(metas)
         .into_iter()
         .map(|meta| {
             let patches = doc.diff(&meta.deps, &[meta.hash]);
@@ -70,4 +72,41 @@ fn creates_empty_container(p: &automerge::Patch) -> bool {
                 ..
             }
         )
+}
+
+/// A topological order of changes (every change after its dependencies) that breaks ties by
+/// (time, hash), independent of the order the changes arrived in.
+fn causal_order(
+    metas: Vec<automerge::ChangeMetadata<'static>>,
+) -> Vec<automerge::ChangeMetadata<'static>> {
+    let index: HashMap<automerge::ChangeHash, usize> =
+        metas.iter().enumerate().map(|(i, m)| (m.hash, i)).collect();
+    let mut waiting: Vec<usize> = metas
+        .iter()
+        .map(|m| m.deps.iter().filter(|d| index.contains_key(d)).count())
+        .collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); metas.len()];
+    for (i, m) in metas.iter().enumerate() {
+        for d in m.deps.iter().filter_map(|d| index.get(d)) {
+            dependents[*d].push(i);
+        }
+    }
+    let key = |i: usize| Reverse((metas[i].timestamp, metas[i].hash));
+    let mut ready: BinaryHeap<(Reverse<(i64, automerge::ChangeHash)>, usize)> = (0..metas.len())
+        .filter(|i| waiting[*i] == 0)
+        .map(|i| (key(i), i))
+        .collect();
+    let mut order = Vec::with_capacity(metas.len());
+    while let Some((_, i)) = ready.pop() {
+        order.push(i);
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.push((key(j), j));
+            }
+        }
+    }
+    let mut slots: Vec<Option<automerge::ChangeMetadata<'static>>> =
+        metas.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }

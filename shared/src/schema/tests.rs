@@ -224,3 +224,33 @@ fn reading_as_of_earlier_heads() {
     let then = read_record(id, doc.document(), Some(&heads)).unwrap();
     assert_eq!(then.str("name"), Some("Ines Duarte"));
 }
+
+#[test]
+fn history_is_listed_in_the_same_order_on_every_replica() {
+    let (_, mut a) = new_contact();
+    let mut b = a.fork().with_actor(ActorId::from([2u8; 16]));
+    let k = RecordKind::Contact;
+    for (doc, user, title, t) in [(&mut a, "ana", "CFO", 10), (&mut b, "bruno", "CEO", 20)] {
+        apply_edits_and_commit(
+            doc,
+            k,
+            &[Edit::parse_set(k, "title", title, Currency::EUR).unwrap()],
+            &author(user),
+            1_700_000_000_000 + t * 1000,
+        )
+        .unwrap();
+    }
+    let mut ab = a.fork();
+    ab.merge(&mut b).unwrap();
+    let mut ba = b.fork();
+    ba.merge(&mut a).unwrap();
+    let order = |d: &mut AutoCommit| -> Vec<String> {
+        history(d.document()).into_iter().map(|h| h.hash).collect()
+    };
+    assert_eq!(order(&mut ab), order(&mut ba));
+    let users: Vec<_> = history(ab.document())
+        .into_iter()
+        .filter_map(|h| h.user)
+        .collect();
+    assert_eq!(users, ["ana", "ana", "bruno"], "creation, then by time");
+}
