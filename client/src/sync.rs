@@ -100,6 +100,8 @@ struct Session<'a> {
     batch: bool,
     summary_done: bool,
     pending: Vec<(DocumentId, Vec<u8>)>,
+    /// Documents whose saved sync state was looked up this session.
+    restored: std::collections::HashSet<DocumentId>,
     bar: Option<indicatif::ProgressBar>,
     progress: bool,
     closed: Option<(u16, String)>,
@@ -166,7 +168,6 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
     config.storage_id = StorageId::try_from(store.identity.device.clone()).ok();
     let mut engine = Engine::new(config);
     engine.register_stored(store.catalog()?);
-    let saved = store.sync_states(&opts.url)?;
     let mut s = Session {
         store,
         engine,
@@ -179,6 +180,7 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
         batch: false,
         summary_done: false,
         pending: Vec::new(),
+        restored: std::collections::HashSet::new(),
         bar: None,
         progress: opts.progress,
         closed: None,
@@ -188,7 +190,9 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
         &mut ws,
         Event::Connected {
             conn: CONN,
-            sync_states: saved,
+            // Saved states are restored lazily, as documents load (see `Action::Load`): a
+            // reconnect whose summary matches reads none of them.
+            sync_states: Vec::new(),
         },
     )
     .await?;
@@ -294,10 +298,18 @@ impl Session<'_> {
                         changes,
                     } => self.pending.push((document_id, changes)),
                     Action::Load { documents } => {
-                        let mut loaded = Vec::with_capacity(documents.len());
-                        for id in documents {
-                            loaded.push((id, self.store.document_bytes(id)?));
+                        // The saved sync states of documents loaded for the first time this
+                        // session, before the engine generates anything for them.
+                        if let Some(server) = &self.server {
+                            let fresh: Vec<DocumentId> = documents
+                                .iter()
+                                .copied()
+                                .filter(|id| self.restored.insert(*id))
+                                .collect();
+                            let states = self.store.sync_states_of(&self.report.server, &fresh)?;
+                            self.engine.restore_sync_states(server, states);
                         }
+                        let loaded = self.store.documents_bytes(&documents)?;
                         events.push(Event::Loaded { documents: loaded });
                     }
                     Action::Close { code, reason, .. } => {

@@ -126,6 +126,11 @@ struct Out {
 /// At most this many messages are generated in a row for one (peer, document).
 const MAX_GENERATE: usize = 8;
 
+/// Items of one `crm-batch` frame at most (the decoder takes up to `MAX_BATCH_ITEMS`).
+const BATCH_FRAME_ITEMS: usize = 20_000;
+/// Bytes of one `crm-batch` frame, about (servers accept 16 MiB frames by default).
+const BATCH_FRAME_BYTES: usize = 2 * 1024 * 1024;
+
 /// The sync engine. See the module doc.
 pub struct Engine {
     config: Config,
@@ -242,11 +247,7 @@ impl Engine {
                 None => !st.have_responded && !st.in_flight,
                 Some(theirs) => {
                     let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
-                    let mut theirs = theirs.clone();
-                    theirs.sort();
-                    let mut ours = ours.to_vec();
-                    ours.sort();
-                    theirs == ours
+                    same_heads(theirs, ours)
                 }
             })
     }
@@ -333,19 +334,24 @@ impl Engine {
 
     fn finish(&mut self, mut out: Out) -> Vec<Action> {
         for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
-            let message = if items.len() == 1 {
-                match single_message(&self.config.peer_id, &peer, items) {
-                    Some(m) => m,
-                    None => continue,
+            if items.len() == 1 {
+                if let Some(message) = single_message(&self.config.peer_id, &peer, items) {
+                    out.actions.push(Action::Send { conn, message });
                 }
-            } else {
-                Message::CrmBatch {
-                    sender_id: self.config.peer_id.clone(),
-                    target_id: peer,
-                    items,
-                }
-            };
-            out.actions.push(Action::Send { conn, message });
+                continue;
+            }
+            // Frames stay well under every frame limit (a big book is many batches), and the
+            // receiver starts on the first while the rest are still on the way.
+            for items in split_batch(items) {
+                out.actions.push(Action::Send {
+                    conn,
+                    message: Message::CrmBatch {
+                        sender_id: self.config.peer_id.clone(),
+                        target_id: peer.clone(),
+                        items,
+                    },
+                });
+            }
         }
         if !out.load.is_empty() {
             out.actions.push(Action::Load {
@@ -381,14 +387,16 @@ impl Engine {
             .collect();
         for peer in flush {
             if let Some((c, items)) = out.batches.remove(&peer) {
-                out.actions.push(Action::Send {
-                    conn: c,
-                    message: Message::CrmBatch {
-                        sender_id: self.config.peer_id.clone(),
-                        target_id: peer,
-                        items,
-                    },
-                });
+                for items in split_batch(items) {
+                    out.actions.push(Action::Send {
+                        conn: c,
+                        message: Message::CrmBatch {
+                            sender_id: self.config.peer_id.clone(),
+                            target_id: peer.clone(),
+                            items,
+                        },
+                    });
+                }
             }
         }
         out.actions.push(Action::Close { conn, code, reason });
@@ -732,7 +740,8 @@ impl Engine {
         entries: Vec<SummaryEntry>,
         out: &mut Out,
     ) {
-        let differing: Vec<DocumentId> = if matched {
+        // The documents that differ, and whether the peer lacks each one.
+        let differing: Vec<(DocumentId, bool)> = if matched {
             Vec::new()
         } else {
             let theirs: BTreeMap<DocumentId, HeadsDigest> = entries
@@ -743,13 +752,27 @@ impl Engine {
             let ids: BTreeSet<DocumentId> = theirs.keys().chain(ours.keys()).copied().collect();
             ids.into_iter()
                 .filter(|id| theirs.get(id) != ours.get(id))
+                .map(|id| (id, !theirs.contains_key(&id)))
                 .collect()
         };
+        if let Some(p) = self.peers.get_mut(peer) {
+            for (id, lacking) in &differing {
+                if *lacking {
+                    // The peer's list is complete and lacks this document: its first message
+                    // carries every change, saving a round trip (as if the peer had said
+                    // "heads: [], have: nothing"). Were the list stale, resent changes are harmless.
+                    let state = p.states.entry(*id).or_default();
+                    state.their_heads = Some(Vec::new());
+                    state.their_need = Some(Vec::new());
+                    state.their_have = Some(vec![sync::Have::default()]);
+                }
+            }
+        }
         out.actions.push(Action::SummaryCompared {
             peer_id: peer.clone(),
             differing: differing.len(),
         });
-        for id in differing {
+        for (id, _) in differing {
             // The catalog is the client's list of stored documents: one it does not list is
             // requested at once, without a storage round trip. (Were it stored after all, the
             // server's answer merges harmlessly into it.)
@@ -1144,6 +1167,44 @@ fn push_item(
     } else if let Some(message) = single_message(me, peer, vec![item]) {
         out.actions.push(Action::Send { conn, message });
     }
+}
+
+/// The same set of heads, in any order (without allocating in the common one-head case).
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a == b {
+        return true;
+    }
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// Splits batch items into runs of at most [`BATCH_FRAME_ITEMS`] items and about
+/// [`BATCH_FRAME_BYTES`] bytes (a single bigger item travels alone).
+fn split_batch(items: Vec<BatchItem>) -> Vec<Vec<BatchItem>> {
+    let mut frames = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        // The item's data plus its id, kind and CBOR framing.
+        let size = item.data.len() + 32;
+        if !current.is_empty()
+            && (current.len() >= BATCH_FRAME_ITEMS || bytes + size > BATCH_FRAME_BYTES)
+        {
+            frames.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        frames.push(current);
+    }
+    frames
 }
 
 /// The standalone message for a one-item batch.

@@ -64,6 +64,27 @@ pub fn load(conn: &Connection, n: i64, id: DocumentId) -> Result<AutoCommit, Sto
     Ok(doc)
 }
 
+/// The stored bytes of document `id` (snapshot, then chunks in order), if stored: loadable with
+/// `Automerge::load` as they are.
+pub fn stored_bytes(conn: &Connection, id: DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some((n, mut bytes)) = conn
+        .prepare_cached("SELECT n, snapshot FROM documents WHERE id = ?1")?
+        .query_row([id.to_string()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE n = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([n])?;
+    while let Some(row) = rows.next()? {
+        let data: Vec<u8> = row.get(0)?;
+        bytes.extend_from_slice(&data);
+    }
+    Ok(Some(bytes))
+}
+
 pub fn insert(
     conn: &Connection,
     id: DocumentId,

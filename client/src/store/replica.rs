@@ -8,6 +8,9 @@ use automerge::ChangeHash;
 use crm_shared::DocumentId;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
+/// Documents with their stored bytes (`None`: not stored).
+pub type StoredDocuments = Vec<(DocumentId, Option<Vec<u8>>)>;
+
 /// What a group merge did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Merged {
@@ -34,12 +37,21 @@ impl Store {
         Ok(out)
     }
 
-    /// The saved bytes of a document, if we have it.
+    /// The saved bytes of a document, if we have it: its snapshot followed by its incremental
+    /// chunks, as stored (what `Automerge::load` takes), without loading and re-saving it.
     pub fn document_bytes(&self, id: DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
-        match documents::number(&self.conn, id)? {
-            Some(n) => Ok(Some(documents::load(&self.conn, n, id)?.save())),
-            None => Ok(None),
+        documents::stored_bytes(&self.conn, id)
+    }
+
+    /// [`Store::document_bytes`] of many documents, in one read transaction.
+    pub fn documents_bytes(&mut self, ids: &[DocumentId]) -> Result<StoredDocuments, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push((*id, documents::stored_bytes(&tx, *id)?));
         }
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Merges incoming changes of many documents in ONE transaction (one fsync), updating the
@@ -82,19 +94,47 @@ impl Store {
         Ok(out)
     }
 
-    /// Replaces the sync states saved for `server`.
+    /// The sync states saved for `server` of these documents (those it has).
+    pub fn sync_states_of(
+        &mut self,
+        server: &str,
+        ids: &[DocumentId],
+    ) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::new();
+        {
+            let mut stmt =
+                tx.prepare_cached("SELECT state FROM sync_states WHERE server = ?1 AND doc = ?2")?;
+            for id in ids {
+                let state: Option<Vec<u8>> = stmt
+                    .query_row((server, id.to_string()), |r| r.get(0))
+                    .optional()?;
+                if let Some(state) = state {
+                    out.push((*id, state));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Saves these sync states for `server`, replacing older ones of the same documents (others
+    /// are kept: a session only holds the states of the documents it touched).
     pub fn save_sync_states(
         &mut self,
         server: &str,
         states: &[(DocumentId, Vec<u8>)],
     ) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM sync_states WHERE server = ?1", [server])?;
         {
-            let mut insert =
-                tx.prepare("INSERT INTO sync_states(server, doc, state) VALUES (?1, ?2, ?3)")?;
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO sync_states(server, doc, state) VALUES (?1, ?2, ?3)",
+            )?;
             for (id, state) in states {
                 insert.execute((server, id.to_string(), state))?;
             }
