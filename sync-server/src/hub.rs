@@ -17,7 +17,7 @@ use crate::storage::{Append, Storage};
 use crm_shared::protocol;
 use crm_shared::sync::{close_code, Action, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,6 +79,12 @@ struct Hub<S: Storage> {
     metrics: Arc<Metrics>,
     config: HubConfig,
     started: Instant,
+    /// Documents in storage, for the `documents_known` gauge. Counted, never recomputed: walking
+    /// the engine's catalog costs O(stored documents) and rounds happen once per frame.
+    known: u64,
+    /// Documents a load found missing from storage: the first persist of one stores a new
+    /// document. Forgotten on tick once the engine no longer holds them.
+    unstored: HashSet<DocumentId>,
 }
 
 /// Runs the hub on the current thread until [`Input::Shutdown`] or every sender is dropped.
@@ -90,7 +96,8 @@ pub fn run<S: Storage>(
     config: HubConfig,
 ) -> Result<(), HubError> {
     let catalog = storage.catalog()?;
-    metrics.documents_known.store(catalog.len() as u64, Relaxed);
+    let known = catalog.len() as u64;
+    metrics.documents_known.store(known, Relaxed);
     engine.register_stored(catalog);
     let mut hub = Hub {
         engine,
@@ -99,6 +106,8 @@ pub fn run<S: Storage>(
         metrics,
         config,
         started: Instant::now(),
+        known,
+        unstored: HashSet::new(),
     };
     let mut round = Vec::with_capacity(hub.config.max_round);
     loop {
@@ -169,10 +178,13 @@ impl<S: Storage> Hub<S> {
         self.dispatch(actions);
         if tick {
             self.compact()?;
+            // O(documents known to the engine): once per tick, not once per round.
+            self.metrics
+                .documents_loaded
+                .store(self.engine.loaded_count() as u64, Relaxed);
+            let engine = &self.engine;
+            self.unstored.retain(|id| engine.document(id).is_some());
         }
-        self.metrics
-            .documents_loaded
-            .store(self.engine.loaded_count() as u64, Relaxed);
         Ok(())
     }
 
@@ -180,7 +192,11 @@ impl<S: Storage> Hub<S> {
         let t = Instant::now();
         let mut documents = Vec::with_capacity(ids.len());
         for id in ids {
-            documents.push((id, self.storage.load(&id)?));
+            let bytes = self.storage.load(&id)?;
+            if bytes.is_none() {
+                self.unstored.insert(id);
+            }
+            documents.push((id, bytes));
         }
         Metrics::add(&self.metrics.storage_loads, documents.len() as u64);
         Metrics::add(
@@ -215,9 +231,14 @@ impl<S: Storage> Hub<S> {
             return Ok(());
         }
         let t = Instant::now();
-        let created = self.storage.append(&appends)?;
+        self.storage.append(&appends)?;
         self.metrics.record_commit(t.elapsed().as_micros() as u64);
-        Metrics::add(&self.metrics.documents_known, created as u64);
+        for a in &appends {
+            if self.unstored.remove(&a.document_id) {
+                self.known += 1;
+            }
+        }
+        self.metrics.documents_known.store(self.known, Relaxed);
         Ok(())
     }
 

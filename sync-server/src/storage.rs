@@ -41,8 +41,8 @@ pub trait Storage: Send {
     fn catalog(&mut self) -> Result<Vec<(DocumentId, Vec<ChangeHash>)>, StorageError>;
     /// The stored bytes of a document (a snapshot followed by change chunks), if any.
     fn load(&mut self, id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError>;
-    /// Appends every item in one durable transaction; returns how many documents were new.
-    fn append(&mut self, items: &[Append]) -> Result<usize, StorageError>;
+    /// Appends every item in one durable transaction.
+    fn append(&mut self, items: &[Append]) -> Result<(), StorageError>;
     /// Documents with at least `min_chunks` chunks waiting to be folded into their snapshot.
     fn needs_compaction(
         &mut self,

@@ -89,11 +89,10 @@ impl Storage for SqliteStorage {
         Ok(Some(bytes))
     }
 
-    fn append(&mut self, items: &[Append]) -> Result<usize, StorageError> {
+    fn append(&mut self, items: &[Append]) -> Result<(), StorageError> {
         if items.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
-        let mut created = 0;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -111,7 +110,6 @@ impl Storage for SqliteStorage {
                         "INSERT INTO documents(id, snapshot, heads, chunks) VALUES (?1, ?2, ?3, 0)",
                     )?
                     .execute((&key, &item.changes, &heads))?;
-                    created += 1;
                 }
                 Some(n) => {
                     tx.prepare_cached("INSERT INTO chunks(id, seq, data) VALUES (?1, ?2, ?3)")?
@@ -124,7 +122,7 @@ impl Storage for SqliteStorage {
             }
         }
         tx.commit()?;
-        Ok(created)
+        Ok(())
     }
 
     fn needs_compaction(
