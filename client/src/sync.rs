@@ -29,6 +29,10 @@ pub enum SyncError {
     BadUrl(String),
     #[error("cannot reach the sync server at {url}: {cause}")]
     Connect { url: String, cause: String },
+    /// An HTTP answer other than 401/403 to the upgrade (a proxy's 503, a web server): retried by
+    /// `--watch`.
+    #[error("{url} is not a sync server (HTTP {status})")]
+    NotSyncServer { url: String, status: u16 },
     #[error("the sync server refused the connection (HTTP {0}): check the token")]
     Refused(u16),
     #[error("the sync server stopped answering for {0} s")]
@@ -152,7 +156,14 @@ async fn connect(opts: &SyncOptions) -> Result<Socket, SyncError> {
             cause: "timed out".into(),
         }),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
-            Err(SyncError::Refused(resp.status().as_u16()))
+            let status = resp.status().as_u16();
+            // Only an authentication answer means "check the token"; anything else (a proxy's
+            // 502/503, a web server's 404) is worth retrying and says what answered.
+            if status == 401 || status == 403 {
+                Err(SyncError::Refused(status))
+            } else {
+                Err(SyncError::NotSyncServer { url, status })
+            }
         }
         Ok(Err(e)) => Err(SyncError::Connect {
             url,
@@ -167,7 +178,12 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
     let mut config = Config::new(peer_id(store));
     config.storage_id = StorageId::try_from(store.identity.device.clone()).ok();
     let mut engine = Engine::new(config);
-    engine.register_stored(store.catalog()?);
+    // The summary of the stored documents (kept in the store: no catalog is read unless the
+    // server's differs) and the change position it covers. The position is read before any
+    // catalog: a change another `crm` process commits later is after `last_seq`, so `--watch`
+    // pushes it (and if the catalog already holds it too, pushing it twice is harmless).
+    let (mut last_seq, summary) = store.sync_summary()?;
+    engine.register_summary(summary);
     let mut s = Session {
         store,
         engine,
@@ -185,7 +201,6 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
         progress: opts.progress,
         closed: None,
     };
-    let mut last_seq = s.store.change_seq()?;
     s.handle(
         &mut ws,
         Event::Connected {
@@ -312,6 +327,16 @@ impl Session<'_> {
                         let loaded = self.store.documents_bytes(&documents)?;
                         events.push(Event::Loaded { documents: loaded });
                     }
+                    Action::LoadCatalog { buckets } => {
+                        let (documents, complete) = match &buckets {
+                            None => (self.store.catalog()?, true),
+                            Some(b) => (self.store.catalog_of_buckets(b)?, false),
+                        };
+                        events.push(Event::Catalog {
+                            documents,
+                            complete,
+                        });
+                    }
                     Action::Close { code, reason, .. } => {
                         let _gone = ws
                             .send(Ws::Close(Some(
@@ -356,6 +381,8 @@ impl Session<'_> {
         }
         let merged = self.store.merge_batch(&self.pending)?;
         self.pending.clear();
+        // Committed: documents nothing is in flight for need not stay in memory.
+        self.engine.unload_settled();
         self.report.created += merged.created;
         self.report.updated += merged.updated;
         if let Some(bar) = &self.bar {
@@ -370,6 +397,10 @@ impl Session<'_> {
         if let Some(server) = &self.server {
             let states = self.engine.sync_states(server);
             self.store.save_sync_states(&self.report.server, &states)?;
+        }
+        if self.report.created + self.report.updated > 0 {
+            // Fold what arrived into the stored summary now, so the next connect reads none of it.
+            self.store.sync_summary()?;
         }
         let _gone = ws.close(None).await;
         if let Some(bar) = self.bar.take() {

@@ -9,34 +9,43 @@
 //! every problem as a [`DecodeError`]. An unknown `type` is [`DecodeError::UnknownType`], so the engine
 //! can ignore messages from newer peers instead of dropping the connection.
 //!
-//! # The `crmBatch` extension (version 1)
+//! # The `crmBatch` extension (version 2)
 //!
 //! One record is one Automerge document, so a client holds thousands of small documents. Running the
 //! Automerge sync protocol per document on every connect costs a round trip and ~150 bytes per
 //! document even when nothing changed. The extension makes "nothing changed" cost one round trip
-//! and ~200 bytes, and batches the rest.
+//! and ~200 bytes, makes "a few documents changed" cost about what changed, and batches the rest.
 //!
-//! **Negotiation.** A client that speaks it puts `crmBatch: 1` in the `peerMetadata` of its `join`. A
-//! server that speaks it answers with `crmBatch: 1` in the `peerMetadata` of `peer`; otherwise it leaves
-//! the field out. Only when both sides announced it are the `crm-*` messages below sent. A plain
-//! automerge-repo peer never announces it and so never sees them (an extra metadata field would be
-//! ignored by JS anyway).
+//! **Negotiation.** A client that speaks it puts `crmBatch: 2` in the `peerMetadata` of its `join`. A
+//! server that speaks it answers with `crmBatch: 2` in the `peerMetadata` of `peer`; otherwise it leaves
+//! the field out. Only when both sides announced the same version are the `crm-*` messages below
+//! sent. A plain automerge-repo peer never announces it and so never sees them (an extra metadata
+//! field would be ignored by JS anyway).
 //!
-//! **Digests.** `headsDigest(doc)` = first 8 bytes of SHA-256 over the document's heads, sorted,
-//! concatenated (32 bytes each). `summaryDigest(set)` = first 16 bytes of SHA-256 over, for each
-//! document in the set with non-empty heads, sorted by its 16 id bytes: `id(16) ‖ headsDigest(8)`.
-//! See [`heads_digest`] and [`summary_digest`].
+//! **Digests.** `docDigest(doc)` = first 16 bytes of SHA-256 over the document's 16 id bytes followed
+//! by its heads, sorted, concatenated (32 bytes each); a summary entry carries its first 8 bytes.
+//! Documents fall into [`BUCKETS`] buckets by the first 12 bits of their id bytes ([`bucket_of`]).
+//! A bucket's digest is the XOR of the `docDigest`s of its documents with non-empty heads, and the
+//! set digest the XOR of all of them: order-independent, so either side can keep it up to date
+//! document by document ([`SetSummary`]) instead of hashing its whole catalog on every connect.
 //!
 //! **Messages** (all also carry `type`, `senderId`, `targetId`):
 //! - `crm-summary` (client → server, right after `peer`): `count` (uint, documents in the set) and
-//!   `digest` (16-byte bstr): the summary digest of every document the client holds.
+//!   `digest` (16-byte bstr): the set digest of every document the client holds.
 //! - `crm-summary-reply` (server → client): `count`, `digest` of the set the client may read on the
-//!   server, `match` (bool: both digests and counts are equal), and, when they differ, `entries`: one
-//!   bstr of 24-byte records `documentId(16) ‖ headsDigest(8)`, one per document of the server's set.
+//!   server, `match` (bool: both digests and counts are equal). When they differ, either
+//!   `entries` (the whole set: one bstr of 24-byte records `documentId(16) ‖ docDigest[..8]`; sent
+//!   when either set is empty or the server's is small) or `buckets` (one bstr of [`BUCKETS`]
+//!   8-byte records: each bucket's digest, first 8 bytes).
+//! - `crm-buckets` (client → server, after `buckets`): `buckets`, a bstr of big-endian u16 bucket
+//!   numbers whose digests differ from the client's.
+//! - `crm-bucket-entries` (server → client): `buckets` (the same list) and `entries` (as above) of
+//!   the server's documents in those buckets.
 //!   The client then runs the Automerge sync protocol for exactly the documents whose digest differs
-//!   or that only one side has (a `request` for those it lacks, a `sync` for the others), all in one
-//!   `crm-batch`. ~24 bytes per readable document on a mismatch; a refinement by buckets is possible
-//!   later without changing the negotiation (bump `crmBatch`).
+//!   or that only one side has (within the listed buckets), a `request` for those it lacks, a `sync`
+//!   for the others, all in `crm-batch`es. So a mismatch costs ~32 KiB of bucket digests plus ~24
+//!   bytes per document of the differing buckets (~44 per bucket per 180k documents), not 24 bytes per
+//!   document of the book.
 //! - `crm-batch` (both ways): `items`, an array of `[kind, documentId(16-byte bstr), data(bstr)]` where
 //!   kind 0 = `sync`, 1 = `request`, 2 = `doc-unavailable` (empty data). Each item means exactly what
 //!   the standalone message would mean; a batch is only a way to share one frame.
@@ -62,7 +71,9 @@ pub use ids::{IdError, PeerId, SessionId, StorageId, MAX_ID_LEN};
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: &str = "1";
 /// The version of the `crmBatch` extension this crate speaks.
-pub const CRM_BATCH_VERSION: u64 = 1;
+pub const CRM_BATCH_VERSION: u64 = 2;
+/// Buckets of the `crmBatch` summary (by the first 12 bits of a document id's bytes).
+pub const BUCKETS: usize = 4096;
 /// The largest frame [`decode`] accepts (a full sync of a big document is one frame).
 pub const MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
 /// The most items one `crm-batch` may carry.
@@ -123,17 +134,149 @@ pub fn heads_digest(heads: &[automerge::ChangeHash]) -> HeadsDigest {
     HeadsDigest(d)
 }
 
-/// The digest of a set of documents; the map's order (by id bytes) is the canonical order.
-pub fn summary_digest(set: &BTreeMap<DocumentId, HeadsDigest>) -> SummaryDigest {
+/// The digest of a set of documents: the XOR of their [`doc_digest`]s (see the module doc).
+pub fn summary_digest(set: &BTreeMap<DocumentId, DocDigest>) -> SummaryDigest {
+    let mut s = SetSummary::default();
+    for (id, d) in set {
+        s.add(id, d);
+    }
+    s.digest()
+}
+
+/// A document's `docDigest` (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct DocDigest(pub [u8; 16]);
+
+impl DocDigest {
+    /// The 8 bytes a summary entry carries.
+    pub fn entry(&self) -> HeadsDigest {
+        let mut d = [0u8; 8];
+        d.copy_from_slice(&self.0[..8]);
+        HeadsDigest(d)
+    }
+}
+
+/// The `docDigest` of a document with these heads (sorted here).
+pub fn doc_digest(id: &DocumentId, heads: &[automerge::ChangeHash]) -> DocDigest {
     let mut h = Sha256::new();
-    for (id, heads) in set {
-        h.update(id.as_bytes());
-        h.update(heads.0);
+    h.update(id.as_bytes());
+    if heads.windows(2).all(|w| w[0] <= w[1]) {
+        for head in heads {
+            h.update(head.0);
+        }
+    } else {
+        let mut sorted: Vec<_> = heads.to_vec();
+        sorted.sort();
+        for head in &sorted {
+            h.update(head.0);
+        }
     }
     let out = h.finalize();
     let mut d = [0u8; 16];
     d.copy_from_slice(&out[..16]);
-    SummaryDigest(d)
+    DocDigest(d)
+}
+
+/// The summary bucket of a document: the first 12 bits of its id bytes.
+pub fn bucket_of(id: &DocumentId) -> u16 {
+    let b = id.as_bytes();
+    (u16::from(b[0]) << 4) | u16::from(b[1] >> 4)
+}
+
+/// The first and the last document id of a bucket.
+pub fn bucket_range(bucket: u16) -> (DocumentId, DocumentId) {
+    let mut lo = [0u8; 16];
+    lo[0] = (bucket >> 4) as u8;
+    lo[1] = ((bucket & 0xf) as u8) << 4;
+    let mut hi = [0xffu8; 16];
+    hi[0] = lo[0];
+    hi[1] = lo[1] | 0x0f;
+    (DocumentId::from_bytes(lo), DocumentId::from_bytes(hi))
+}
+
+/// A set of documents summarised for `crmBatch`: how many, and each bucket's digest. Kept up to
+/// date document by document with [`SetSummary::add`] / [`SetSummary::remove`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetSummary {
+    pub count: u64,
+    /// [`BUCKETS`] digests.
+    pub buckets: Vec<[u8; 16]>,
+}
+
+impl Default for SetSummary {
+    fn default() -> Self {
+        SetSummary {
+            count: 0,
+            buckets: vec![[0; 16]; BUCKETS],
+        }
+    }
+}
+
+impl SetSummary {
+    fn xor(&mut self, id: &DocumentId, d: &DocDigest) {
+        let b = &mut self.buckets[usize::from(bucket_of(id))];
+        for (x, y) in b.iter_mut().zip(d.0) {
+            *x ^= y;
+        }
+    }
+
+    /// Adds a document (with non-empty heads).
+    pub fn add(&mut self, id: &DocumentId, d: &DocDigest) {
+        self.count += 1;
+        self.xor(id, d);
+    }
+
+    /// Removes a document added before.
+    pub fn remove(&mut self, id: &DocumentId, d: &DocDigest) {
+        self.count = self.count.saturating_sub(1);
+        self.xor(id, d);
+    }
+
+    /// The set digest: the XOR of every bucket's.
+    pub fn digest(&self) -> SummaryDigest {
+        let mut d = [0u8; 16];
+        for b in &self.buckets {
+            for (x, y) in d.iter_mut().zip(b) {
+                *x ^= y;
+            }
+        }
+        SummaryDigest(d)
+    }
+
+    /// The bucket digests as `crm-summary-reply` carries them (8 bytes each).
+    pub fn wire_buckets(&self) -> Vec<[u8; 8]> {
+        self.buckets
+            .iter()
+            .map(|b| {
+                let mut d = [0u8; 8];
+                d.copy_from_slice(&b[..8]);
+                d
+            })
+            .collect()
+    }
+
+    /// Encodes for storage: count (8 bytes, big-endian) then the bucket digests.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(8 + 16 * BUCKETS);
+        v.extend_from_slice(&self.count.to_be_bytes());
+        for b in &self.buckets {
+            v.extend_from_slice(b);
+        }
+        v
+    }
+
+    /// Decodes [`SetSummary::to_bytes`]; `None` if damaged.
+    pub fn from_bytes(bytes: &[u8]) -> Option<SetSummary> {
+        if bytes.len() != 8 + 16 * BUCKETS {
+            return None;
+        }
+        let count = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+        let buckets = bytes[8..]
+            .chunks_exact(16)
+            .map(|c| c.try_into().unwrap_or([0; 16]))
+            .collect();
+        Some(SetSummary { count, buckets })
+    }
 }
 
 /// One protocol message. Field names follow the JS ones (`senderId` → `sender_id`).
@@ -217,6 +360,21 @@ pub enum Message {
         digest: SummaryDigest,
         matched: bool,
         entries: Vec<SummaryEntry>,
+        /// Bucket digests (empty, or [`BUCKETS`] of them).
+        buckets: Vec<[u8; 8]>,
+    },
+    /// Extension: the buckets whose digests differ, asked for by the client.
+    CrmBuckets {
+        sender_id: PeerId,
+        target_id: PeerId,
+        buckets: Vec<u16>,
+    },
+    /// Extension: the server's entries of the asked buckets.
+    CrmBucketEntries {
+        sender_id: PeerId,
+        target_id: PeerId,
+        buckets: Vec<u16>,
+        entries: Vec<SummaryEntry>,
     },
     /// Extension: messages for many documents in one frame.
     CrmBatch {
@@ -242,6 +400,8 @@ impl Message {
             Message::Leave { .. } => "leave",
             Message::CrmSummary { .. } => "crm-summary",
             Message::CrmSummaryReply { .. } => "crm-summary-reply",
+            Message::CrmBuckets { .. } => "crm-buckets",
+            Message::CrmBucketEntries { .. } => "crm-bucket-entries",
             Message::CrmBatch { .. } => "crm-batch",
         }
     }
@@ -260,6 +420,8 @@ impl Message {
             | Message::Leave { sender_id }
             | Message::CrmSummary { sender_id, .. }
             | Message::CrmSummaryReply { sender_id, .. }
+            | Message::CrmBuckets { sender_id, .. }
+            | Message::CrmBucketEntries { sender_id, .. }
             | Message::CrmBatch { sender_id, .. } => Some(sender_id),
             Message::Error { sender_id, .. } => sender_id.as_ref(),
         }
@@ -497,6 +659,48 @@ fn summary_entries(map: &Value) -> Result<Vec<SummaryEntry>, DecodeError> {
         .collect()
 }
 
+fn bucket_digests(map: &Value) -> Result<Vec<[u8; 8]>, DecodeError> {
+    let Some(v) = map.get("buckets") else {
+        return Ok(Vec::new());
+    };
+    let b = v.as_bytes().ok_or(DecodeError::WrongType {
+        field: "buckets",
+        expected: "a byte string",
+    })?;
+    if b.len() != 8 * BUCKETS {
+        return Err(DecodeError::Invalid {
+            field: "buckets",
+            reason: "not one 8-byte digest per bucket",
+        });
+    }
+    Ok(b.chunks_exact(8)
+        .map(|c| c.try_into().unwrap_or([0; 8]))
+        .collect())
+}
+
+fn bucket_list(map: &Value) -> Result<Vec<u16>, DecodeError> {
+    let b = bytes(map, "buckets")?;
+    if b.len() % 2 != 0 || b.len() > 2 * BUCKETS {
+        return Err(DecodeError::Invalid {
+            field: "buckets",
+            reason: "not a list of at most 4096 bucket numbers",
+        });
+    }
+    b.chunks_exact(2)
+        .map(|c| {
+            let n = u16::from_be_bytes([c[0], c[1]]);
+            if usize::from(n) < BUCKETS {
+                Ok(n)
+            } else {
+                Err(DecodeError::Invalid {
+                    field: "buckets",
+                    reason: "bucket number out of range",
+                })
+            }
+        })
+        .collect()
+}
+
 /// Decode one frame. Never panics.
 pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
@@ -593,6 +797,18 @@ pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
             count: uint(&m, "count")?,
             digest: digest(&m)?,
             matched: matches!(m.get("match"), Some(Value::Bool(true))),
+            entries: summary_entries(&m)?,
+            buckets: bucket_digests(&m)?,
+        },
+        "crm-buckets" => Message::CrmBuckets {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            buckets: bucket_list(&m)?,
+        },
+        "crm-bucket-entries" => Message::CrmBucketEntries {
+            sender_id: id(&m, "senderId")?,
+            target_id: id(&m, "targetId")?,
+            buckets: bucket_list(&m)?,
             entries: summary_entries(&m)?,
         },
         "crm-batch" => Message::CrmBatch {
@@ -782,8 +998,9 @@ pub fn encode(msg: &Message) -> Vec<u8> {
             digest,
             matched,
             entries,
+            buckets,
         } => {
-            w.map(6 + usize::from(!entries.is_empty()));
+            w.map(6 + usize::from(!entries.is_empty()) + usize::from(!buckets.is_empty()));
             w.str("type")
                 .str(ty)
                 .str("senderId")
@@ -792,12 +1009,40 @@ pub fn encode(msg: &Message) -> Vec<u8> {
             w.str("count").uint(*count).str("digest").bytes(&digest.0);
             w.str("match").bool(*matched);
             if !entries.is_empty() {
-                let mut packed = Vec::with_capacity(entries.len() * 24);
-                for e in entries {
-                    packed.extend_from_slice(e.document_id.as_bytes());
-                    packed.extend_from_slice(&e.heads.0);
-                }
-                w.str("entries").bytes(&packed);
+                w.str("entries").bytes(&pack_entries(entries));
+            }
+            if !buckets.is_empty() {
+                w.str("buckets").bytes(&buckets.concat());
+            }
+        }
+        Message::CrmBuckets {
+            sender_id,
+            target_id,
+            buckets,
+        } => {
+            w.map(4);
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("targetId").str(target_id.as_str());
+            w.str("buckets").bytes(&pack_buckets(buckets));
+        }
+        Message::CrmBucketEntries {
+            sender_id,
+            target_id,
+            buckets,
+            entries,
+        } => {
+            w.map(4 + usize::from(!entries.is_empty()));
+            w.str("type")
+                .str(ty)
+                .str("senderId")
+                .str(sender_id.as_str());
+            w.str("targetId").str(target_id.as_str());
+            w.str("buckets").bytes(&pack_buckets(buckets));
+            if !entries.is_empty() {
+                w.str("entries").bytes(&pack_entries(entries));
             }
         }
         Message::CrmBatch {
@@ -821,6 +1066,19 @@ pub fn encode(msg: &Message) -> Vec<u8> {
         }
     }
     w.into_bytes()
+}
+
+fn pack_entries(entries: &[SummaryEntry]) -> Vec<u8> {
+    let mut packed = Vec::with_capacity(entries.len() * 24);
+    for e in entries {
+        packed.extend_from_slice(e.document_id.as_bytes());
+        packed.extend_from_slice(&e.heads.0);
+    }
+    packed
+}
+
+fn pack_buckets(buckets: &[u16]) -> Vec<u8> {
+    buckets.iter().flat_map(|b| b.to_be_bytes()).collect()
 }
 
 #[cfg(test)]

@@ -59,15 +59,16 @@
 mod access;
 mod api;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 
 use crate::document_id::DocumentId;
 use crate::protocol::{
-    self, heads_digest, summary_digest, BatchItem, BatchKind, DecodeError, HeadsDigest, Message,
-    PeerId, PeerMetadata, SessionId, SummaryEntry, CRM_BATCH_VERSION, PROTOCOL_VERSION,
+    self, bucket_of, bucket_range, doc_digest, BatchItem, BatchKind, DecodeError, DocDigest,
+    HeadsDigest, Message, PeerId, PeerMetadata, SessionId, SetSummary, SummaryEntry, BUCKETS,
+    CRM_BATCH_VERSION, PROTOCOL_VERSION,
 };
 pub use access::{AccessPolicy, AllowAll, FnPolicy, PeerContext};
 pub use api::{close_code, Action, Config, ConnectionId, Event, SavedSyncStates, Timestamp};
@@ -95,8 +96,65 @@ enum DocState {
 struct DocSlot {
     /// The catalog entry: the last known heads (empty: we have nothing).
     heads: Vec<ChangeHash>,
+    /// The `docDigest` of `heads` (`None` when empty), kept with them.
+    digest: Option<DocDigest>,
     state: DocState,
     last_used: Timestamp,
+}
+
+impl DocSlot {
+    fn new(state: DocState, now: Timestamp) -> Self {
+        DocSlot {
+            heads: Vec::new(),
+            digest: None,
+            state,
+            last_used: now,
+        }
+    }
+
+    /// Sets the heads; returns the digests before and after.
+    fn set_heads(
+        &mut self,
+        id: &DocumentId,
+        heads: Vec<ChangeHash>,
+    ) -> (Option<DocDigest>, Option<DocDigest>) {
+        let old = self.digest;
+        if heads != self.heads {
+            self.digest = (!heads.is_empty()).then(|| doc_digest(id, &heads));
+            self.heads = heads;
+        }
+        (old, self.digest)
+    }
+}
+
+/// What waits for [`Event::Catalog`].
+enum AfterCatalog {
+    /// Compare the peer's entries (of these buckets, or of everything) with ours.
+    Compare {
+        peer: PeerId,
+        scope: Option<Vec<u16>>,
+        entries: Vec<SummaryEntry>,
+    },
+    /// Sync every document with a peer that does not speak `crmBatch`.
+    PushAll(PeerId),
+}
+
+/// Keeps a deferred catalog's summary up to date with a change of one document's digest.
+fn update_summary(
+    summary: Option<&mut SetSummary>,
+    id: &DocumentId,
+    (old, new): (Option<DocDigest>, Option<DocDigest>),
+) {
+    if let Some(s) = summary {
+        if old != new {
+            if let Some(d) = old {
+                s.remove(id, &d);
+            }
+            if let Some(d) = new {
+                s.add(id, &d);
+            }
+        }
+    }
 }
 
 struct Peer {
@@ -106,6 +164,13 @@ struct Peer {
     /// We opened the connection: the peer is our server and gets every document.
     outbound: bool,
     states: BTreeMap<DocumentId, sync::State>,
+    /// Documents whose state with this peer is not settled (see [`settled`]): kept up to date
+    /// at the end of every `handle`, so [`Engine::is_synced_with`] is O(1).
+    unsettled: BTreeSet<DocumentId>,
+    /// Documents a summary found differing, not started yet (and whether the peer lacks each):
+    /// started as others settle, so that at most [`SYNC_WINDOW`] are in flight and memory on both
+    /// sides follows that window, not the size of the book.
+    backlog: VecDeque<(DocumentId, bool)>,
 }
 
 struct Conn {
@@ -121,7 +186,16 @@ struct Out {
     /// Items for `crmBatch` peers, flushed as one frame per peer at the end of the call.
     batches: BTreeMap<PeerId, (ConnectionId, Vec<BatchItem>)>,
     load: BTreeSet<DocumentId>,
+    /// Documents whose heads or sync states may have changed: re-settled in `finish`.
+    touched: Vec<DocumentId>,
 }
+
+/// A summary mismatch lists every document when the server has at most this many (else it sends
+/// bucket digests first).
+const LIST_ALL_UP_TO: u64 = if cfg!(test) { 4 } else { BUCKETS as u64 };
+
+/// Documents started from a summary that may be in flight with one peer at a time.
+const SYNC_WINDOW: usize = 1000;
 
 /// At most this many messages are generated in a row for one (peer, document).
 const MAX_GENERATE: usize = 8;
@@ -139,6 +213,14 @@ pub struct Engine {
     peers: BTreeMap<PeerId, Peer>,
     conns: BTreeMap<ConnectionId, Conn>,
     ephemeral_seen: BTreeMap<(PeerId, SessionId), (u64, Timestamp)>,
+    /// Documents in the `Loading` state.
+    loading: usize,
+    /// Loaded documents that settled since the last [`Engine::unload_settled`].
+    recently_used: BTreeSet<DocumentId>,
+    /// Set by [`Engine::register_summary`]: the catalog is not (all) registered, this is its
+    /// summary, kept up to date with changes; [`Action::LoadCatalog`] fetches parts when needed.
+    deferred: Option<SetSummary>,
+    awaiting_catalog: Vec<AfterCatalog>,
 }
 
 impl Engine {
@@ -155,6 +237,10 @@ impl Engine {
             peers: BTreeMap::new(),
             conns: BTreeMap::new(),
             ephemeral_seen: BTreeMap::new(),
+            loading: 0,
+            recently_used: BTreeSet::new(),
+            deferred: None,
+            awaiting_catalog: Vec::new(),
         }
     }
 
@@ -169,15 +255,21 @@ impl Engine {
         docs: impl IntoIterator<Item = (DocumentId, Vec<ChangeHash>)>,
     ) {
         for (id, heads) in docs {
-            let slot = self.docs.entry(id).or_insert_with(|| DocSlot {
-                heads: Vec::new(),
-                state: DocState::Unloaded,
-                last_used: Timestamp(0),
-            });
+            let slot = self
+                .docs
+                .entry(id)
+                .or_insert_with(|| DocSlot::new(DocState::Unloaded, Timestamp(0)));
             if matches!(slot.state, DocState::Unloaded) {
-                slot.heads = heads;
+                slot.set_heads(&id, heads);
             }
         }
+    }
+
+    /// Instead of [`Engine::register_stored`] at startup: the summary of what storage holds (the
+    /// shell keeps it, e.g. up to date in its own store, so a connect reads no catalog). When a
+    /// summary exchange needs documents, the engine asks with [`Action::LoadCatalog`].
+    pub fn register_summary(&mut self, summary: SetSummary) {
+        self.deferred = Some(summary);
     }
 
     /// A loaded document, if it is in memory.
@@ -224,32 +316,60 @@ impl Engine {
     /// Restore saved sync states of a connected peer (invalid entries are skipped); returns how
     /// many were restored. Servers call this on [`Action::PeerConnected`] if they keep states.
     pub fn restore_sync_states(&mut self, peer: &PeerId, states: SavedSyncStates) -> usize {
+        let ids: Vec<DocumentId> = states.iter().map(|(id, _)| *id).collect();
         let Some(p) = self.peers.get_mut(peer) else {
             return 0;
         };
-        restore_states(&mut p.states, states)
+        let n = restore_states(&mut p.states, states);
+        for id in ids {
+            let ours = self
+                .docs
+                .get(&id)
+                .map(|s| s.heads.as_slice())
+                .unwrap_or(&[]);
+            resettle(p, id, ours);
+        }
+        n
+    }
+
+    /// Unloads every loaded document that was used since the last call and that no peer has
+    /// anything in flight for (all its sync states are settled). Its heads stay in the catalog and
+    /// its states with the peers; a later message loads it again. Shells call this after they
+    /// persisted a round (the server after every group commit, the client after every merge), so
+    /// memory follows the documents in flight rather than every document touched.
+    /// Returns how many were unloaded.
+    pub fn unload_settled(&mut self) -> usize {
+        let mut n = 0;
+        for id in std::mem::take(&mut self.recently_used) {
+            let Some(slot) = self.docs.get_mut(&id) else {
+                continue;
+            };
+            if !matches!(slot.state, DocState::Loaded(_)) {
+                continue;
+            }
+            if self.peers.values().any(|p| p.unsettled.contains(&id)) {
+                continue; // in flight again: looked at when it settles
+            }
+            slot.state = DocState::Unloaded;
+            n += 1;
+            if slot.heads.is_empty() {
+                self.docs.remove(&id);
+            }
+        }
+        n
+    }
+
+    /// The catalog heads of a document (loaded or not), if known.
+    pub fn heads(&self, id: &DocumentId) -> Option<&[ChangeHash]> {
+        self.docs.get(id).map(|s| s.heads.as_slice())
     }
 
     /// True when nothing is in flight with `peer`: every document we share with it has the same
     /// heads on both sides as far as the last messages tell, and nothing is loading.
     pub fn is_synced_with(&self, peer: &PeerId) -> bool {
-        let Some(p) = self.peers.get(peer) else {
-            return false;
-        };
-        let loading = self
-            .docs
-            .values()
-            .any(|s| matches!(s.state, DocState::Loading(_)));
-        !loading
-            && p.states.iter().all(|(id, st)| match &st.their_heads {
-                // Untouched this session (a restored state the summary found equal, or a document
-                // not yet started): nothing in flight. Once we have spoken, we wait for an answer.
-                None => !st.have_responded && !st.in_flight,
-                Some(theirs) => {
-                    let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
-                    same_heads(theirs, ours)
-                }
-            })
+        self.peers
+            .get(peer)
+            .is_some_and(|p| self.loading == 0 && p.unsettled.is_empty() && p.backlog.is_empty())
     }
 
     /// Handle one event at time `now`; returns the actions to perform, in order.
@@ -319,9 +439,13 @@ impl Engine {
                 let sender = self.config.peer_id.clone();
                 self.relay_ephemeral(now, &sender, document_id, session_id, count, data, &mut out);
             }
+            Event::Catalog {
+                documents,
+                complete,
+            } => self.on_catalog(now, documents, complete, &mut out),
             Event::Tick => self.tick(now),
         }
-        self.finish(out)
+        self.finish(now, out)
     }
 
     fn our_metadata(&self, batch: bool) -> PeerMetadata {
@@ -332,7 +456,20 @@ impl Engine {
         }
     }
 
-    fn finish(&mut self, mut out: Out) -> Vec<Action> {
+    fn finish(&mut self, now: Timestamp, mut out: Out) -> Vec<Action> {
+        self.resettle_touched(&mut out);
+        let pumping: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.backlog.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !pumping.is_empty() {
+            for peer in pumping {
+                self.pump(now, &peer, &mut out);
+            }
+            self.resettle_touched(&mut out);
+        }
         for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
             if items.len() == 1 {
                 if let Some(message) = single_message(&self.config.peer_id, &peer, items) {
@@ -359,6 +496,58 @@ impl Engine {
             });
         }
         out.actions
+    }
+
+    /// Starts backlogged documents with `peer` while fewer than [`SYNC_WINDOW`] are in flight.
+    fn pump(&mut self, now: Timestamp, peer: &PeerId, out: &mut Out) {
+        let Some(p) = self.peers.get(peer) else {
+            return;
+        };
+        let budget = SYNC_WINDOW.saturating_sub(p.unsettled.len() + self.loading);
+        for _ in 0..budget {
+            let Some(p) = self.peers.get_mut(peer) else {
+                return;
+            };
+            let Some((id, lacking)) = p.backlog.pop_front() else {
+                break;
+            };
+            if lacking {
+                // The peer's list is complete and lacks this document: its first message
+                // carries every change, saving a round trip (as if the peer had said
+                // "heads: [], have: nothing"). Were the list stale, resent changes are harmless.
+                let state = p.states.entry(id).or_default();
+                state.their_heads = Some(Vec::new());
+                state.their_need = Some(Vec::new());
+                state.their_have = Some(vec![sync::Have::default()]);
+            }
+            // The catalog is the client's list of stored documents: one it does not list is
+            // requested at once, without a storage round trip. (Were it stored after all, the
+            // server's answer merges harmlessly into it.)
+            self.docs
+                .entry(id)
+                .or_insert_with(|| DocSlot::new(DocState::Loaded(Box::new(Automerge::new())), now));
+            self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
+        }
+    }
+
+    fn resettle_touched(&mut self, out: &mut Out) {
+        let mut touched = std::mem::take(&mut out.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let slot = self.docs.get(&id);
+            let ours = slot.map(|s| s.heads.as_slice()).unwrap_or(&[]);
+            let mut settled_everywhere = true;
+            for p in self.peers.values_mut() {
+                resettle(p, id, ours);
+                settled_everywhere &= !p.unsettled.contains(&id);
+            }
+            // Settling only ever follows a touch: a document still in flight is looked at again
+            // when it settles.
+            if settled_everywhere && slot.is_some_and(|s| matches!(s.state, DocState::Loaded(_))) {
+                self.recently_used.insert(id);
+            }
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -479,8 +668,19 @@ impl Engine {
                 self.on_summary(&peer, conn, count, digest, out)
             }
             Message::CrmSummaryReply {
-                matched, entries, ..
-            } => self.on_summary_reply(now, &peer, matched, entries, out),
+                matched,
+                entries,
+                buckets,
+                ..
+            } => self.on_summary_reply(&peer, matched, entries, buckets, out),
+            Message::CrmBuckets { buckets, .. } => self.on_buckets(&peer, conn, buckets, out),
+            Message::CrmBucketEntries {
+                buckets, entries, ..
+            } => {
+                if outbound {
+                    self.compare(&peer, Some(buckets), entries, out)
+                }
+            }
             Message::CrmBatch { items, .. } => {
                 for item in items {
                     match item.kind {
@@ -542,6 +742,7 @@ impl Engine {
                 }
                 let batch = self.config.batch && peer_metadata.crm_batch == Some(CRM_BATCH_VERSION);
                 let mut states = BTreeMap::new();
+                let mut unsettled = BTreeSet::new();
                 if let Some(old) = self.peers.get(&sender_id) {
                     let old_conn = old.conn;
                     if old_conn != conn {
@@ -556,6 +757,7 @@ impl Engine {
                         self.conns.remove(&old_conn);
                     } else {
                         states = old.states.clone();
+                        unsettled = old.unsettled.clone();
                     }
                 }
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -569,6 +771,8 @@ impl Engine {
                         batch,
                         outbound: false,
                         states,
+                        unsettled,
+                        backlog: VecDeque::new(),
                     },
                 );
                 out.actions.push(Action::Send {
@@ -633,6 +837,8 @@ impl Engine {
                         batch,
                         outbound: true,
                         states,
+                        unsettled: BTreeSet::new(),
+                        backlog: VecDeque::new(),
                     },
                 );
                 out.actions.push(Action::PeerConnected {
@@ -642,21 +848,21 @@ impl Engine {
                     batch,
                 });
                 if batch {
-                    let set = self.summary_set(|_| true);
+                    let summary = self.own_summary();
                     out.actions.push(Action::Send {
                         conn,
                         message: Message::CrmSummary {
                             sender_id: self.config.peer_id.clone(),
                             target_id: sender_id,
-                            count: set.len() as u64,
-                            digest: summary_digest(&set),
+                            count: summary.count,
+                            digest: summary.digest(),
                         },
                     });
+                } else if self.deferred.is_some() {
+                    self.awaiting_catalog.push(AfterCatalog::PushAll(sender_id));
+                    out.actions.push(Action::LoadCatalog { buckets: None });
                 } else {
-                    let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
-                    for id in ids {
-                        self.with_doc(now, id, Pending::SyncWith(sender_id.clone()), out);
-                    }
+                    self.push_all(now, &sender_id, out);
                 }
             }
             (_, Message::Error { message, .. }) => {
@@ -675,14 +881,97 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
     // The crmBatch summary
 
-    fn summary_set(
+    /// Every document with non-empty heads, as a summary entry.
+    fn own_summary(&self) -> SetSummary {
+        if let Some(s) = &self.deferred {
+            return s.clone();
+        }
+        let mut s = SetSummary::default();
+        for (id, slot) in &self.docs {
+            if let Some(d) = &slot.digest {
+                s.add(id, d);
+            }
+        }
+        s
+    }
+
+    /// The documents `visible` (of these buckets, or all) with their digests.
+    fn entries<'a>(
+        &'a self,
+        scope: Option<&[u16]>,
+        visible: impl Fn(&DocumentId) -> bool + 'a,
+    ) -> Vec<(DocumentId, DocDigest)> {
+        let pick = |(id, slot): (&DocumentId, &DocSlot)| {
+            slot.digest.filter(|_| visible(id)).map(|d| (*id, d))
+        };
+        match scope {
+            None => self.docs.iter().filter_map(pick).collect(),
+            Some(buckets) => {
+                let mut buckets = buckets.to_vec();
+                buckets.sort_unstable();
+                buckets.dedup();
+                buckets
+                    .into_iter()
+                    .flat_map(|b| {
+                        let (lo, hi) = bucket_range(b);
+                        self.docs.range(lo..=hi).filter_map(pick)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn sync_with_all(&mut self, now: Timestamp, peer: &PeerId, out: &mut Out) {
+        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        for id in ids {
+            self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
+        }
+    }
+
+    fn push_all(&mut self, now: Timestamp, peer: &PeerId, out: &mut Out) {
+        self.sync_with_all(now, peer, out);
+    }
+
+    /// The summary of what `peer` may read here.
+    fn visible_summary(&self, peer: &PeerId, conn: ConnectionId) -> Option<SetSummary> {
+        let p = self.peers.get(peer)?;
+        let ctx = PeerContext {
+            conn,
+            peer_id: peer,
+            metadata: &p.metadata,
+        };
+        let mut s = SetSummary::default();
+        for (id, slot) in &self.docs {
+            if let Some(d) = &slot.digest {
+                if self.policy.may_read(ctx, id) {
+                    s.add(id, d);
+                }
+            }
+        }
+        Some(s)
+    }
+
+    fn visible_entries(
         &self,
-        visible: impl Fn(&DocumentId) -> bool,
-    ) -> BTreeMap<DocumentId, HeadsDigest> {
-        self.docs
-            .iter()
-            .filter(|(id, s)| !s.heads.is_empty() && visible(id))
-            .map(|(id, s)| (*id, heads_digest(&s.heads)))
+        peer: &PeerId,
+        conn: ConnectionId,
+        scope: Option<&[u16]>,
+    ) -> Vec<SummaryEntry> {
+        let Some(p) = self.peers.get(peer) else {
+            return Vec::new();
+        };
+        let ctx = PeerContext {
+            conn,
+            peer_id: peer,
+            metadata: &p.metadata,
+        };
+        let policy = &self.policy;
+        self.entries(scope, move |id| policy.may_read(ctx, id))
+            .into_iter()
+            .map(|(id, d)| SummaryEntry {
+                document_id: id,
+                heads: d.entry(),
+            })
             .collect()
     }
 
@@ -694,39 +983,48 @@ impl Engine {
         digest: protocol::SummaryDigest,
         out: &mut Out,
     ) {
-        let Some(p) = self.peers.get(peer) else {
-            return;
-        };
-        if !p.batch {
+        if !self.peers.get(peer).is_some_and(|p| p.batch) {
             return;
         }
-        let ctx = PeerContext {
-            conn,
-            peer_id: peer,
-            metadata: &p.metadata,
+        let Some(set) = self.visible_summary(peer, conn) else {
+            return;
         };
-        let policy = &self.policy;
-        let set = self.summary_set(|id| policy.may_read(ctx, id));
-        let ours = summary_digest(&set);
-        let matched = ours == digest && set.len() as u64 == count;
-        let entries = if matched {
-            Vec::new()
+        let ours = set.digest();
+        let matched = ours == digest && set.count == count;
+        // A mismatch lists everything when either side is empty or ours is small, else sends
+        // the bucket digests so that only differing buckets get listed.
+        let (entries, buckets) = if matched {
+            (Vec::new(), Vec::new())
+        } else if count == 0 || set.count <= LIST_ALL_UP_TO {
+            (self.visible_entries(peer, conn, None), Vec::new())
         } else {
-            set.iter()
-                .map(|(id, h)| SummaryEntry {
-                    document_id: *id,
-                    heads: *h,
-                })
-                .collect()
+            (Vec::new(), set.wire_buckets())
         };
         out.actions.push(Action::Send {
             conn,
             message: Message::CrmSummaryReply {
                 sender_id: self.config.peer_id.clone(),
                 target_id: peer.clone(),
-                count: set.len() as u64,
+                count: set.count,
                 digest: ours,
                 matched,
+                entries,
+                buckets,
+            },
+        });
+    }
+
+    fn on_buckets(&mut self, peer: &PeerId, conn: ConnectionId, buckets: Vec<u16>, out: &mut Out) {
+        if !self.peers.get(peer).is_some_and(|p| p.batch && !p.outbound) {
+            return;
+        }
+        let entries = self.visible_entries(peer, conn, Some(&buckets));
+        out.actions.push(Action::Send {
+            conn,
+            message: Message::CrmBucketEntries {
+                sender_id: self.config.peer_id.clone(),
+                target_id: peer.clone(),
+                buckets,
                 entries,
             },
         });
@@ -734,54 +1032,130 @@ impl Engine {
 
     fn on_summary_reply(
         &mut self,
-        now: Timestamp,
         peer: &PeerId,
         matched: bool,
         entries: Vec<SummaryEntry>,
+        buckets: Vec<[u8; 8]>,
         out: &mut Out,
     ) {
-        // The documents that differ, and whether the peer lacks each one.
-        let differing: Vec<(DocumentId, bool)> = if matched {
-            Vec::new()
-        } else {
-            let theirs: BTreeMap<DocumentId, HeadsDigest> = entries
-                .into_iter()
-                .map(|e| (e.document_id, e.heads))
-                .collect();
-            let ours = self.summary_set(|_| true);
-            let ids: BTreeSet<DocumentId> = theirs.keys().chain(ours.keys()).copied().collect();
-            ids.into_iter()
-                .filter(|id| theirs.get(id) != ours.get(id))
-                .map(|id| (id, !theirs.contains_key(&id)))
-                .collect()
+        if matched {
+            out.actions.push(Action::SummaryCompared {
+                peer_id: peer.clone(),
+                differing: 0,
+            });
+            return;
+        }
+        if buckets.is_empty() {
+            return self.compare(peer, None, entries, out);
+        }
+        let ours = self.own_summary().wire_buckets();
+        let differing: Vec<u16> = (0..BUCKETS)
+            .filter(|&b| buckets.get(b) != ours.get(b))
+            .map(|b| b as u16)
+            .collect();
+        if differing.is_empty() {
+            out.actions.push(Action::SummaryCompared {
+                peer_id: peer.clone(),
+                differing: 0,
+            });
+            return;
+        }
+        let Some(conn) = self.peers.get(peer).map(|p| p.conn) else {
+            return;
         };
-        if let Some(p) = self.peers.get_mut(peer) {
-            for (id, lacking) in &differing {
-                if *lacking {
-                    // The peer's list is complete and lacks this document: its first message
-                    // carries every change, saving a round trip (as if the peer had said
-                    // "heads: [], have: nothing"). Were the list stale, resent changes are harmless.
-                    let state = p.states.entry(*id).or_default();
-                    state.their_heads = Some(Vec::new());
-                    state.their_need = Some(Vec::new());
-                    state.their_have = Some(vec![sync::Have::default()]);
+        out.actions.push(Action::Send {
+            conn,
+            message: Message::CrmBuckets {
+                sender_id: self.config.peer_id.clone(),
+                target_id: peer.clone(),
+                buckets: differing,
+            },
+        });
+    }
+
+    /// Compares the peer's entries (of `scope`, or of everything) with ours, once ours are known.
+    fn compare(
+        &mut self,
+        peer: &PeerId,
+        scope: Option<Vec<u16>>,
+        entries: Vec<SummaryEntry>,
+        out: &mut Out,
+    ) {
+        if self.deferred.is_some() {
+            out.actions.push(Action::LoadCatalog {
+                buckets: scope.clone(),
+            });
+            self.awaiting_catalog.push(AfterCatalog::Compare {
+                peer: peer.clone(),
+                scope,
+                entries,
+            });
+            return;
+        }
+        self.compare_now(peer, scope.as_deref(), entries, out);
+    }
+
+    fn on_catalog(
+        &mut self,
+        now: Timestamp,
+        documents: Vec<(DocumentId, Vec<ChangeHash>)>,
+        complete: bool,
+        out: &mut Out,
+    ) {
+        self.register_stored(documents);
+        if complete {
+            self.deferred = None;
+        }
+        for work in std::mem::take(&mut self.awaiting_catalog) {
+            match work {
+                AfterCatalog::Compare {
+                    peer,
+                    scope,
+                    entries,
+                } => self.compare_now(&peer, scope.as_deref(), entries, out),
+                AfterCatalog::PushAll(peer) => {
+                    if self.peers.contains_key(&peer) {
+                        self.push_all(now, &peer, out);
+                    }
                 }
             }
         }
+    }
+
+    fn compare_now(
+        &mut self,
+        peer: &PeerId,
+        scope: Option<&[u16]>,
+        entries: Vec<SummaryEntry>,
+        out: &mut Out,
+    ) {
+        if !self.peers.contains_key(peer) {
+            return;
+        }
+        let in_scope = |id: &DocumentId| scope.is_none_or(|s| s.contains(&bucket_of(id)));
+        // The documents that differ, and whether the peer lacks each one.
+        let theirs: BTreeMap<DocumentId, HeadsDigest> = entries
+            .into_iter()
+            .filter(|e| in_scope(&e.document_id))
+            .map(|e| (e.document_id, e.heads))
+            .collect();
+        let ours: BTreeMap<DocumentId, HeadsDigest> = self
+            .entries(scope, |_| true)
+            .into_iter()
+            .map(|(id, d)| (id, d.entry()))
+            .collect();
+        let ids: BTreeSet<DocumentId> = theirs.keys().chain(ours.keys()).copied().collect();
+        let differing: Vec<(DocumentId, bool)> = ids
+            .into_iter()
+            .filter(|id| theirs.get(id) != ours.get(id))
+            .map(|id| (id, !theirs.contains_key(&id)))
+            .collect();
         out.actions.push(Action::SummaryCompared {
             peer_id: peer.clone(),
             differing: differing.len(),
         });
-        for (id, _) in differing {
-            // The catalog is the client's list of stored documents: one it does not list is
-            // requested at once, without a storage round trip. (Were it stored after all, the
-            // server's answer merges harmlessly into it.)
-            self.docs.entry(id).or_insert_with(|| DocSlot {
-                heads: Vec::new(),
-                state: DocState::Loaded(Box::new(Automerge::new())),
-                last_used: now,
-            });
-            self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.backlog.extend(differing);
         }
     }
 
@@ -806,16 +1180,17 @@ impl Engine {
 
     /// Make sure a document is loaded or loading, without any work queued.
     fn touch_or_load(&mut self, now: Timestamp, id: DocumentId, out: &mut Out) {
-        let slot = self.docs.entry(id).or_insert_with(|| DocSlot {
-            heads: Vec::new(),
-            state: DocState::Unloaded,
-            last_used: now,
-        });
+        let slot = self
+            .docs
+            .entry(id)
+            .or_insert_with(|| DocSlot::new(DocState::Unloaded, now));
         slot.last_used = now;
         if matches!(slot.state, DocState::Unloaded) {
             slot.state = DocState::Loading(Vec::new());
+            self.loading += 1;
             out.load.insert(id);
         }
+        out.touched.push(id);
     }
 
     /// Run `work` on a document now if it is loaded, else queue it and load the document.
@@ -844,10 +1219,14 @@ impl Engine {
             DocState::Loading(q) => q,
             _ => Vec::new(),
         };
+        self.loading -= 1;
+        out.touched.push(id);
         slot.last_used = now;
         match doc {
             Ok(doc) => {
-                slot.heads = doc.get_heads();
+                // The stored heads: already in a deferred summary.
+                let heads = doc.get_heads();
+                slot.set_heads(&id, heads);
                 slot.state = DocState::Loaded(Box::new(doc));
                 for work in queue {
                     self.run(id, work, out);
@@ -909,7 +1288,10 @@ impl Engine {
                     });
                     return;
                 }
-                slot.heads = doc.get_heads();
+                let heads = doc.get_heads();
+                let change = slot.set_heads(&id, heads);
+                update_summary(self.deferred.as_mut(), &id, change);
+                out.touched.push(id);
                 // Always fan out: the change may already have been in the loaded bytes.
                 self.fan_out(id, None, out);
             }
@@ -952,6 +1334,7 @@ impl Engine {
         data: &[u8],
         out: &mut Out,
     ) {
+        out.touched.push(id);
         let may_write = self.may_write(peer, &id);
         let Some(slot) = self.docs.get_mut(&id) else {
             return;
@@ -1003,7 +1386,8 @@ impl Engine {
                 document_id: id,
                 changes: doc.save_after(&before),
             });
-            slot.heads = after;
+            let change = slot.set_heads(&id, after);
+            update_summary(self.deferred.as_mut(), &id, change);
         }
         self.generate(peer, id, BatchKind::Sync, out);
         if changed {
@@ -1029,6 +1413,7 @@ impl Engine {
     }
 
     fn generate(&mut self, peer: &PeerId, id: DocumentId, kind: BatchKind, out: &mut Out) {
+        out.touched.push(id);
         let Some(DocSlot {
             state: DocState::Loaded(doc),
             ..
@@ -1075,6 +1460,7 @@ impl Engine {
         if let Some(p) = self.peers.get_mut(peer) {
             p.states.remove(&id);
         }
+        out.touched.push(id);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1166,6 +1552,28 @@ fn push_item(
             .push(item);
     } else if let Some(message) = single_message(me, peer, vec![item]) {
         out.actions.push(Action::Send { conn, message });
+    }
+}
+
+/// Nothing in flight for one (peer, document): untouched this session (a restored state the
+/// summary found equal, or a document not yet started), or the peer's last known heads are ours.
+/// Once we have spoken, we wait for an answer.
+fn settled(state: &sync::State, ours: &[ChangeHash]) -> bool {
+    match &state.their_heads {
+        None => !state.have_responded && !state.in_flight,
+        Some(theirs) => same_heads(theirs, ours),
+    }
+}
+
+/// Recomputes whether `id` is settled with peer `p`.
+fn resettle(p: &mut Peer, id: DocumentId, ours: &[ChangeHash]) {
+    match p.states.get(&id) {
+        Some(st) if !settled(st, ours) => {
+            p.unsettled.insert(id);
+        }
+        _ => {
+            p.unsettled.remove(&id);
+        }
     }
 }
 

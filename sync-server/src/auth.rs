@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS grants (
     access TEXT NOT NULL,
     PRIMARY KEY (user, book)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS doc_books (
+    doc TEXT PRIMARY KEY,
+    book TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (
     id INTEGER PRIMARY KEY,
     user TEXT NOT NULL REFERENCES users(name),
@@ -351,17 +355,81 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// True once any user exists: from then on every connection needs a token.
+    pub fn has_users(&self) -> Result<bool, AuthError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM users LIMIT 1", [], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Every known document's book.
+    pub fn doc_books(&self) -> Result<Vec<(crm_shared::DocumentId, String)>, AuthError> {
+        let mut stmt = self.conn.prepare("SELECT doc, book FROM doc_books")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, book) = row?;
+            if let Ok(doc) = doc.parse() {
+                out.push((doc, book));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stored documents whose book is not recorded yet (stored before books were tracked, or
+    /// a crash between storing a document and recording its book).
+    pub fn docs_without_book(&self) -> Result<Vec<crm_shared::DocumentId>, AuthError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id FROM documents d LEFT JOIN doc_books b ON b.doc = d.id WHERE b.doc IS NULL",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.filter_map(|r| r.ok()?.parse().ok()).collect())
+    }
+
+    /// Records documents' books (a document's book is fixed when it is first stored).
+    pub fn set_doc_books(
+        &mut self,
+        items: &[(crm_shared::DocumentId, String)],
+    ) -> Result<(), AuthError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT OR IGNORE INTO doc_books(doc, book) VALUES (?1, ?2)")?;
+            for (doc, book) in items {
+                stmt.execute((doc.to_string(), book))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The principal a token stands for, if it is valid (known, not revoked, not expired).
     pub fn authenticate(&self, token: &str, now: i64) -> Result<Option<Principal>, AuthError> {
+        self.principal_where("t.hash = ?1", token_hash(token), now)
+    }
+
+    /// The principal of a token id, if the token is still valid: grants as they are now.
+    pub fn principal_of_token(&self, id: i64, now: i64) -> Result<Option<Principal>, AuthError> {
+        self.principal_where("t.id = ?1", id, now)
+    }
+
+    fn principal_where(
+        &self,
+        condition: &str,
+        key: impl rusqlite::ToSql,
+        now: i64,
+    ) -> Result<Option<Principal>, AuthError> {
+        let sql = format!(
+            "SELECT t.id, u.name, u.role FROM tokens t JOIN users u ON u.name = t.user
+             WHERE {condition} AND t.revoked_at IS NULL
+               AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+        );
         let row: Option<(i64, String, String)> = self
             .conn
-            .query_row(
-                "SELECT t.id, u.name, u.role FROM tokens t JOIN users u ON u.name = t.user
-                 WHERE t.hash = ?1 AND t.revoked_at IS NULL
-                   AND (t.expires_at IS NULL OR t.expires_at > ?2)",
-                (token_hash(token), now),
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached(&sql)?
+            .query_row((key, now), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let Some((token_id, user, role)) = row else {
             return Ok(None);
@@ -389,21 +457,6 @@ impl Directory {
             books,
         }))
     }
-
-    /// Tokens that are no longer valid at `now` (revoked or expired), among `ids`.
-    pub fn invalid_tokens(&self, ids: &[i64], now: i64) -> Result<Vec<i64>, AuthError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT 1 FROM tokens WHERE id = ?1 AND revoked_at IS NULL
-               AND (expires_at IS NULL OR expires_at > ?2)",
-        )?;
-        let mut out = Vec::new();
-        for id in ids {
-            if stmt.query_row((id, now), |_| Ok(())).optional()?.is_none() {
-                out.push(*id);
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
@@ -429,7 +482,11 @@ mod tests {
         assert_eq!(p.access("south"), None);
         assert!(d.authenticate("crm_wrong", 10).unwrap().is_none());
         assert!(d.authenticate(&token, 100).unwrap().is_none(), "expired");
-        assert_eq!(d.invalid_tokens(&[id], 100).unwrap(), vec![id]);
+        assert!(
+            d.principal_of_token(id, 100).unwrap().is_none(),
+            "expired by id"
+        );
+        assert!(d.principal_of_token(id, 10).unwrap().is_some());
         d.revoke_token(id, 20).unwrap();
         assert!(d.authenticate(&token, 10).unwrap().is_none(), "revoked");
         // Only the hash is stored.

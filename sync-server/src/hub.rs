@@ -12,6 +12,8 @@
 //! A storage failure is fatal: the hub closes every connection (1011) and stops, so that no
 //! change is ever acknowledged that storage did not take. Clients resend on reconnect.
 
+use crate::access::Access;
+use crate::auth::Directory;
 use crate::metrics::Metrics;
 use crate::storage::{Append, Storage};
 use crm_shared::protocol;
@@ -38,6 +40,12 @@ pub enum Input {
         queue: mpsc::Sender<Outgoing>,
     },
     Event(Event),
+    /// Close a connection for a reason found outside the engine (a revoked token).
+    Kick {
+        conn: ConnectionId,
+        code: u16,
+        reason: String,
+    },
     /// Time passed: unload idle documents, compact storage a little.
     Tick,
     /// Finish the round, close every connection (1001) and stop.
@@ -70,6 +78,14 @@ impl Default for HubConfig {
 pub enum HubError {
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error("cannot record documents' books: {0}")]
+    Books(#[from] crate::auth::AuthError),
+}
+
+/// Access control: the shared state the engine's policy reads, and where learned books go.
+pub struct HubAccess {
+    pub access: Arc<Access>,
+    pub directory: Directory,
 }
 
 struct Hub<S: Storage> {
@@ -85,6 +101,7 @@ struct Hub<S: Storage> {
     /// Documents a load found missing from storage: the first persist of one stores a new
     /// document. Forgotten on tick once the engine no longer holds them.
     unstored: HashSet<DocumentId>,
+    access: HubAccess,
 }
 
 /// Runs the hub on the current thread until [`Input::Shutdown`] or every sender is dropped.
@@ -94,6 +111,7 @@ pub fn run<S: Storage>(
     mut inputs: mpsc::Receiver<Input>,
     metrics: Arc<Metrics>,
     config: HubConfig,
+    access: HubAccess,
 ) -> Result<(), HubError> {
     let catalog = storage.catalog()?;
     let known = catalog.len() as u64;
@@ -108,6 +126,7 @@ pub fn run<S: Storage>(
         started: Instant::now(),
         known,
         unstored: HashSet::new(),
+        access,
     };
     let mut round = Vec::with_capacity(hub.config.max_round);
     loop {
@@ -148,13 +167,30 @@ impl<S: Storage> Hub<S> {
     /// One round: handle every input, commit every persist at once, then send.
     fn round(&mut self, inputs: impl Iterator<Item = Input>) -> Result<(), HubError> {
         let mut events: VecDeque<Event> = VecDeque::new();
+        let mut refusals = Vec::new();
         let mut tick = false;
         for input in inputs {
             match input {
                 Input::Open { conn, queue } => {
                     self.conns.insert(conn, queue);
                 }
+                Input::Event(Event::Frame { conn, bytes }) => {
+                    // New documents are screened for their book before the engine applies them.
+                    let screened = self.access.access.screen(conn, bytes, |_| false);
+                    for message in screened.replies {
+                        refusals.push(Action::Send { conn, message });
+                    }
+                    if let Some(bytes) = screened.frame {
+                        events.push_back(Event::Frame { conn, bytes });
+                    }
+                }
                 Input::Event(e) => events.push_back(e),
+                Input::Kick { conn, code, reason } => {
+                    tracing::info!(conn = conn.0, code, %reason, "closing connection");
+                    Metrics::add(&self.metrics.connections_refused, 1);
+                    self.close(conn, code, &reason);
+                    events.push_back(Event::Disconnected { conn });
+                }
                 Input::Tick => {
                     events.push_back(Event::Tick);
                     tick = true;
@@ -175,6 +211,11 @@ impl<S: Storage> Hub<S> {
             }
         }
         self.persist(&mut actions)?;
+        let books = self.access.access.take_new_books();
+        if !books.is_empty() {
+            self.access.directory.set_doc_books(&books)?;
+        }
+        actions.extend(refusals);
         self.dispatch(actions);
         if tick {
             self.compact()?;

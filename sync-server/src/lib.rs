@@ -1,6 +1,7 @@
 //! The sync server of the offline CRM: axum WebSocket shell around the sans-IO sync engine of
 //! `crm-shared`, with an embedded SQLite store.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod config;

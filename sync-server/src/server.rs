@@ -1,22 +1,30 @@
 //! The axum application: WebSocket upgrades on `/` and `/sync`, `/healthz`, `/metrics`.
 
+use crate::access::{Access, BookPolicy};
+use crate::auth::{Directory, Principal};
 use crate::config::ServeArgs;
-use crate::hub::{self, HubConfig, Input, Outgoing};
+use crate::hub::{self, HubAccess, HubConfig, Input, Outgoing};
 use crate::metrics::Metrics;
 use crate::storage::SqliteStorage;
+use crate::storage::Storage;
 use anyhow::Context;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::Query;
 use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use crm_shared::protocol::{PeerId, StorageId};
 use crm_shared::sync::{Config, ConnectionId, Engine, Event};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -34,6 +42,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     next_conn: Arc<AtomicU64>,
     args: Arc<ServeArgs>,
+    access: Arc<Access>,
+    directory: Arc<Mutex<Directory>>,
 }
 
 /// The routes.
@@ -53,7 +63,62 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
+/// The token of a request: `Authorization: Bearer T`, or `?token=T` for browsers.
+fn request_token(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    bearer.or_else(|| query.get("token").cloned())
+}
+
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    // Authentication happens before the upgrade: no token, no WebSocket. Open mode (no users
+    // yet) is decided here, not from a cached flag, so the first user added closes it at once.
+    let has_users = match state.directory.lock().map(|d| d.has_users()) {
+        Ok(Ok(has)) => has,
+        _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if has_users {
+        state.access.set_open(false);
+    }
+    let principal = if !has_users {
+        None
+    } else {
+        let Some(token) = request_token(&headers, &query) else {
+            Metrics::add(&state.metrics.connections_refused, 1);
+            return (
+                StatusCode::UNAUTHORIZED,
+                "a token is required: `Authorization: Bearer TOKEN`\n",
+            )
+                .into_response();
+        };
+        let found = match state.directory.lock() {
+            Ok(d) => d.authenticate(&token, unix_now()),
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+        match found {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                Metrics::add(&state.metrics.connections_refused, 1);
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    "unknown, revoked or expired token\n",
+                )
+                    .into_response();
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot check a token");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+    };
     let limit = state.args.max_frame_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
@@ -61,12 +126,21 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl In
         // that is 128 KiB of resident memory per idle connection. Bigger frames still arrive
         // whole (the buffer grows for them), in reads of this size.
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, principal))
+        .into_response()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// One WebSocket connection: frames in go to the hub, the hub's frames go out.
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: WebSocket, state: AppState, principal: Option<Principal>) {
     let conn = ConnectionId(state.next_conn.fetch_add(1, Relaxed));
+    state.access.connect(conn, principal);
     let (queue_tx, mut queue_rx) = mpsc::channel::<Outgoing>(state.args.send_queue);
     let metrics = state.metrics.clone();
     Metrics::add(&metrics.connections_total, 1);
@@ -159,6 +233,7 @@ async fn connection(socket: WebSocket, state: AppState) {
         .await;
     // The hub drops the queue on close; give the writer a moment to send a close frame.
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    state.access.disconnect(conn);
     metrics.connections_open.fetch_sub(1, Relaxed);
 }
 
@@ -176,13 +251,39 @@ pub async fn run(
     let mut config = Config::new(PeerId::try_from(format!("crm-sync-{storage_id}"))?);
     config.storage_id = Some(StorageId::try_from(storage_id)?);
     config.idle_unload_after_ms = args.idle_unload_secs * 1000;
-    let engine = Engine::new(config);
+    let store_path = args.data_dir.join(STORE_FILE);
+    let directory = Directory::open(&store_path)?;
+    let access = Arc::new(Access::new(!directory.has_users()?, directory.doc_books()?));
+    if access.is_open() {
+        tracing::warn!("no users yet: anyone may connect and sync; add a user (`crm-sync-server user add`) to require tokens");
+    }
+    backfill_books(&directory, &access, &store_path)?;
+    let engine = Engine::with_policy(config, Box::new(BookPolicy(access.clone())));
     let metrics = Arc::new(Metrics::default());
     let (hub_tx, hub_rx) = mpsc::channel(4096);
     let hub_metrics = metrics.clone();
+    let hub_access = HubAccess {
+        access: access.clone(),
+        directory: Directory::open(&store_path)?,
+    };
     let hub_thread = std::thread::Builder::new()
         .name("hub".into())
-        .spawn(move || hub::run(engine, storage, hub_rx, hub_metrics, HubConfig::default()))?;
+        .spawn(move || {
+            hub::run(
+                engine,
+                storage,
+                hub_rx,
+                hub_metrics,
+                HubConfig::default(),
+                hub_access,
+            )
+        })?;
+    let directory = Arc::new(Mutex::new(directory));
+    let watcher = tokio::spawn(watch_access(
+        directory.clone(),
+        access.clone(),
+        hub_tx.clone(),
+    ));
     let ticker = {
         let hub = hub_tx.clone();
         tokio::spawn(async move {
@@ -200,6 +301,8 @@ pub async fn run(
         metrics,
         next_conn: Arc::new(AtomicU64::new(1)),
         args: Arc::new(args),
+        access,
+        directory,
     };
     tracing::info!(addr = %listener.local_addr()?, "serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -222,6 +325,7 @@ pub async fn run(
     }
     tracing::info!("shutting down");
     ticker.abort();
+    watcher.abort();
     let _ = hub_tx.send(Input::Shutdown).await;
     drop(hub_tx);
     let joined = tokio::task::spawn_blocking(move || hub_thread.join()).await?;
@@ -250,4 +354,80 @@ fn storage_id(args: &ServeArgs) -> anyhow::Result<String> {
         .to_string();
     std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(id)
+}
+
+/// Every half second: applies grants and revocations to live connections (a revoked or expired
+/// token's connections are closed; changed grants take effect), and leaves open mode once a
+/// user exists.
+async fn watch_access(
+    directory: Arc<Mutex<Directory>>,
+    access: Arc<Access>,
+    hub: mpsc::Sender<Input>,
+) {
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        every.tick().await;
+        let mut kicks = Vec::new();
+        {
+            let Ok(d) = directory.lock() else { return };
+            let now = unix_now();
+            if access.is_open() && d.has_users().unwrap_or(false) {
+                tracing::info!("a user exists: tokens are required from now on");
+                access.set_open(false);
+                kicks.extend(access.anonymous_connections());
+            }
+            for (token, conn) in access.connections_by_token() {
+                match d.principal_of_token(token, now) {
+                    Ok(Some(p)) => access.refresh(conn, p),
+                    Ok(None) => kicks.push(conn),
+                    Err(e) => tracing::error!(cause = %e, "cannot check tokens"),
+                }
+            }
+        }
+        for conn in kicks {
+            access.disconnect(conn);
+            let kick = Input::Kick {
+                conn,
+                code: 1008,
+                reason: "token revoked or expired".into(),
+            };
+            if hub.send(kick).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Records the book of stored documents that have none recorded (a crash between storing a
+/// document and recording its book, or a store from before books).
+fn backfill_books(
+    directory: &Directory,
+    access: &Access,
+    storage: &std::path::Path,
+) -> anyhow::Result<()> {
+    let missing = directory.docs_without_book()?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut store = SqliteStorage::open(storage)?;
+    let mut found = Vec::new();
+    for id in missing {
+        if let Some(bytes) = store.load(&id)? {
+            if let Ok(doc) = automerge::Automerge::load(&bytes) {
+                if let Some(book) = crate::access::book_of_document(&doc) {
+                    found.push((id, book));
+                }
+            }
+        }
+    }
+    for (id, book) in &found {
+        access.learn(*id, book.clone());
+    }
+    let mut d = Directory::open(storage)?;
+    d.set_doc_books(&access.take_new_books())?;
+    tracing::info!(
+        documents = found.len(),
+        "recorded the books of stored documents"
+    );
+    Ok(())
 }

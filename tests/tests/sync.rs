@@ -623,12 +623,17 @@ fn a_server_killed_mid_sync_loses_nothing_reported_done() {
     });
     server.kill9();
     let out = child.wait_with_output().unwrap();
-    let err = assert_clean_failure(
-        &format!("a sync interrupted by the kill (after {sending} bytes)"),
-        &out,
-    );
-    assert!(message(&err).contains("sync server"), "{err}");
-    eprintln!("the interrupted sync said: {err}");
+    if out.status.success() {
+        // The last frames were already out when the kill landed: nothing to interrupt this time.
+        eprintln!("the restore finished before the kill (after {sending} bytes)");
+    } else {
+        let err = assert_clean_failure(
+            &format!("a sync interrupted by the kill (after {sending} bytes)"),
+            &out,
+        );
+        assert!(message(&err).contains("sync server"), "{err}");
+        eprintln!("the interrupted sync said: {err}");
+    }
 
     // After the restart the same command works, and Bruno has everything Ana synced.
     let url = server.restart();

@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
                 params.push(Value::Text(q));
                 sql.push_str(&format!(" AND id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
             }
-            sql.push_str(&format!(" ORDER BY at DESC LIMIT {}", a.list.limit));
+            sql.push_str(&format!(" ORDER BY at DESC, id LIMIT {}", a.list.limit));
             let rows = rows(&store, &sql, &params)?;
             if ctx.json {
                 return output::json(&rows);

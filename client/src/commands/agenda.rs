@@ -29,13 +29,13 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         .ok_or_else(|| anyhow::anyhow!("--date {first} is too late for a {days}-day agenda"))?;
     let cols = COLUMNS.join(", ");
     // Both queries read a covering index of the read model in order (see `read_model`).
-    let items_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3 ORDER BY at");
+    let items_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3 ORDER BY at, id");
     let items_params = [
         Value::Text(user.clone()),
         Value::Text(first.to_string()),
         Value::Text(last.to_string()),
     ];
-    let overdue_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND due IS NOT NULL AND due < ?2 ORDER BY due");
+    let overdue_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND due IS NOT NULL AND due < ?2 ORDER BY due, id");
     let overdue_params = [
         Value::Text(user.clone()),
         Value::Text(ctx.today.to_string()),
@@ -103,7 +103,7 @@ fn reminders(ctx: &Ctx, store: &Store, user: &str) -> Result<Vec<super::rows::Ro
         store,
         "SELECT id, at, kind, subject, remind FROM rm_activities
          WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND at >= ?2 AND at < ?3 AND remind IS NOT NULL
-         ORDER BY at",
+         ORDER BY at, id",
         &[
             Value::Text(user.to_string()),
             Value::Text(start),

@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             let record = store.record(id)?;
             let activities = super::activity::rows(
                 &store,
-                "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE case_id = ?1 AND deleted = 0 ORDER BY at DESC LIMIT 50",
+                "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE case_id = ?1 AND deleted = 0 ORDER BY at DESC, id LIMIT 50",
                 &[Value::Text(id.to_string())],
             )?;
             let settings = store.settings()?;
@@ -125,7 +125,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 sql.push_str("))");
             }
             sql.push_str(&format!(
-                " ORDER BY c.close_date IS NULL, c.close_date, c.title LIMIT {}",
+                " ORDER BY c.close_date IS NULL, c.close_date, c.title, c.id LIMIT {}",
                 a.list.limit
             ));
             let cols = [

@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
             )?;
             let activities = super::activity::rows(
                 &store,
-                "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE contact_id = ?1 AND deleted = 0 ORDER BY at DESC LIMIT 50",
+                "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE contact_id = ?1 AND deleted = 0 ORDER BY at DESC, id LIMIT 50",
                 &p,
             )?;
             let related = relationships(&store, &id.to_string())?;

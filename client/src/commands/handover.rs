@@ -32,12 +32,12 @@ pub fn run(ctx: &Ctx, a: HandoverArgs) -> Result<()> {
         params.push(Value::Text(format!("{}T99", parse_date(d)?)));
         sql.push_str(&format!(" AND at < ?{}", params.len()));
     }
-    sql.push_str(" ORDER BY at");
+    sql.push_str(" ORDER BY at, id");
     let activities = query(&store, &sql, &params, &["id", "at", "kind", "subject"])?;
     let cases = if a.cases {
         query(
             &store,
-            "SELECT id, close_date, stage, title FROM rm_cases WHERE owner = ?1 AND deleted = 0 AND stage NOT IN ('won', 'lost') ORDER BY close_date",
+            "SELECT id, close_date, stage, title FROM rm_cases WHERE owner = ?1 AND deleted = 0 AND stage NOT IN ('won', 'lost') ORDER BY close_date, id",
             &[Value::Text(from.clone())],
             &["id", "at", "kind", "subject"],
         )?

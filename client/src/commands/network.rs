@@ -68,7 +68,7 @@ fn decider_roles(store: &Store, id: &str) -> Result<Vec<String>> {
         store,
         "SELECT cc.role, c.title FROM rm_case_contacts cc JOIN rm_cases c ON c.id = cc.case_id
          WHERE cc.contact_id = ?1 AND c.deleted = 0 AND cc.role IN ('decision-maker', 'economic-buyer')
-         ORDER BY c.title",
+         ORDER BY c.title, c.id",
         &[Value::Text(id.to_string())],
         &["role", "title"],
     )?;

@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             )?;
             let cases = super::case::rows(
                 &store,
-                "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date",
+                "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date, id",
                 &[Value::Text(id.to_string())],
             )?;
             let timeline = super::timeline::timeline(
@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 }
             }
             sql.push_str(&format!(
-                " ORDER BY o.name COLLATE NOCASE LIMIT {}",
+                " ORDER BY o.name COLLATE NOCASE, o.id LIMIT {}",
                 a.list.limit
             ));
             let rows = query(

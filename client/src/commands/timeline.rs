@@ -23,19 +23,19 @@ pub fn timeline(store: &Store, subject: Subject, id: &str) -> Result<Vec<Row>> {
     let (activities_sql, changes_sql) = match subject {
         Subject::Contact => (
             "SELECT id, at, kind, subject, status, owner FROM rm_activities
-             WHERE contact_id = ?1 AND deleted = 0 ORDER BY at DESC LIMIT 50",
+             WHERE contact_id = ?1 AND deleted = 0 ORDER BY at DESC, id LIMIT 50",
             "SELECT s.case_id, s.at, s.stage, s.from_stage, s.by, c.title FROM rm_stage_changes s
              JOIN rm_cases c ON c.id = s.case_id
              WHERE s.case_id IN (SELECT case_id FROM rm_case_contacts WHERE contact_id = ?1) AND c.deleted = 0
-             ORDER BY s.at DESC LIMIT 50",
+             ORDER BY s.at DESC, s.case_id, s.stage LIMIT 50",
         ),
         Subject::Organization => (
             "SELECT id, at, kind, subject, status, owner FROM rm_activities
              WHERE deleted = 0 AND (org_id = ?1 OR case_id IN (SELECT id FROM rm_cases WHERE org_id = ?1))
-             ORDER BY at DESC LIMIT 50",
+             ORDER BY at DESC, id LIMIT 50",
             "SELECT s.case_id, s.at, s.stage, s.from_stage, s.by, c.title FROM rm_stage_changes s
              JOIN rm_cases c ON c.id = s.case_id
-             WHERE c.org_id = ?1 AND c.deleted = 0 ORDER BY s.at DESC LIMIT 50",
+             WHERE c.org_id = ?1 AND c.deleted = 0 ORDER BY s.at DESC, s.case_id, s.stage LIMIT 50",
         ),
     };
     let activities = query(

@@ -104,6 +104,22 @@ pub fn insert(
     Ok(conn.last_insert_rowid())
 }
 
+/// Stores a new document from bytes `Automerge::load` takes (a save or a run of changes).
+pub fn insert_bytes(
+    conn: &Connection,
+    id: DocumentId,
+    kind: RecordKind,
+    bytes: &[u8],
+    heads: &[ChangeHash],
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO documents(id, type, snapshot, heads, seq)
+         VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM documents))",
+    )?
+    .execute((id.to_string(), kind.as_str(), bytes, encode_heads(heads)))?;
+    Ok(conn.last_insert_rowid())
+}
+
 /// Appends the changes made since `since` as one chunk; compacts when chunks pile up.
 pub fn append(
     conn: &Connection,
@@ -159,7 +175,9 @@ pub fn merge(
         None => {
             let mut doc = AutoCommit::load(bytes).map_err(bad)?;
             let kind = crm_shared::schema::read_record(id, doc.document(), None)?.kind;
-            let n = insert(conn, id, kind, &mut doc)?;
+            // The bytes are stored as they came (they load as they are): saving the document
+            // again would cost as much as loading it.
+            let n = insert_bytes(conn, id, kind, bytes, &doc.get_heads())?;
             Ok(Some((n, doc)))
         }
     }

@@ -5,8 +5,25 @@ use super::documents::{self, decode_heads};
 use super::{read_model, Store};
 use crate::error::StoreError;
 use automerge::ChangeHash;
+use crm_shared::protocol::{bucket_of, doc_digest, DocDigest, SetSummary};
 use crm_shared::DocumentId;
 use rusqlite::{OptionalExtension, TransactionBehavior};
+
+/// The `crmBatch` summary of the stored documents, kept so that a connect reads no catalog:
+/// the summary as of change position `seq`, and the digest each document had in it (by number).
+const SUMMARY_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sync_summary (
+    k INTEGER PRIMARY KEY CHECK (k = 0),
+    seq INTEGER NOT NULL,
+    summary BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_summary_docs (
+    n INTEGER PRIMARY KEY,
+    bucket INTEGER NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_summary_docs_bucket ON sync_summary_docs(bucket);
+";
 
 /// Documents with their stored bytes (`None`: not stored).
 pub type StoredDocuments = Vec<(DocumentId, Option<Vec<u8>>)>;
@@ -35,6 +52,109 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The stored documents of these summary buckets ([`bucket_of`]) with their heads, as of
+    /// the last [`Store::sync_summary`].
+    pub fn catalog_of_buckets(
+        &self,
+        buckets: &[u16],
+    ) -> Result<Vec<(DocumentId, Vec<ChangeHash>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.id, d.heads FROM sync_summary_docs s JOIN documents d ON d.n = s.n
+             WHERE s.bucket = ?1",
+        )?;
+        let mut out = Vec::new();
+        for b in buckets {
+            let rows = stmt.query_map([b], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            for row in rows {
+                let (id, heads) = row?;
+                if let Ok(id) = id.parse() {
+                    out.push((id, decode_heads(&heads)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `crmBatch` summary of every stored document and the change position it covers. Kept
+    /// in the store: when nothing changed since it was computed this reads one row; otherwise it
+    /// folds in the documents changed since (O(changed), O(documents) only the first time).
+    pub fn sync_summary(&mut self) -> Result<(i64, SetSummary), StoreError> {
+        // Read first, without a write lock: the common case.
+        let seq = self.change_seq()?;
+        let cached: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT seq, summary FROM sync_summary WHERE k = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .unwrap_or(None); // no table yet: built below
+        if let Some((at, bytes)) = &cached {
+            if *at == seq {
+                if let Some(summary) = SetSummary::from_bytes(bytes) {
+                    return Ok((seq, summary));
+                }
+            }
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(SUMMARY_SCHEMA)?;
+        let cached: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, summary FROM sync_summary WHERE k = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (since, mut summary) =
+            match cached.and_then(|(at, b)| Some((at, SetSummary::from_bytes(&b)?))) {
+                Some(c) => c,
+                None => {
+                    tx.execute("DELETE FROM sync_summary_docs", [])?;
+                    (0, SetSummary::default())
+                }
+            };
+        let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM documents", [], |r| {
+            r.get(0)
+        })?;
+        {
+            let mut changed = tx.prepare("SELECT n, id, heads FROM documents WHERE seq > ?1")?;
+            let mut old = tx.prepare_cached("SELECT digest FROM sync_summary_docs WHERE n = ?1")?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO sync_summary_docs(n, bucket, digest) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut rows = changed.query([since])?;
+            while let Some(row) = rows.next()? {
+                let n: i64 = row.get(0)?;
+                let Ok(id) = row.get::<_, String>(1)?.parse::<DocumentId>() else {
+                    continue;
+                };
+                let heads = decode_heads(&row.get::<_, Vec<u8>>(2)?);
+                let before: Option<Vec<u8>> = old.query_row([n], |r| r.get(0)).optional()?;
+                if let Some(d) = before.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok()) {
+                    summary.remove(&id, &DocDigest(d));
+                }
+                if heads.is_empty() {
+                    tx.execute("DELETE FROM sync_summary_docs WHERE n = ?1", [n])?;
+                } else {
+                    let digest = doc_digest(&id, &heads);
+                    summary.add(&id, &digest);
+                    put.execute((n, bucket_of(&id), &digest.0[..]))?;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO sync_summary(k, seq, summary) VALUES (0, ?1, ?2)",
+            (seq, summary.to_bytes()),
+        )?;
+        tx.commit()?;
+        Ok((seq, summary))
     }
 
     /// The saved bytes of a document, if we have it: its snapshot followed by its incremental

@@ -228,6 +228,30 @@ fn samples() -> Vec<Message> {
                 document_id: doc(),
                 heads: HeadsDigest([7; 8]),
             }],
+            buckets: vec![],
+        },
+        Message::CrmSummaryReply {
+            sender_id: b.clone(),
+            target_id: a.clone(),
+            count: 9000,
+            digest: SummaryDigest([6; 16]),
+            matched: false,
+            entries: vec![],
+            buckets: (0..BUCKETS).map(|i| [(i % 251) as u8; 8]).collect(),
+        },
+        Message::CrmBuckets {
+            sender_id: a.clone(),
+            target_id: b.clone(),
+            buckets: vec![0, 17, 4095],
+        },
+        Message::CrmBucketEntries {
+            sender_id: b.clone(),
+            target_id: a.clone(),
+            buckets: vec![17],
+            entries: vec![SummaryEntry {
+                document_id: doc(),
+                heads: HeadsDigest([7; 8]),
+            }],
         },
         Message::CrmBatch {
             sender_id: a,
@@ -263,8 +287,37 @@ fn digests_are_order_independent_and_sensitive() {
     assert_ne!(heads_digest(&[h1]), heads_digest(&[h2]));
     let mut set = BTreeMap::new();
     let empty = summary_digest(&set);
-    set.insert(doc(), heads_digest(&[h1]));
+    set.insert(doc(), doc_digest(&doc(), &[h1]));
     assert_ne!(summary_digest(&set), empty);
+    assert_eq!(doc_digest(&doc(), &[h1, h2]), doc_digest(&doc(), &[h2, h1]));
+}
+
+#[test]
+fn set_summaries_update_document_by_document() {
+    let h1 = automerge::ChangeHash([1; 32]);
+    let h2 = automerge::ChangeHash([2; 32]);
+    let ids: Vec<DocumentId> = (0..50u8)
+        .map(|n| DocumentId::from_bytes([n.wrapping_mul(37); 16]))
+        .collect();
+    let mut full = SetSummary::default();
+    for id in &ids {
+        full.add(id, &doc_digest(id, &[h1]));
+    }
+    // Change one document: remove the old digest, add the new one.
+    let mut updated = full.clone();
+    updated.remove(&ids[3], &doc_digest(&ids[3], &[h1]));
+    updated.add(&ids[3], &doc_digest(&ids[3], &[h2]));
+    let mut rebuilt = SetSummary::default();
+    for (i, id) in ids.iter().enumerate() {
+        rebuilt.add(id, &doc_digest(id, &[if i == 3 { h2 } else { h1 }]));
+    }
+    assert_eq!(updated, rebuilt);
+    assert_ne!(updated.digest(), full.digest());
+    assert_eq!(SetSummary::from_bytes(&updated.to_bytes()), Some(updated));
+    for id in &ids {
+        let (lo, hi) = bucket_range(bucket_of(id));
+        assert!(lo <= *id && *id <= hi);
+    }
 }
 
 fn valid_frames() -> Vec<Vec<u8>> {

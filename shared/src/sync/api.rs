@@ -99,6 +99,12 @@ pub enum Event {
         count: u64,
         data: Vec<u8>,
     },
+    /// Answer to [`Action::LoadCatalog`]: the stored documents with their heads (of the asked
+    /// buckets, or all of them: `complete`).
+    Catalog {
+        documents: Vec<(DocumentId, Vec<automerge::ChangeHash>)>,
+        complete: bool,
+    },
     /// Time passed: unload idle documents, forget old ephemeral sessions.
     Tick,
 }
@@ -119,6 +125,10 @@ pub enum Action {
     },
     /// Read these documents from storage and answer with [`Event::Loaded`].
     Load { documents: Vec<DocumentId> },
+    /// Only after [`super::Engine::register_summary`]: read the catalog (the stored documents
+    /// of these summary buckets, see [`crate::protocol::bucket_of`], or all of them) and answer
+    /// with [`Event::Catalog`].
+    LoadCatalog { buckets: Option<Vec<u16>> },
     /// Close the connection (after sending what precedes this action).
     Close {
         conn: ConnectionId,

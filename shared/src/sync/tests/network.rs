@@ -153,6 +153,32 @@ impl Net {
                     // Loaded's actions come after whatever is already queued.
                     work.extend(more);
                 }
+                Action::LoadCatalog { buckets } => {
+                    let documents: Vec<_> = self.nodes[node]
+                        .store
+                        .iter()
+                        .filter(|(id, _)| {
+                            buckets
+                                .as_ref()
+                                .is_none_or(|b| b.contains(&protocol::bucket_of(id)))
+                        })
+                        .filter_map(|(id, bytes)| {
+                            Some((*id, Automerge::load(bytes).ok()?.get_heads()))
+                        })
+                        .collect();
+                    self.nodes[node].log.push(Action::LoadCatalog {
+                        buckets: buckets.clone(),
+                    });
+                    let now = self.ts();
+                    let more = self.nodes[node].engine.handle(
+                        now,
+                        Event::Catalog {
+                            documents,
+                            complete: buckets.is_none(),
+                        },
+                    );
+                    work.extend(more);
+                }
                 Action::Persist {
                     document_id,
                     changes,

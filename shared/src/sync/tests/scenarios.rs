@@ -657,3 +657,104 @@ fn persist_comes_before_any_send_in_the_same_batch_of_actions() {
     }
     assert!(persisted >= 2);
 }
+
+#[test]
+fn a_few_changes_in_a_big_set_list_only_differing_buckets() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(ours("alice"));
+    let docs: Vec<_> = (1..=12u8)
+        .map(|n| crate::DocumentId::from_bytes([n.wrapping_mul(53); 16]))
+        .collect();
+    for d in &docs {
+        net.put(a, *d, "name", "Ada");
+    }
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    for d in &docs {
+        assert!(net.stored(s, d).is_some(), "uploaded");
+    }
+
+    // Alice restarts with only the summary of her store (no catalog), edits two documents offline.
+    let conn = *net.links.keys().next().unwrap();
+    net.disconnect(conn);
+    net.run_until_quiescent(STEPS);
+    let a2 = net.add(ours("alice"));
+    net.nodes[a2].store = net.nodes[a].store.clone();
+    net.put(a2, docs[2], "name", "Ada L.");
+    net.put(a2, docs[7], "name", "Ada K.");
+    let mut summary = protocol::SetSummary::default();
+    for (id, bytes) in &net.nodes[a2].store {
+        let heads = automerge::Automerge::load(bytes).unwrap().get_heads();
+        summary.add(id, &protocol::doc_digest(id, &heads));
+    }
+    net.nodes[a2].engine = crate::sync::Engine::new(ours("alice"));
+    net.nodes[a2].engine.register_summary(summary);
+    let before = net.sent.len();
+    net.connect(a2, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let types: Vec<_> = net.sent[before..]
+        .iter()
+        .map(|x| x.message.type_name())
+        .collect();
+    assert_eq!(
+        &types[..6],
+        [
+            "join",
+            "peer",
+            "crm-summary",
+            "crm-summary-reply",
+            "crm-buckets",
+            "crm-bucket-entries"
+        ]
+    );
+    let asked = net.sent[before..]
+        .iter()
+        .find_map(|x| match &x.message {
+            Message::CrmBuckets { buckets, .. } => Some(buckets.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        asked.len(),
+        2,
+        "only the two changed documents' buckets: {asked:?}"
+    );
+    assert!(net.nodes[a2]
+        .log
+        .iter()
+        .any(|x| matches!(x, Action::LoadCatalog { buckets: Some(b) } if b.len() == 2)));
+    assert!(net.nodes[a2]
+        .log
+        .iter()
+        .any(|x| matches!(x, Action::SummaryCompared { differing: 2, .. })));
+    assert!(net.nodes[a2].engine.is_synced_with(&peer("server")));
+    assert_eq!(
+        get(&net.stored(s, &docs[2]).unwrap(), "name").as_deref(),
+        Some("Ada L.")
+    );
+    assert_eq!(
+        get(&net.stored(s, &docs[7]).unwrap(), "name").as_deref(),
+        Some("Ada K.")
+    );
+
+    // And a reconnect with nothing changed matches at once.
+    let mut summary = protocol::SetSummary::default();
+    for (id, bytes) in &net.nodes[a2].store {
+        let heads = automerge::Automerge::load(bytes).unwrap().get_heads();
+        summary.add(id, &protocol::doc_digest(id, &heads));
+    }
+    let conn = *net.links.iter().rev().find(|(_, l)| l.open).unwrap().0;
+    net.disconnect(conn);
+    net.run_until_quiescent(STEPS);
+    net.nodes[a2].engine = crate::sync::Engine::new(ours("alice"));
+    net.nodes[a2].engine.register_summary(summary);
+    let before = net.sent.len();
+    net.connect(a2, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let types: Vec<_> = net.sent[before..]
+        .iter()
+        .map(|x| x.message.type_name())
+        .collect();
+    assert_eq!(types, ["join", "peer", "crm-summary", "crm-summary-reply"]);
+}

@@ -1,0 +1,185 @@
+//! Who may see what, end to end: tokens, books, read-only grants and revocation, with the real
+//! `crm-sync-server` and real `crm` processes.
+
+use crm_tests::{rows, sync_server_bin, Crm, SyncServer};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs an admin subcommand of the server on its data dir; returns stdout.
+fn admin(server: &SyncServer, args: &[&str]) -> String {
+    let out = Command::new(sync_server_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .output()
+        .expect("run crm-sync-server");
+    assert!(
+        out.status.success(),
+        "crm-sync-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn token(server: &SyncServer, user: &str) -> String {
+    let t = admin(server, &["token", "issue", user]);
+    assert!(t.starts_with("crm_"), "{t}");
+    t
+}
+
+/// A rep's data dir in `book`, signed in with `token`.
+fn device(server: &SyncServer, user: &str, book: &str, token: &str) -> Crm {
+    let crm = Crm::new();
+    crm.ok(&[
+        "init",
+        "--user",
+        user,
+        "--book",
+        book,
+        "--server",
+        &server.url(),
+        "--token",
+        token,
+    ]);
+    crm
+}
+
+fn contact_names(crm: &Crm) -> Vec<String> {
+    let mut names: Vec<String> = rows(&crm.json(&["contact", "list"]))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn books_keep_reps_apart_and_managers_see_all() {
+    let server = SyncServer::start();
+    for (cmd, args) in [
+        ("user", vec!["add", "ana"]),
+        ("user", vec!["add", "bruno"]),
+        ("user", vec!["add", "rui"]),
+        ("user", vec!["add", "max", "--role", "manager"]),
+        ("book", vec!["add", "north"]),
+        ("book", vec!["add", "south"]),
+    ] {
+        let mut full = vec![cmd];
+        full.extend(args);
+        admin(&server, &full);
+    }
+    admin(&server, &["grant", "ana", "north"]);
+    admin(&server, &["grant", "bruno", "south"]);
+    admin(&server, &["grant", "rui", "north", "--read-only"]);
+
+    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+    ana.add(&["contact", "add", "--name", "Ines North"]);
+    bruno.add(&["contact", "add", "--name", "Joao South"]);
+    ana.ok(&["sync"]);
+    bruno.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    // Each rep holds only their own book (besides their own user record).
+    assert_eq!(contact_names(&ana), ["Ines North"]);
+    assert_eq!(contact_names(&bruno), ["Joao South"]);
+
+    // A manager's new laptop restores both books.
+    let max = device(&server, "max", "north", &token(&server, "max"));
+    assert_eq!(contact_names(&max), ["Ines North", "Joao South"]);
+}
+
+#[test]
+fn connections_without_a_valid_token_are_refused() {
+    let server = SyncServer::start();
+    // Open mode until the first user exists.
+    let early = Crm::new();
+    early.ok(&["init", "--user", "early", "--server", &server.url()]);
+    early.ok(&["sync"]);
+
+    admin(&server, &["user", "add", "ana"]);
+    admin(&server, &["book", "add", "north"]);
+    admin(&server, &["grant", "ana", "north"]);
+    let good = token(&server, "ana");
+    let ana = device(&server, "ana", "north", &good);
+    ana.ok(&["sync"]);
+
+    // From the first user on, a connection without a valid token gets HTTP 401.
+    let anon = Crm::new();
+    anon.ok(&["init", "--user", "anon"]);
+    let err = anon.fail(&["sync", "--server", &server.url()]);
+    assert!(err.contains("401") || err.contains("token"), "{err}");
+    let wrong = Crm::new();
+    wrong.ok(&["init", "--user", "ana"]);
+    let err = wrong.fail(&[
+        "sync",
+        "--server",
+        &server.url(),
+        "--token",
+        "crm_not-a-real-token",
+    ]);
+    assert!(err.contains("401") || err.contains("token"), "{err}");
+    // A token that expired or was revoked is refused the same way.
+    let id: String = admin(&server, &["token", "list", "--json"])
+        .parse::<serde_json::Value>()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user"] == "ana")
+        .unwrap()["id"]
+        .to_string();
+    admin(&server, &["token", "revoke", &id]);
+    let err = ana.fail(&["sync"]);
+    assert!(err.contains("401") || err.contains("token"), "{err}");
+}
+
+#[test]
+fn a_revoked_token_is_cut_off_mid_watch() {
+    let server = SyncServer::start();
+    admin(&server, &["user", "add", "ana"]);
+    admin(&server, &["book", "add", "north"]);
+    admin(&server, &["grant", "ana", "north"]);
+    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let mut watch = ana
+        .command()
+        .args(["sync", "--watch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn crm sync --watch");
+    wait_until("the watch is connected", || {
+        server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
+    });
+    admin(&server, &["token", "revoke", "--user", "ana"]);
+    let revoked = Instant::now();
+    wait_until("the connection is closed", || {
+        server.metric("crm_sync_connections_open").unwrap_or(1.0) == 0.0
+    });
+    assert!(
+        revoked.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        revoked.elapsed()
+    );
+    // The watch stops: a refused token is not retried forever.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = watch.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = watch.kill();
+    let status = status.expect("crm sync --watch kept running with a revoked token");
+    assert!(!status.success());
+}
