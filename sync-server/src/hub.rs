@@ -211,6 +211,8 @@ impl<S: Storage> Hub<S> {
             }
         }
         self.persist(&mut actions)?;
+        // Persisted: documents no peer has anything in flight for leave memory at once.
+        self.engine.unload_settled();
         let books = self.access.access.take_new_books();
         if !books.is_empty() {
             self.access.directory.set_doc_books(&books)?;
@@ -332,7 +334,8 @@ impl<S: Storage> Hub<S> {
                 | Action::Load { .. }
                 | Action::Unavailable { .. }
                 | Action::Ephemeral { .. }
-                | Action::SummaryCompared { .. } => {}
+                | Action::SummaryCompared { .. }
+                | Action::LoadCatalog { .. } => {}
             }
         }
         for conn in gone {
