@@ -1368,6 +1368,11 @@ impl Engine {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
+        // A peer that may not write here and holds changes we lack would wait forever for us to
+        // ask for them (a read-only state never does): it is told the document is unavailable,
+        // after whatever we have for it, so its sync ends and its edits stay with it.
+        let refused =
+            !may_write && !automerge::ReadDoc::get_missing_deps(&**doc, &msg.heads).is_empty();
         let state = p.states.entry(id).or_default();
         state.set_read_only(!may_write);
         let before = slot.heads.clone();
@@ -1390,6 +1395,9 @@ impl Engine {
             update_summary(self.deferred.as_mut(), &id, change);
         }
         self.generate(peer, id, BatchKind::Sync, out);
+        if refused {
+            self.send_unavailable(peer, id, out);
+        }
         if changed {
             self.fan_out(id, Some(peer), out);
         }
@@ -1556,12 +1564,17 @@ fn push_item(
 }
 
 /// Nothing in flight for one (peer, document): untouched this session (a restored state the
-/// summary found equal, or a document not yet started), or the peer's last known heads are ours.
+/// summary found equal, or a document not yet started), or the peer's last known heads are ours
+/// (or the peer refuses our changes and has nothing pending from us).
 /// Once we have spoken, we wait for an answer.
 fn settled(state: &sync::State, ours: &[ChangeHash]) -> bool {
     match &state.their_heads {
         None => !state.have_responded && !state.in_flight,
-        Some(theirs) => same_heads(theirs, ours),
+        Some(theirs) => {
+            // A peer that keeps our changes out (a read-only grant) will never reach our heads:
+            // once nothing of ours is in flight, there is nothing left to wait for.
+            same_heads(theirs, ours) || (state.is_peer_read_only() && !state.in_flight)
+        }
     }
 }
 

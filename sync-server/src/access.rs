@@ -9,6 +9,7 @@
 //! its incoming changes are decoded into a scratch document to learn its book; if the uploader may
 //! not write that book, the changes are dropped and the peer is told the document is unavailable,
 //! so a read-only rep's new records stay on their laptop and nothing else of theirs is refused.
+//! (Edits to existing documents under a read-only grant are refused by the engine the same way.)
 //!
 //! Open mode: while the server has no users at all, every connection is anonymous and may do
 //! anything (a first run, a trial, tests). The log says so at start-up. Adding a user ends it.

@@ -94,6 +94,29 @@ fn books_keep_reps_apart_and_managers_see_all() {
     // A manager's new laptop restores both books.
     let max = device(&server, "max", "north", &token(&server, "max"));
     assert_eq!(contact_names(&max), ["Ines North", "Joao South"]);
+
+    // A read-only rep sees the book, but their edits stay on their laptop.
+    let rui = device(&server, "rui", "north", &token(&server, "rui"));
+    assert_eq!(contact_names(&rui), ["Ines North"]);
+    let ines = rows(&rui.json(&["contact", "list"]))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rui.ok(&["contact", "edit", &ines, "--title", "Rui's guess"]);
+    rui.add(&["contact", "add", "--name", "Rui Private"]);
+    rui.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let shown = ana.json(&["contact", "show", &ines]);
+    assert!(
+        shown.get("title").is_none(),
+        "a read-only edit reached the server: {shown}"
+    );
+    assert_eq!(contact_names(&ana), ["Ines North"]);
+    assert_eq!(
+        contact_names(&rui),
+        ["Ines North", "Rui Private"],
+        "kept locally"
+    );
 }
 
 #[test]
