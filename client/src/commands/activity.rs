@@ -123,15 +123,7 @@ pub fn rows(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
 }
 
 pub fn print_rows(rows: &[Row], title: &str, empty: &str) {
-    if rows.is_empty() && empty.is_empty() {
-        return;
-    }
-    if !title.is_empty() {
-        println!("{title}");
-    }
-    let mut t = output::table(&["ID", "WHEN", "KIND", "SUBJECT", "STATUS", "OWNER"]);
-    for r in rows {
-        t.add_row(row_cells(r, &COLUMNS));
-    }
-    output::print_table(t, empty);
+    let cells = rows.iter().map(|r| row_cells(r, &COLUMNS)).collect();
+    let header = ["ID", "WHEN", "KIND", "SUBJECT", "STATUS", "OWNER"];
+    output::print_section(title, &header, cells, empty);
 }

@@ -72,14 +72,14 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         format!("{} to {}", first, last - chrono::Days::new(1))
     };
     println!("Agenda of {user}, {span}");
-    print_table(
+    output::print_rows(
         &["ID", "WHEN", "UNTIL", "KIND", "SUBJECT", "STATUS", "WHERE"],
         items,
         "Nothing planned.",
     );
     if !overdue.is_empty() {
         println!("\nOverdue tasks ({})", overdue.len());
-        print_table(
+        output::print_rows(
             &["ID", "DUE", "", "KIND", "SUBJECT", "STATUS", "WHERE"],
             overdue,
             "",
@@ -142,88 +142,4 @@ fn cells(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Vec<String>>>
             .collect::<rusqlite::Result<Vec<String>>>()
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Prints a table as `output::table` does. Laying out thousands of rows (a busy week) with
-/// comfy-table costs tens of milliseconds, so when stdout is not a terminal (no wrapping to its
-/// width) and every cell is plain ASCII, the rows are written directly, after checking on a
-/// two-row probe with the same column widths that this gives the very same text as comfy-table.
-fn print_table(header: &[&str], rows: Vec<Vec<String>>, empty: &str) {
-    use std::io::IsTerminal;
-    let plain = |c: &str| c.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if rows.len() > 50
-        && !std::io::stdout().is_terminal()
-        && header.iter().all(|h| plain(h))
-        && rows.iter().flatten().all(|c| plain(c))
-    {
-        let widths = column_widths(header, &rows);
-        let probe_rows: Vec<Vec<String>> = (0..2)
-            .map(|_| widths.iter().map(|w| "x".repeat(*w)).collect())
-            .collect();
-        let mut probe = output::table(header);
-        probe.force_no_tty().add_rows(probe_rows.clone());
-        if probe.to_string() == render_plain(header, &widths, &probe_rows) {
-            println!("{}", render_plain(header, &widths, &rows));
-            return;
-        }
-    }
-    let mut t = output::table(header);
-    t.add_rows(rows);
-    output::print_table(t, empty);
-}
-
-/// The width of each column: its widest cell, at least 1 (as comfy-table does).
-fn column_widths(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len().max(1)).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
-        }
-    }
-    widths
-}
-
-/// The text of a borderless table (cells padded by one space, columns apart by one more) with a
-/// line under the header, without the final newline.
-fn render_plain(header: &[&str], widths: &[usize], rows: &[Vec<String>]) -> String {
-    let line_len: usize = widths
-        .iter()
-        .map(|w| w + 3)
-        .sum::<usize>()
-        .saturating_sub(1);
-    let mut out = String::with_capacity((rows.len() + 1) * (line_len + 1) + 3 * line_len);
-    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
-        for (i, (w, c)) in widths.iter().zip(cells).enumerate() {
-            out.push_str(if i == 0 { " " } else { "  " });
-            out.push_str(c);
-            out.extend(std::iter::repeat_n(' ', w - c.len() + 1));
-        }
-    };
-    line(&mut out, &mut header.iter().copied());
-    out.push('\n');
-    out.extend(std::iter::repeat_n('─', line_len));
-    for row in rows {
-        out.push('\n');
-        line(&mut out, &mut row.iter().map(String::as_str));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The fast path only runs when it matches comfy-table; this keeps it in use.
-    #[test]
-    fn plain_rendering_matches_the_table_style() {
-        let header = ["ID", "DUE", "", "KIND"];
-        let rows: Vec<Vec<String>> = vec![
-            vec!["abc".into(), "2026-01-02".into(), "".into(), "call".into()],
-            vec!["abcdefghij".into(), "".into(), "".into(), "meeting".into()],
-        ];
-        let widths = column_widths(&header, &rows);
-        let mut t = output::table(&header);
-        t.force_no_tty().add_rows(rows.clone());
-        assert_eq!(t.to_string(), render_plain(&header, &widths, &rows));
-    }
 }

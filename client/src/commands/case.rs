@@ -342,21 +342,18 @@ pub fn rows(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
 }
 
 pub fn print_rows(rows: &[Row], title: &str, empty: &str) {
-    if rows.is_empty() && empty.is_empty() {
-        return;
-    }
-    if !title.is_empty() {
-        println!("{title}");
-    }
-    let mut t = output::table(&["ID", "TITLE", "STAGE", "AMOUNT", "GRADE", "CLOSE", "OWNER"]);
-    for r in rows {
-        let mut cells = row_cells(r, &COLUMNS);
-        let currency = Currency::parse(&cells[4]).unwrap_or(Currency::EUR);
-        if let Some(minor) = r.get("amount").and_then(|v| v.as_i64()) {
-            cells[3] = format!("{} {currency}", format_amount(minor, currency));
-        }
-        cells.remove(4);
-        t.add_row(cells);
-    }
-    output::print_table(t, empty);
+    let cells = rows
+        .iter()
+        .map(|r| {
+            let mut cells = row_cells(r, &COLUMNS);
+            let currency = Currency::parse(&cells[4]).unwrap_or(Currency::EUR);
+            if let Some(minor) = r.get("amount").and_then(|v| v.as_i64()) {
+                cells[3] = format!("{} {currency}", format_amount(minor, currency));
+            }
+            cells.remove(4);
+            cells
+        })
+        .collect();
+    let header = ["ID", "TITLE", "STAGE", "AMOUNT", "GRADE", "CLOSE", "OWNER"];
+    output::print_section(title, &header, cells, empty);
 }

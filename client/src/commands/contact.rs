@@ -156,15 +156,9 @@ pub fn rows(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
 }
 
 pub fn print_rows(rows: &[Row], title: &str, empty: &str) {
-    if rows.is_empty() && empty.is_empty() {
-        return;
-    }
-    println!("{title}");
-    let mut t = output::table(&["ID", "NAME", "TITLE", "E-MAIL", "PHONE"]);
-    for r in rows {
-        t.add_row(row_cells(r, &COLUMNS));
-    }
-    output::print_table(t, empty);
+    let cells = rows.iter().map(|r| row_cells(r, &COLUMNS)).collect();
+    let header = ["ID", "NAME", "TITLE", "E-MAIL", "PHONE"];
+    output::print_section(title, &header, cells, empty);
 }
 
 /// The relationships of a contact or organization, both directions, as readable lines.
