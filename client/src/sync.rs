@@ -109,6 +109,44 @@ struct Session<'a> {
     bar: Option<indicatif::ProgressBar>,
     progress: bool,
     closed: Option<(u16, String)>,
+    /// Unloaded documents go to a thread that frees them, off the path between frames.
+    dropper: Dropper,
+}
+
+/// Frees unloaded documents on a thread of its own (ends when dropped).
+struct Dropper {
+    tx: Option<std::sync::mpsc::Sender<Vec<automerge::Automerge>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dropper {
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<automerge::Automerge>>();
+        let thread = std::thread::Builder::new()
+            .name("crm-free".into())
+            .spawn(move || while rx.recv().is_ok() {})
+            .ok();
+        Dropper {
+            tx: thread.is_some().then_some(tx),
+            thread,
+        }
+    }
+
+    fn free(&self, docs: Vec<automerge::Automerge>) {
+        if let Some(tx) = &self.tx {
+            // A gone thread hands them back: freed here then.
+            let _freed_here = tx.send(docs);
+        }
+    }
+}
+
+impl Drop for Dropper {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Syncs the store with the server once (or, with `watch`, until interrupted).
@@ -200,6 +238,7 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
         bar: None,
         progress: opts.progress,
         closed: None,
+        dropper: Dropper::new(),
     };
     s.handle(
         &mut ws,
@@ -379,10 +418,15 @@ impl Session<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let merged = self.store.merge_batch(&self.pending)?;
+        let engine = &self.engine;
+        let merged = self
+            .store
+            .merge_batch(&self.pending, &|id| engine.document(id))?;
         self.pending.clear();
         // Committed: documents nothing is in flight for need not stay in memory.
-        self.engine.unload_settled();
+        let mut gone = Vec::new();
+        self.engine.unload_settled_into(&mut gone);
+        self.dropper.free(gone);
         self.report.created += merged.created;
         self.report.updated += merged.updated;
         if let Some(bar) = &self.bar {

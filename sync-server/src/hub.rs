@@ -102,6 +102,8 @@ struct Hub<S: Storage> {
     /// document. Forgotten on tick once the engine no longer holds them.
     unstored: HashSet<DocumentId>,
     access: HubAccess,
+    /// Unloaded documents are freed on a thread of their own, off the hub's path.
+    free: Option<std::sync::mpsc::Sender<Vec<automerge::Automerge>>>,
 }
 
 /// Runs the hub on the current thread until [`Input::Shutdown`] or every sender is dropped.
@@ -127,7 +129,16 @@ pub fn run<S: Storage>(
         known,
         unstored: HashSet::new(),
         access,
+        free: None,
     };
+    let (free, freed) = std::sync::mpsc::channel::<Vec<automerge::Automerge>>();
+    let freer = std::thread::Builder::new()
+        .name("crm-hub-free".into())
+        .spawn(move || while freed.recv().is_ok() {})
+        .ok();
+    if freer.is_some() {
+        hub.free = Some(free);
+    }
     let mut round = Vec::with_capacity(hub.config.max_round);
     loop {
         let Some(first) = inputs.blocking_recv() else {
@@ -212,7 +223,12 @@ impl<S: Storage> Hub<S> {
         }
         self.persist(&mut actions)?;
         // Persisted: documents no peer has anything in flight for leave memory at once.
-        self.engine.unload_settled();
+        let mut gone = Vec::new();
+        self.engine.unload_settled_into(&mut gone);
+        if let Some(free) = &self.free {
+            // Should the thread be gone, they come back and are freed here.
+            let _freed_here = free.send(gone);
+        }
         let books = self.access.access.take_new_books();
         if !books.is_empty() {
             self.access.directory.set_doc_books(&books)?;

@@ -139,16 +139,35 @@ pub fn upsert(
     doc: &Automerge,
     id: DocumentId,
 ) -> Result<(), StoreError> {
+    let r = schema::read_record(id, doc, None)?;
+    write(conn, n, doc, id, r, false)
+}
+
+/// [`upsert`] with the record now already read (`r`: `read_record(id, doc, None)`). `fresh`: the
+/// read model holds nothing of this document yet (new to the store, or tables just created), so
+/// there are no old rows to delete.
+pub fn write(
+    conn: &Connection,
+    n: i64,
+    doc: &Automerge,
+    id: DocumentId,
+    r: Record,
+    fresh: bool,
+) -> Result<(), StoreError> {
     let id_s = id.to_string();
-    let mut r = schema::read_record(id, doc, None)?;
+    let linear = linear_history(doc);
+    let mut r = r;
     if matches!(r.kind, RecordKind::Case | RecordKind::Activity) {
-        let versions = schema::versions(id, doc)?;
-        versions::write(conn, &id_s, &versions)?;
-        if let Some(last) = versions.into_iter().next_back() {
-            r = last.record;
+        let mut versions = schema::versions(id, doc, Some(r))?;
+        versions::write(conn, &id_s, &versions, fresh)?;
+        r = match versions.pop() {
+            Some(last) => last.record,
+            None => schema::read_record(id, doc, None)?,
+        };
+        if !fresh {
+            conn.prepare_cached("DELETE FROM rm_handover_edits WHERE id = ?1")?
+                .execute([&id_s])?;
         }
-        conn.prepare_cached("DELETE FROM rm_handover_edits WHERE id = ?1")?
-            .execute([&id_s])?;
         if r.str("handed_over_from").is_some() {
             for e in schema::handover_edits(doc) {
                 conn.prepare_cached(
@@ -196,8 +215,10 @@ pub fn upsert(
                 deleted(&r),
                 n
             ])?;
-            conn.prepare_cached("DELETE FROM rm_contact_orgs WHERE contact_id = ?1")?
-                .execute([&id_s])?;
+            if !fresh {
+                conn.prepare_cached("DELETE FROM rm_contact_orgs WHERE contact_id = ?1")?
+                    .execute([&id_s])?;
+            }
             for (org, role) in r.links("orgs").into_iter().flatten() {
                 conn.prepare_cached("INSERT INTO rm_contact_orgs VALUES (?1, ?2, ?3)")?
                     .execute((&id_s, org, role))?;
@@ -230,8 +251,10 @@ pub fn upsert(
                 deleted(&r),
                 r.int("probability")
             ])?;
-            conn.prepare_cached("DELETE FROM rm_case_contacts WHERE case_id = ?1")?
-                .execute([&id_s])?;
+            if !fresh {
+                conn.prepare_cached("DELETE FROM rm_case_contacts WHERE case_id = ?1")?
+                    .execute([&id_s])?;
+            }
             for (contact, role) in r.links("contacts").into_iter().flatten() {
                 conn.prepare_cached("INSERT INTO rm_case_contacts VALUES (?1, ?2, ?3)")?
                     .execute((&id_s, contact, role))?;
@@ -306,20 +329,35 @@ pub fn upsert(
     search.extend(r.set("tags").iter().cloned());
     search.extend(r.str("notes").map(String::from));
 
-    conn.prepare_cached("DELETE FROM rm_conflicts WHERE id = ?1")?
-        .execute([&id_s])?;
-    for c in schema::conflicts(doc, r.kind) {
-        conn.prepare_cached("INSERT INTO rm_conflicts VALUES (?1, ?2, ?3)")?
-            .execute((&id_s, r.kind.as_str(), c.field))?;
+    if !fresh {
+        conn.prepare_cached("DELETE FROM rm_conflicts WHERE id = ?1")?
+            .execute([&id_s])?;
+    }
+    if !linear {
+        for c in schema::conflicts(doc, r.kind) {
+            conn.prepare_cached("INSERT INTO rm_conflicts VALUES (?1, ?2, ?3)")?
+                .execute((&id_s, r.kind.as_str(), c.field))?;
+        }
     }
 
-    conn.prepare_cached("DELETE FROM rm_search WHERE rowid = ?1")?
-        .execute([n])?;
+    if !fresh {
+        conn.prepare_cached("DELETE FROM rm_search WHERE rowid = ?1")?
+            .execute([n])?;
+    }
     if !r.is_deleted() {
         conn.prepare_cached("INSERT INTO rm_search(rowid, body) VALUES (?1, ?2)")?
             .execute((n, search.join(" ")))?;
     }
     Ok(())
+}
+
+/// True when the document's history is one line: every change made after seeing all the others
+/// before it. Such a document holds no concurrent values (each write saw, and replaced, whatever
+/// the field held), so it has no conflicts to look for.
+fn linear_history(doc: &Automerge) -> bool {
+    // At most one parent per change and one head: a single chain (k separate chains would
+    // have k heads, a change with two parents is a merge of concurrent ones).
+    doc.get_heads().len() <= 1 && doc.get_changes_meta(&[]).iter().all(|m| m.deps.len() <= 1)
 }
 
 /// The default probability of a stage: the settings', else the product's default.

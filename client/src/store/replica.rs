@@ -4,10 +4,12 @@
 use super::documents::{self, decode_heads};
 use super::{read_model, Store};
 use crate::error::StoreError;
-use automerge::ChangeHash;
+use automerge::{Automerge, ChangeHash};
 use crm_shared::protocol::{bucket_of, doc_digest, DocDigest, SetSummary};
+use crm_shared::schema;
 use crm_shared::DocumentId;
 use rusqlite::{OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
 
 /// The `crmBatch` summary of the stored documents, kept so that a connect reads no catalog:
 /// the summary as of change position `seq`, and the digest each document had in it (by number).
@@ -176,13 +178,35 @@ impl Store {
 
     /// Merges incoming changes of many documents in ONE transaction (one fsync), updating the
     /// read model. Returns once committed: only then may the sender be told we have them.
-    pub fn merge_batch(&mut self, items: &[(DocumentId, Vec<u8>)]) -> Result<Merged, StoreError> {
+    ///
+    /// `loaded` gives the sync engine's copy of a document, if it holds one: a document new to
+    /// the store whose only item this is was empty in the engine before these changes, so the
+    /// engine's copy is exactly what gets stored and need not be loaded again.
+    pub fn merge_batch<'d>(
+        &mut self,
+        items: &[(DocumentId, Vec<u8>)],
+        loaded: &dyn Fn(&DocumentId) -> Option<&'d Automerge>,
+    ) -> Result<Merged, StoreError> {
+        let mut count: HashMap<DocumentId, u32> = HashMap::with_capacity(items.len());
+        for (id, _) in items {
+            *count.entry(*id).or_default() += 1;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut merged = Merged::default();
         for (id, bytes) in items {
             let existed = documents::number(&tx, *id)?.is_some();
+            if !existed && count.get(id) == Some(&1) {
+                if let Some(doc) = loaded(id) {
+                    let record = schema::read_record(*id, doc, None)?;
+                    let n =
+                        documents::insert_bytes(&tx, *id, record.kind, bytes, &doc.get_heads())?;
+                    read_model::write(&tx, n, doc, *id, record, true)?;
+                    merged.created += 1;
+                    continue;
+                }
+            }
             if let Some((n, mut doc)) = documents::merge(&tx, *id, bytes)? {
                 read_model::upsert(&tx, n, doc.document(), *id)?;
                 if existed {

@@ -15,18 +15,28 @@ pub struct Version {
 }
 
 /// The versions of the record in `doc`, oldest first: one per distinct change time `t`, holding
-/// every change made at or before `t` (with their ancestors). The last is the record now.
+/// every change made at or before `t` (with their ancestors). The last is the record now:
+/// `current` when the caller has read it already (`read_record(id, doc, None)`), else read here.
 ///
 /// Change times are whole seconds, as Automerge records them. A change whose author's clock was
 /// behind is placed by its own time, so "as of T" means "every change stamped at or before T".
-pub fn versions(id: crate::DocumentId, doc: &Automerge) -> Result<Vec<Version>, ReadError> {
+pub fn versions(
+    id: crate::DocumentId,
+    doc: &Automerge,
+    current: Option<Record>,
+) -> Result<Vec<Version>, ReadError> {
     let metas = doc.get_changes_meta(&[]);
     let times: BTreeSet<i64> = metas.iter().map(|m| m.timestamp).collect();
-    let mut out = Vec::with_capacity(times.len());
+    let mut out = Vec::with_capacity(times.len().max(1));
     let last = times.last().copied().unwrap_or(0);
+    let mut current = current;
+    let mut now = || match current.take() {
+        Some(r) => Ok(r),
+        None => read_record(id, doc, None),
+    };
     for &t in &times {
         let record = if t == last {
-            read_record(id, doc, None)?
+            now()?
         } else {
             let heads: Vec<ChangeHash> = metas
                 .iter()
@@ -43,7 +53,7 @@ pub fn versions(id: crate::DocumentId, doc: &Automerge) -> Result<Vec<Version>, 
     if out.is_empty() {
         out.push(Version {
             since_ms: 0,
-            record: read_record(id, doc, None)?,
+            record: now()?,
         });
     }
     Ok(out)

@@ -130,8 +130,11 @@ impl Storage for SqliteStorage {
         min_chunks: u32,
         limit: u32,
     ) -> Result<Vec<DocumentId>, StorageError> {
+        // `chunks > 0` lets SQLite use the partial index `documents_chunks` (it cannot prove
+        // `chunks >= ?1` implies it): without, every tick scans the whole table.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM documents WHERE chunks >= ?1 ORDER BY chunks DESC LIMIT ?2",
+            "SELECT id FROM documents WHERE chunks > 0 AND chunks >= ?1
+             ORDER BY chunks DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map((min_chunks, limit), |r| r.get::<_, String>(0))?;
         Ok(rows

@@ -7,14 +7,19 @@ use crm_shared::RecordKind;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
-/// Replaces the version rows of one case or activity.
-pub fn write(conn: &Connection, id: &str, versions: &[Version]) -> Result<(), StoreError> {
+/// Replaces the version rows of one case or activity (`fresh`: it has none yet).
+pub fn write(
+    conn: &Connection,
+    id: &str,
+    versions: &[Version],
+    fresh: bool,
+) -> Result<(), StoreError> {
     let Some(last) = versions.last() else {
         return Ok(());
     };
     match last.record.kind {
-        RecordKind::Case => cases(conn, id, versions),
-        RecordKind::Activity => activities(conn, id, versions),
+        RecordKind::Case => cases(conn, id, versions, fresh),
+        RecordKind::Activity => activities(conn, id, versions, fresh),
         _ => Ok(()),
     }
 }
@@ -39,11 +44,13 @@ pub fn closed_at(r: &Record) -> Option<i64> {
         .map(|c| c.at)
 }
 
-fn cases(conn: &Connection, id: &str, versions: &[Version]) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM rm_case_versions WHERE case_id = ?1")?
-        .execute([id])?;
-    conn.prepare_cached("DELETE FROM rm_stage_changes WHERE case_id = ?1")?
-        .execute([id])?;
+fn cases(conn: &Connection, id: &str, versions: &[Version], fresh: bool) -> Result<(), StoreError> {
+    if !fresh {
+        conn.prepare_cached("DELETE FROM rm_case_versions WHERE case_id = ?1")?
+            .execute([id])?;
+        conn.prepare_cached("DELETE FROM rm_stage_changes WHERE case_id = ?1")?
+            .execute([id])?;
+    }
     let mut insert = conn.prepare_cached(
         "INSERT OR REPLACE INTO rm_case_versions VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     )?;
@@ -91,9 +98,16 @@ fn cases(conn: &Connection, id: &str, versions: &[Version]) -> Result<(), StoreE
     Ok(())
 }
 
-fn activities(conn: &Connection, id: &str, versions: &[Version]) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM rm_activity_versions WHERE activity_id = ?1")?
-        .execute([id])?;
+fn activities(
+    conn: &Connection,
+    id: &str,
+    versions: &[Version],
+    fresh: bool,
+) -> Result<(), StoreError> {
+    if !fresh {
+        conn.prepare_cached("DELETE FROM rm_activity_versions WHERE activity_id = ?1")?
+            .execute([id])?;
+    }
     let mut insert = conn.prepare_cached(
         "INSERT OR REPLACE INTO rm_activity_versions VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     )?;

@@ -758,3 +758,56 @@ fn a_few_changes_in_a_big_set_list_only_differing_buckets() {
         .collect();
     assert_eq!(types, ["join", "peer", "crm-summary", "crm-summary-reply"]);
 }
+
+#[test]
+fn a_document_fetched_whole_is_persisted_as_it_came() {
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let a = net.add(plain("alice"));
+    let b = net.add(plain("bob"));
+    let d = doc_id(40);
+    net.put(a, d, "name", "Ada");
+    net.put(a, d, "city", "London");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.connect(b, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.event(b, Event::Want { document_id: d });
+    net.run_until_quiescent(STEPS);
+
+    // Bob had nothing: the server sent the whole document, which bob stored as one document
+    // chunk (compact, loads fast) rather than re-encoding it as a run of changes.
+    let persisted: Vec<&Vec<u8>> = net.nodes[b]
+        .log
+        .iter()
+        .filter_map(|x| match x {
+            Action::Persist {
+                document_id,
+                changes,
+            } if *document_id == d => Some(changes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(persisted.len(), 1);
+    assert!(crate::sync::is_document_chunk(persisted[0]));
+    let fetched = net.stored(b, &d).expect("bob persisted the document");
+    assert_eq!(get(&fetched, "city").as_deref(), Some("London"));
+    assert_eq!(fetched.get_heads(), net.stored(a, &d).unwrap().get_heads());
+}
+
+#[test]
+fn document_chunks_are_told_from_other_bytes() {
+    use automerge::transaction::Transactable;
+    let mut doc = automerge::AutoCommit::new();
+    doc.put(automerge::ROOT, "name", "Ada").unwrap();
+    let whole = doc.save();
+    assert!(crate::sync::is_document_chunk(&whole));
+    doc.put(automerge::ROOT, "name", "Grace").unwrap();
+    let change = doc.save_incremental();
+    assert!(!crate::sync::is_document_chunk(&change));
+    let mut two = whole.clone();
+    two.extend_from_slice(&change);
+    assert!(!crate::sync::is_document_chunk(&two));
+    assert!(!crate::sync::is_document_chunk(&whole[..whole.len() - 1]));
+    assert!(!crate::sync::is_document_chunk(&[]));
+}
