@@ -11,6 +11,10 @@ use std::path::PathBuf;
     about = "The sync server of the offline CRM: relays and stores the team's documents over the automerge-repo WebSocket protocol."
 )]
 pub struct Cli {
+    /// A TOML file of settings whose keys are the long flags (`listen = "0.0.0.0:3030"`,
+    /// `max-frame-bytes = 1048576`); flags and environment variables override it
+    #[arg(long, global = true, env = "CRM_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Log format
     #[arg(
         long,
@@ -46,6 +50,28 @@ pub enum Command {
     /// Access tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy the store (documents, users, books, tokens) to a file; safe while the server runs
+    Backup(BackupArgs),
+    /// Replace the store with a backup; refuses while a server uses the data dir
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write (must not exist)
+    #[arg(long)]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore (made by `backup`)
+    #[arg(long)]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub dir: DataDir,
 }
 
 /// Where the admin commands find the server's data.
@@ -169,6 +195,36 @@ pub struct ServeArgs {
     /// Close a connection that sent nothing (not even a pong) for this many seconds
     #[arg(long, env = "CRM_SYNC_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
+    /// Close a connection whose HTTP request, TLS handshake or `join` takes longer than this
+    #[arg(long, env = "CRM_SYNC_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+    /// Largest size the Automerge changes of one incoming frame may inflate to, in bytes
+    #[arg(long, env = "CRM_SYNC_MAX_CHANGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_change_bytes: u64,
+    /// Most operations the Automerge changes of one incoming frame may hold
+    #[arg(long, env = "CRM_SYNC_MAX_CHANGE_OPS", default_value_t = 2_000_000)]
+    pub max_change_ops: u64,
+    /// Frames per second one connection may send (0: no limit); faster senders are slowed down
+    #[arg(long, env = "CRM_SYNC_RATE_FRAMES", default_value_t = 2000)]
+    pub rate_frames: u64,
+    /// Bytes per second one connection may send (0: no limit); faster senders are slowed down
+    #[arg(long, env = "CRM_SYNC_RATE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub rate_bytes: u64,
+    /// Open WebSocket connections per user at most
+    #[arg(long, env = "CRM_SYNC_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub max_connections_per_user: usize,
+    /// Open WebSocket connections at most
+    #[arg(long, env = "CRM_SYNC_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// TCP connections not yet upgraded to WebSocket (TLS or HTTP in progress) at most
+    #[arg(long, env = "CRM_SYNC_MAX_PENDING_CONNECTIONS", default_value_t = 1024)]
+    pub max_pending_connections: usize,
+    /// Serve TLS (wss://) with this certificate chain (PEM); needs --tls-key
+    #[arg(long, env = "CRM_SYNC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, env = "CRM_SYNC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -181,6 +237,94 @@ impl ServeArgs {
             send_queue: 4096,
             idle_unload_secs: 300,
             idle_timeout_secs: 60,
+            handshake_timeout_secs: 10,
+            max_change_bytes: 16 * 1024 * 1024,
+            max_change_ops: 2_000_000,
+            rate_frames: 2000,
+            rate_bytes: 64 * 1024 * 1024,
+            max_connections_per_user: 16,
+            max_connections: 10_000,
+            max_pending_connections: 1024,
+            tls_cert: None,
+            tls_key: None,
         }
     }
+}
+
+/// Parses the command line, with the settings of `--config FILE` (or `CRM_SYNC_CONFIG`) beneath
+/// flags and environment variables.
+pub fn parse() -> anyhow::Result<Cli> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(path) = config_path(&args) {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read the config file {}: {e}", path.display()))?;
+        for (var, value) in
+            config_env(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+        {
+            // The environment wins over the file; flags win over both (clap).
+            if std::env::var_os(&var).is_none() {
+                std::env::set_var(var, value);
+            }
+        }
+    }
+    Ok(Cli::parse_from(args))
+}
+
+fn config_path(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(arg) = it.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(p) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(p));
+        }
+    }
+    std::env::var_os("CRM_SYNC_CONFIG").map(PathBuf::from)
+}
+
+/// The environment variables a config file stands for: each key is a long flag (`-` or `_`)
+/// of some subcommand that has an environment variable.
+pub fn config_env(text: &str) -> anyhow::Result<Vec<(String, String)>> {
+    use clap::CommandFactory;
+    let table: toml::Table = text.parse()?;
+    let mut known = std::collections::BTreeMap::new();
+    let cli = Cli::command();
+    let mut commands = vec![&cli];
+    let mut i = 0;
+    while i < commands.len() {
+        let c = commands[i];
+        for arg in c.get_arguments() {
+            if let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) {
+                if long != "config" {
+                    known.insert(long.to_string(), env.to_string_lossy().into_owned());
+                }
+            }
+        }
+        commands.extend(c.get_subcommands());
+        i += 1;
+    }
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        let Some(env) = known.get(&flag) else {
+            let names: Vec<&String> = known.keys().collect();
+            anyhow::bail!("unknown setting `{key}` (known: {names:?})");
+        };
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                anyhow::bail!("setting `{key}`: expected a string, number or boolean, got {other}")
+            }
+        };
+        out.push((env.clone(), value));
+    }
+    Ok(out)
 }

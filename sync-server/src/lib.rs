@@ -4,8 +4,13 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod backup;
+pub mod bomb;
 pub mod config;
 pub mod hub;
+pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod server;
 pub mod storage;
+pub mod tls;

@@ -1,9 +1,14 @@
-use clap::Parser;
-use crm_sync_server::config::{Cli, Command, LogFormat};
+use crm_sync_server::config::{Command, LogFormat};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match crm_sync_server::config::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("crm-sync-server: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRM_SYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -20,6 +25,8 @@ fn main() -> ExitCode {
         Command::Grant(a) => crm_sync_server::admin::grant(a),
         Command::Revoke(a) => crm_sync_server::admin::revoke(a),
         Command::Token(c) => crm_sync_server::admin::token(c),
+        Command::Backup(a) => crm_sync_server::backup::backup(a),
+        Command::Restore(a) => crm_sync_server::backup::restore(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ use crate::access::{Access, BookPolicy};
 use crate::auth::{Directory, Principal};
 use crate::config::ServeArgs;
 use crate::hub::{self, HubAccess, HubConfig, Input, Outgoing};
+use crate::limits::{self, ChangeLimits, LimitCounters, TokenBucket};
 use crate::metrics::Metrics;
 use crate::storage::SqliteStorage;
 use crate::storage::Storage;
@@ -15,7 +16,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use crm_shared::protocol::{PeerId, StorageId};
 use crm_shared::sync::{Config, ConnectionId, Engine, Event};
@@ -25,7 +25,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -44,6 +44,28 @@ pub struct AppState {
     args: Arc<ServeArgs>,
     access: Arc<Access>,
     directory: Arc<Mutex<Directory>>,
+    limits: Arc<LimitCounters>,
+    /// Open WebSocket connections per user (the `--max-connections-per-user` cap).
+    user_conns: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One user's WebSocket connection, counted while it lives.
+struct UserSlot {
+    user: String,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            if let Some(n) = counts.get_mut(&self.user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(&self.user);
+                }
+            }
+        }
+    }
 }
 
 /// The routes.
@@ -57,10 +79,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut text = state.metrics.render();
+    state.limits.render(&mut text);
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }
 
 /// The token of a request: `Authorization: Bearer T`, or `?token=T` for browsers.
@@ -119,6 +140,42 @@ async fn upgrade(
             }
         }
     };
+    if state.metrics.connections_open.load(Relaxed) >= state.args.max_connections as u64 {
+        Metrics::add(&state.limits.max_connections, 1);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections: try again later\n",
+        )
+            .into_response();
+    }
+    let slot = match &principal {
+        None => None,
+        Some(p) => {
+            let Ok(mut counts) = state.user_conns.lock() else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let n = counts.entry(p.user.clone()).or_insert(0);
+            if *n >= state.args.max_connections_per_user {
+                drop(counts);
+                Metrics::add(&state.limits.per_user, 1);
+                Metrics::add(&state.metrics.connections_refused, 1);
+                tracing::info!(user = %p.user, "too many connections for one user: refusing one");
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "too many connections for user {} (at most {})\n",
+                        p.user, state.args.max_connections_per_user
+                    ),
+                )
+                    .into_response();
+            }
+            *n += 1;
+            Some(UserSlot {
+                user: p.user.clone(),
+                counts: state.user_conns.clone(),
+            })
+        }
+    };
     let limit = state.args.max_frame_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
@@ -126,7 +183,10 @@ async fn upgrade(
         // that is 128 KiB of resident memory per idle connection. Bigger frames still arrive
         // whole (the buffer grows for them), in reads of this size.
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connection(socket, state, principal))
+        .on_upgrade(move |socket| async move {
+            connection(socket, state, principal).await;
+            drop(slot);
+        })
         .into_response()
 }
 
@@ -191,9 +251,33 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
         }
     });
     let idle = Duration::from_secs(state.args.idle_timeout_secs.max(1));
+    let handshake = Duration::from_secs(state.args.handshake_timeout_secs.max(1));
+    let handshake_deadline = Instant::now() + handshake;
+    let mut joined = false;
+    let change_limits = ChangeLimits {
+        max_bytes: state.args.max_change_bytes,
+        max_ops: state.args.max_change_ops,
+    };
+    let mut bucket = TokenBucket::new(
+        state.args.rate_frames,
+        state.args.rate_bytes,
+        state.args.max_frame_bytes as u64,
+        Instant::now(),
+    );
     loop {
-        let next = tokio::time::timeout(idle, stream.next()).await;
+        let wait = if joined {
+            idle
+        } else {
+            handshake_deadline.saturating_duration_since(Instant::now())
+        };
+        let next = tokio::time::timeout(wait, stream.next()).await;
         let msg = match next {
+            Err(_) if !joined => {
+                tracing::info!(conn = conn.0, "no join in time: closing");
+                Metrics::add(&state.limits.handshake_timeout, 1);
+                kick(&state, conn, limits::CLOSE_POLICY, "no join in time").await;
+                break;
+            }
             Err(_) => {
                 tracing::info!(conn = conn.0, "closing an idle connection");
                 break;
@@ -201,7 +285,15 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 tracing::info!(conn = conn.0, cause = %e, "connection failed");
-                Metrics::add(&metrics.connections_refused, 1);
+                // A frame over --max-frame-bytes ("Space limit exceeded: Message too long"):
+                // say so (1009). Anything else broke the WebSocket framing: 1002.
+                let text = e.to_string();
+                let (code, reason) = if text.contains("too long") || text.contains("limit") {
+                    (limits::CLOSE_TOO_BIG, "frame too large")
+                } else {
+                    (1002, "bad WebSocket frame")
+                };
+                kick(&state, conn, code, reason).await;
                 break;
             }
             Ok(Some(Ok(msg))) => msg,
@@ -210,6 +302,25 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
             Message::Binary(bytes) => {
                 Metrics::add(&metrics.frames_in, 1);
                 Metrics::add(&metrics.bytes_in, bytes.len() as u64);
+                if let Some(pause) = bucket.take(bytes.len(), Instant::now()) {
+                    // Over its rate: read nothing more from this peer for a while (its TCP
+                    // window fills and it slows down); others are not affected.
+                    Metrics::add(&state.limits.throttled, 1);
+                    tokio::time::sleep(pause).await;
+                }
+                match limits::inspect_frame(&bytes, &change_limits) {
+                    Ok(seen) => {
+                        joined |= seen.join;
+                        state.limits.inflated_max.fetch_max(seen.inflated, Relaxed);
+                    }
+                    Err(violation) => {
+                        let reason = violation.reason();
+                        tracing::warn!(conn = conn.0, ?violation, "refusing a frame: closing");
+                        state.limits.count(&violation);
+                        kick(&state, conn, violation.close_code(), &reason).await;
+                        break;
+                    }
+                }
                 let event = Event::Frame {
                     conn,
                     bytes: bytes.to_vec(),
@@ -231,10 +342,29 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
         .hub
         .send(Input::Event(Event::Disconnected { conn }))
         .await;
-    // The hub drops the queue on close; give the writer a moment to send a close frame.
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    // The hub drops the queue on close; give the writer a moment to send a close frame, then
+    // stop it (it holds the socket: a writer left running keeps a dead peer's socket open).
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
     state.access.disconnect(conn);
     metrics.connections_open.fetch_sub(1, Relaxed);
+}
+
+/// Closes one connection through the hub (which sends the close frame and forgets the peer).
+async fn kick(state: &AppState, conn: ConnectionId, code: u16, reason: &str) {
+    let _hub_gone = state
+        .hub
+        .send(Input::Kick {
+            conn,
+            code,
+            reason: reason.to_string(),
+        })
+        .await;
 }
 
 /// Runs the server on a bound listener until `shutdown` completes, then lets the hub finish its
@@ -246,6 +376,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
+    let _lock = crate::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
     let storage = SqliteStorage::open(&args.data_dir.join(STORE_FILE))?;
     let storage_id = storage_id(&args)?;
     let mut config = Config::new(PeerId::try_from(format!("crm-sync-{storage_id}"))?);
@@ -296,6 +432,13 @@ pub async fn run(
             }
         })
     };
+    let limit_counters = Arc::new(LimitCounters::default());
+    let accept = crate::listen::Accept {
+        tls,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs.max(1)),
+        max_pending: args.max_pending_connections,
+        counters: limit_counters.clone(),
+    };
     let state = AppState {
         hub: hub_tx.clone(),
         metrics,
@@ -303,25 +446,18 @@ pub async fn run(
         args: Arc::new(args),
         access,
         directory,
+        limits: limit_counters,
+        user_conns: Arc::new(Mutex::new(HashMap::new())),
     };
-    tracing::info!(addr = %listener.local_addr()?, "serving");
+    let tls_on = accept.tls.is_some();
+    tracing::info!(addr = %listener.local_addr()?, tls = tls_on, "serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Frames are small and latency matters (a sync round trip per edit): no Nagle delay. Without
-    // this, a frame written while the previous one is unacknowledged waits for the peer's delayed
-    // ACK (40 ms on Linux).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let mut stop_rx2 = stop_rx.clone();
+    // (The accept loop sets TCP_NODELAY: frames are small and latency matters; without it, a
+    // frame written while the previous one is unacknowledged waits for the peer's delayed ACK.)
+    let serve = crate::listen::serve(listener, app(state), accept, stop_rx.clone());
     tokio::select! {
-        r = serve => r?,
-        _ = stop_rx2.changed() => {}
+        _ = serve => {}
+        _ = shutdown => { let _ = stop_tx.send(true); }
     }
     tracing::info!("shutting down");
     ticker.abort();

@@ -1,0 +1,415 @@
+//! Bad peers against the real `crm-sync-server` binary, while real `crm` clients sync through it:
+//! a decompression bomb, an oversized frame, garbage bytes, a flood of half-open connections, too
+//! many connections for one user, a peer that sends too fast. Each time only the bad connection
+//! is closed (with a reason, counted in `/metrics`), the server's memory stays bounded, and the
+//! other clients keep syncing.
+
+use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::DocumentId;
+use crm_tests::{rows, sync_server_bin, Crm};
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::{self, Message as Ws};
+
+/// The server binary with extra flags, its pid at hand (for its memory).
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut child = Command::new(sync_server_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(extra)
+            .env("CRM_SYNC_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .parse()
+            .unwrap();
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Server { child, addr, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn assert_running(&mut self) {
+        assert!(
+            matches!(self.child.try_wait(), Ok(None)),
+            "the server died:\n{}",
+            self.log()
+        );
+    }
+
+    /// Peak resident memory of the server process (VmHWM), in bytes.
+    fn peak_rss(&self) -> u64 {
+        proc_status_kb(self.child.id(), "VmHWM") * 1024
+    }
+
+    fn rss(&self) -> u64 {
+        proc_status_kb(self.child.id(), "VmRSS") * 1024
+    }
+
+    /// The `/metrics` text.
+    fn metrics(&self) -> String {
+        let mut tcp = TcpStream::connect(self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            tcp,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    /// One line's value of `/metrics` (the name with its labels).
+    fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    }
+
+    fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(sync_server_bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket to the server (reads time out: a test never hangs).
+fn connect(server: &Server) -> Socket {
+    let (ws, _) = tungstenite::connect(format!("{}/sync", server.url())).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
+    ws
+}
+
+/// A raw WebSocket peer, joined; returns the socket and the server's peer id.
+fn raw_peer(server: &Server, name: &str) -> (Socket, PeerId) {
+    let mut ws = connect(server);
+    let join = Message::Join {
+        sender_id: PeerId::try_from(name.to_string()).unwrap(),
+        peer_metadata: PeerMetadata::default(),
+        supported_protocol_versions: Some(vec!["1".into()]),
+    };
+    ws.send(Ws::Binary(protocol::encode(&join).into())).unwrap();
+    loop {
+        match ws.read().unwrap() {
+            Ws::Binary(b) => match protocol::decode(&b).unwrap() {
+                Message::Peer { sender_id, .. } => return (ws, sender_id),
+                other => panic!("expected peer, got {other:?}"),
+            },
+            _ => continue,
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code and reason (None: no close frame).
+fn closed(ws: &mut Socket) -> Option<(u16, String)> {
+    loop {
+        match ws.read() {
+            Ok(Ws::Close(Some(f))) => return Some((f.code.into(), f.reason.to_string())),
+            Ok(Ws::Close(None)) => return None,
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Two reps syncing through the server: returns them, with one contact made by ana known to both.
+fn two_reps(server: &Server) -> (Crm, Crm) {
+    let (ana, _) = Crm::init_with_server("ana", &server.url());
+    let (bruno, _) = Crm::init_with_server("bruno", &server.url());
+    ana.add(&["contact", "add", "--name", "Before Attack"]);
+    ana.json(&["sync"]);
+    bruno.json(&["sync"]);
+    assert_eq!(names(&bruno), ["Before Attack"]);
+    (ana, bruno)
+}
+
+fn names(crm: &Crm) -> Vec<String> {
+    let mut v: Vec<String> = rows(&crm.json(&["contact", "list"]))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// After the attack: a new edit of ana's reaches bruno.
+fn still_syncing(ana: &Crm, bruno: &Crm, name: &str) {
+    ana.add(&["contact", "add", "--name", name]);
+    ana.json(&["sync"]);
+    bruno.json(&["sync"]);
+    assert!(
+        names(bruno).contains(&name.to_string()),
+        "{:?}",
+        names(bruno)
+    );
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_before_it_expands_and_others_keep_syncing() {
+    let mut server = Server::start(&[]);
+    let (ana, bruno) = two_reps(&server);
+    let before = server.rss();
+    // 256 MiB of "x" in one change: about 1.6 MB on the wire (this hand-made deflate stream
+    // reaches 160:1; a real encoder gets ~1000:1, which the same limit catches sooner).
+    let inflated: u64 = 256 << 20;
+    let data = crm_sync_server::bomb::sync_message("notes", inflated);
+    assert!(data.len() < 2 << 20, "{}", data.len());
+    let (mut ws, server_peer) = raw_peer(&server, "bomber");
+    let bomb = Message::Sync {
+        sender_id: PeerId::try_from("bomber".to_string()).unwrap(),
+        target_id: server_peer,
+        document_id: DocumentId::from_random([0xbb; 16]),
+        data,
+    };
+    ws.send(Ws::Binary(protocol::encode(&bomb).into())).unwrap();
+    let (code, reason) = closed(&mut ws).expect("a close frame");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("inflate"), "{reason}");
+    server.assert_running();
+    assert_eq!(
+        server.metric("crm_sync_limit_refusals_total{limit=\"inflated_bytes\"}"),
+        1.0
+    );
+    // Refused before it expanded: the server's peak memory never came near the bomb's size
+    // (Automerge would hold it at least twice while loading it).
+    let peak = server.peak_rss();
+    eprintln!(
+        "bomb: {} bytes on the wire, {inflated} inflated; server RSS before {} MB, peak {} MB",
+        protocol::encode(&bomb).len(),
+        before >> 20,
+        peak >> 20
+    );
+    assert!(peak < 128 << 20, "peak RSS {} MB", peak >> 20);
+    still_syncing(&ana, &bruno, "After Bomb");
+    // Nothing of the bomb was stored or relayed.
+    assert_eq!(names(&bruno), ["After Bomb", "Before Attack"]);
+}
+
+#[test]
+fn an_oversized_frame_and_garbage_close_only_their_connection() {
+    let mut server = Server::start(&["--max-frame-bytes", "1048576"]);
+    let (ana, bruno) = two_reps(&server);
+    // A frame over --max-frame-bytes.
+    let (mut ws, _) = raw_peer(&server, "big");
+    let _ = ws.send(Ws::Binary(vec![0u8; (1 << 20) + 1].into()));
+    let close = closed(&mut ws);
+    assert!(matches!(close, None | Some((1009, _))), "{close:?}");
+    // Garbage WebSocket frames, before and after a join.
+    let mut ws = connect(&server);
+    ws.send(Ws::Binary(vec![0xff, 0x00, 0x13, 0x37].into()))
+        .unwrap();
+    assert!(closed(&mut ws).is_some_and(|(code, _)| code != 1000));
+    let (mut ws, _) = raw_peer(&server, "junk");
+    let mut seed = 12345u64;
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 33) as u8
+        })
+        .collect();
+    ws.send(Ws::Binary(junk.clone().into())).unwrap();
+    assert!(closed(&mut ws).is_some());
+    // Garbage instead of HTTP, and a text frame.
+    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(&junk).unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let (mut ws, _) = raw_peer(&server, "text");
+    ws.send(Ws::Text("hello".into())).unwrap();
+    let _ = closed(&mut ws);
+    server.assert_running();
+    assert!(server.metric("crm_sync_connections_refused_total") >= 1.0);
+    assert!(server.metric("crm_sync_protocol_errors_total") >= 2.0);
+    still_syncing(&ana, &bruno, "After Garbage");
+}
+
+#[test]
+fn a_flood_of_half_open_connections_times_out_while_others_keep_syncing() {
+    let mut server = Server::start(&["--handshake-timeout-secs", "2"]);
+    let (ana, bruno) = two_reps(&server);
+    let t0 = Instant::now();
+    // TCP connections that send nothing, half an HTTP request, or upgrade and never join.
+    let mut silent = Vec::new();
+    for i in 0..300 {
+        let mut tcp = TcpStream::connect(server.addr).unwrap();
+        if i % 2 == 1 {
+            tcp.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n").unwrap();
+        }
+        silent.push(tcp);
+    }
+    let mut mute = Vec::new();
+    for _ in 0..50 {
+        mute.push(connect(&server));
+    }
+    // While they hang: the reps still sync.
+    still_syncing(&ana, &bruno, "During Flood");
+    // Every one of them is closed by the server once the handshake timeout passed.
+    for tcp in &mut silent {
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => panic!("a half-open connection was not closed: {e}"),
+            }
+        }
+    }
+    for ws in &mut mute {
+        let (code, reason) = closed(ws).expect("a close frame");
+        assert_eq!(code, 1008, "{reason}");
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    server.assert_running();
+    assert!(
+        server.metric("crm_sync_limit_refusals_total{limit=\"handshake_timeout\"}") >= 200.0,
+        "{}",
+        server.metrics()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.metric("crm_sync_connections_open") > 0.0 {
+        assert!(Instant::now() < deadline, "{}", server.metrics());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    still_syncing(&ana, &bruno, "After Flood");
+}
+
+#[test]
+fn one_user_cannot_hold_more_than_its_connections() {
+    let mut server = Server::start(&["--max-connections-per-user", "2"]);
+    server.admin(&["user", "add", "ana", "--role", "admin"]);
+    let token = server.admin(&["token", "issue", "ana"]);
+    let connect = |token: &str| {
+        let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "{}/sync",
+            server.url()
+        ))
+        .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tungstenite::connect(req)
+    };
+    let a = connect(&token).unwrap();
+    let b = connect(&token).unwrap();
+    match connect(&token) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        server.metric("crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"),
+        1.0
+    );
+    // A connection that ends frees its place.
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let c = loop {
+        match connect(&token) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    drop((b, c));
+    server.assert_running();
+}
+
+#[test]
+fn a_peer_sending_too_fast_is_slowed_down_not_others() {
+    let mut server = Server::start(&["--rate-frames", "20"]);
+    let (ana, bruno) = two_reps(&server);
+    let (mut ws, server_peer) = raw_peer(&server, "fast");
+    // 60 requests for unknown documents: each is answered (doc-unavailable), at 20 frames/s.
+    let t0 = Instant::now();
+    for i in 0..60u8 {
+        let msg = Message::Request {
+            sender_id: PeerId::try_from("fast".to_string()).unwrap(),
+            target_id: server_peer.clone(),
+            document_id: DocumentId::from_random([i; 16]),
+            data: automerge_sync_request(),
+        };
+        ws.send(Ws::Binary(protocol::encode(&msg).into())).unwrap();
+    }
+    // Meanwhile the reps are not slowed down.
+    let t_rep = Instant::now();
+    still_syncing(&ana, &bruno, "While Throttled");
+    let rep_took = t_rep.elapsed();
+    let mut answered = 0;
+    while answered < 60 {
+        match ws.read().unwrap() {
+            Ws::Binary(_) => answered += 1,
+            Ws::Close(f) => panic!("closed: {f:?}"),
+            _ => {}
+        }
+    }
+    let took = t0.elapsed();
+    eprintln!("60 frames at 20/s answered in {took:?}; the reps' sync took {rep_took:?}");
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    assert!(server.metric("crm_sync_rate_limited_total") >= 30.0);
+    server.assert_running();
+}
+
+/// An Automerge sync message from a peer with nothing.
+fn automerge_sync_request() -> Vec<u8> {
+    // V1: no heads, no needs, one empty "have", no changes.
+    vec![0x42, 0, 0, 1, 0, 0, 0]
+}
