@@ -40,13 +40,14 @@ fn main() -> ExitCode {
 
 fn serve(args: crm_sync_server::config::ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
+    let lock = crm_sync_server::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         // Tests read the bound address (with --listen 127.0.0.1:0) from this line.
         println!("listening on {}", listener.local_addr()?);
-        crm_sync_server::server::run(listener, args, shutdown_signal()).await
+        crm_sync_server::server::run_locked(listener, args, shutdown_signal(), lock).await
     })
 }
 

@@ -374,9 +374,20 @@ pub async fn run(
     args: ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let lock = crate::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
+    run_locked(listener, args, shutdown, lock).await
+}
+
+/// [`run`] with the data dir lock already held (taken before binding, so that a second server
+/// on the same data dir fails before it says it listens).
+pub async fn run_locked(
+    listener: TcpListener,
+    args: ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    _lock: crate::backup::DataDirLock,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
-    let _lock = crate::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
         (None, None) => None,
