@@ -128,6 +128,14 @@ impl Access {
         }
     }
 
+    /// True when the book of `doc` is recorded.
+    pub fn knows_book(&self, doc: &DocumentId) -> bool {
+        self.books
+            .read()
+            .map(|b| b.contains_key(doc))
+            .unwrap_or(false)
+    }
+
     fn book_of(&self, doc: &DocumentId) -> Option<String> {
         self.books.read().ok()?.get(doc).cloned()
     }

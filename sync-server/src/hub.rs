@@ -289,6 +289,20 @@ impl<S: Storage> Hub<S> {
         if appends.is_empty() {
             return Ok(());
         }
+        // Documents stored for the first time without having been screened (open mode, or a
+        // document whose first changes named no book yet) get their book recorded now, from the
+        // copy in memory, so a restart never has to read every stored document to learn them.
+        for a in &appends {
+            if !self.access.access.knows_book(&a.document_id) {
+                if let Some(book) = self
+                    .engine
+                    .document(&a.document_id)
+                    .and_then(crate::access::book_of_document)
+                {
+                    self.access.access.learn(a.document_id, book);
+                }
+            }
+        }
         let t = Instant::now();
         self.storage.append(&appends)?;
         self.metrics.record_commit(t.elapsed().as_micros() as u64);

@@ -206,3 +206,22 @@ fn a_revoked_token_is_cut_off_mid_watch() {
     let status = status.expect("crm sync --watch kept running with a revoked token");
     assert!(!status.success());
 }
+
+#[test]
+fn books_of_documents_uploaded_in_open_mode_are_recorded_as_they_are_stored() {
+    let mut server = SyncServer::start();
+    let (ana, _) = Crm::init_with_server("ana", &server.url());
+    ana.add(&["contact", "add", "--name", "Ines North"]);
+    ana.ok(&["sync"]);
+    // Killed at once: whatever a restart would have to read back is still missing.
+    server.kill9();
+    let db = rusqlite::Connection::open(server.data_dir().join("sync.sqlite3")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let stored = count("SELECT count(*) FROM documents");
+    assert!(stored >= 2, "the user record and the contact are stored");
+    assert_eq!(
+        count("SELECT count(*) FROM doc_books"),
+        stored,
+        "every stored document's book is recorded with it"
+    );
+}
