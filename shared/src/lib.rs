@@ -4,6 +4,7 @@
 //! random numbers. Time and randomness are passed in by the caller.
 
 pub mod document_id;
+pub mod heads;
 pub mod model;
 pub mod protocol;
 pub mod schema;

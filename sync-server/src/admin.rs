@@ -2,20 +2,13 @@
 
 use crate::auth::{Access, Directory, Role};
 use crate::config::{BookCommand, DataDir, GrantArgs, RevokeArgs, TokenCommand, UserCommand};
-use crate::server::STORE_FILE;
+use crate::server::{unix_now as now, STORE_FILE};
 use anyhow::{Context, Result};
 
 fn open(dir: &DataDir) -> Result<Directory> {
     std::fs::create_dir_all(&dir.data_dir)
         .with_context(|| format!("cannot create the data dir {}", dir.data_dir.display()))?;
     Ok(Directory::open(&dir.data_dir.join(STORE_FILE))?)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {

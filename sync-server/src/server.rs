@@ -190,7 +190,8 @@ async fn upgrade(
         .into_response()
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the epoch (token expiry and revocation times).
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -11,6 +11,7 @@
 
 mod sqlite;
 
+pub use crm_shared::heads::{decode_heads, encode_heads};
 pub use sqlite::SqliteStorage;
 
 use automerge::ChangeHash;
@@ -51,20 +52,4 @@ pub trait Storage: Send {
     ) -> Result<Vec<DocumentId>, StorageError>;
     /// Replaces a document's snapshot and chunks with one snapshot, atomically.
     fn compact(&mut self, id: &DocumentId) -> Result<(), StorageError>;
-}
-
-/// Encodes heads as concatenated 32-byte hashes.
-pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-/// Decodes heads written by [`encode_heads`]; damaged bytes give no heads.
-pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    if !bytes.len().is_multiple_of(32) {
-        return Vec::new();
-    }
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
 }

@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use automerge::{AutoCommit, ChangeHash};
+use crm_shared::heads::encode_heads;
 use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OptionalExtension};
 
@@ -234,17 +235,4 @@ pub fn resolve(
         .parse()
         .map_err(|_| StoreError::NoSuch(what, text.to_string()))?;
     Ok((id, kind))
-}
-
-/// Heads as concatenated 32-byte hashes.
-pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-/// Heads written by [`encode_heads`]; damaged bytes give none (the document then syncs in full).
-pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
 }

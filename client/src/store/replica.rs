@@ -1,10 +1,11 @@
 //! What sync needs from the store: the catalog of heads, document bytes, group merges of incoming
 //! changes, saved sync states, and the documents changed since a point in the change order.
 
-use super::documents::{self, decode_heads};
+use super::documents;
 use super::{read_model, Store};
 use crate::error::StoreError;
 use automerge::{Automerge, ChangeHash};
+use crm_shared::heads::decode_heads;
 use crm_shared::protocol::{bucket_of, doc_digest, DocDigest, SetSummary};
 use crm_shared::schema;
 use crm_shared::DocumentId;
