@@ -78,6 +78,9 @@ pub struct InitArgs {
     /// Access token for the sync server
     #[arg(long)]
     pub token: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file for wss:// (a private CA); a copy is kept
+    #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The book (territory) new records go into
     #[arg(long, default_value = "default")]
     pub book: String,
@@ -555,6 +558,9 @@ pub struct SyncArgs {
     /// Use this access token (and remember it)
     #[arg(long)]
     pub token: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file for wss:// (and remember them)
+    #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Give up when the server sends nothing for this many seconds
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,

@@ -8,15 +8,17 @@
 //! stays connected, pushes changes that other `crm` commands commit (it polls the store's change
 //! order), and reconnects with backoff when the connection drops or the server restarts.
 
+mod connect;
+
 use crate::store::Store;
+use connect::connect;
+pub use connect::{endpoint, is_tls, CaCertError, CaCerts};
 use crm_shared::protocol::{self, PeerId, StorageId};
 use crm_shared::sync::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -35,6 +37,9 @@ pub enum SyncError {
     NotSyncServer { url: String, status: u16 },
     #[error("the sync server refused the connection (HTTP {0}): check the token")]
     Refused(u16),
+    /// The server's TLS certificate: not retried by `--watch`, like a refused token.
+    #[error("the sync server's certificate is not trusted ({cause}): {next}")]
+    Untrusted { cause: String, next: &'static str },
     #[error("the sync server stopped answering for {0} s")]
     Timeout(u64),
     #[error("the sync server closed the connection ({code}: {reason})")]
@@ -50,6 +55,8 @@ pub enum SyncError {
 pub struct SyncOptions {
     pub url: String,
     pub token: Option<String>,
+    /// Trusted for `wss://` besides the operating system's roots.
+    pub ca_certs: CaCerts,
     pub watch: bool,
     /// Show a progress bar for large transfers.
     pub progress: bool,
@@ -72,22 +79,6 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub millis: u64,
-}
-
-/// The WebSocket URL for `server`: `/sync` unless a path is given.
-pub fn endpoint(server: &str) -> Result<String, SyncError> {
-    let rest = server
-        .strip_prefix("ws://")
-        .or_else(|| server.strip_prefix("wss://"))
-        .ok_or_else(|| SyncError::BadUrl(server.to_string()))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(SyncError::BadUrl(server.to_string()));
-    }
-    Ok(if rest.contains('/') {
-        server.to_string()
-    } else {
-        format!("{}/sync", server.trim_end_matches('/'))
-    })
 }
 
 type Socket =
@@ -165,6 +156,7 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
                 Ok(_) => backoff = 1,
                 Err(SyncError::Store(e)) => return Err(SyncError::Store(e)),
                 Err(SyncError::Refused(code)) => return Err(SyncError::Refused(code)),
+                Err(e @ SyncError::Untrusted { .. }) => return Err(e),
                 Err(e) => {
                     eprintln!("crm: {e}; reconnecting in {backoff} s");
                     tokio::time::sleep(Duration::from_secs(backoff)).await;
@@ -173,42 +165,6 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
             }
         }
     })
-}
-
-async fn connect(opts: &SyncOptions) -> Result<Socket, SyncError> {
-    let url = endpoint(&opts.url)?;
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
-    if let Some(token) = &opts.token {
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            SyncError::Socket("the token holds characters a header cannot carry".into())
-        })?;
-        request.headers_mut().insert("authorization", value);
-    }
-    let connecting = tokio_tungstenite::connect_async(request);
-    match tokio::time::timeout(Duration::from_secs(10), connecting).await {
-        Err(_) => Err(SyncError::Connect {
-            url,
-            cause: "timed out".into(),
-        }),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
-            let status = resp.status().as_u16();
-            // Only an authentication answer means "check the token"; anything else (a proxy's
-            // 502/503, a web server's 404) is worth retrying and says what answered.
-            if status == 401 || status == 403 {
-                Err(SyncError::Refused(status))
-            } else {
-                Err(SyncError::NotSyncServer { url, status })
-            }
-        }
-        Ok(Err(e)) => Err(SyncError::Connect {
-            url,
-            cause: e.to_string(),
-        }),
-        Ok(Ok((ws, _))) => Ok(ws),
-    }
 }
 
 async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {

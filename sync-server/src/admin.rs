@@ -99,13 +99,18 @@ pub fn token(cmd: TokenCommand) -> Result<()> {
     match cmd {
         TokenCommand::Issue {
             user,
+            expires_in,
             expires_in_days,
             dir,
         } => {
             let mut random = [0u8; 32];
             rand::fill(&mut random);
             let now = now();
-            let expires = expires_in_days.map(|d| now + i64::from(d) * 86_400);
+            // At most 100 years (`parse_expiry`): no overflow.
+            let seconds = expires_in
+                .map(|s| s as i64)
+                .or(expires_in_days.map(|d| i64::from(d) * 86_400));
+            let expires = seconds.map(|s| now + s);
             let (id, token) = open(&dir)?.issue_token(&user, random, now, expires)?;
             if dir.json {
                 return print_json(

@@ -152,8 +152,11 @@ pub enum TokenCommand {
     /// Issue a new token for a user and print it (once: only its hash is kept)
     Issue {
         user: String,
-        /// Expire after this many days
-        #[arg(long)]
+        /// Expire after this long: a number and a unit, s, m, h, d or w (`90m`, `12h`, `30d`)
+        #[arg(long, value_name = "DURATION", value_parser = parse_expiry, conflicts_with = "expires_in_days")]
+        expires_in: Option<u64>,
+        /// Expire after this many days (as `--expires-in Nd`)
+        #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
         #[command(flatten)]
         dir: DataDir,
@@ -173,6 +176,39 @@ pub enum TokenCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+}
+
+/// The seconds of a token lifetime like `90m`, `12h`, `30d` (at most 100 years).
+pub fn parse_expiry(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "`{s}` is not a duration: give a number and a unit, s, m, h, d or w (90m, 12h, 30d)"
+        )
+    };
+    let s = s.trim();
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = s.split_at(unit_at);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let seconds = n.checked_mul(factor).ok_or_else(bad)?;
+    if seconds == 0 {
+        return Err(format!(
+            "`{s}` would expire the token at once: give a positive duration"
+        ));
+    }
+    if seconds > 100 * 366 * 86_400 {
+        return Err(format!(
+            "`{s}` is more than 100 years: leave --expires-in out for a token that does not expire"
+        ));
+    }
+    Ok(seconds)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -327,4 +363,31 @@ pub fn config_env(text: &str) -> anyhow::Result<Vec<(String, String)>> {
         out.push((env.clone(), value));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_expiry;
+
+    #[test]
+    fn token_lifetimes_take_a_unit() {
+        assert_eq!(parse_expiry("90m"), Ok(5_400));
+        assert_eq!(parse_expiry("12h"), Ok(43_200));
+        assert_eq!(parse_expiry("30d"), Ok(2_592_000));
+        assert_eq!(parse_expiry("2w"), Ok(1_209_600));
+        assert_eq!(parse_expiry("3s"), Ok(3));
+        for bad in [
+            "",
+            "12",
+            "h",
+            "-1d",
+            "1.5h",
+            "1y",
+            "0d",
+            "101000d",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -362,17 +362,28 @@ pub fn message(stderr: &str) -> &str {
 /// It listens on a free port of 127.0.0.1 (read from its `listening on ADDR` line); its log
 /// (stderr, `CRM_SYNC_LOG` or `warn`) goes to a file beside the data dir, kept across restarts.
 /// [`SyncServer::kill9`] SIGKILLs it, [`SyncServer::restart`] starts it again on the same data
-/// dir; dropping it kills it.
+/// dir; dropping it kills it. [`SyncServer::start_tls`] serves wss:// instead.
 pub struct SyncServer {
     tmp: tempfile::TempDir,
     data_dir: PathBuf,
     child: Option<std::process::Child>,
     addr: std::net::SocketAddr,
+    /// `--tls-cert` and `--tls-key`.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl SyncServer {
     /// Starts a server on a new data dir and a free port.
     pub fn start() -> SyncServer {
+        Self::start_with(None)
+    }
+
+    /// Starts a server serving wss:// with this certificate chain and key (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> SyncServer {
+        Self::start_with(Some((cert.to_path_buf(), key.to_path_buf())))
+    }
+
+    fn start_with(tls: Option<(PathBuf, PathBuf)>) -> SyncServer {
         let tmp = tempfile::Builder::new()
             .prefix("crm-sync-server-")
             .tempdir()
@@ -383,6 +394,7 @@ impl SyncServer {
             data_dir,
             child: None,
             addr: ([127, 0, 0, 1], 0).into(),
+            tls,
         };
         if let Err(e) = server.spawn("127.0.0.1:0") {
             panic!("crm-sync-server did not start: {e}");
@@ -397,7 +409,8 @@ impl SyncServer {
 
     /// The URL to give `crm init --server` and `crm sync --server`.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The server's data dir.
@@ -473,7 +486,8 @@ impl SyncServer {
         }
     }
 
-    /// The value of a counter or gauge of `/metrics` (without labels), if the server answers.
+    /// The value of a counter or gauge of `/metrics` (without labels), if the server answers
+    /// (over plain HTTP: none from a TLS server).
     pub fn metric(&self, name: &str) -> Option<f64> {
         use std::io::{Read, Write};
         let timeout = Some(std::time::Duration::from_secs(5));
@@ -511,9 +525,18 @@ impl SyncServer {
             .open(self.log_file())
             .expect("the server log file can be opened");
         let level = std::env::var("CRM_SYNC_LOG").unwrap_or_else(|_| "warn".into());
-        let mut child = Command::new(sync_server_bin())
+        let mut command = Command::new(sync_server_bin());
+        command
             .args(["serve", "--listen", listen, "--data-dir"])
-            .arg(&self.data_dir)
+            .arg(&self.data_dir);
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        let mut child = command
             .env("CRM_SYNC_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -225,3 +225,101 @@ fn books_of_documents_uploaded_in_open_mode_are_recorded_as_they_are_stored() {
         "every stored document's book is recorded with it"
     );
 }
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_expired_token_is_refused_with_401() {
+    let server = SyncServer::start();
+    admin(&server, &["user", "add", "ana"]);
+    admin(&server, &["book", "add", "north"]);
+    admin(&server, &["grant", "ana", "north"]);
+    // Everything but the sync is done before the token is issued, so that the first sync
+    // (one `crm` process) has the token's whole life, at least 3 s, to succeed in.
+    let ana = Crm::new();
+    ana.ok(&["init", "--user", "ana", "--book", "north"]);
+    ana.add(&["contact", "add", "--name", "Ines Duarte"]);
+    let issued: serde_json::Value = admin(
+        &server,
+        &["token", "issue", "ana", "--expires-in", "4s", "--json"],
+    )
+    .parse()
+    .expect("token issue --json prints JSON");
+    let expires_at = issued["expires_at"].as_i64().expect("an expiry time");
+    let token = issued["token"].as_str().expect("a token");
+    assert!(expires_at <= unix_now() + 4, "{issued}");
+
+    // Valid until then.
+    ana.ok(&["sync", "--server", &server.url(), "--token", token]);
+
+    // Then the server refuses it before the upgrade, and `crm sync` says to check the token.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        let out = ana.run(&["sync"]);
+        if !out.status.success() {
+            break crm_tests::expect_clean_failure(&["sync"], out);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a token that expired at {expires_at} still works at {}",
+            unix_now()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(unix_now() >= expires_at, "refused before it expired: {err}");
+    let msg = crm_tests::message(&err);
+    assert!(msg.contains("HTTP 401") && msg.contains("token"), "{msg}");
+    assert_eq!(contact_names(&ana), ["Ines Duarte"], "local data is kept");
+}
+
+#[test]
+fn token_lifetimes_are_given_with_a_unit_or_in_days() {
+    let server = SyncServer::start();
+    admin(&server, &["user", "add", "ana"]);
+    let expiry = |args: &[&str]| -> i64 {
+        let mut all = vec!["token", "issue", "ana", "--json"];
+        all.extend_from_slice(args);
+        let before = unix_now();
+        let out: serde_json::Value = admin(&server, &all).parse().expect("JSON");
+        out["expires_at"].as_i64().expect("an expiry time") - before
+    };
+    for (args, seconds) in [
+        (&["--expires-in", "90m"][..], 5_400),
+        (&["--expires-in", "12h"], 43_200),
+        (&["--expires-in", "30d"], 2_592_000),
+        (&["--expires-in-days", "30"], 2_592_000),
+    ] {
+        let got = expiry(args);
+        assert!((seconds..=seconds + 2).contains(&got), "{args:?}: {got}");
+    }
+    for bad in [
+        &["--expires-in", "12"][..],
+        &["--expires-in", "0h"],
+        &["--expires-in", "1y"],
+        &["--expires-in", "1d", "--expires-in-days", "1"],
+    ] {
+        let out = Command::new(sync_server_bin())
+            .args(["token", "issue", "ana"])
+            .args(bad)
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .output()
+            .expect("run crm-sync-server");
+        assert!(!out.status.success(), "{bad:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--expires-in"), "{bad:?}: {stderr}");
+    }
+    let tokens: serde_json::Value = admin(&server, &["token", "list", "--json"])
+        .parse()
+        .expect("JSON");
+    assert_eq!(
+        tokens.as_array().map(Vec::len),
+        Some(4),
+        "none issued for bad input"
+    );
+}

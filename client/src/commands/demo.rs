@@ -103,6 +103,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
                 name: None,
                 server: None,
                 token: None,
+                ca_cert: None,
                 book: "default".into(),
             },
         )?;

@@ -15,6 +15,11 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     if let Some(server) = &a.server {
         crate::sync::endpoint(server)?;
     }
+    let ca = a
+        .ca_cert
+        .as_deref()
+        .map(super::sync::read_ca_arg)
+        .transpose()?;
     let mut device = [0u8; 16];
     rand::rng().fill_bytes(&mut device);
     let identity = Identity {
@@ -27,6 +32,12 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let mut store = Store::init(&ctx.data_dir, identity)?;
     if let Some(token) = &a.token {
         write_secret(&ctx.data_dir.join(super::sync::TOKEN_FILE), token)?;
+    }
+    if let Some(ca) = &ca {
+        super::sync::save_ca(&ctx.data_dir, ca)?;
+        if let Some(url) = &a.server {
+            super::sync::warn_plain(url);
+        }
     }
     let name = store.identity.name.clone();
     let record = store.create(
@@ -48,7 +59,15 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
             match super::sync::sync_with(ctx, &mut store, url, false, timeout) {
                 Ok(report) => Some(report),
                 Err(e) => {
-                    eprintln!("crm: could not sync with {url} ({e}); working offline: run `crm sync` when the server is reachable");
+                    // A certificate or a token will not fix itself: say so rather than wait.
+                    let next = match e.downcast_ref::<crate::sync::SyncError>() {
+                        Some(
+                            crate::sync::SyncError::Untrusted { .. }
+                            | crate::sync::SyncError::Refused(_),
+                        ) => "run `crm sync` once that is fixed",
+                        _ => "run `crm sync` when the server is reachable",
+                    };
+                    eprintln!("crm: could not sync with {url} ({e}); working offline: {next}");
                     None
                 }
             }

@@ -4,24 +4,36 @@ use super::Ctx;
 use crate::cli::SyncArgs;
 use crate::output;
 use crate::store::Store;
-use crate::sync::{endpoint, sync, SyncError, SyncOptions, SyncReport};
+use crate::sync::{endpoint, is_tls, sync, CaCerts, SyncError, SyncOptions, SyncReport};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Duration;
 
 /// The file holding the server token, readable by its owner only.
 pub const TOKEN_FILE: &str = "token";
+/// The file holding the CA certificates given with `--ca-cert` (PEM).
+pub const CA_CERT_FILE: &str = "ca-cert.pem";
 
 pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     let mut store = ctx.open()?;
+    // Every flag is checked before any is remembered.
     if let Some(server) = &a.server {
         endpoint(server)?;
+    }
+    let ca = a.ca_cert.as_deref().map(read_ca_arg).transpose()?;
+    if let Some(server) = &a.server {
         store.set_server(server)?;
     }
     if let Some(token) = &a.token {
         super::init::write_secret(&ctx.data_dir.join(TOKEN_FILE), token)?;
     }
+    if let Some(ca) = &ca {
+        save_ca(&ctx.data_dir, ca)?;
+    }
     let url = store.identity.server.clone().ok_or(SyncError::NoServer)?;
+    if ca.is_some() {
+        warn_plain(&url);
+    }
     if a.watch && !ctx.json {
         eprintln!("Syncing live with {url} (Ctrl-C to stop)...");
     }
@@ -35,6 +47,55 @@ pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     print_report(ctx, &report)
 }
 
+/// The certificates of a `--ca-cert FILE`: an error naming the file when it is missing, holds
+/// no certificate or holds something else.
+pub fn read_ca_arg(path: &Path) -> Result<CaCerts> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the CA certificate file {}", path.display()))?;
+    CaCerts::from_pem(&pem).with_context(|| format!("cannot use {} as --ca-cert", path.display()))
+}
+
+/// Keeps a copy of `ca` (only its certificates) in the data dir, replacing an earlier one.
+pub fn save_ca(dir: &Path, ca: &CaCerts) -> Result<()> {
+    let path = dir.join(CA_CERT_FILE);
+    let pem = ca.to_pem();
+    if std::fs::read_to_string(&path).is_ok_and(|kept| kept == pem) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!("{CA_CERT_FILE}.tmp"));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, pem.as_bytes())?;
+        f.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The kept CA certificates (none when no `--ca-cert` was ever given).
+fn read_ca(dir: &Path) -> Result<CaCerts> {
+    let path = dir.join(CA_CERT_FILE);
+    match std::fs::read(&path) {
+        Ok(pem) => CaCerts::from_pem(&pem).with_context(|| {
+            format!(
+                "the CA certificates kept in {} cannot be used (give --ca-cert FILE again)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CaCerts::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// A CA certificate given for a server that does not use TLS is kept for later, with a note.
+pub fn warn_plain(url: &str) {
+    if !is_tls(url) {
+        eprintln!(
+            "crm: note: {url} is not encrypted; the --ca-cert certificates are kept for when it uses wss://"
+        );
+    }
+}
+
 /// Syncs `store` with `url` using the data dir's token.
 pub fn sync_with(
     ctx: &Ctx,
@@ -46,6 +107,7 @@ pub fn sync_with(
     let options = SyncOptions {
         url: url.to_string(),
         token: read_token(&ctx.data_dir)?,
+        ca_certs: read_ca(&ctx.data_dir)?,
         watch,
         progress: !ctx.json,
         timeout,

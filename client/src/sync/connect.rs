@@ -1,0 +1,313 @@
+//! Connecting to the sync server: TCP, TLS for `wss://`, and the WebSocket upgrade carrying the
+//! token, with each failure mapped to the [`SyncError`] that tells the user what to do.
+//!
+//! TLS is rustls with the ring provider. A `wss://` server's certificate must chain to one of the
+//! operating system's trusted roots (read once per process; `SSL_CERT_FILE` and `SSL_CERT_DIR`
+//! are honoured) or to a certificate of `--ca-cert` (a private CA). When the system's roots
+//! cannot be read, the `--ca-cert` certificates alone are trusted.
+
+use super::{Socket, SyncError, SyncOptions};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::MaybeTlsStream;
+
+/// How long the TCP connect, the TLS handshake and the upgrade may take together.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The WebSocket URL for `server`: `/sync` unless a path is given.
+pub fn endpoint(server: &str) -> Result<String, SyncError> {
+    let rest = server
+        .strip_prefix("ws://")
+        .or_else(|| server.strip_prefix("wss://"))
+        .ok_or_else(|| SyncError::BadUrl(server.to_string()))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(SyncError::BadUrl(server.to_string()));
+    }
+    Ok(if rest.contains('/') {
+        server.to_string()
+    } else {
+        format!("{}/sync", server.trim_end_matches('/'))
+    })
+}
+
+/// True for a `wss://` URL.
+pub fn is_tls(server: &str) -> bool {
+    server.starts_with("wss://")
+}
+
+/// Certificates trusted for `wss://` besides the operating system's roots: a private CA.
+#[derive(Debug, Clone, Default)]
+pub struct CaCerts {
+    certs: Vec<CertificateDer<'static>>,
+}
+
+/// Why a `--ca-cert` file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaCertError {
+    #[error("it holds no certificate (expected PEM blocks `-----BEGIN CERTIFICATE-----`)")]
+    Empty,
+    #[error("it is not valid PEM ({0})")]
+    Pem(String),
+    #[error("certificate {0} in it is not a valid X.509 certificate ({1})")]
+    Invalid(usize, String),
+}
+
+impl CaCerts {
+    /// The certificates of a PEM text (other PEM blocks, such as keys, are skipped): at least
+    /// one, each a parseable X.509 certificate.
+    pub fn from_pem(pem: &[u8]) -> Result<CaCerts, CaCertError> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CaCertError::Pem(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(CaCertError::Empty);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for (i, cert) in certs.iter().enumerate() {
+            roots
+                .add(cert.clone())
+                .map_err(|e| CaCertError::Invalid(i + 1, e.to_string()))?;
+        }
+        Ok(CaCerts { certs })
+    }
+
+    /// How many certificates there are.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    /// The certificates as PEM (only the certificates, whatever else the source held).
+    pub fn to_pem(&self) -> String {
+        let mut out = String::new();
+        for cert in &self.certs {
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            let b64 = base64(cert.as_ref());
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for writing PEM.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The operating system's trusted roots, read once per process (none when they cannot be read).
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// The TLS client configuration: the system's roots plus `extra`.
+fn tls_config(extra: &CaCerts) -> Result<rustls::ClientConfig, SyncError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Certificates the system holds but rustls cannot use are skipped, as browsers do.
+    roots.add_parsable_certificates(native_roots().iter().cloned());
+    roots.add_parsable_certificates(extra.certs.iter().cloned());
+    if roots.is_empty() {
+        return Err(SyncError::Untrusted {
+            cause: "this computer's trusted certificates cannot be read".into(),
+            next:
+                "pass --ca-cert FILE with the certificate (PEM) of the CA that signed the server's",
+        });
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SyncError::Socket(format!("TLS cannot be set up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Connects to the server of `opts`: TCP, TLS for `wss://`, then the WebSocket upgrade with the
+/// token as `Authorization: Bearer`.
+pub(super) async fn connect(opts: &SyncOptions) -> Result<Socket, SyncError> {
+    let url = endpoint(&opts.url)?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, open(opts, &url)).await {
+        Err(_) => Err(SyncError::Connect {
+            url,
+            cause: "timed out".into(),
+        }),
+        Ok(result) => result,
+    }
+}
+
+async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
+    let mut request = url
+        .into_client_request()
+        .map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
+    if let Some(token) = &opts.token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            SyncError::Socket("the token holds characters a header cannot carry".into())
+        })?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let tls = is_tls(url);
+    let uri = request.uri();
+    // An IPv6 literal comes bracketed, as in the URL.
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| SyncError::BadUrl(opts.url.clone()))?;
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let config = tls.then(|| tls_config(&opts.ca_certs)).transpose()?;
+
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| SyncError::Connect {
+            url: url.to_string(),
+            cause: e.to_string(),
+        })?;
+    let stream = match config {
+        None => MaybeTlsStream::Plain(tcp),
+        Some(config) => {
+            let name =
+                ServerName::try_from(host).map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| tls_error(url, e))?;
+            MaybeTlsStream::Rustls(tls)
+        }
+    };
+    match tokio_tungstenite::client_async(request, stream).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let status = resp.status().as_u16();
+            // Only an authentication answer means "check the token"; anything else (a proxy's
+            // 502/503, a web server's 404) is worth retrying and says what answered.
+            if status == 401 || status == 403 {
+                Err(SyncError::Refused(status))
+            } else {
+                Err(SyncError::NotSyncServer {
+                    url: url.to_string(),
+                    status,
+                })
+            }
+        }
+        Err(e) => Err(SyncError::Connect {
+            url: url.to_string(),
+            cause: if tls {
+                e.to_string()
+            } else {
+                // A TLS server drops a plain request at once.
+                format!("{e} (if the server uses TLS, use a wss:// URL)")
+            },
+        }),
+    }
+}
+
+/// The error for a failed TLS handshake: a certificate this client does not trust, or a
+/// server that does not speak TLS on that port.
+fn tls_error(url: &str, e: std::io::Error) -> SyncError {
+    use rustls::CertificateError as C;
+    let Some(rustls::Error::InvalidCertificate(cert)) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return SyncError::Connect {
+            url: url.to_string(),
+            cause: format!(
+                "the TLS handshake failed ({e}); check that the server serves wss:// on that port"
+            ),
+        };
+    };
+    let ca =
+        "if your organization runs its own CA, pass --ca-cert FILE with the CA's certificate (PEM)";
+    let (cause, next) = match cert {
+        C::UnknownIssuer => ("issued by a certificate authority this computer does not know".to_string(), ca),
+        C::BadSignature => ("its signature does not match the CA it names".to_string(), ca),
+        C::NotValidForName | C::NotValidForNameContext { .. } => (
+            cert.to_string(),
+            "connect with a name the certificate holds (--server), or have it reissued for this one",
+        ),
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => (
+            cert.to_string(),
+            "the server's certificate must be renewed, or this computer's clock is wrong",
+        ),
+        other => (other.to_string(), ca),
+    };
+    SyncError::Untrusted { cause, next }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn ca_files_without_a_usable_certificate_are_refused() {
+        assert!(matches!(
+            CaCerts::from_pem(b"not a certificate"),
+            Err(CaCertError::Empty)
+        ));
+        assert!(matches!(
+            CaCerts::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            Err(CaCertError::Empty)
+        ));
+        assert!(matches!(
+            CaCerts::from_pem(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+            Err(CaCertError::Pem(_))
+        ));
+        assert!(matches!(
+            CaCerts::from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            Err(CaCertError::Invalid(1, _))
+        ));
+    }
+
+    #[test]
+    fn urls_get_the_sync_path_unless_they_have_one() {
+        assert_eq!(endpoint("ws://h:1").unwrap(), "ws://h:1/sync");
+        assert_eq!(endpoint("wss://h:1/crm").unwrap(), "wss://h:1/crm");
+        assert!(endpoint("http://h:1").is_err());
+        assert!(endpoint("wss://").is_err());
+        assert!(endpoint("ws:///sync").is_err());
+    }
+}
