@@ -57,6 +57,7 @@
 //! dropped (except relayed `ephemeral` messages arriving on a connection we opened).
 
 mod access;
+mod ack;
 mod api;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -186,8 +187,11 @@ struct Out {
     /// Items for `crmBatch` peers, flushed as one frame per peer at the end of the call.
     batches: BTreeMap<PeerId, (ConnectionId, Vec<BatchItem>)>,
     load: BTreeSet<DocumentId>,
-    /// Documents whose heads or sync states may have changed: re-settled in `finish`.
+    /// Documents whose heads or load state changed: re-settled with every peer in `finish`.
     touched: Vec<DocumentId>,
+    /// (peer, document) pairs whose sync state may have changed: re-settled in `finish` with
+    /// that peer only, so an acknowledgement costs the same with 1 peer or 1000.
+    touched_states: Vec<(PeerId, DocumentId)>,
 }
 
 /// A summary mismatch lists every document when the server has at most this many (else it sends
@@ -201,6 +205,17 @@ const SYNC_WINDOW: usize = 4000;
 
 /// At most this many messages are generated in a row for one (peer, document).
 const MAX_GENERATE: usize = 8;
+
+/// Distinct sync states remembered while fanning one change out (peers in other states get
+/// messages of their own).
+const MEMO_STATES: usize = 8;
+
+/// What generating did for one sync state: the state before and after, and the messages.
+struct Generated {
+    before: sync::State,
+    after: sync::State,
+    messages: Vec<Vec<u8>>,
+}
 
 /// Items of one `crm-batch` frame at most (the decoder takes up to `MAX_BATCH_ITEMS`).
 const BATCH_FRAME_ITEMS: usize = 20_000;
@@ -219,6 +234,9 @@ pub struct Engine {
     loading: usize,
     /// Loaded documents that settled since the last [`Engine::unload_settled`].
     recently_used: BTreeSet<DocumentId>,
+    /// How many peers each document is unsettled with (the `unsettled` sets of [`Peer`],
+    /// counted per document): "settled everywhere" without looking at every peer.
+    unsettled_peers: BTreeMap<DocumentId, usize>,
     /// Set by [`Engine::register_summary`]: the catalog is not (all) registered, this is its
     /// summary, kept up to date with changes; [`Action::LoadCatalog`] fetches parts when needed.
     deferred: Option<SetSummary>,
@@ -241,6 +259,7 @@ impl Engine {
             ephemeral_seen: BTreeMap::new(),
             loading: 0,
             recently_used: BTreeSet::new(),
+            unsettled_peers: BTreeMap::new(),
             deferred: None,
             awaiting_catalog: Vec::new(),
         }
@@ -329,7 +348,7 @@ impl Engine {
                 .get(&id)
                 .map(|s| s.heads.as_slice())
                 .unwrap_or(&[]);
-            resettle(p, id, ours);
+            resettle(p, id, ours, &mut self.unsettled_peers);
         }
         n
     }
@@ -357,7 +376,15 @@ impl Engine {
             if !matches!(slot.state, DocState::Loaded(_)) {
                 continue;
             }
-            if self.peers.values().any(|p| p.unsettled.contains(&id)) {
+            debug_assert_eq!(
+                self.unsettled_peers.get(&id).copied().unwrap_or(0),
+                self.peers
+                    .values()
+                    .filter(|p| p.unsettled.contains(&id))
+                    .count(),
+                "unsettled count of {id}"
+            );
+            if self.unsettled_peers.contains_key(&id) {
                 continue; // in flight again: looked at when it settles
             }
             if let DocState::Loaded(doc) = std::mem::replace(&mut slot.state, DocState::Unloaded) {
@@ -437,6 +464,7 @@ impl Engine {
                 if servers.is_empty() {
                     // Make sure it is loaded so a later connect syncs it.
                     self.touch_or_load(now, document_id, &mut out);
+                    out.touched.push(document_id);
                 }
                 for peer in servers {
                     self.with_doc(now, document_id, Pending::SyncWith(peer), &mut out);
@@ -546,19 +574,54 @@ impl Engine {
         let mut touched = std::mem::take(&mut out.touched);
         touched.sort_unstable();
         touched.dedup();
-        for id in touched {
-            let slot = self.docs.get(&id);
-            let ours = slot.map(|s| s.heads.as_slice()).unwrap_or(&[]);
-            let mut settled_everywhere = true;
-            for p in self.peers.values_mut() {
-                resettle(p, id, ours);
-                settled_everywhere &= !p.unsettled.contains(&id);
+        let mut pairs = std::mem::take(&mut out.touched_states);
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (peer, id) in &pairs {
+            if touched.binary_search(id).is_ok() {
+                continue; // re-settled with every peer below
             }
-            // Settling only ever follows a touch: a document still in flight is looked at again
-            // when it settles.
-            if settled_everywhere && slot.is_some_and(|s| matches!(s.state, DocState::Loaded(_))) {
+            let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
+            if let Some(p) = self.peers.get_mut(peer) {
+                resettle(p, *id, ours, &mut self.unsettled_peers);
+            }
+        }
+        for id in &touched {
+            let ours = self.docs.get(id).map(|s| s.heads.as_slice()).unwrap_or(&[]);
+            for p in self.peers.values_mut() {
+                resettle(p, *id, ours, &mut self.unsettled_peers);
+            }
+        }
+        // Settling only ever follows a touch: a document still in flight is looked at again
+        // when it settles.
+        for id in touched
+            .into_iter()
+            .chain(pairs.into_iter().map(|(_, id)| id))
+        {
+            let loaded = self
+                .docs
+                .get(&id)
+                .is_some_and(|s| matches!(s.state, DocState::Loaded(_)));
+            if loaded && !self.unsettled_peers.contains_key(&id) {
                 self.recently_used.insert(id);
             }
+        }
+    }
+
+    /// Adds (or replaces) a peer, keeping the per-document unsettled counts.
+    fn insert_peer(&mut self, id: PeerId, peer: Peer) {
+        for doc in &peer.unsettled {
+            *self.unsettled_peers.entry(*doc).or_insert(0) += 1;
+        }
+        if let Some(old) = self.peers.insert(id, peer) {
+            self.forget_unsettled(&old.unsettled);
+        }
+    }
+
+    /// Forgets a peer's unsettled documents in the per-document counts (it left or was replaced).
+    fn forget_unsettled(&mut self, unsettled: &BTreeSet<DocumentId>) {
+        for id in unsettled {
+            uncount(&mut self.unsettled_peers, id);
         }
     }
 
@@ -613,6 +676,7 @@ impl Engine {
             return; // replaced by a newer connection already
         }
         if let Some(p) = self.peers.remove(&peer_id) {
+            self.forget_unsettled(&p.unsettled);
             out.batches.remove(&peer_id);
             out.actions.push(Action::PeerDisconnected {
                 conn,
@@ -775,7 +839,7 @@ impl Engine {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.peer = Some(sender_id.clone());
                 }
-                self.peers.insert(
+                self.insert_peer(
                     sender_id.clone(),
                     Peer {
                         conn,
@@ -841,7 +905,7 @@ impl Engine {
                 }
                 let mut states = BTreeMap::new();
                 restore_states(&mut states, saved);
-                self.peers.insert(
+                self.insert_peer(
                     sender_id.clone(),
                     Peer {
                         conn,
@@ -1202,7 +1266,6 @@ impl Engine {
             self.loading += 1;
             out.load.insert(id);
         }
-        out.touched.push(id);
     }
 
     /// Run `work` on a document now if it is loaded, else queue it and load the document.
@@ -1346,7 +1409,7 @@ impl Engine {
         data: &[u8],
         out: &mut Out,
     ) {
-        out.touched.push(id);
+        out.touched_states.push((peer.clone(), id));
         let may_write = self.may_write(peer, &id);
         let Some(slot) = self.docs.get_mut(&id) else {
             return;
@@ -1393,7 +1456,11 @@ impl Engine {
         let whole = (may_write && doc.get_heads().is_empty())
             .then(|| whole_document(&msg))
             .flatten();
-        if let Err(e) = doc.receive_sync_message(state, msg) {
+        let applied = match ack::receive(doc, state, msg) {
+            Ok(()) => Ok(()),
+            Err(msg) => doc.receive_sync_message(state, msg),
+        };
+        if let Err(e) = applied {
             return self.fail(
                 conn,
                 close_code::INVALID_DATA,
@@ -1418,6 +1485,7 @@ impl Engine {
             });
             let change = slot.set_heads(&id, after);
             update_summary(self.deferred.as_mut(), &id, change);
+            out.touched.push(id);
         }
         self.generate(peer, id, BatchKind::Sync, out);
         if refused {
@@ -1438,15 +1506,31 @@ impl Engine {
             })
             .map(|(pid, _)| pid.clone())
             .collect();
+        // Peers in the same sync state (every subscriber that acknowledged the last change) get
+        // the same messages: generated once, not once per peer.
+        let mut memo = Vec::new();
         for peer in targets {
             if self.may_read(&peer, &id) {
-                self.generate(&peer, id, BatchKind::Sync, out);
+                self.generate_with(&peer, id, BatchKind::Sync, &mut memo, out);
             }
         }
     }
 
     fn generate(&mut self, peer: &PeerId, id: DocumentId, kind: BatchKind, out: &mut Out) {
-        out.touched.push(id);
+        self.generate_with(peer, id, kind, &mut Vec::new(), out);
+    }
+
+    /// Generates the next messages of one document for `peer`, reusing what `memo` holds for a
+    /// peer that was in the same state (generating depends only on the document and the state).
+    fn generate_with(
+        &mut self,
+        peer: &PeerId,
+        id: DocumentId,
+        kind: BatchKind,
+        memo: &mut Vec<Generated>,
+        out: &mut Out,
+    ) {
+        out.touched_states.push((peer.clone(), id));
         let Some(DocSlot {
             state: DocState::Loaded(doc),
             ..
@@ -1459,14 +1543,38 @@ impl Engine {
         };
         let state = p.states.entry(id).or_default();
         let (conn, batch) = (p.conn, p.batch);
-        for _ in 0..MAX_GENERATE {
-            let Some(msg) = doc.generate_sync_message(state) else {
-                break;
-            };
+        if ack::nothing_to_send(doc, state, &doc.get_heads()) {
+            return;
+        }
+        let messages = match memo.iter().find(|g| g.before == *state) {
+            Some(g) => {
+                state.clone_from(&g.after);
+                g.messages.clone()
+            }
+            None => {
+                let before = state.clone();
+                let mut messages = Vec::new();
+                for _ in 0..MAX_GENERATE {
+                    let Some(msg) = doc.generate_sync_message(state) else {
+                        break;
+                    };
+                    messages.push(msg.encode());
+                }
+                if memo.len() < MEMO_STATES {
+                    memo.push(Generated {
+                        before,
+                        after: state.clone(),
+                        messages: messages.clone(),
+                    });
+                }
+                messages
+            }
+        };
+        for data in messages {
             let item = BatchItem {
                 kind,
                 document_id: id,
-                data: msg.encode(),
+                data,
             };
             push_item(&self.config.peer_id, peer, conn, batch, item, out);
         }
@@ -1493,7 +1601,7 @@ impl Engine {
         if let Some(p) = self.peers.get_mut(peer) {
             p.states.remove(&id);
         }
-        out.touched.push(id);
+        out.touched_states.push((peer.clone(), id));
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1604,13 +1712,33 @@ fn settled(state: &sync::State, ours: &[ChangeHash]) -> bool {
 }
 
 /// Recomputes whether `id` is settled with peer `p`.
-fn resettle(p: &mut Peer, id: DocumentId, ours: &[ChangeHash]) {
+/// Recomputes whether `id` is settled with peer `p`, keeping `counts` (peers unsettled per
+/// document) in step.
+fn resettle(
+    p: &mut Peer,
+    id: DocumentId,
+    ours: &[ChangeHash],
+    counts: &mut BTreeMap<DocumentId, usize>,
+) {
     match p.states.get(&id) {
         Some(st) if !settled(st, ours) => {
-            p.unsettled.insert(id);
+            if p.unsettled.insert(id) {
+                *counts.entry(id).or_insert(0) += 1;
+            }
         }
         _ => {
-            p.unsettled.remove(&id);
+            if p.unsettled.remove(&id) {
+                uncount(counts, &id);
+            }
+        }
+    }
+}
+
+fn uncount(counts: &mut BTreeMap<DocumentId, usize>, id: &DocumentId) {
+    if let Some(n) = counts.get_mut(id) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(id);
         }
     }
 }

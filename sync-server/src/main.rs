@@ -9,8 +9,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Automerge's own spans (on every load and applied change, with its change graph formatted
+    // into them) are a developer's tool: off unless CRM_SYNC_LOG asks for them.
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRM_SYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,automerge=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
