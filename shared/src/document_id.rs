@@ -44,7 +44,21 @@ impl DocumentId {
 
 impl fmt::Display for DocumentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&bs58::encode(&self.0).with_check().into_string())
+        // The checksum costs two SHA-256 rounds, and a change fanned out to many peers names the
+        // same document in every message: the last id written on this thread is remembered.
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<(DocumentId, String)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let text = LAST.with_borrow_mut(|last| match last {
+            Some((id, text)) if id == self => text.clone(),
+            _ => {
+                let text = bs58::encode(&self.0).with_check().into_string();
+                *last = Some((*self, text.clone()));
+                text
+            }
+        });
+        f.write_str(&text)
     }
 }
 

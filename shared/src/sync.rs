@@ -444,6 +444,7 @@ impl Engine {
                 });
             }
             Event::Frame { conn, bytes } => self.on_frame(now, conn, &bytes, &mut out),
+            Event::Message { conn, message } => self.on_message(now, conn, message, &mut out),
             Event::Disconnected { conn } => self.drop_conn(conn, &mut out),
             Event::Loaded { documents } => {
                 for (id, bytes) in documents {
@@ -688,23 +689,26 @@ impl Engine {
     }
 
     fn on_frame(&mut self, now: Timestamp, conn: ConnectionId, bytes: &[u8], out: &mut Out) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match protocol::decode(bytes) {
+            Ok(msg) => self.on_message(now, conn, msg, out),
+            Err(DecodeError::UnknownType(_)) => {}
+            Err(e) => self.fail(
+                conn,
+                close_code::INVALID_DATA,
+                format!("bad frame: {e}"),
+                out,
+            ),
+        }
+    }
+
+    fn on_message(&mut self, now: Timestamp, conn: ConnectionId, msg: Message, out: &mut Out) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
         let (outbound, conn_peer) = (c.outbound, c.peer.clone());
-        let msg = match protocol::decode(bytes) {
-            Ok(m) => m,
-            Err(DecodeError::UnknownType(_)) => return,
-            Err(e) => {
-                self.fail(
-                    conn,
-                    close_code::INVALID_DATA,
-                    format!("bad frame: {e}"),
-                    out,
-                );
-                return;
-            }
-        };
         let Some(peer) = conn_peer else {
             return self.on_handshake(now, conn, outbound, msg, out);
         };

@@ -16,7 +16,7 @@
 
 use crate::auth::{Access as Right, Principal, Role};
 use automerge::{Automerge, ReadDoc, ScalarValue, Value, ROOT};
-use crm_shared::protocol::{self, BatchKind, Message};
+use crm_shared::protocol::{BatchKind, Message};
 use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::DocumentId;
 use std::collections::HashMap;
@@ -36,8 +36,8 @@ pub struct Access {
 /// What screening a frame decided.
 #[derive(Debug)]
 pub struct Screened {
-    /// The frame to hand to the engine (unchanged, rewritten without refused items, or none).
-    pub frame: Option<Vec<u8>>,
+    /// The message to hand to the engine (unchanged, without refused items, or none).
+    pub message: Option<Message>,
     /// Answers for refused documents (`doc-unavailable`), to send as they are.
     pub replies: Vec<Message>,
 }
@@ -140,25 +140,22 @@ impl Access {
         self.books.read().ok()?.get(doc).cloned()
     }
 
-    /// Screens a frame from `conn` for documents the server does not know yet (`known` says
+    /// Screens a message from `conn` for documents the server does not know yet (`known` says
     /// whether it holds one): learns their book from the changes, and drops those the sender may
-    /// not write. A frame that does not decode is passed on for the engine to refuse.
+    /// not write.
     pub fn screen(
         &self,
         conn: ConnectionId,
-        bytes: Vec<u8>,
+        message: Message,
         known: impl Fn(&DocumentId) -> bool,
     ) -> Screened {
-        let pass = |bytes| Screened {
-            frame: Some(bytes),
+        let pass = |message| Screened {
+            message: Some(message),
             replies: Vec::new(),
         };
         if self.is_open() {
-            return pass(bytes);
+            return pass(message);
         }
-        let Ok(message) = protocol::decode(&bytes) else {
-            return pass(bytes);
-        };
         let allowed = |doc: &DocumentId, data: &[u8]| -> bool {
             if known(doc) || self.book_of(doc).is_some() {
                 return true;
@@ -187,10 +184,15 @@ impl Access {
                 data,
             } => {
                 if allowed(&document_id, &data) {
-                    pass(bytes)
+                    pass(Message::Sync {
+                        sender_id,
+                        target_id,
+                        document_id,
+                        data,
+                    })
                 } else {
                     Screened {
-                        frame: None,
+                        message: None,
                         replies: vec![Message::DocUnavailable {
                             sender_id: target_id,
                             target_id: sender_id,
@@ -204,7 +206,6 @@ impl Access {
                 target_id,
                 items,
             } => {
-                let before = items.len();
                 let mut refused = Vec::new();
                 let kept: Vec<_> = items
                     .into_iter()
@@ -217,9 +218,6 @@ impl Access {
                         ok
                     })
                     .collect();
-                if kept.len() == before {
-                    return pass(bytes);
-                }
                 let replies = refused
                     .into_iter()
                     .map(|document_id| Message::DocUnavailable {
@@ -228,16 +226,14 @@ impl Access {
                         document_id,
                     })
                     .collect();
-                let frame = (!kept.is_empty()).then(|| {
-                    protocol::encode(&Message::CrmBatch {
-                        sender_id,
-                        target_id,
-                        items: kept,
-                    })
+                let message = (!kept.is_empty()).then_some(Message::CrmBatch {
+                    sender_id,
+                    target_id,
+                    items: kept,
                 });
-                Screened { frame, replies }
+                Screened { message, replies }
             }
-            _ => pass(bytes),
+            other => pass(other),
         }
     }
 

@@ -185,15 +185,14 @@ impl<S: Storage> Hub<S> {
                 Input::Open { conn, queue } => {
                     self.conns.insert(conn, queue);
                 }
-                Input::Event(Event::Frame { conn, bytes }) => {
-                    // New documents are screened for their book before the engine applies them.
-                    let screened = self.access.access.screen(conn, bytes, |_| false);
-                    for message in screened.replies {
-                        refusals.push(Action::Send { conn, message });
-                    }
-                    if let Some(bytes) = screened.frame {
-                        events.push_back(Event::Frame { conn, bytes });
-                    }
+                Input::Event(Event::Frame { conn, bytes }) => match protocol::decode(&bytes) {
+                    // Connection tasks hand on decoded messages; a frame that decodes (from
+                    // another shell) is screened all the same.
+                    Ok(message) => self.screen(conn, message, &mut events, &mut refusals),
+                    Err(_) => events.push_back(Event::Frame { conn, bytes }),
+                },
+                Input::Event(Event::Message { conn, message }) => {
+                    self.screen(conn, message, &mut events, &mut refusals)
                 }
                 Input::Event(e) => events.push_back(e),
                 Input::Kick { conn, code, reason } => {
@@ -245,6 +244,23 @@ impl<S: Storage> Hub<S> {
             self.unstored.retain(|id| engine.document(id).is_some());
         }
         Ok(())
+    }
+
+    /// New documents are screened for their book before the engine applies them.
+    fn screen(
+        &self,
+        conn: ConnectionId,
+        message: protocol::Message,
+        events: &mut VecDeque<Event>,
+        refusals: &mut Vec<Action>,
+    ) {
+        let screened = self.access.access.screen(conn, message, |_| false);
+        for message in screened.replies {
+            refusals.push(Action::Send { conn, message });
+        }
+        if let Some(message) = screened.message {
+            events.push_back(Event::Message { conn, message });
+        }
     }
 
     fn load(&mut self, ids: Vec<DocumentId>) -> Result<Event, HubError> {

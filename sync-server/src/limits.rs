@@ -3,7 +3,7 @@
 //! - **Expansion of incoming changes.** An Automerge change travels deflated (a compressed change
 //!   chunk, or deflated columns of a document chunk) and its columns are run-length encoded: a
 //!   frame of a few hundred KB can stand for hundreds of MB of changes or hundreds of millions of
-//!   operations once Automerge loads it. [`inspect_frame`] walks every chunk of every sync message
+//!   operations once Automerge loads it. [`admit`] walks every chunk of every sync message
 //!   in a frame and bounds the inflated bytes (inflating into a counter, never into a buffer larger
 //!   than the budget) and the operations the columns encode (counting run lengths), per frame.
 //! - **Handshake:** the first message is a `join` (see [`Inspected::join`]); the caller times it.
@@ -14,6 +14,7 @@
 //! `/metrics` ([`LimitCounters`]).
 
 use crm_shared::protocol::{self, BatchKind, Message};
+use crm_shared::sync::{ConnectionId, Event};
 use std::fmt::Write;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -76,14 +77,31 @@ pub struct Inspected {
     pub ops: u64,
 }
 
-/// Checks one incoming frame. A frame that is not a protocol message, or holds sync data that
-/// does not parse, is accepted here: the engine refuses it with the right protocol error.
-pub fn inspect_frame(frame: &[u8], limits: &ChangeLimits) -> Result<Inspected, Violation> {
-    let Ok(message) = protocol::decode(frame) else {
-        return Ok(Inspected::default());
-    };
+/// Checks one incoming frame of `conn` and makes it the event for the hub: decoded here, once, on
+/// the connection's task (the hub and the engine take the decoded message). A frame that is not
+/// a protocol message, or holds sync data that does not parse, is accepted here and handed on as
+/// bytes: the engine refuses it with the right protocol error.
+pub fn admit(
+    conn: ConnectionId,
+    frame: &[u8],
+    limits: &ChangeLimits,
+) -> Result<(Inspected, Event), Violation> {
+    match protocol::decode(frame) {
+        Ok(message) => Ok((inspect(&message, limits)?, Event::Message { conn, message })),
+        Err(_) => Ok((
+            Inspected::default(),
+            Event::Frame {
+                conn,
+                bytes: frame.to_vec(),
+            },
+        )),
+    }
+}
+
+/// Checks one decoded incoming message.
+pub fn inspect(message: &Message, limits: &ChangeLimits) -> Result<Inspected, Violation> {
     let mut budget = Budget::new(limits);
-    match &message {
+    match message {
         Message::Join { .. } => {
             return Ok(Inspected {
                 join: true,

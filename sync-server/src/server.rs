@@ -309,10 +309,11 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
                     Metrics::add(&state.limits.throttled, 1);
                     tokio::time::sleep(pause).await;
                 }
-                match limits::inspect_frame(&bytes, &change_limits) {
-                    Ok(seen) => {
+                let event = match limits::admit(conn, &bytes, &change_limits) {
+                    Ok((seen, event)) => {
                         joined |= seen.join;
                         state.limits.inflated_max.fetch_max(seen.inflated, Relaxed);
+                        event
                     }
                     Err(violation) => {
                         let reason = violation.reason();
@@ -321,10 +322,6 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
                         kick(&state, conn, violation.close_code(), &reason).await;
                         break;
                     }
-                }
-                let event = Event::Frame {
-                    conn,
-                    bytes: bytes.to_vec(),
                 };
                 if state.hub.send(Input::Event(event)).await.is_err() {
                     break;

@@ -82,9 +82,8 @@ fn open() -> (ConnectionId, mpsc::Receiver<Outgoing>) {
 
 /// What the server's connection task does with a frame: the limit check, then the hub.
 fn deliver(conn: ConnectionId, frame: Vec<u8>) -> bool {
-    match limits::inspect_frame(&frame, &LIMITS) {
-        Ok(_) => {
-            let event = Event::Frame { conn, bytes: frame };
+    match limits::admit(conn, &frame, &LIMITS) {
+        Ok((_, event)) => {
             hub().tx.blocking_send(Input::Event(event)).unwrap();
             true
         }
@@ -315,7 +314,7 @@ proptest! {
     #[test]
     fn the_frame_decoder_and_limit_check_never_panic(frame in frame()) {
         let _ = protocol::decode(&frame);
-        let _ = limits::inspect_frame(&frame, &LIMITS);
+        let _ = limits::admit(ConnectionId(1), &frame, &LIMITS);
         let _ = limits::check_changes(&frame, &LIMITS);
     }
 }

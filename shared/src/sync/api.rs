@@ -78,6 +78,12 @@ pub enum Event {
     },
     /// A binary frame arrived.
     Frame { conn: ConnectionId, bytes: Vec<u8> },
+    /// A binary frame arrived that the shell already decoded with [`crate::protocol::decode`]
+    /// (to inspect it first): handled exactly like its [`Event::Frame`], without decoding again.
+    Message {
+        conn: ConnectionId,
+        message: Message,
+    },
     /// The connection is gone (closed by either side, or failed).
     Disconnected { conn: ConnectionId },
     /// Answer to [`Action::Load`]: the stored bytes of each document (`None`: not stored).
