@@ -234,6 +234,11 @@ pub struct Engine {
     loading: usize,
     /// Loaded documents that settled since the last [`Engine::unload_settled`].
     recently_used: BTreeSet<DocumentId>,
+    /// Settled documents kept loaded ([`Config::keep_settled`]), oldest first: by when they last
+    /// settled, and that time of each.
+    kept: BTreeMap<u64, DocumentId>,
+    kept_at: BTreeMap<DocumentId, u64>,
+    settles: u64,
     /// How many peers each document is unsettled with (the `unsettled` sets of [`Peer`],
     /// counted per document): "settled everywhere" without looking at every peer.
     unsettled_peers: BTreeMap<DocumentId, usize>,
@@ -259,6 +264,9 @@ impl Engine {
             ephemeral_seen: BTreeMap::new(),
             loading: 0,
             recently_used: BTreeSet::new(),
+            kept: BTreeMap::new(),
+            kept_at: BTreeMap::new(),
+            settles: 0,
             unsettled_peers: BTreeMap::new(),
             deferred: None,
             awaiting_catalog: Vec::new(),
@@ -353,12 +361,12 @@ impl Engine {
         n
     }
 
-    /// Unloads every loaded document that was used since the last call and that no peer has
-    /// anything in flight for (all its sync states are settled). Its heads stay in the catalog and
-    /// its states with the peers; a later message loads it again. Shells call this after they
-    /// persisted a round (the server after every group commit, the client after every merge), so
-    /// memory follows the documents in flight rather than every document touched.
-    /// Returns how many were unloaded.
+    /// Unloads loaded documents that no peer has anything in flight for (all their sync states
+    /// are settled), but for the [`Config::keep_settled`] that settled most recently. Their heads
+    /// stay in the catalog and their states with the peers; a later message loads them again.
+    /// Shells call this after they persisted a round (the server after every group commit, the
+    /// client after every merge), so memory follows the documents in flight rather than every
+    /// document touched. Returns how many were unloaded.
     pub fn unload_settled(&mut self) -> usize {
         let mut gone = Vec::new();
         self.unload_settled_into(&mut gone)
@@ -368,8 +376,19 @@ impl Engine {
     /// them here: freeing a document's memory costs about a tenth of what loading it did, which a
     /// shell may spend on another thread.
     pub fn unload_settled_into(&mut self, gone: &mut Vec<Automerge>) -> usize {
-        let mut n = 0;
         for id in std::mem::take(&mut self.recently_used) {
+            self.settles += 1;
+            if let Some(at) = self.kept_at.insert(id, self.settles) {
+                self.kept.remove(&at);
+            }
+            self.kept.insert(self.settles, id);
+        }
+        let mut n = 0;
+        while self.kept.len() > self.config.keep_settled {
+            let Some((_, id)) = self.kept.pop_first() else {
+                break;
+            };
+            self.kept_at.remove(&id);
             let Some(slot) = self.docs.get_mut(&id) else {
                 continue;
             };

@@ -45,6 +45,10 @@ pub struct Config {
     pub batch: bool,
     /// [`Event::Tick`] unloads documents idle for this long.
     pub idle_unload_after_ms: u64,
+    /// [`super::Engine::unload_settled`] keeps this many of the most recently settled documents
+    /// in memory: one in constant use (a record many peers follow) is not loaded again after
+    /// every change.
+    pub keep_settled: usize,
     /// How long an ephemeral (sender, session) is remembered for deduplication.
     pub ephemeral_dedupe_ms: u64,
 }
@@ -57,6 +61,7 @@ impl Config {
             is_ephemeral: false,
             batch: true,
             idle_unload_after_ms: 5 * 60 * 1000,
+            keep_settled: 256,
             ephemeral_dedupe_ms: 10 * 60 * 1000,
         }
     }

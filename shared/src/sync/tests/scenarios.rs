@@ -531,6 +531,47 @@ fn documents_load_on_demand_and_unload_when_idle() {
 }
 
 #[test]
+fn settled_documents_unload_but_the_most_recent_stay() {
+    let mut net = Net::new();
+    let mut config = server_config();
+    config.keep_settled = 1;
+    let s = net.add(config);
+    let a = net.add(plain("alice"));
+    let (old, hot) = (doc_id(21), doc_id(22));
+    net.put(a, old, "name", "Ada");
+    net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.put(a, hot, "name", "Bea");
+    net.run_until_quiescent(STEPS);
+    assert_eq!(net.nodes[s].engine.loaded_count(), 2);
+    assert_eq!(
+        net.nodes[s].engine.unload_settled(),
+        1,
+        "the older one goes"
+    );
+    assert!(net.nodes[s].engine.document(&old).is_none());
+    assert!(net.nodes[s].engine.document(&hot).is_some());
+
+    // The kept document takes its next change without a load.
+    let loads = |net: &Net| {
+        net.nodes[s]
+            .log
+            .iter()
+            .filter(|x| matches!(x, Action::Load { .. }))
+            .count()
+    };
+    let before = loads(&net);
+    net.put(a, hot, "name", "Bea L.");
+    net.run_until_quiescent(STEPS);
+    assert_eq!(net.nodes[s].engine.unload_settled(), 0);
+    assert_eq!(loads(&net), before);
+    assert_eq!(
+        get(&net.stored(s, &hot).unwrap(), "name").as_deref(),
+        Some("Bea L.")
+    );
+}
+
+#[test]
 fn a_restarted_server_serves_registered_documents() {
     let mut net = Net::new();
     let s = net.add(server_config());
