@@ -124,7 +124,7 @@ impl Dropper {
     }
 
     fn free(&self, docs: Vec<automerge::Automerge>) {
-        if let Some(tx) = &self.tx {
+        if let (Some(tx), false) = (&self.tx, docs.is_empty()) {
             // A gone thread hands them back: freed here then.
             let _freed_here = tx.send(docs);
         }

@@ -224,7 +224,7 @@ impl<S: Storage> Hub<S> {
         // Persisted: documents no peer has anything in flight for leave memory at once.
         let mut gone = Vec::new();
         self.engine.unload_settled_into(&mut gone);
-        if let Some(free) = &self.free {
+        if let (Some(free), false) = (&self.free, gone.is_empty()) {
             // Should the thread be gone, they come back and are freed here.
             let _freed_here = free.send(gone);
         }
