@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 pub const STORE_FILE: &str = "sync.sqlite3";
 
 /// WebSocket read size per connection (see [`upgrade`]).
-const READ_BUFFER_BYTES: usize = 16 * 1024;
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -179,9 +179,10 @@ async fn upgrade(
     let limit = state.args.max_frame_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        // tungstenite zero-fills its whole read buffer before each read: at the default 128 KiB
-        // that is 128 KiB of resident memory per idle connection. Bigger frames still arrive
-        // whole (the buffer grows for them), in reads of this size.
+        // tungstenite zero-fills its read buffer before each read: at the default 128 KiB that
+        // is 128 KiB of resident memory per idle connection, and 128 KiB written per small frame
+        // (an acknowledgement is ~100 bytes). Bigger frames still arrive whole (the buffer grows
+        // for them), in reads of this size.
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             connection(socket, state, principal).await;
