@@ -7,6 +7,8 @@
 //! cannot be read, the `--ca-cert` certificates alone are trusted.
 
 use super::{Socket, SyncError, SyncOptions};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_rustls::rustls;
@@ -90,7 +92,7 @@ impl CaCerts {
         let mut out = String::new();
         for cert in &self.certs {
             out.push_str("-----BEGIN CERTIFICATE-----\n");
-            let b64 = base64(cert.as_ref());
+            let b64 = STANDARD.encode(cert.as_ref());
             for line in b64.as_bytes().chunks(64) {
                 out.push_str(std::str::from_utf8(line).unwrap_or_default());
                 out.push('\n');
@@ -99,28 +101,6 @@ impl CaCerts {
         }
         out
     }
-}
-
-/// Standard base64 with padding (RFC 4648), for writing PEM.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The operating system's trusted roots, read once per process (none when they cannot be read).
@@ -266,21 +246,6 @@ fn tls_error(url: &str, e: std::io::Error) -> SyncError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_the_rfc_examples() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
-    }
 
     #[test]
     fn ca_files_without_a_usable_certificate_are_refused() {
