@@ -252,9 +252,15 @@ pub struct ServeArgs {
     /// Open WebSocket connections at most
     #[arg(long, env = "CRM_SYNC_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
-    /// TCP connections not yet upgraded to WebSocket (TLS or HTTP in progress) at most
+    /// TCP connections not yet upgraded to WebSocket (TLS or HTTP in progress) at most; when
+    /// full, a new one closes the oldest of the address holding the most
     #[arg(long, env = "CRM_SYNC_MAX_PENDING_CONNECTIONS", default_value_t = 1024)]
     pub max_pending_connections: usize,
+    /// Of those, from one source address at most (IPv6: one /64; IPv4-mapped IPv6 counts as
+    /// IPv4); more are dropped at once. 0: no limit per address (behind a proxy, every
+    /// connection comes from the proxy's address)
+    #[arg(long, env = "CRM_SYNC_MAX_PENDING_PER_IP", default_value_t = 128)]
+    pub max_pending_per_ip: usize,
     /// Serve TLS (wss://) with this certificate chain (PEM); needs --tls-key
     #[arg(long, env = "CRM_SYNC_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -281,6 +287,7 @@ impl ServeArgs {
             max_connections_per_user: 16,
             max_connections: 10_000,
             max_pending_connections: 1024,
+            max_pending_per_ip: 128,
             tls_cert: None,
             tls_key: None,
         }
@@ -368,6 +375,27 @@ pub fn config_env(text: &str) -> anyhow::Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::parse_expiry;
+
+    #[test]
+    fn the_pending_share_per_address_is_a_flag_a_variable_and_a_setting() {
+        use clap::Parser;
+        let serve = |args: &[&str]| match super::Cli::parse_from(args).command {
+            super::Command::Serve(a) => a.max_pending_per_ip,
+            other => panic!("{other:?}"),
+        };
+        if std::env::var_os("CRM_SYNC_MAX_PENDING_PER_IP").is_none() {
+            assert_eq!(serve(&["crm-sync-server", "serve"]), 128);
+        }
+        assert_eq!(
+            serve(&["crm-sync-server", "serve", "--max-pending-per-ip", "0"]),
+            0
+        );
+        let env = super::config_env("max-pending-per-ip = 8").unwrap();
+        assert_eq!(
+            env,
+            [("CRM_SYNC_MAX_PENDING_PER_IP".to_string(), "8".to_string())]
+        );
+    }
 
     #[test]
     fn token_lifetimes_take_a_unit() {

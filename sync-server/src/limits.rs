@@ -520,7 +520,10 @@ pub struct LimitCounters {
     pub handshake_timeout: AtomicU64,
     pub per_user: AtomicU64,
     pub max_connections: AtomicU64,
+    /// Pending connections closed to make room in a full pool.
     pub pending_connections: AtomicU64,
+    /// Connections dropped because their source address held its share of the pending pool.
+    pub pending_per_ip: AtomicU64,
     pub tls_handshake_failed: AtomicU64,
     /// Times a connection's reader waited for its rate limit.
     pub throttled: AtomicU64,
@@ -552,6 +555,7 @@ impl LimitCounters {
             ("connections_per_user", &self.per_user),
             ("max_connections", &self.max_connections),
             ("pending_connections", &self.pending_connections),
+            ("pending_per_ip", &self.pending_per_ip),
             ("tls_handshake", &self.tls_handshake_failed),
         ] {
             let _ = writeln!(

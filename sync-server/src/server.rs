@@ -447,6 +447,7 @@ pub async fn run_locked(
         tls,
         handshake_timeout: Duration::from_secs(args.handshake_timeout_secs.max(1)),
         max_pending: args.max_pending_connections,
+        max_pending_per_ip: args.max_pending_per_ip,
         counters: limit_counters.clone(),
     };
     let state = AppState {

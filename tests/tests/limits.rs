@@ -1,6 +1,6 @@
 //! Bad peers against the real `crm-sync-server` binary, while real `crm` clients sync through it:
-//! a decompression bomb, an oversized frame, garbage bytes, a flood of half-open connections, too
-//! many connections for one user, a peer that sends too fast. Each time only the bad connection
+//! a decompression bomb, an oversized frame, garbage bytes, floods of half-open connections (from
+//! one address and from many), too many connections for one user, a peer that sends too fast. Each time only the bad connection
 //! is closed (with a reason, counted in `/metrics`), the server's memory stays bounded, and the
 //! other clients keep syncing.
 
@@ -284,7 +284,8 @@ fn an_oversized_frame_and_garbage_close_only_their_connection() {
 
 #[test]
 fn a_flood_of_half_open_connections_times_out_while_others_keep_syncing() {
-    let mut server = Server::start(&["--handshake-timeout-secs", "2"]);
+    // Flood and reps share one address here: no share per address, only the timeout.
+    let mut server = Server::start(&["--handshake-timeout-secs", "2", "--max-pending-per-ip", "0"]);
     let (ana, bruno) = two_reps(&server);
     let t0 = Instant::now();
     // TCP connections that send nothing, half an HTTP request, or upgrade and never join.
@@ -332,6 +333,139 @@ fn a_flood_of_half_open_connections_times_out_while_others_keep_syncing() {
         std::thread::sleep(Duration::from_millis(100));
     }
     still_syncing(&ana, &bruno, "After Flood");
+}
+
+/// A TCP connection to `to` from the loopback address `from` (127.0.0.2, ...: another source).
+fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    socket.connect(&to.into()).unwrap();
+    socket.into()
+}
+
+/// Whether the server closed this connection (end of stream or reset), waiting up to 10 s.
+fn closed_by_server(tcp: &mut TcpStream) -> bool {
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    match tcp.read(&mut [0u8; 64]) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// Whether the server holds this connection open (nothing to read, not closed), now.
+fn held_open(tcp: &TcpStream) -> bool {
+    tcp.set_nonblocking(true).unwrap();
+    let peeked = tcp.peek(&mut [0u8; 1]);
+    tcp.set_nonblocking(false).unwrap();
+    matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// Polls a counter of `/metrics` until it reaches `at_least` (10 s at most); returns its value.
+fn metric_reaches(server: &Server, name: &str, at_least: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = server.metric(name);
+        if value >= at_least {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} is {value}, expected {at_least}:\n{}",
+            server.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const PER_IP_REFUSALS: &str = "crm_sync_limit_refusals_total{limit=\"pending_per_ip\"}";
+const POOL_FULL: &str = "crm_sync_limit_refusals_total{limit=\"pending_connections\"}";
+
+#[test]
+fn one_address_cannot_fill_the_pending_pool_and_lock_others_out() {
+    let mut server = Server::start(&[
+        "--max-pending-connections",
+        "64",
+        "--max-pending-per-ip",
+        "16",
+        // Long enough that the flood still holds when the reps are done.
+        "--handshake-timeout-secs",
+        "30",
+    ]);
+    let (ana, bruno) = two_reps(&server);
+    // From 127.0.0.2: more half-open connections than the whole pool, silent or half a request.
+    let mut flood: Vec<TcpStream> = (0..100)
+        .map(|i| {
+            let mut tcp = connect_from([127, 0, 0, 2], server.addr);
+            if i % 2 == 1 {
+                tcp.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            tcp
+        })
+        .collect();
+    // The address's share is held; everything over it was dropped at once, and counted.
+    assert_eq!(metric_reaches(&server, PER_IP_REFUSALS, 84.0), 84.0);
+    for (i, tcp) in flood.iter_mut().enumerate().skip(16) {
+        assert!(closed_by_server(tcp), "flood connection {i} is still open");
+    }
+    assert!(flood[..16].iter().all(held_open));
+    // While the flood holds its share, the reps on 127.0.0.1 sync.
+    still_syncing(&ana, &bruno, "During Flood");
+    assert!(flood[..16].iter().all(held_open), "the flood timed out");
+    // The pool never filled: nobody was closed to make room.
+    assert_eq!(server.metric(POOL_FULL), 0.0);
+    assert_eq!(server.metric(PER_IP_REFUSALS), 84.0);
+    server.assert_running();
+}
+
+#[test]
+fn a_full_pending_pool_makes_room_at_the_expense_of_the_busiest_addresses() {
+    let mut server = Server::start(&[
+        "--max-pending-connections",
+        "64",
+        "--max-pending-per-ip",
+        "16",
+        "--handshake-timeout-secs",
+        "30",
+    ]);
+    let (ana, bruno) = two_reps(&server);
+    // A rep on a slow link: half its upgrade request is sent before the flood starts.
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // From eight addresses, each within its share: twice as many silent connections as the pool
+    // holds.
+    let mut flood: Vec<TcpStream> = (0..128u8)
+        .map(|i| connect_from([127, 0, 0, 2 + i % 8], server.addr))
+        .collect();
+    // Each of the newest 64 closed one of the oldest 64 to make room, not the rep's.
+    metric_reaches(&server, POOL_FULL, 64.0);
+    for (i, tcp) in flood.iter_mut().enumerate().take(64) {
+        assert!(closed_by_server(tcp), "flood connection {i} is still open");
+    }
+    assert!(held_open(&slow), "the slow rep's connection was closed");
+    // The rest of the slow rep's request: it becomes a WebSocket.
+    slow.write_all(
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        match slow.read(&mut byte) {
+            Ok(1) => answer.push(byte[0]),
+            other => panic!("{other:?} after {:?}", String::from_utf8_lossy(&answer)),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    // The pool is still full of the flood, and the reps' connections get in too.
+    still_syncing(&ana, &bruno, "Pool Full");
+    assert!(flood[120..].iter().all(held_open), "the flood timed out");
+    assert_eq!(server.metric(PER_IP_REFUSALS), 0.0);
+    server.assert_running();
 }
 
 #[test]
