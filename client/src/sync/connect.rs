@@ -203,8 +203,11 @@ async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
             cause: if tls {
                 e.to_string()
             } else {
-                // A TLS server drops a plain request at once.
-                format!("{e} (if the server uses TLS, use a wss:// URL)")
+                // A TLS server drops a plain request at once; so does a busy server.
+                format!(
+                    "{e}: the server closed the connection without answering (busy, or it \
+                     serves TLS: then use a wss:// URL)"
+                )
             },
         }),
     }
