@@ -47,6 +47,12 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Who changed which field of a record, when, and from which device
     History(IdArg),
+    /// Move a record to another book (territory); the server takes the move from a manager or an admin only
+    #[command(
+        long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).",
+        after_help = "Example: crm move 7Hq2 --book south"
+    )]
+    Move(BookMoveArgs),
     /// Sync with the team's server: send local changes, receive everyone else's
     Sync(SyncArgs),
     /// Merge another data dir's records into this one (e.g. a copy from another laptop)
@@ -545,6 +551,15 @@ pub struct ResolveArgs {
     pub field: String,
     /// The value to keep
     pub value: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BookMoveArgs {
+    /// The record's id (or a unique prefix of it, at least 4 characters)
+    pub id: String,
+    /// The book to move it to, as the server names it (lowercase letters, digits, . - _)
+    #[arg(long)]
+    pub book: String,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod edits;
 mod handover;
 mod init;
 mod merge;
+mod r#move;
 mod network;
 mod org;
 mod report;
@@ -121,6 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Conflicts => review::conflicts(&ctx),
         Command::Resolve(a) => review::resolve(&ctx, a),
         Command::History(a) => review::history(&ctx, a),
+        Command::Move(a) => r#move::run(&ctx, a),
         Command::Sync(a) => sync::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
         Command::DemoData(a) => demo::run(&ctx, a),

@@ -79,6 +79,11 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub millis: u64,
+    /// Records held here that the server refused (`doc-unavailable`): changes it did not take
+    /// (a move by a rep, an edit under a read-only grant) or a book not granted; they stay here.
+    pub refused: u64,
+    #[serde(skip)]
+    pub refused_ids: std::collections::HashSet<DocumentId>,
 }
 
 type Socket =
@@ -360,9 +365,17 @@ impl Session<'_> {
                             self.bar = Some(bar);
                         }
                     }
-                    Action::Unavailable { .. }
-                    | Action::LoadFailed { .. }
-                    | Action::Ephemeral { .. } => {}
+                    Action::Unavailable { document_id, .. } => {
+                        // Only records held here count: a request for one we lack is no refusal.
+                        let held = self
+                            .engine
+                            .heads(&document_id)
+                            .is_some_and(|h| !h.is_empty());
+                        if held && self.report.refused_ids.insert(document_id) {
+                            self.report.refused += 1;
+                        }
+                    }
+                    Action::LoadFailed { .. } | Action::Ephemeral { .. } => {}
                 }
             }
         }

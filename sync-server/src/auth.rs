@@ -388,7 +388,8 @@ impl Directory {
         Ok(rows.filter_map(|r| r.ok()?.parse().ok()).collect())
     }
 
-    /// Records documents' books (a document's book is fixed when it is first stored).
+    /// Records the books of newly stored documents (a book already recorded is kept: a move is
+    /// recorded with [`Directory::move_doc_books`]).
     pub fn set_doc_books(
         &mut self,
         items: &[(crm_shared::DocumentId, String)],
@@ -399,6 +400,30 @@ impl Directory {
                 tx.prepare_cached("INSERT OR IGNORE INTO doc_books(doc, book) VALUES (?1, ?2)")?;
             for (doc, book) in items {
                 stmt.execute((doc.to_string(), book))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records documents that moved to another book (`None`: to no book), replacing what was
+    /// recorded.
+    pub fn move_doc_books(
+        &mut self,
+        items: &[(crm_shared::DocumentId, Option<String>)],
+    ) -> Result<(), AuthError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO doc_books(doc, book) VALUES (?1, ?2)
+                 ON CONFLICT(doc) DO UPDATE SET book = excluded.book",
+            )?;
+            let mut clear = tx.prepare_cached("DELETE FROM doc_books WHERE doc = ?1")?;
+            for (doc, book) in items {
+                match book {
+                    Some(book) => put.execute((doc.to_string(), book))?,
+                    None => clear.execute([doc.to_string()])?,
+                };
             }
         }
         tx.commit()?;

@@ -102,6 +102,9 @@ struct Hub<S: Storage> {
     /// document. Forgotten on tick once the engine no longer holds them.
     unstored: HashSet<DocumentId>,
     access: HubAccess,
+    /// Documents whose root `book` incoming changes touched: their book is read again when
+    /// they are next persisted (a move), and forgotten once they leave memory.
+    rebook: HashSet<DocumentId>,
     /// Unloaded documents are freed on a thread of their own, off the hub's path.
     free: Option<std::sync::mpsc::Sender<Vec<automerge::Automerge>>>,
 }
@@ -129,6 +132,7 @@ pub fn run<S: Storage>(
         known,
         unstored: HashSet::new(),
         access,
+        rebook: HashSet::new(),
         free: None,
     };
     let (free, freed) = std::sync::mpsc::channel::<Vec<automerge::Automerge>>();
@@ -220,7 +224,10 @@ impl<S: Storage> Hub<S> {
                 }
             }
         }
-        self.persist(&mut actions)?;
+        let moved = self.persist(&mut actions)?;
+        if !moved.is_empty() {
+            self.announce_moved(moved, &mut actions)?;
+        }
         // Persisted: documents no peer has anything in flight for leave memory at once.
         let mut gone = Vec::new();
         self.engine.unload_settled_into(&mut gone);
@@ -242,19 +249,26 @@ impl<S: Storage> Hub<S> {
                 .store(self.engine.loaded_count() as u64, Relaxed);
             let engine = &self.engine;
             self.unstored.retain(|id| engine.document(id).is_some());
+            self.rebook.retain(|id| engine.document(id).is_some());
         }
         Ok(())
     }
 
-    /// New documents are screened for their book before the engine applies them.
+    /// Messages are screened for documents' books before the engine applies them: new
+    /// documents in a book the sender may not write, and moves by anyone but a manager or an
+    /// admin, are refused.
     fn screen(
-        &self,
+        &mut self,
         conn: ConnectionId,
         message: protocol::Message,
         events: &mut VecDeque<Event>,
         refusals: &mut Vec<Action>,
     ) {
-        let screened = self.access.access.screen(conn, message, |_| false);
+        let engine = &self.engine;
+        let screened = self.access.access.screen(conn, message, |id| {
+            engine.heads(id).is_some_and(|heads| !heads.is_empty())
+        });
+        self.rebook.extend(screened.rebook);
         for message in screened.replies {
             refusals.push(Action::Send { conn, message });
         }
@@ -281,9 +295,9 @@ impl<S: Storage> Hub<S> {
         Ok(Event::Loaded { documents })
     }
 
-    /// Group commit of every `Persist` of the round.
-    /// (The changes are moved out of the actions: dispatching ignores `Persist`.)
-    fn persist(&mut self, actions: &mut [Action]) -> Result<(), HubError> {
+    /// Group commit of every `Persist` of the round; returns the documents that moved to
+    /// another book. (The changes are moved out of the actions: dispatching ignores `Persist`.)
+    fn persist(&mut self, actions: &mut [Action]) -> Result<Vec<DocumentId>, HubError> {
         let appends: Vec<Append> = actions
             .iter_mut()
             .filter_map(|a| match a {
@@ -303,7 +317,29 @@ impl<S: Storage> Hub<S> {
             })
             .collect();
         if appends.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
+        }
+        // Moves: the book automerge now shows (after a merge of concurrent moves, the same on
+        // every replica), for documents whose book the applied changes touched. Recorded before
+        // the changes are stored: should the server stop in between, the mover's client, never
+        // acknowledged, sends the move again.
+        let mut moves = Vec::new();
+        if !self.rebook.is_empty() {
+            for a in &appends {
+                if !self.rebook.remove(&a.document_id) {
+                    continue;
+                }
+                let now = self
+                    .engine
+                    .document(&a.document_id)
+                    .and_then(crate::access::book_of_document);
+                if now != self.access.access.recorded_book(&a.document_id) {
+                    moves.push((a.document_id, now));
+                }
+            }
+            if !moves.is_empty() {
+                self.access.directory.move_doc_books(&moves)?;
+            }
         }
         // Documents stored for the first time without having been screened (open mode, or a
         // document whose first changes named no book yet) get their book recorded now, from the
@@ -328,6 +364,43 @@ impl<S: Storage> Hub<S> {
             }
         }
         self.metrics.documents_known.store(self.known, Relaxed);
+        let mut moved = Vec::with_capacity(moves.len());
+        for (id, book) in moves {
+            let from = self.access.access.rebook(id, book.clone());
+            tracing::info!(document = %id, from = ?from, to = ?book, "document moved to another book");
+            moved.push(id);
+        }
+        Ok(moved)
+    }
+
+    /// Offers documents that moved (stored, their new book recorded) to every peer that may
+    /// read them now: the engine's fan-out of the move went by the old book.
+    fn announce_moved(
+        &mut self,
+        moved: Vec<DocumentId>,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), HubError> {
+        let mut events: VecDeque<Event> = moved
+            .into_iter()
+            .map(|document_id| Event::LocalChange {
+                document_id,
+                changes: Vec::new(),
+            })
+            .collect();
+        let mut more = Vec::new();
+        while let Some(event) = events.pop_front() {
+            let now = self.now();
+            for action in self.engine.handle(now, event) {
+                match action {
+                    Action::Load { documents } => events.push_front(self.load(documents)?),
+                    other => more.push(other),
+                }
+            }
+        }
+        // Nothing new to store is expected; should there be, it is stored before it is sent.
+        let again = self.persist(&mut more)?;
+        debug_assert!(again.is_empty(), "a document moved again with no change");
+        actions.extend(more);
         Ok(())
     }
 

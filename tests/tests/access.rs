@@ -323,3 +323,229 @@ fn token_lifetimes_are_given_with_a_unit_or_in_days() {
         "none issued for bad input"
     );
 }
+
+/// Users and books of the move tests: reps ana (north), bruno and carla (south), managers max
+/// and mia.
+fn north_and_south(server: &SyncServer) {
+    for args in [
+        &["user", "add", "ana"][..],
+        &["user", "add", "bruno"],
+        &["user", "add", "carla"],
+        &["user", "add", "max", "--role", "manager"],
+        &["user", "add", "mia", "--role", "manager"],
+        &["book", "add", "north"],
+        &["book", "add", "south"],
+        &["grant", "ana", "north"],
+        &["grant", "bruno", "south"],
+        &["grant", "carla", "south"],
+    ] {
+        admin(server, args);
+    }
+}
+
+fn book_of(crm: &Crm, id: &str) -> String {
+    crm.json(&["contact", "show", id])["book"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The book the server's directory records for a document.
+fn recorded_book(server: &SyncServer, id: &str) -> Option<String> {
+    let db = rusqlite::Connection::open(server.data_dir().join("sync.sqlite3")).unwrap();
+    db.query_row("SELECT book FROM doc_books WHERE doc = ?1", [id], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
+#[test]
+fn a_manager_moves_a_record_and_access_follows_its_book() {
+    let server = SyncServer::start();
+    north_and_south(&server);
+    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
+    ana.ok(&["sync"]);
+    let carla = device(&server, "carla", "south", &token(&server, "carla"));
+    assert_eq!(contact_names(&carla), Vec::<String>::new());
+    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+    let mut watch = bruno
+        .command()
+        .args(["sync", "--watch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn crm sync --watch");
+    wait_until("the watch is connected", || {
+        server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
+    });
+
+    let max = device(&server, "max", "north", &token(&server, "max"));
+    let moved = max.json(&["move", &ines[..6], "--book", "south"]);
+    assert_eq!(moved["id"], ines.as_str(), "{moved}");
+    assert_eq!(moved["book"], "south", "{moved}");
+    let report = max.json(&["sync"]);
+    assert_eq!(report["refused"], 0, "{report}");
+
+    // The south rep following live receives it; the other on their next sync.
+    let received = wait_for("the watching south rep has the moved record", || {
+        contact_names(&bruno) == ["Ines North"]
+    });
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(received);
+    carla.ok(&["sync"]);
+    assert_eq!(contact_names(&carla), ["Ines North"]);
+    assert_eq!(book_of(&carla, &ines), "south");
+    assert_eq!(recorded_book(&server, &ines).as_deref(), Some("south"));
+    // A manager's new laptop finds it in south.
+    let mia = device(&server, "mia", "north", &token(&server, "mia"));
+    assert_eq!(book_of(&mia, &ines), "south");
+
+    // The north rep no longer receives its changes.
+    carla.ok(&["contact", "edit", &ines, "--title", "Buyer"]);
+    carla.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let shown = ana.json(&["contact", "show", &ines]);
+    assert!(
+        shown.get("title").is_none(),
+        "a change to a record moved out of north reached a north rep: {shown}"
+    );
+    mia.ok(&["sync"]);
+    assert_eq!(mia.json(&["contact", "show", &ines])["title"], "Buyer");
+}
+
+/// Polls `done` until it holds or 10 s pass; returns whether it held.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        if Instant::now() >= deadline {
+            eprintln!("timed out waiting until {what}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+#[test]
+fn a_reps_move_is_refused_and_stays_on_their_laptop() {
+    let server = SyncServer::start();
+    north_and_south(&server);
+    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
+    let rita = ana.add(&["contact", "add", "--name", "Rita North"]);
+    ana.ok(&["sync"]);
+    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+    let max = device(&server, "max", "north", &token(&server, "max"));
+    assert_eq!(contact_names(&max), ["Ines North", "Rita North"]);
+
+    // Moved on the laptop at once; the server refuses it at sync, and takes her other edits.
+    let out = ana
+        .command()
+        .args(["move", &ines, "--book", "south"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("from book north to south"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(book_of(&ana, &ines), "south");
+    ana.ok(&["contact", "edit", &rita, "--title", "Buyer"]);
+    let report = ana.json(&["sync"]);
+    assert_eq!(report["refused"], 1, "{report}");
+    let said = ana.ok(&["sync"]);
+    assert!(
+        said.contains("1 record was not accepted by the server")
+            && said.contains("stay on this laptop"),
+        "{said}"
+    );
+    assert_eq!(book_of(&ana, &ines), "south", "kept locally");
+
+    bruno.ok(&["sync"]);
+    assert_eq!(contact_names(&bruno), Vec::<String>::new());
+    max.ok(&["sync"]);
+    assert_eq!(book_of(&max, &ines), "north");
+    assert_eq!(max.json(&["contact", "show", &rita])["title"], "Buyer");
+    assert_eq!(recorded_book(&server, &ines).as_deref(), Some("north"));
+    let fresh = device(&server, "bruno", "south", &token(&server, "bruno"));
+    assert_eq!(contact_names(&fresh), Vec::<String>::new());
+}
+
+#[test]
+fn move_needs_a_record_and_a_book() {
+    let crm = Crm::init("ana");
+    let ines = crm.add(&["contact", "add", "--name", "Ines Duarte"]);
+    for args in [
+        &["move", "zzzz", "--book", "south"][..],
+        &["move", "not-an-id!", "--book", "south"],
+        &["move", &ines],
+        &["move", &ines, "--book", "South Coast"],
+        &["move", &ines, "--book", ""],
+    ] {
+        let err = crm.fail(args);
+        assert_eq!(
+            err.trim_end().lines().next().map(str::is_empty),
+            Some(false),
+            "{args:?}: {err}"
+        );
+    }
+    let err = crm.fail(&["move", &ines]);
+    assert!(err.contains("--book"), "{err}");
+    let err = crm_tests::message(&crm.fail(&["move", "zzzz", "--book", "south"])).to_string();
+    assert!(!err.contains('\n') && err.contains("zzzz"), "{err}");
+    // Nothing changed; a move to the book it is in changes nothing either.
+    assert_eq!(book_of(&crm, &ines), "default");
+    let history = crm.json(&["history", &ines]);
+    let same = crm.json(&["move", &ines, "--book", "default"]);
+    assert_eq!(same["book"], "default");
+    assert_eq!(crm.json(&["history", &ines]), history);
+    crm.ok(&["move", &ines[..5], "--book", "south"]);
+    assert_eq!(book_of(&crm, &ines), "south");
+}
+
+#[test]
+fn concurrent_moves_by_two_managers_settle_on_the_book_automerge_shows() {
+    let server = SyncServer::start();
+    north_and_south(&server);
+    admin(&server, &["book", "add", "east"]);
+    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
+    ana.ok(&["sync"]);
+    let max = device(&server, "max", "north", &token(&server, "max"));
+    let mia = device(&server, "mia", "north", &token(&server, "mia"));
+    // Both move it before either hears of the other's move.
+    max.ok(&["move", &ines, "--book", "south"]);
+    mia.ok(&["move", &ines, "--book", "east"]);
+    max.ok(&["sync"]);
+    mia.ok(&["sync"]);
+    max.ok(&["sync"]);
+    let shown = book_of(&max, &ines);
+    assert_eq!(
+        book_of(&mia, &ines),
+        shown,
+        "both replicas show the same book"
+    );
+    assert!(shown == "south" || shown == "east", "{shown}");
+    assert_eq!(
+        recorded_book(&server, &ines).as_deref(),
+        Some(shown.as_str())
+    );
+    // The reps of the book it landed in see it; the north rep no longer gets its changes.
+    if shown == "south" {
+        let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+        assert_eq!(contact_names(&bruno), ["Ines North"]);
+    }
+    max.ok(&["contact", "edit", &ines, "--title", "Buyer"]);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    assert!(ana.json(&["contact", "show", &ines]).get("title").is_none());
+    // Both books are kept as a conflict; a manager settling it moves the record like `crm move`.
+    let other = if shown == "south" { "east" } else { "south" };
+    mia.ok(&["sync"]);
+    mia.ok(&["resolve", &ines, "book", other]);
+    assert_eq!(mia.json(&["sync"])["refused"], 0);
+    assert_eq!(recorded_book(&server, &ines).as_deref(), Some(other));
+}

@@ -137,6 +137,16 @@ pub fn print_report(ctx: &Ctx, r: &SyncReport) -> Result<()> {
         kb(r.bytes_received),
         r.millis as f64 / 1000.0
     );
+    if r.refused > 0 {
+        let records = if r.refused == 1 {
+            "1 record was"
+        } else {
+            &format!("{} records were", r.refused)
+        };
+        println!(
+            "{records} not accepted by the server (no right to change them there, or their book is not yours); they stay on this laptop."
+        );
+    }
     Ok(())
 }
 
