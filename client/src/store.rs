@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 pub use read_model::{fts_query, READ_MODEL_VERSION};
-pub use replica::Merged;
+pub use replica::{FetchedDocument, Merged};
 
 /// The file name of the store inside a data dir.
 pub const STORE_FILE: &str = "crm.sqlite3";

@@ -9,6 +9,7 @@
 //! order), and reconnects with backoff when the connection drops or the server restarts.
 
 mod connect;
+mod fetcher;
 
 use crate::store::Store;
 use connect::connect;
@@ -16,6 +17,7 @@ pub use connect::{endpoint, is_tls, CaCertError, CaCerts};
 use crm_shared::protocol::{self, PeerId, StorageId};
 use crm_shared::sync::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
+use fetcher::Fetcher;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -107,7 +109,16 @@ struct Session<'a> {
     closed: Option<(u16, String)>,
     /// Unloaded documents go to a thread that frees them, off the path between frames.
     dropper: Dropper,
+    /// Documents sent whole are read on worker threads, then stored here.
+    fetcher: Fetcher,
+    /// Documents the workers read, waiting for the next transaction.
+    fetched: Vec<crate::store::FetchedDocument>,
+    fetched_results: Vec<(DocumentId, Result<Vec<automerge::ChangeHash>, String>)>,
 }
+
+/// Documents fetched whole are stored in transactions of about this many (each commit rewrites
+/// the pages of every index it touched: fewer, bigger ones cost much less per document).
+const STORE_FETCHED_DOCS: usize = 4096;
 
 /// Frees unloaded documents on a thread of its own (ends when dropped).
 struct Dropper {
@@ -200,6 +211,9 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
         progress: opts.progress,
         closed: None,
         dropper: Dropper::new(),
+        fetcher: Fetcher::new(),
+        fetched: Vec::new(),
+        fetched_results: Vec::new(),
     };
     s.handle(
         &mut ws,
@@ -238,6 +252,12 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
                         return Err(SyncError::Closed { code, reason });
                     }
                     Some(Ok(_)) => {}
+                }
+            }
+            done = s.fetcher.next(), if s.fetcher.busy() => {
+                if let Some(done) = done {
+                    last_heard = Instant::now();
+                    s.stored(&mut ws, done).await?;
                 }
             }
             _ = poll.tick() => {
@@ -288,6 +308,7 @@ impl Session<'_> {
         };
         (self.summary_done || !self.batch)
             && self.pending.is_empty()
+            && !self.fetcher.busy()
             && self.engine.is_synced_with(server)
     }
 
@@ -312,6 +333,15 @@ impl Session<'_> {
                         document_id,
                         changes,
                     } => self.pending.push((document_id, changes)),
+                    Action::StoreDocument { document_id, bytes } => {
+                        self.fetcher.queue(document_id, bytes)
+                    }
+                    Action::LoadRaw { documents } => {
+                        // Only a server serves fetches; a client holds nothing to send raw.
+                        events.push(Event::LoadedRaw {
+                            documents: documents.into_iter().map(|d| (d, None)).collect(),
+                        });
+                    }
                     Action::Load { documents } => {
                         // The saved sync states of documents loaded for the first time this
                         // session, before the engine generates anything for them.
@@ -379,7 +409,42 @@ impl Session<'_> {
                 }
             }
         }
+        self.fetcher.send();
         self.flush()
+    }
+
+    /// Takes documents the workers read (and whatever else they have ready); once enough are
+    /// waiting, or all that are on the way, stores them in one transaction and tells the engine,
+    /// which fetches more as these leave its window.
+    async fn stored(&mut self, ws: &mut Socket, first: fetcher::Done) -> Result<(), SyncError> {
+        let more = self.fetcher.ready();
+        for (id, read) in std::iter::once(first).chain(more).flatten() {
+            match read {
+                Ok(doc) => {
+                    self.fetched_results.push((id, Ok(doc.heads().to_vec())));
+                    self.fetched.push(doc);
+                }
+                Err(e) => self.fetched_results.push((id, Err(e))),
+            }
+        }
+        let on_the_way = self
+            .server
+            .as_ref()
+            .map_or(0, |server| self.engine.fetching(server));
+        let waiting = self.fetched_results.len();
+        if waiting < STORE_FETCHED_DOCS && waiting < on_the_way {
+            return Ok(()); // more are coming: stored with them
+        }
+        let docs = std::mem::take(&mut self.fetched);
+        let results = std::mem::take(&mut self.fetched_results);
+        let merged = self.store.store_fetched(docs)?;
+        self.report.created += merged.created;
+        self.report.updated += merged.updated;
+        if let Some(bar) = &self.bar {
+            bar.inc(merged.created + merged.updated);
+        }
+        // Committed: only now may anything we send count on having them.
+        self.handle(ws, Event::Stored { documents: results }).await
     }
 
     /// Commits the pending incoming changes in one transaction.

@@ -9,18 +9,21 @@
 //! every problem as a [`DecodeError`]. An unknown `type` is [`DecodeError::UnknownType`], so the engine
 //! can ignore messages from newer peers instead of dropping the connection.
 //!
-//! # The `crmBatch` extension (version 2)
+//! # The `crmBatch` extension (versions 2 and 3)
 //!
 //! One record is one Automerge document, so a client holds thousands of small documents. Running the
 //! Automerge sync protocol per document on every connect costs a round trip and ~150 bytes per
 //! document even when nothing changed. The extension makes "nothing changed" cost one round trip
 //! and ~200 bytes, makes "a few documents changed" cost about what changed, and batches the rest.
 //!
-//! **Negotiation.** A client that speaks it puts `crmBatch: 2` in the `peerMetadata` of its `join`. A
-//! server that speaks it answers with `crmBatch: 2` in the `peerMetadata` of `peer`; otherwise it leaves
-//! the field out. Only when both sides announced the same version are the `crm-*` messages below
-//! sent. A plain automerge-repo peer never announces it and so never sees them (an extra metadata
-//! field would be ignored by JS anyway).
+//! **Negotiation.** A client that speaks it puts `crmBatch: N` in the `peerMetadata` of its `join`,
+//! N the highest version it speaks ([`CRM_BATCH_VERSION`]); a peer that speaks version N also speaks
+//! every version from [`CRM_BATCH_MIN_VERSION`] to N. A server that speaks it answers with
+//! `crmBatch: M` in the `peerMetadata` of `peer`, M the highest version both speak
+//! ([`negotiate_batch`]); otherwise it leaves the field out. Only then are the `crm-*` messages
+//! below sent, as version M has them. A plain automerge-repo peer never announces it and so never
+//! sees them (an extra metadata field would be ignored by JS anyway). A version-2 server answers
+//! only a `crmBatch: 2` join, so a newer client meets it as a plain automerge-repo peer.
 //!
 //! **Digests.** `docDigest(doc)` = first 16 bytes of SHA-256 over the document's 16 id bytes followed
 //! by its heads, sorted, concatenated (32 bytes each); a summary entry carries its first 8 bytes.
@@ -48,7 +51,20 @@
 //!   document of the book.
 //! - `crm-batch` (both ways): `items`, an array of `[kind, documentId(16-byte bstr), data(bstr)]` where
 //!   kind 0 = `sync`, 1 = `request`, 2 = `doc-unavailable` (empty data). Each item means exactly what
-//!   the standalone message would mean; a batch is only a way to share one frame.
+//!   the standalone message would mean; a batch is only a way to share one frame. Version 3 adds:
+//!   - kind 3 = `fetch` (client → server, empty data): "I hold nothing of this document: send it
+//!     whole". It asks like a `request` and is answered like one (`doc-unavailable` for a document
+//!     the peer may not read or the server lacks), or
+//!   - kind 4 = `doc` (server → client): `data` is the document as the server stores it (what
+//!     `Automerge::load` takes: a document chunk, maybe followed by change chunks), sent as stored,
+//!     without an Automerge sync round. The client stores it as it came. Both sides then hold the
+//!     document at the heads of those bytes, as after a completed sync; nothing is acknowledged
+//!     (nothing need be: the server keeps no state for it, the client tells nothing about it until
+//!     it is committed). A server whose copy is busy (loaded, in flight) may answer a `fetch` with
+//!     a `sync` carrying the whole document instead, as it would answer a `request`.
+//!
+//!   A restore (a client holding nothing) thus costs one `fetch` per document up, the stored bytes
+//!   down, and neither side loads the document into Automerge for the transfer.
 //!
 //! After the summary exchange the server pushes every change of a document the peer may read to a
 //! `crmBatch` peer (it subscribed to its whole readable set), not only of documents it synced.
@@ -70,8 +86,20 @@ pub use ids::{IdError, PeerId, SessionId, StorageId, MAX_ID_LEN};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: &str = "1";
-/// The version of the `crmBatch` extension this crate speaks.
-pub const CRM_BATCH_VERSION: u64 = 2;
+/// The highest version of the `crmBatch` extension this crate speaks.
+pub const CRM_BATCH_VERSION: u64 = 3;
+/// The lowest version of the `crmBatch` extension this crate speaks.
+pub const CRM_BATCH_MIN_VERSION: u64 = 2;
+/// The first version with `fetch` and `doc` batch items.
+pub const CRM_BATCH_FETCH_VERSION: u64 = 3;
+
+/// The `crmBatch` version to use with a peer that announced `offered` (the highest it speaks):
+/// the highest version both speak, if any.
+pub fn negotiate_batch(offered: Option<u64>) -> Option<u64> {
+    offered
+        .filter(|v| *v >= CRM_BATCH_MIN_VERSION)
+        .map(|v| v.min(CRM_BATCH_VERSION))
+}
 /// Buckets of the `crmBatch` summary (by the first 12 bits of a document id's bytes).
 pub const BUCKETS: usize = 4096;
 /// The largest frame [`decode`] accepts (a full sync of a big document is one frame).
@@ -94,6 +122,10 @@ pub enum BatchKind {
     Sync = 0,
     Request = 1,
     DocUnavailable = 2,
+    /// Version 3: send this document whole (empty data).
+    Fetch = 3,
+    /// Version 3: a whole document as stored (data: what `Automerge::load` takes).
+    Doc = 4,
 }
 
 /// One document's message inside a `crm-batch`.
@@ -101,7 +133,8 @@ pub enum BatchKind {
 pub struct BatchItem {
     pub kind: BatchKind,
     pub document_id: DocumentId,
-    /// An Automerge sync message (empty for `DocUnavailable`).
+    /// An Automerge sync message (empty for `DocUnavailable` and `Fetch`, a stored document for
+    /// `Doc`).
     pub data: Vec<u8>,
 }
 
@@ -614,6 +647,8 @@ fn batch_items(map: &Value) -> Result<Vec<BatchItem>, DecodeError> {
                 Some(0) => BatchKind::Sync,
                 Some(1) => BatchKind::Request,
                 Some(2) => BatchKind::DocUnavailable,
+                Some(3) => BatchKind::Fetch,
+                Some(4) => BatchKind::Doc,
                 _ => {
                     return Err(DecodeError::Invalid {
                         field: "items",

@@ -39,15 +39,18 @@
 //!
 //! Server shell: `register_stored` every stored (document, heads) at startup; on each accepted socket
 //! `Accepted`, then `Frame` per binary message, `Disconnected` at the end; execute actions in order
-//! (`Persist` durably before later `Send`s; answer `Load` with `Loaded`); call `Tick` every few
-//! seconds. On `PeerConnected` it may `restore_sync_states` kept by the peer's storage id, and keep
-//! the states of `PeerDisconnected`. Access control plugs in through [`AccessPolicy`].
+//! (`Persist` durably before later `Send`s; answer `Load` with `Loaded` and `LoadRaw` with
+//! `LoadedRaw`, at once); call `Tick` every few seconds. On `PeerConnected` it may
+//! `restore_sync_states` kept by the peer's storage id, and keep the states of
+//! `PeerDisconnected`. Access control plugs in through [`AccessPolicy`].
 //!
 //! Client shell: `register_stored` its local documents; `Connected` (with the states saved for the
 //! server's storage id) when the socket opens; `LocalChange` after committing an edit locally;
 //! `Want` to fetch a document by id; `Persist` actions are merged remote changes (update the read
-//! model from them); `SummaryCompared` then [`Engine::is_synced_with`] tell when a `crm sync` is done;
-//! keep `PeerDisconnected`'s states for the next connect.
+//! model from them); `StoreDocument` is a document fetched whole (store it, commit, then answer
+//! `Stored`: meanwhile the shell may go on sending, nothing sent depends on it);
+//! `SummaryCompared` then [`Engine::is_synced_with`] tell when a `crm sync` is done; keep
+//! `PeerDisconnected`'s states for the next connect.
 //!
 //! # Protocol errors
 //!
@@ -67,9 +70,9 @@ use automerge::{Automerge, ChangeHash};
 
 use crate::document_id::DocumentId;
 use crate::protocol::{
-    self, bucket_of, bucket_range, doc_digest, BatchItem, BatchKind, DecodeError, DocDigest,
-    HeadsDigest, Message, PeerId, PeerMetadata, SessionId, SetSummary, SummaryEntry, BUCKETS,
-    CRM_BATCH_VERSION, PROTOCOL_VERSION,
+    self, bucket_of, bucket_range, doc_digest, negotiate_batch, BatchItem, BatchKind, DecodeError,
+    DocDigest, HeadsDigest, Message, PeerId, PeerMetadata, SessionId, SetSummary, SummaryEntry,
+    BUCKETS, CRM_BATCH_FETCH_VERSION, CRM_BATCH_MIN_VERSION, CRM_BATCH_VERSION, PROTOCOL_VERSION,
 };
 pub use access::{AccessPolicy, AllowAll, FnPolicy, PeerContext};
 pub use api::{close_code, Action, Config, ConnectionId, Event, SavedSyncStates, Timestamp};
@@ -92,6 +95,12 @@ enum DocState {
     Unloaded,
     Loading(Vec<Pending>),
     Loaded(Box<Automerge>),
+    /// Asked for whole (`fetch`) and not stored yet: work for it waits here. `arrived`: the
+    /// `doc` came and the shell is storing it ([`Action::StoreDocument`]).
+    Fetching {
+        queue: Vec<Pending>,
+        arrived: bool,
+    },
 }
 
 struct DocSlot {
@@ -158,10 +167,23 @@ fn update_summary(
     }
 }
 
+/// How a document a summary found differing starts syncing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Both sides have it: the sync protocol.
+    Sync,
+    /// Only we have it: the first message carries everything.
+    PeerLacks,
+    /// Only the peer has it: fetched whole where the peer speaks it, else requested.
+    WeLack,
+}
+
 struct Peer {
     conn: ConnectionId,
     metadata: PeerMetadata,
     batch: bool,
+    /// The peer speaks `fetch` / `doc` (`crmBatch` 3 or later).
+    fetch: bool,
     /// We opened the connection: the peer is our server and gets every document.
     outbound: bool,
     states: BTreeMap<DocumentId, sync::State>,
@@ -171,7 +193,9 @@ struct Peer {
     /// Documents a summary found differing, not started yet (and whether the peer lacks each):
     /// started as others settle, so that at most [`SYNC_WINDOW`] are in flight and memory on both
     /// sides follows that window, not the size of the book.
-    backlog: VecDeque<(DocumentId, bool)>,
+    backlog: VecDeque<(DocumentId, Start)>,
+    /// Documents asked for with `fetch` and not stored yet (in flight like `unsettled` ones).
+    fetching: BTreeSet<DocumentId>,
 }
 
 struct Conn {
@@ -187,6 +211,8 @@ struct Out {
     /// Items for `crmBatch` peers, flushed as one frame per peer at the end of the call.
     batches: BTreeMap<PeerId, (ConnectionId, Vec<BatchItem>)>,
     load: BTreeSet<DocumentId>,
+    /// Documents whose stored bytes peers `fetch`ed, and who asked.
+    raw: BTreeMap<DocumentId, Vec<PeerId>>,
     /// Documents whose heads or load state changed: re-settled with every peer in `finish`.
     touched: Vec<DocumentId>,
     /// (peer, document) pairs whose sync state may have changed: re-settled in `finish` with
@@ -202,6 +228,11 @@ const LIST_ALL_UP_TO: u64 = if cfg!(test) { 4 } else { BUCKETS as u64 };
 /// for several frames to be on the way, so that each side works on one while the other works
 /// on the next (a 180k-record restore: 1000 took 53 s, 4000 39 s, on 2 cores).
 const SYNC_WINDOW: usize = 4000;
+
+/// Documents fetched whole that may be in flight with one peer at a time. They cost the server
+/// nothing while in flight (it sends stored bytes and keeps no state), the client their bytes:
+/// wide, so that the client can store them in big transactions while more arrive.
+const FETCH_WINDOW: usize = 16_384;
 
 /// At most this many messages are generated in a row for one (peer, document).
 const MAX_GENERATE: usize = 8;
@@ -246,6 +277,8 @@ pub struct Engine {
     /// summary, kept up to date with changes; [`Action::LoadCatalog`] fetches parts when needed.
     deferred: Option<SetSummary>,
     awaiting_catalog: Vec<AfterCatalog>,
+    /// Documents read raw for peers that fetched them ([`Action::LoadRaw`]), and who asked.
+    awaiting_raw: BTreeMap<DocumentId, Vec<PeerId>>,
 }
 
 impl Engine {
@@ -270,6 +303,7 @@ impl Engine {
             unsettled_peers: BTreeMap::new(),
             deferred: None,
             awaiting_catalog: Vec::new(),
+            awaiting_raw: BTreeMap::new(),
         }
     }
 
@@ -417,6 +451,12 @@ impl Engine {
         n
     }
 
+    /// How many documents we fetched whole from `peer` are not stored yet (asked for, on the way,
+    /// or being stored by the shell).
+    pub fn fetching(&self, peer: &PeerId) -> usize {
+        self.peers.get(peer).map_or(0, |p| p.fetching.len())
+    }
+
     /// The catalog heads of a document (loaded or not), if known.
     pub fn heads(&self, id: &DocumentId) -> Option<&[ChangeHash]> {
         self.docs.get(id).map(|s| s.heads.as_slice())
@@ -425,9 +465,12 @@ impl Engine {
     /// True when nothing is in flight with `peer`: every document we share with it has the same
     /// heads on both sides as far as the last messages tell, and nothing is loading.
     pub fn is_synced_with(&self, peer: &PeerId) -> bool {
-        self.peers
-            .get(peer)
-            .is_some_and(|p| self.loading == 0 && p.unsettled.is_empty() && p.backlog.is_empty())
+        self.peers.get(peer).is_some_and(|p| {
+            self.loading == 0
+                && p.unsettled.is_empty()
+                && p.backlog.is_empty()
+                && p.fetching.is_empty()
+        })
     }
 
     /// Handle one event at time `now`; returns the actions to perform, in order.
@@ -457,7 +500,8 @@ impl Engine {
                     conn,
                     message: Message::Join {
                         sender_id: self.config.peer_id.clone(),
-                        peer_metadata: self.our_metadata(self.config.batch),
+                        peer_metadata: self
+                            .our_metadata(self.config.batch.then_some(CRM_BATCH_VERSION)),
                         supported_protocol_versions: Some(vec![PROTOCOL_VERSION.to_owned()]),
                     },
                 });
@@ -503,16 +547,28 @@ impl Engine {
                 documents,
                 complete,
             } => self.on_catalog(now, documents, complete, &mut out),
+            Event::Stored { documents } => {
+                for (id, result) in documents {
+                    self.on_stored(id, result, &mut out);
+                }
+            }
+            Event::LoadedRaw { documents } => {
+                for (id, bytes) in documents {
+                    self.on_loaded_raw(now, id, bytes, &mut out);
+                }
+            }
             Event::Tick => self.tick(now),
         }
         self.finish(now, out)
     }
 
-    fn our_metadata(&self, batch: bool) -> PeerMetadata {
+    /// What we say about ourselves: `batch` is the `crmBatch` version offered (a client: the
+    /// highest we speak) or agreed (a server: see [`negotiate_batch`]).
+    fn our_metadata(&self, batch: Option<u64>) -> PeerMetadata {
         PeerMetadata {
             storage_id: self.config.storage_id.clone(),
             is_ephemeral: self.config.is_ephemeral,
-            crm_batch: batch.then_some(CRM_BATCH_VERSION),
+            crm_batch: batch,
         }
     }
 
@@ -531,7 +587,14 @@ impl Engine {
             self.resettle_touched(&mut out);
         }
         for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
-            if items.len() == 1 {
+            let alone = matches!(
+                items.as_slice(),
+                [BatchItem {
+                    kind: BatchKind::Sync | BatchKind::Request | BatchKind::DocUnavailable,
+                    ..
+                }]
+            );
+            if alone {
                 if let Some(message) = single_message(&self.config.peer_id, &peer, items) {
                     out.actions.push(Action::Send { conn, message });
                 }
@@ -555,6 +618,13 @@ impl Engine {
                 documents: out.load.into_iter().collect(),
             });
         }
+        if !out.raw.is_empty() {
+            let documents: Vec<DocumentId> = out.raw.keys().copied().collect();
+            for (id, peers) in out.raw {
+                self.awaiting_raw.entry(id).or_default().extend(peers);
+            }
+            out.actions.push(Action::LoadRaw { documents });
+        }
         out.actions
     }
 
@@ -563,15 +633,50 @@ impl Engine {
         let Some(p) = self.peers.get(peer) else {
             return;
         };
-        let budget = SYNC_WINDOW.saturating_sub(p.unsettled.len() + self.loading);
-        for _ in 0..budget {
+        let mut sync_budget = SYNC_WINDOW.saturating_sub(p.unsettled.len() + self.loading);
+        let mut fetch_budget = FETCH_WINDOW.saturating_sub(p.fetching.len());
+        loop {
             let Some(p) = self.peers.get_mut(peer) else {
                 return;
             };
-            let Some((id, lacking)) = p.backlog.pop_front() else {
+            let Some(&(id, start)) = p.backlog.front() else {
                 break;
             };
-            if lacking {
+            let fetch = start == Start::WeLack && p.fetch && p.outbound;
+            let budget = if fetch {
+                &mut fetch_budget
+            } else {
+                &mut sync_budget
+            };
+            if *budget == 0 {
+                break;
+            }
+            *budget -= 1;
+            p.backlog.pop_front();
+            if fetch {
+                // The summary says we hold nothing of it: ask for it whole. (Were it stored
+                // after all, e.g. by another process since, its bytes merge harmlessly.)
+                let slot = self
+                    .docs
+                    .entry(id)
+                    .or_insert_with(|| DocSlot::new(DocState::Unloaded, now));
+                if slot.heads.is_empty() && matches!(slot.state, DocState::Unloaded) {
+                    slot.state = DocState::Fetching {
+                        queue: Vec::new(),
+                        arrived: false,
+                    };
+                    slot.last_used = now;
+                    p.fetching.insert(id);
+                    let item = BatchItem {
+                        kind: BatchKind::Fetch,
+                        document_id: id,
+                        data: Vec::new(),
+                    };
+                    push_item(&self.config.peer_id, peer, p.conn, true, item, out);
+                    continue;
+                }
+            }
+            if start == Start::PeerLacks {
                 // The peer's list is complete and lacks this document: its first message
                 // carries every change, saving a round trip (as if the peer had said
                 // "heads: [], have: nothing"). Were the list stale, resent changes are harmless.
@@ -698,6 +803,16 @@ impl Engine {
         if let Some(p) = self.peers.remove(&peer_id) {
             self.forget_unsettled(&p.unsettled);
             out.batches.remove(&peer_id);
+            // Fetches that got no answer: nothing is coming for them any more. (One whose
+            // `doc` came is being stored by the shell and ends with `Stored`.)
+            for id in &p.fetching {
+                if matches!(
+                    self.docs.get(id).map(|s| &s.state),
+                    Some(DocState::Fetching { arrived: false, .. })
+                ) {
+                    self.leave_fetching(*id, DocState::Unloaded, out);
+                }
+            }
             out.actions.push(Action::PeerDisconnected {
                 conn,
                 peer_id,
@@ -786,6 +901,14 @@ impl Engine {
                         BatchKind::DocUnavailable => {
                             self.on_unavailable(&peer, item.document_id, out)
                         }
+                        BatchKind::Fetch if !outbound => {
+                            self.on_fetch(now, &peer, item.document_id, out)
+                        }
+                        BatchKind::Doc if outbound => {
+                            self.on_whole_document(&peer, item.document_id, item.data, out)
+                        }
+                        // A client does not serve fetches; a server takes no `doc`s.
+                        BatchKind::Fetch | BatchKind::Doc => {}
                         kind => self.on_doc_message(
                             now,
                             &peer,
@@ -839,7 +962,9 @@ impl Engine {
                         out,
                     );
                 }
-                let batch = self.config.batch && peer_metadata.crm_batch == Some(CRM_BATCH_VERSION);
+                let version =
+                    negotiate_batch(peer_metadata.crm_batch).filter(|_| self.config.batch);
+                let batch = version.is_some();
                 let mut states = BTreeMap::new();
                 let mut unsettled = BTreeSet::new();
                 if let Some(old) = self.peers.get(&sender_id) {
@@ -868,10 +993,12 @@ impl Engine {
                         conn,
                         metadata: peer_metadata.clone(),
                         batch,
+                        fetch: version.is_some_and(|v| v >= CRM_BATCH_FETCH_VERSION),
                         outbound: false,
                         states,
                         unsettled,
                         backlog: VecDeque::new(),
+                        fetching: BTreeSet::new(),
                     },
                 );
                 out.actions.push(Action::Send {
@@ -879,7 +1006,7 @@ impl Engine {
                     message: Message::Peer {
                         sender_id: self.config.peer_id.clone(),
                         target_id: sender_id.clone(),
-                        peer_metadata: self.our_metadata(batch),
+                        peer_metadata: self.our_metadata(version),
                         selected_protocol_version: PROTOCOL_VERSION.to_owned(),
                     },
                 });
@@ -907,7 +1034,12 @@ impl Engine {
                         out,
                     );
                 }
-                let batch = self.config.batch && peer_metadata.crm_batch == Some(CRM_BATCH_VERSION);
+                // The server answers with the version both speak (one we offered at most).
+                let version = peer_metadata
+                    .crm_batch
+                    .filter(|v| (CRM_BATCH_MIN_VERSION..=CRM_BATCH_VERSION).contains(v))
+                    .filter(|_| self.config.batch);
+                let batch = version.is_some();
                 let saved = match self.conns.get_mut(&conn) {
                     Some(c) => {
                         c.peer = Some(sender_id.clone());
@@ -934,10 +1066,12 @@ impl Engine {
                         conn,
                         metadata: peer_metadata.clone(),
                         batch,
+                        fetch: version.is_some_and(|v| v >= CRM_BATCH_FETCH_VERSION),
                         outbound: true,
                         states,
                         unsettled: BTreeSet::new(),
                         backlog: VecDeque::new(),
+                        fetching: BTreeSet::new(),
                     },
                 );
                 out.actions.push(Action::PeerConnected {
@@ -1244,10 +1378,19 @@ impl Engine {
             .map(|(id, d)| (id, d.entry()))
             .collect();
         let ids: BTreeSet<DocumentId> = theirs.keys().chain(ours.keys()).copied().collect();
-        let differing: Vec<(DocumentId, bool)> = ids
+        let differing: Vec<(DocumentId, Start)> = ids
             .into_iter()
             .filter(|id| theirs.get(id) != ours.get(id))
-            .map(|id| (id, !theirs.contains_key(&id)))
+            .map(|id| {
+                let start = if !theirs.contains_key(&id) {
+                    Start::PeerLacks
+                } else if !ours.contains_key(&id) {
+                    Start::WeLack
+                } else {
+                    Start::Sync
+                };
+                (id, start)
+            })
             .collect();
         out.actions.push(Action::SummaryCompared {
             peer_id: peer.clone(),
@@ -1295,7 +1438,9 @@ impl Engine {
     fn with_doc(&mut self, now: Timestamp, id: DocumentId, work: Pending, out: &mut Out) {
         self.touch_or_load(now, id, out);
         match self.docs.get_mut(&id).map(|s| &mut s.state) {
-            Some(DocState::Loading(queue)) => queue.push(work),
+            Some(DocState::Loading(queue)) | Some(DocState::Fetching { queue, .. }) => {
+                queue.push(work)
+            }
             Some(DocState::Loaded(_)) => self.run(id, work, out),
             _ => {}
         }
@@ -1409,6 +1554,15 @@ impl Engine {
     ) {
         if !self.may_read(peer, &id) {
             return self.send_unavailable(peer, id, out);
+        }
+        let fetched = self
+            .peers
+            .get_mut(peer)
+            .is_some_and(|p| p.fetching.remove(&id));
+        if fetched {
+            // A fetch answered with the sync protocol (the server's copy was busy): from here
+            // on it is a request like any other, from an empty document.
+            self.leave_fetching(id, DocState::Loaded(Box::new(Automerge::new())), out);
         }
         self.with_doc(
             now,
@@ -1621,10 +1775,195 @@ impl Engine {
             peer_id: peer.clone(),
         });
         // Forget the session state: the peer has nothing for us to build on.
+        let mut fetched = false;
         if let Some(p) = self.peers.get_mut(peer) {
             p.states.remove(&id);
+            fetched = p.fetching.remove(&id);
+        }
+        if fetched
+            && matches!(
+                self.docs.get(&id).map(|s| &s.state),
+                Some(DocState::Fetching { arrived: false, .. })
+            )
+        {
+            self.leave_fetching(id, DocState::Unloaded, out);
         }
         out.touched_states.push((peer.clone(), id));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Whole documents: `fetch` and `doc` (crmBatch 3)
+
+    /// Ends the `Fetching` state of a document: `state` replaces it, and the work that waited
+    /// runs (or waits for a load) as it would have.
+    fn leave_fetching(&mut self, id: DocumentId, state: DocState, out: &mut Out) {
+        let Some(slot) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let queue = match std::mem::replace(&mut slot.state, state) {
+            DocState::Fetching { queue, .. } => queue,
+            other => {
+                slot.state = other; // not fetching: left as it was
+                return;
+            }
+        };
+        let now = slot.last_used;
+        out.touched.push(id);
+        for work in queue {
+            self.with_doc(now, id, work, out);
+        }
+    }
+
+    /// A peer asks for a document whole (server side).
+    fn on_fetch(&mut self, now: Timestamp, peer: &PeerId, id: DocumentId, out: &mut Out) {
+        if !self.peers.get(peer).is_some_and(|p| p.fetch) || !self.may_read(peer, &id) {
+            return self.send_unavailable(peer, id, out);
+        }
+        let Some(slot) = self.docs.get(&id) else {
+            return self.send_unavailable(peer, id, out);
+        };
+        if slot.heads.is_empty() {
+            // Unknown here, or known empty: as for a `request`.
+            return self.send_unavailable(peer, id, out);
+        }
+        if matches!(slot.state, DocState::Unloaded) {
+            // Not in memory, so storage holds exactly its catalog heads: sent as stored.
+            out.raw.entry(id).or_default().push(peer.clone());
+            return;
+        }
+        // In memory (maybe with changes not yet persisted): the sync protocol, as for a
+        // `request`, with everything in the first message.
+        self.sync_whole(now, peer, id, out);
+    }
+
+    /// Starts syncing `id` with a peer that has nothing of it (its first message carries
+    /// every change, as if the peer had said "heads: [], have: nothing").
+    fn sync_whole(&mut self, now: Timestamp, peer: &PeerId, id: DocumentId, out: &mut Out) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            let state = p.states.entry(id).or_default();
+            state.their_heads = Some(Vec::new());
+            state.their_need = Some(Vec::new());
+            state.their_have = Some(vec![sync::Have::default()]);
+        }
+        self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
+    }
+
+    /// Stored bytes read for peers that fetched them (server side): each gets them as they are.
+    fn on_loaded_raw(
+        &mut self,
+        now: Timestamp,
+        id: DocumentId,
+        bytes: Option<Vec<u8>>,
+        out: &mut Out,
+    ) {
+        let Some(peers) = self.awaiting_raw.remove(&id) else {
+            return; // not asked for: ignore
+        };
+        let unloaded = self
+            .docs
+            .get(&id)
+            .is_some_and(|s| matches!(s.state, DocState::Unloaded) && !s.heads.is_empty());
+        for peer in peers {
+            let Some(p) = self.peers.get(&peer) else {
+                continue;
+            };
+            let conn = p.conn;
+            match &bytes {
+                // What storage holds is what the catalog says: the bytes go as they are. No
+                // state is kept: the peer now holds these heads, and should the document change
+                // before it goes, the next sync message starts from what the peer says.
+                Some(bytes) if unloaded => {
+                    let item = BatchItem {
+                        kind: BatchKind::Doc,
+                        document_id: id,
+                        data: bytes.clone(),
+                    };
+                    push_item(&self.config.peer_id, &peer, conn, true, item, out);
+                }
+                // Loaded meanwhile: the sync protocol, from the copy in memory.
+                Some(_) => self.sync_whole(now, &peer, id, out),
+                None => self.send_unavailable(&peer, id, out),
+            }
+        }
+    }
+
+    /// A document we fetched came whole (client side): the shell stores it.
+    fn on_whole_document(&mut self, peer: &PeerId, id: DocumentId, bytes: Vec<u8>, out: &mut Out) {
+        if !self
+            .peers
+            .get(peer)
+            .is_some_and(|p| p.fetching.contains(&id))
+        {
+            return; // not asked for: ignore
+        }
+        let Some(DocSlot {
+            state: DocState::Fetching { arrived, .. },
+            ..
+        }) = self.docs.get_mut(&id)
+        else {
+            return;
+        };
+        if *arrived {
+            return; // a second copy: the first is being stored
+        }
+        *arrived = true;
+        out.actions.push(Action::StoreDocument {
+            document_id: id,
+            bytes,
+        });
+    }
+
+    /// The shell stored a fetched document (client side).
+    fn on_stored(
+        &mut self,
+        id: DocumentId,
+        result: Result<Vec<ChangeHash>, String>,
+        out: &mut Out,
+    ) {
+        if !matches!(
+            self.docs.get(&id).map(|s| &s.state),
+            Some(DocState::Fetching { arrived: true, .. })
+        ) {
+            return; // not being stored: ignore
+        }
+        let peers: Vec<PeerId> = self
+            .peers
+            .iter_mut()
+            .filter_map(|(pid, p)| p.fetching.remove(&id).then(|| pid.clone()))
+            .collect();
+        match result {
+            Ok(heads) => {
+                if let Some(slot) = self.docs.get_mut(&id) {
+                    let change = slot.set_heads(&id, heads.clone());
+                    update_summary(self.deferred.as_mut(), &id, change);
+                }
+                // Both sides hold these heads, as after a completed sync: a later change of
+                // either side costs only that change.
+                for peer in &peers {
+                    if let Some(p) = self.peers.get_mut(peer) {
+                        p.states.insert(id, synced_state(&heads));
+                    }
+                }
+                self.leave_fetching(id, DocState::Unloaded, out);
+            }
+            Err(error) => {
+                self.leave_fetching(id, DocState::Unloaded, out);
+                out.actions.push(Action::LoadFailed {
+                    document_id: id,
+                    error: error.clone(),
+                });
+                for peer in &peers {
+                    if let Some(conn) = self.peers.get(peer).map(|p| p.conn) {
+                        self.fail(
+                            conn,
+                            close_code::INVALID_DATA,
+                            format!("document {id} does not load: {error}"),
+                            out,
+                        );
+                    }
+                }
+            }
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1857,7 +2196,25 @@ fn single_message(me: &PeerId, peer: &PeerId, mut items: Vec<BatchItem>) -> Opti
             target_id,
             document_id,
         },
+        // No standalone message: these travel only in a batch.
+        BatchKind::Fetch | BatchKind::Doc => return None,
     })
+}
+
+/// The sync state of a document both sides hold at `heads`, as a completed sync leaves it.
+fn synced_state(heads: &[ChangeHash]) -> sync::State {
+    sync::State {
+        shared_heads: heads.to_vec(),
+        last_sent_heads: heads.to_vec(),
+        their_heads: Some(heads.to_vec()),
+        their_need: Some(Vec::new()),
+        their_have: Some(vec![sync::Have {
+            last_sync: heads.to_vec(),
+            ..sync::Have::default()
+        }]),
+        have_responded: true,
+        ..sync::State::default()
+    }
 }
 
 fn encode_states(states: &BTreeMap<DocumentId, sync::State>) -> SavedSyncStates {

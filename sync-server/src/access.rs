@@ -330,7 +330,9 @@ impl Access {
                 let kept: Vec<_> = items
                     .into_iter()
                     .filter(|item| {
-                        let ok = item.kind == BatchKind::DocUnavailable
+                        // Only sync messages carry changes (`fetch` is empty, and a `doc` from
+                        // a client is ignored by the engine).
+                        let ok = !matches!(item.kind, BatchKind::Sync | BatchKind::Request)
                             || allowed(
                                 &item.document_id,
                                 &item.data,

@@ -220,6 +220,9 @@ impl<S: Storage> Hub<S> {
                     Action::Load { documents } => {
                         events.push_front(self.load(documents)?);
                     }
+                    Action::LoadRaw { documents } => {
+                        events.push_front(self.load_raw(documents)?);
+                    }
                     other => actions.push(other),
                 }
             }
@@ -293,6 +296,21 @@ impl<S: Storage> Hub<S> {
             t.elapsed().as_micros() as u64,
         );
         Ok(Event::Loaded { documents })
+    }
+
+    /// Stored bytes for peers that fetch documents whole: sent as they are, never loaded here.
+    fn load_raw(&mut self, ids: Vec<DocumentId>) -> Result<Event, HubError> {
+        let t = Instant::now();
+        let mut documents = Vec::with_capacity(ids.len());
+        for id in ids {
+            documents.push((id, self.storage.load(&id)?));
+        }
+        Metrics::add(&self.metrics.storage_raw_reads, documents.len() as u64);
+        Metrics::add(
+            &self.metrics.storage_load_micros_sum,
+            t.elapsed().as_micros() as u64,
+        );
+        Ok(Event::LoadedRaw { documents })
     }
 
     /// Group commit of every `Persist` of the round; returns the documents that moved to
@@ -451,6 +469,8 @@ impl<S: Storage> Hub<S> {
                 }
                 Action::Persist { .. }
                 | Action::Load { .. }
+                | Action::LoadRaw { .. }
+                | Action::StoreDocument { .. }
                 | Action::Unavailable { .. }
                 | Action::Ephemeral { .. }
                 | Action::SummaryCompared { .. }

@@ -113,7 +113,9 @@ pub fn inspect(message: &Message, limits: &ChangeLimits) -> Result<Inspected, Vi
         }
         Message::CrmBatch { items, .. } => {
             for item in items {
-                if item.kind != BatchKind::DocUnavailable {
+                // Only sync messages carry changes (`fetch` and `doc-unavailable` are empty; a
+                // server takes no `doc`s).
+                if matches!(item.kind, BatchKind::Sync | BatchKind::Request) {
                     check_sync_message(&item.data, &mut budget)?;
                 }
             }

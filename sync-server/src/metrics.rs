@@ -21,6 +21,7 @@ pub struct Metrics {
     pub storage_commit_micros_sum: AtomicU64,
     pub storage_commit_micros_max: AtomicU64,
     pub storage_loads: AtomicU64,
+    pub storage_raw_reads: AtomicU64,
     pub storage_load_micros_sum: AtomicU64,
     pub compactions: AtomicU64,
 }
@@ -136,6 +137,12 @@ impl Metrics {
             "counter",
             "Documents read from storage.",
             n(&self.storage_loads),
+        );
+        metric(
+            "crm_sync_storage_raw_reads_total",
+            "counter",
+            "Documents read from storage to be sent as stored (fetched whole), never loaded.",
+            n(&self.storage_raw_reads),
         );
         metric(
             "crm_sync_storage_load_seconds_sum",

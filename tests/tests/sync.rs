@@ -9,6 +9,8 @@
 //!   nothing reported done is lost, the interrupted sync fails on one line, the next one works.
 //! - `crm sync --watch` receives and pushes live, and reconnects after the server restarts.
 //! - A sync with nothing to do transfers little.
+//! - A restore gets every document as the server stores it (never loaded there), and its next
+//!   sync is one small round trip.
 //! - Unreachable or bogus servers make `crm sync` fail cleanly without touching the records.
 //!
 //! Waiting is bounded polling, never a fixed sleep that a race must beat.
@@ -777,6 +779,79 @@ fn a_sync_with_nothing_to_do_transfers_little() {
             total(&again)
         );
     }
+}
+
+#[test]
+fn a_restore_receives_documents_as_stored_and_its_next_sync_is_one_round_trip() {
+    let mut server = SyncServer::start();
+    let url = server.url();
+    let (ana, _) = Crm::init_with_server("ana", &url);
+    ana.ok(&[
+        "demo-data",
+        "--contacts",
+        "60",
+        "--orgs",
+        "10",
+        "--cases",
+        "20",
+        "--activities",
+        "30",
+    ]);
+    sync(&ana);
+    // A restarted server holds every document on disk only (a running one keeps the few it
+    // served last in memory, and answers fetches of those from memory).
+    server
+        .restart_on_same_port()
+        .expect("the server restarts on its port");
+    let metric = |name: &str| server.metric(name).unwrap_or(0.0) as u64;
+    let loads = metric("crm_sync_storage_loads_total");
+    let raw = metric("crm_sync_storage_raw_reads_total");
+
+    let (bruno, init) = Crm::init_with_server("bruno", &url);
+    let restored = &init["restored"];
+    assert_eq!(
+        restored["created"], 121,
+        "120 records and Ana's user: {init}"
+    );
+    // Every document went as the server stores it: read raw, never loaded into Automerge there
+    // (the one load is Bruno's own new user record arriving), and one small fetch each went up.
+    assert_eq!(metric("crm_sync_storage_raw_reads_total") - raw, 121);
+    assert!(
+        metric("crm_sync_storage_loads_total") - loads <= 1,
+        "the server loaded documents for a restore"
+    );
+    assert!(
+        restored["bytes_sent"].as_u64().unwrap() < 8 * 1024,
+        "{restored}"
+    );
+    // Once Ana has Bruno's user, the two views are the same: lists, search, a record's history.
+    assert_eq!(counts(&sync(&ana)), (1, 0));
+    let contact = &ana.ids("contact")[0];
+    let case = &ana.ids("case")[0];
+    let shown = [("contact", contact.as_str()), ("case", case.as_str())];
+    assert_same(
+        &view(&bruno, &shown),
+        &view(&ana, &shown),
+        "the restore differs",
+    );
+
+    // Its next sync finds nothing differing in one small round trip...
+    let again = sync(&bruno);
+    assert_eq!(again["differing"], 0, "{again}");
+    assert_eq!(counts(&again), (0, 0), "{again}");
+    let moved = again["bytes_sent"].as_u64().unwrap() + again["bytes_received"].as_u64().unwrap();
+    assert!(moved < 2 * 1024, "{moved} bytes: {again}");
+    // ...and a later edit reaches it as just that change.
+    ana.ok(&["contact", "edit", contact, "--title", "Head of Fleet"]);
+    sync(&ana);
+    let edit = sync(&bruno);
+    assert_eq!(counts(&edit), (0, 1), "{edit}");
+    assert_eq!(edit["differing"], 1, "{edit}");
+    assert_same(
+        &view(&bruno, &shown),
+        &view(&ana, &shown),
+        "the edit did not arrive",
+    );
 }
 
 #[test]

@@ -143,6 +143,59 @@ pub fn upsert(
     write(conn, n, doc, id, r, false)
 }
 
+/// What the read model takes from one document: everything read out of Automerge, so that
+/// writing it needs only the database (and deriving it, only the document: another thread may).
+pub struct Derived {
+    /// The record now.
+    record: Record,
+    /// Cases and activities: the record over time (the last is `record`).
+    versions: Vec<schema::Version>,
+    handover_edits: Vec<schema::HandoverEdit>,
+    /// Fields holding concurrent values (none for a document with a linear history).
+    conflicts: Vec<String>,
+    /// The settings document's settings.
+    settings: Option<schema::Settings>,
+}
+
+impl Derived {
+    pub fn kind(&self) -> RecordKind {
+        self.record.kind
+    }
+}
+
+/// Reads what the read model needs of a document (`r`: `read_record(id, doc, None)`).
+pub fn derive(doc: &Automerge, id: DocumentId, r: Record) -> Result<Derived, StoreError> {
+    let mut r = r;
+    let mut versions = Vec::new();
+    let mut handover_edits = Vec::new();
+    if matches!(r.kind, RecordKind::Case | RecordKind::Activity) {
+        versions = schema::versions(id, doc, Some(r))?;
+        r = match versions.last() {
+            Some(last) => last.record.clone(),
+            None => schema::read_record(id, doc, None)?,
+        };
+        if r.str("handed_over_from").is_some() {
+            handover_edits = schema::handover_edits(doc);
+        }
+    }
+    let conflicts = if linear_history(doc) {
+        Vec::new()
+    } else {
+        schema::conflicts(doc, r.kind)
+            .into_iter()
+            .map(|c| c.field)
+            .collect()
+    };
+    let settings = (r.kind == RecordKind::Settings).then(|| schema::read_settings(Some(doc)));
+    Ok(Derived {
+        record: r,
+        versions,
+        handover_edits,
+        conflicts,
+        settings,
+    })
+}
+
 /// [`upsert`] with the record now already read (`r`: `read_record(id, doc, None)`). `fresh`: the
 /// read model holds nothing of this document yet (new to the store, or tables just created), so
 /// there are no old rows to delete.
@@ -154,27 +207,34 @@ pub fn write(
     r: Record,
     fresh: bool,
 ) -> Result<(), StoreError> {
+    write_derived(conn, n, id, derive(doc, id, r)?, fresh)
+}
+
+/// Writes what [`derive`] read of document `id` (row `n` of `documents`); `fresh` as for [`write`].
+pub fn write_derived(
+    conn: &Connection,
+    n: i64,
+    id: DocumentId,
+    d: Derived,
+    fresh: bool,
+) -> Result<(), StoreError> {
     let id_s = id.to_string();
-    let linear = linear_history(doc);
-    let mut r = r;
+    let Derived {
+        record: r,
+        versions,
+        handover_edits,
+        conflicts,
+        settings,
+    } = d;
     if matches!(r.kind, RecordKind::Case | RecordKind::Activity) {
-        let mut versions = schema::versions(id, doc, Some(r))?;
         versions::write(conn, &id_s, &versions, fresh)?;
-        r = match versions.pop() {
-            Some(last) => last.record,
-            None => schema::read_record(id, doc, None)?,
-        };
         if !fresh {
             conn.prepare_cached("DELETE FROM rm_handover_edits WHERE id = ?1")?
                 .execute([&id_s])?;
         }
-        if r.str("handed_over_from").is_some() {
-            for e in schema::handover_edits(doc) {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO rm_handover_edits VALUES (?1,?2,?3,?4,?5)",
-                )?
+        for e in &handover_edits {
+            conn.prepare_cached("INSERT OR IGNORE INTO rm_handover_edits VALUES (?1,?2,?3,?4,?5)")?
                 .execute((&id_s, r.kind.as_str(), &e.user, e.at, &e.hash))?;
-            }
         }
     }
     let first = |field: &str| r.labelled(field).first().map(|l| l.value.clone());
@@ -294,7 +354,7 @@ pub fn write(
                 ])?;
         }
         RecordKind::Settings => {
-            let settings = schema::read_settings(Some(doc));
+            let settings = settings.unwrap_or_else(|| schema::read_settings(None));
             conn.execute("DELETE FROM rm_stage_probability", [])?;
             for stage in crm_shared::Stage::ALL {
                 conn.execute(
@@ -333,11 +393,9 @@ pub fn write(
         conn.prepare_cached("DELETE FROM rm_conflicts WHERE id = ?1")?
             .execute([&id_s])?;
     }
-    if !linear {
-        for c in schema::conflicts(doc, r.kind) {
-            conn.prepare_cached("INSERT INTO rm_conflicts VALUES (?1, ?2, ?3)")?
-                .execute((&id_s, r.kind.as_str(), c.field))?;
-        }
+    for field in &conflicts {
+        conn.prepare_cached("INSERT INTO rm_conflicts VALUES (?1, ?2, ?3)")?
+            .execute((&id_s, r.kind.as_str(), field))?;
     }
 
     if !fresh {

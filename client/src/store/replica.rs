@@ -31,6 +31,42 @@ CREATE INDEX IF NOT EXISTS sync_summary_docs_bucket ON sync_summary_docs(bucket)
 /// Documents with their stored bytes (`None`: not stored).
 pub type StoredDocuments = Vec<(DocumentId, Option<Vec<u8>>)>;
 
+/// The page cache while storing documents fetched whole, in KiB (SQLite's negative `cache_size`).
+const BULK_CACHE_KIB: i64 = -64 * 1024;
+
+/// A document the server sent whole, read for the store (on any thread: no database): its
+/// bytes as they came, its heads, and what the read model takes from it.
+pub struct FetchedDocument {
+    id: DocumentId,
+    bytes: Vec<u8>,
+    heads: Vec<ChangeHash>,
+    derived: read_model::Derived,
+}
+
+impl FetchedDocument {
+    /// Loads the document once and reads the record and its read model from that copy.
+    pub fn read(id: DocumentId, bytes: Vec<u8>) -> Result<FetchedDocument, String> {
+        let doc = Automerge::load(&bytes).map_err(|e| e.to_string())?;
+        let record = schema::read_record(id, &doc, None).map_err(|e| e.to_string())?;
+        let derived = read_model::derive(&doc, id, record).map_err(|e| e.to_string())?;
+        Ok(FetchedDocument {
+            id,
+            bytes,
+            heads: doc.get_heads(),
+            derived,
+        })
+    }
+
+    pub fn id(&self) -> DocumentId {
+        self.id
+    }
+
+    /// The document's heads (those of its bytes).
+    pub fn heads(&self) -> &[ChangeHash] {
+        &self.heads
+    }
+}
+
 /// What a group merge did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Merged {
@@ -216,6 +252,34 @@ impl Store {
                     merged.created += 1;
                 }
             }
+        }
+        tx.commit()?;
+        Ok(merged)
+    }
+
+    /// Stores documents the server sent whole, as they came, with their read model, in ONE
+    /// transaction. Returns once committed. A document stored meanwhile (another process) gets
+    /// the bytes merged into it instead.
+    pub fn store_fetched(&mut self, docs: Vec<FetchedDocument>) -> Result<Merged, StoreError> {
+        // Thousands of rows at random places in every index: with SQLite's default 2 MiB of
+        // page cache, most of a transaction's time went to spilling and re-reading pages.
+        self.conn
+            .pragma_update(None, "cache_size", BULK_CACHE_KIB)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut merged = Merged::default();
+        for d in docs {
+            if documents::number(&tx, d.id)?.is_some() {
+                if let Some((n, mut doc)) = documents::merge(&tx, d.id, &d.bytes)? {
+                    read_model::upsert(&tx, n, doc.document(), d.id)?;
+                    merged.updated += 1;
+                }
+                continue;
+            }
+            let n = documents::insert_bytes(&tx, d.id, d.derived.kind(), &d.bytes, &d.heads)?;
+            read_model::write_derived(&tx, n, d.id, d.derived, true)?;
+            merged.created += 1;
         }
         tx.commit()?;
         Ok(merged)

@@ -267,9 +267,42 @@ fn samples() -> Vec<Message> {
                     document_id: doc(),
                     data: vec![],
                 },
+                BatchItem {
+                    kind: BatchKind::Fetch,
+                    document_id: doc(),
+                    data: vec![],
+                },
+                BatchItem {
+                    kind: BatchKind::Doc,
+                    document_id: doc(),
+                    data: vec![0x85, 0x6f, 0x4a, 0x83],
+                },
             ],
         },
     ]
+}
+
+#[test]
+fn the_batch_version_is_the_highest_both_speak() {
+    assert_eq!(negotiate_batch(None), None);
+    assert_eq!(negotiate_batch(Some(1)), None);
+    assert_eq!(negotiate_batch(Some(2)), Some(2));
+    assert_eq!(negotiate_batch(Some(3)), Some(3));
+    assert_eq!(negotiate_batch(Some(99)), Some(CRM_BATCH_VERSION));
+}
+
+#[test]
+fn an_unknown_batch_item_kind_is_an_error() {
+    let mut w = cbor::Writer::default();
+    w.map(4);
+    w.str("type").str("crm-batch").str("senderId").str("a");
+    w.str("targetId").str("b");
+    w.str("items").array(1);
+    w.array(3).uint(5).bytes(doc().as_bytes()).bytes(&[]);
+    assert!(matches!(
+        decode(&w.into_bytes()),
+        Err(DecodeError::Invalid { field: "items", .. })
+    ));
 }
 
 #[test]

@@ -116,6 +116,15 @@ pub enum Event {
         documents: Vec<(DocumentId, Vec<automerge::ChangeHash>)>,
         complete: bool,
     },
+    /// Answer to [`Action::StoreDocument`], once committed: each document's heads as stored
+    /// (those of the bytes), or why the bytes did not load (nothing stored).
+    Stored {
+        documents: Vec<(DocumentId, Result<Vec<automerge::ChangeHash>, String>)>,
+    },
+    /// Answer to [`Action::LoadRaw`]: the stored bytes of each document (`None`: not stored).
+    LoadedRaw {
+        documents: Vec<(DocumentId, Option<Vec<u8>>)>,
+    },
     /// Time passed: unload idle documents, forget old ephemeral sessions.
     Tick,
 }
@@ -136,6 +145,19 @@ pub enum Action {
     },
     /// Read these documents from storage and answer with [`Event::Loaded`].
     Load { documents: Vec<DocumentId> },
+    /// Read the stored bytes of these documents, as for `Load`, and answer with
+    /// [`Event::LoadedRaw`] at once: they are sent as they are (`crmBatch` `doc` items), never
+    /// loaded here. (What storage holds of a document the engine has not loaded is exactly its
+    /// catalog heads.)
+    LoadRaw { documents: Vec<DocumentId> },
+    /// A document the server sent whole (`crmBatch` `doc`), which this replica did not hold:
+    /// store `bytes` as they are (`Automerge::load` takes them), with whatever the shell derives
+    /// from the document, and answer with [`Event::Stored`] once committed. Nothing the engine
+    /// sends depends on it before that, so the shell may go on sending meanwhile.
+    StoreDocument {
+        document_id: DocumentId,
+        bytes: Vec<u8>,
+    },
     /// Only after [`super::Engine::register_summary`]: read the catalog (the stored documents
     /// of these summary buckets, see [`crate::protocol::bucket_of`], or all of them) and answer
     /// with [`Event::Catalog`].

@@ -153,6 +153,44 @@ impl Net {
                     // Loaded's actions come after whatever is already queued.
                     work.extend(more);
                 }
+                Action::LoadRaw { documents } => {
+                    let loaded = documents
+                        .iter()
+                        .map(|d| (*d, self.nodes[node].store.get(d).cloned()))
+                        .collect();
+                    self.nodes[node].log.push(Action::LoadRaw { documents });
+                    let now = self.ts();
+                    let more = self.nodes[node]
+                        .engine
+                        .handle(now, Event::LoadedRaw { documents: loaded });
+                    work.extend(more);
+                }
+                Action::StoreDocument { document_id, bytes } => {
+                    // As the client shell does: stored as it came (merged into what another
+                    // path may have stored meanwhile), committed, then reported with its heads.
+                    let result = match Automerge::load(&bytes) {
+                        Ok(doc) => {
+                            self.nodes[node]
+                                .store
+                                .entry(document_id)
+                                .or_default()
+                                .extend_from_slice(&bytes);
+                            Ok(doc.get_heads())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    self.nodes[node]
+                        .log
+                        .push(Action::StoreDocument { document_id, bytes });
+                    let now = self.ts();
+                    let more = self.nodes[node].engine.handle(
+                        now,
+                        Event::Stored {
+                            documents: vec![(document_id, result)],
+                        },
+                    );
+                    work.extend(more);
+                }
                 Action::LoadCatalog { buckets } => {
                     let documents: Vec<_> = self.nodes[node]
                         .store
@@ -268,9 +306,15 @@ impl Net {
             } => {
                 vec![(*document_id, data.as_slice())]
             }
+            // `doc` items are stored bytes (durable by definition), `fetch` items empty.
             Message::CrmBatch { items, .. } => items
                 .iter()
-                .filter(|i| i.kind != crate::protocol::BatchKind::DocUnavailable)
+                .filter(|i| {
+                    matches!(
+                        i.kind,
+                        crate::protocol::BatchKind::Sync | crate::protocol::BatchKind::Request
+                    )
+                })
                 .map(|i| (i.document_id, i.data.as_slice()))
                 .collect(),
             _ => return,

@@ -325,8 +325,20 @@ fn a_denied_write_is_not_applied_but_reads_still_flow() {
 
 /// Sets up a server holding `n` documents that `client` (our extension) has synced, then disconnects.
 fn synced_fleet(n: u8) -> (Net, usize, usize, usize, Vec<crate::DocumentId>) {
+    synced_fleet_on(server_config(), n)
+}
+
+/// [`synced_fleet`] on a server that keeps no settled document in memory: after
+/// `unload_settled` it holds them on disk only.
+fn disk_only_fleet(n: u8) -> (Net, usize, usize, usize, Vec<crate::DocumentId>) {
+    let mut config = server_config();
+    config.keep_settled = 0;
+    synced_fleet_on(config, n)
+}
+
+fn synced_fleet_on(config: Config, n: u8) -> (Net, usize, usize, usize, Vec<crate::DocumentId>) {
     let mut net = Net::new();
-    let s = net.add(server_config());
+    let s = net.add(config);
     let c = net.add(ours("client"));
     let other = net.add(ours("other"));
     let docs: Vec<_> = (0..n).map(|i| doc_id(100 + i)).collect();
@@ -410,9 +422,10 @@ fn the_extension_syncs_only_differing_documents_in_one_batch() {
     let mut expected = vec![docs[1], docs[2], docs[7], fresh];
     expected.sort();
     assert_eq!(ids, expected);
+    // The one the client lacks is fetched whole.
     assert!(items
         .iter()
-        .any(|i| i.document_id == fresh && i.kind == BatchKind::Request));
+        .any(|i| i.document_id == fresh && i.kind == BatchKind::Fetch));
     // And everything converged.
     for d in [docs[1], docs[2], docs[7], fresh] {
         assert_eq!(
@@ -851,4 +864,395 @@ fn document_chunks_are_told_from_other_bytes() {
     assert!(!crate::sync::is_document_chunk(&two));
     assert!(!crate::sync::is_document_chunk(&whole[..whole.len() - 1]));
     assert!(!crate::sync::is_document_chunk(&[]));
+}
+
+/// The items of every `crm-batch` sent from `from` to `to` after `since`.
+fn batch_items(net: &Net, since: usize, from: usize, to: usize) -> Vec<protocol::BatchItem> {
+    net.sent[since..]
+        .iter()
+        .filter(|x| x.from == from && x.to == to)
+        .flat_map(|x| match &x.message {
+            Message::CrmBatch { items, .. } => items.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_device_fetches_every_document_whole_as_stored() {
+    let (mut net, s, _, _, docs) = disk_only_fleet(10);
+    // The server holds them on disk only (as after its round: nothing in flight stays loaded).
+    net.nodes[s].engine.unload_settled();
+    assert_eq!(net.nodes[s].engine.loaded_count(), 0);
+    let fresh = net.add(ours("fresh"));
+    let before = net.sent.len();
+    let log_before = net.nodes[s].log.len();
+    let conn = net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+
+    // Up: one fetch per document, in one batch; down: each document's stored bytes.
+    let up = batch_items(&net, before, fresh, s);
+    assert_eq!(up.len(), docs.len());
+    assert!(up
+        .iter()
+        .all(|i| i.kind == BatchKind::Fetch && i.data.is_empty()));
+    let down = batch_items(&net, before, s, fresh);
+    assert_eq!(down.len(), docs.len());
+    for item in &down {
+        assert_eq!(item.kind, BatchKind::Doc);
+        assert_eq!(Some(&item.data), net.nodes[s].store.get(&item.document_id));
+    }
+    // ...stored as they came, at the server's heads.
+    for d in &docs {
+        assert_eq!(net.nodes[fresh].store.get(d), net.nodes[s].store.get(d));
+        assert_eq!(
+            net.stored(fresh, d).unwrap().get_heads(),
+            net.stored(s, d).unwrap().get_heads()
+        );
+    }
+    // The server never loaded them into Automerge, persisted nothing, and nothing was
+    // acknowledged: one round trip of fetches and documents after the summary.
+    let server_log = &net.nodes[s].log[log_before..];
+    assert!(!server_log
+        .iter()
+        .any(|a| matches!(a, Action::Load { .. } | Action::Persist { .. })));
+    assert!(server_log
+        .iter()
+        .any(|a| matches!(a, Action::LoadRaw { .. })));
+    assert_eq!(net.nodes[s].engine.loaded_count(), 0);
+    assert_eq!(
+        net.sent_types(fresh, s)[..],
+        ["join", "crm-summary", "crm-batch"]
+    );
+    assert!(net.nodes[fresh].engine.is_synced_with(&peer("server")));
+    assert!(net.nodes[s].engine.is_synced_with(&peer("fresh")));
+
+    // The saved sync states hold the heads both sides have: the next reconnect is one small
+    // round trip, and a later change costs only that change.
+    net.disconnect(conn);
+    let saved = net.nodes[fresh].saved.get(SERVER).cloned().unwrap();
+    assert_eq!(saved.len(), docs.len());
+    for (id, bytes) in &saved {
+        let state = automerge::sync::State::decode(bytes).unwrap();
+        assert_eq!(state.shared_heads, net.stored(s, id).unwrap().get_heads());
+    }
+    let before = net.sent.len();
+    let conn = net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let types: Vec<_> = net.sent[before..]
+        .iter()
+        .map(|x| x.message.type_name())
+        .collect();
+    assert_eq!(types, ["join", "peer", "crm-summary", "crm-summary-reply"]);
+    net.disconnect(conn);
+}
+
+/// (kind, document) of every document message sent from `from` to `to` after `since`.
+fn doc_messages(
+    net: &Net,
+    since: usize,
+    from: usize,
+    to: usize,
+) -> Vec<(BatchKind, crate::DocumentId)> {
+    net.sent[since..]
+        .iter()
+        .filter(|x| x.from == from && x.to == to)
+        .flat_map(|x| match &x.message {
+            Message::CrmBatch { items, .. } => {
+                items.iter().map(|i| (i.kind, i.document_id)).collect()
+            }
+            Message::Sync { document_id, .. } => vec![(BatchKind::Sync, *document_id)],
+            Message::Request { document_id, .. } => vec![(BatchKind::Request, *document_id)],
+            Message::DocUnavailable { document_id, .. } => {
+                vec![(BatchKind::DocUnavailable, *document_id)]
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_change_after_a_fetch_costs_only_that_change() {
+    let (mut net, s, c, _, docs) = disk_only_fleet(3);
+    net.nodes[s].engine.unload_settled();
+    let fresh = net.add(ours("fresh"));
+    let conn = net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.disconnect(conn);
+    // The uploader changes one document; the fresh device then syncs just that one, from the
+    // state it saved after the fetch.
+    let cc = net.connect(c, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.put(c, docs[1], "n", "changed");
+    net.run_until_quiescent(STEPS);
+    net.disconnect(cc);
+    let before = net.sent.len();
+    net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert_eq!(
+        get(&net.stored(fresh, &docs[1]).unwrap(), "n").as_deref(),
+        Some("changed")
+    );
+    let down = doc_messages(&net, before, s, fresh);
+    assert!(!down.is_empty());
+    assert!(down.iter().all(|m| *m == (BatchKind::Sync, docs[1])));
+    let up = doc_messages(&net, before, fresh, s);
+    assert!(up.iter().all(|m| *m == (BatchKind::Sync, docs[1])));
+}
+
+#[test]
+fn a_fetch_of_a_document_in_memory_is_answered_with_the_sync_protocol() {
+    // The server still holds the documents in memory (in flight elsewhere, or unsaved):
+    // it answers from that copy, as it would a request, and the client converges.
+    let (mut net, s, _, _, docs) = synced_fleet(4);
+    assert!(net.nodes[s].engine.loaded_count() > 0);
+    let fresh = net.add(ours("fresh"));
+    let before = net.sent.len();
+    net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    let down = batch_items(&net, before, s, fresh);
+    assert!(down.iter().any(|i| i.kind == BatchKind::Sync));
+    for d in &docs {
+        assert_eq!(
+            net.stored(fresh, d).unwrap().get_heads(),
+            net.stored(s, d).unwrap().get_heads()
+        );
+    }
+    assert!(net.nodes[fresh].engine.is_synced_with(&peer("server")));
+}
+
+#[test]
+fn a_fetch_of_a_denied_document_looks_like_one_of_an_unknown_document() {
+    let secret = doc_id(60);
+    let open = doc_id(61);
+    let unknown = doc_id(62);
+    let mut net = Net::new();
+    let policy = FnPolicy {
+        read: move |ctx: crate::sync::PeerContext<'_>, d: &crate::DocumentId| {
+            !(ctx.peer_id.as_str() == "fresh" && *d == secret)
+        },
+        write: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
+    };
+    let mut config = server_config();
+    config.keep_settled = 0;
+    let s = net.add_with_policy(config, Box::new(policy));
+    let a = net.add(ours("alice"));
+    net.put(a, secret, "salary", "a lot");
+    net.put(a, open, "name", "Acme");
+    let conn = net.connect(a, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    net.disconnect(conn);
+    net.nodes[s].engine.unload_settled();
+
+    // The summary leaves the secret out, so a restore never asks for it...
+    let fresh = net.add(ours("fresh"));
+    let conn = net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert!(net.stored(fresh, &open).is_some());
+    assert!(net.stored(fresh, &secret).is_none());
+    net.disconnect(conn);
+    // ...and a fetch for it anyway gets the answer one for a missing document gets.
+    let conn = ConnectionId(100);
+    net.event(s, Event::Accepted { conn });
+    let handle = |net: &mut Net, frame: &Message| {
+        net.nodes[s].engine.handle(
+            Timestamp(net.now),
+            Event::Frame {
+                conn,
+                bytes: protocol::encode(frame),
+            },
+        )
+    };
+    handle(
+        &mut net,
+        &Message::Join {
+            sender_id: peer("fresh"),
+            peer_metadata: PeerMetadata {
+                storage_id: None,
+                is_ephemeral: false,
+                crm_batch: Some(protocol::CRM_BATCH_VERSION),
+            },
+            supported_protocol_versions: None,
+        },
+    );
+    let fetch = |d| Message::CrmBatch {
+        sender_id: peer("fresh"),
+        target_id: peer("server"),
+        items: vec![protocol::BatchItem {
+            kind: BatchKind::Fetch,
+            document_id: d,
+            data: Vec::new(),
+        }],
+    };
+    let unavailable = |d| {
+        vec![Action::Send {
+            conn,
+            message: Message::DocUnavailable {
+                sender_id: peer("server"),
+                target_id: peer("fresh"),
+                document_id: d,
+            },
+        }]
+    };
+    assert_eq!(handle(&mut net, &fetch(secret)), unavailable(secret));
+    assert_eq!(handle(&mut net, &fetch(unknown)), unavailable(unknown));
+    // The open one is read raw for that peer.
+    assert_eq!(
+        handle(&mut net, &fetch(open)),
+        vec![Action::LoadRaw {
+            documents: vec![open]
+        }]
+    );
+}
+
+#[test]
+fn a_version_2_client_is_served_as_before() {
+    // An older client announces crmBatch 2: the server agrees on 2 and never sends it `doc`s;
+    // a `fetch` from it is refused like a request for an unknown document.
+    let (mut net, s, _, _, docs) = disk_only_fleet(3);
+    net.nodes[s].engine.unload_settled();
+    let conn = ConnectionId(200);
+    net.event(s, Event::Accepted { conn });
+    let handle = |net: &mut Net, m: &Message| {
+        net.nodes[s].engine.handle(
+            Timestamp(net.now),
+            Event::Frame {
+                conn,
+                bytes: protocol::encode(m),
+            },
+        )
+    };
+    let actions = handle(
+        &mut net,
+        &Message::Join {
+            sender_id: peer("old"),
+            peer_metadata: PeerMetadata {
+                storage_id: None,
+                is_ephemeral: false,
+                crm_batch: Some(2),
+            },
+            supported_protocol_versions: None,
+        },
+    );
+    assert!(actions.iter().any(|a| matches!(a,
+        Action::Send { message: Message::Peer { peer_metadata, .. }, .. }
+            if peer_metadata.crm_batch == Some(2))));
+    let actions = handle(
+        &mut net,
+        &Message::CrmBatch {
+            sender_id: peer("old"),
+            target_id: peer("server"),
+            items: vec![protocol::BatchItem {
+                kind: BatchKind::Fetch,
+                document_id: docs[0],
+                data: Vec::new(),
+            }],
+        },
+    );
+    assert_eq!(
+        actions,
+        vec![Action::Send {
+            conn,
+            message: Message::DocUnavailable {
+                sender_id: peer("server"),
+                target_id: peer("old"),
+                document_id: docs[0],
+            },
+        }]
+    );
+    // A request is answered with the sync protocol, as version 2 has it.
+    let doc = automerge::Automerge::new();
+    let mut state = automerge::sync::State::new();
+    let first = automerge::sync::SyncDoc::generate_sync_message(&doc, &mut state).unwrap();
+    let mut actions = handle(
+        &mut net,
+        &Message::CrmBatch {
+            sender_id: peer("old"),
+            target_id: peer("server"),
+            items: vec![
+                protocol::BatchItem {
+                    kind: BatchKind::Request,
+                    document_id: docs[0],
+                    data: first.clone().encode(),
+                },
+                protocol::BatchItem {
+                    kind: BatchKind::Request,
+                    document_id: docs[1],
+                    data: first.encode(),
+                },
+            ],
+        },
+    );
+    // Loads are answered as a shell would.
+    let mut sent = Vec::new();
+    while let Some(a) = actions.pop() {
+        match a {
+            Action::Load { documents } => {
+                let loaded = documents
+                    .iter()
+                    .map(|d| (*d, net.nodes[s].store.get(d).cloned()))
+                    .collect();
+                actions.extend(
+                    net.nodes[s]
+                        .engine
+                        .handle(Timestamp(net.now), Event::Loaded { documents: loaded }),
+                );
+            }
+            Action::Send { message, .. } => sent.push(message),
+            _ => {}
+        }
+    }
+    let items: Vec<_> = sent
+        .iter()
+        .flat_map(|m| match m {
+            Message::CrmBatch { items, .. } => items.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i.kind == BatchKind::Sync));
+}
+
+#[test]
+fn a_fetch_interrupted_by_a_disconnect_completes_on_the_next_connect() {
+    let (mut net, s, _, _, docs) = disk_only_fleet(6);
+    net.nodes[s].engine.unload_settled();
+    let fresh = net.add(ours("fresh"));
+    let before = net.sent.len();
+    let conn = net.connect(fresh, s, SERVER);
+    // Deliver the join, the summary and the fetches, then cut the line before the documents.
+    for _ in 0..5 {
+        for key in net.busy() {
+            net.deliver(key);
+        }
+    }
+    assert_eq!(batch_items(&net, before, s, fresh).len(), docs.len());
+    net.disconnect(conn);
+    assert!(docs.iter().all(|d| net.stored(fresh, d).is_none()));
+    net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    for d in &docs {
+        assert_eq!(
+            net.stored(fresh, d).unwrap().get_heads(),
+            net.stored(s, d).unwrap().get_heads()
+        );
+    }
+    assert!(net.nodes[fresh].engine.is_synced_with(&peer("server")));
+}
+
+#[test]
+fn a_document_that_does_not_load_ends_the_session_and_stores_nothing() {
+    let d = doc_id(70);
+    let mut net = Net::new();
+    let s = net.add(server_config());
+    let fresh = net.add(ours("fresh"));
+    // The server's storage holds bytes that are no document (a damaged file).
+    net.nodes[s].store.insert(d, b"not a document".to_vec());
+    let heads = vec![automerge::ChangeHash([7; 32])];
+    net.nodes[s].engine.register_stored([(d, heads)]);
+    net.connect(fresh, s, SERVER);
+    net.run_until_quiescent(STEPS);
+    assert!(!net.nodes[fresh].store.contains_key(&d));
+    assert!(net.nodes[fresh].log.iter().any(|a| matches!(a,
+        Action::Close { code, .. } if *code == close_code::INVALID_DATA)));
 }
