@@ -187,13 +187,6 @@ impl View<'_> {
     pub fn int(&self, obj: &ObjId, key: &str) -> Option<i64> {
         scalar_to_int(&self.scalar(obj, key)?)
     }
-
-    pub fn object(&self, obj: &ObjId, key: &str, want: ObjType) -> Option<ObjId> {
-        match self.get(obj, key)? {
-            (Value::Object(t), id) if t == want => Some(id),
-            _ => None,
-        }
-    }
 }
 
 pub(crate) fn scalar_to_string(s: &ScalarValue) -> Option<String> {
@@ -253,10 +246,11 @@ pub fn read_record(
         problems: Vec::new(),
     };
     for spec in fields(kind) {
-        if v.get(&ROOT, spec.name).is_none() {
+        // One look-up per field: what is there is read from that answer.
+        let Some((value, obj)) = v.get(&ROOT, spec.name) else {
             continue;
-        }
-        match read_field(&v, spec.name, spec.ty) {
+        };
+        match read_field(&v, value, obj, spec.ty) {
             Some(value) => {
                 record.fields.insert(spec.name, value);
             }
@@ -267,7 +261,16 @@ pub fn read_record(
     Ok(record)
 }
 
-fn read_field(v: &View<'_>, name: &str, ty: FieldType) -> Option<FieldValue> {
+/// The field whose value (at the root) is `value` (object `id`, if an object), as `ty` has it.
+fn read_field(v: &View<'_>, value: Value<'_>, id: ObjId, ty: FieldType) -> Option<FieldValue> {
+    let scalar = match &value {
+        Value::Scalar(s) => Some(s.as_ref()),
+        Value::Object(_) => None,
+    };
+    let object = |want: ObjType| match &value {
+        Value::Object(t) if *t == want => Some(id.clone()),
+        _ => None,
+    };
     match ty {
         FieldType::Str
         | FieldType::Email
@@ -275,25 +278,25 @@ fn read_field(v: &View<'_>, name: &str, ty: FieldType) -> Option<FieldValue> {
         | FieldType::Currency
         | FieldType::Date
         | FieldType::DateTime
-        | FieldType::Ref(_) => v.string(&ROOT, name).map(FieldValue::Str),
+        | FieldType::Ref(_) => scalar.and_then(scalar_to_string).map(FieldValue::Str),
         FieldType::Int { .. } | FieldType::Money | FieldType::Minutes => {
-            v.int(&ROOT, name).map(FieldValue::Int)
+            scalar.and_then(scalar_to_int).map(FieldValue::Int)
         }
-        FieldType::Bool => match v.scalar(&ROOT, name)? {
-            ScalarValue::Boolean(b) => Some(FieldValue::Bool(b)),
+        FieldType::Bool => match scalar? {
+            ScalarValue::Boolean(b) => Some(FieldValue::Bool(*b)),
             _ => None,
         },
-        FieldType::Text => match v.get(&ROOT, name)? {
-            (Value::Object(ObjType::Text), id) => v.text(&id).map(FieldValue::Str),
-            (Value::Scalar(s), _) => scalar_to_string(&s).map(FieldValue::Str),
+        FieldType::Text => match &value {
+            Value::Object(ObjType::Text) => v.text(&id).map(FieldValue::Str),
+            Value::Scalar(s) => scalar_to_string(s).map(FieldValue::Str),
             _ => None,
         },
         FieldType::Set => {
-            let obj = v.object(&ROOT, name, ObjType::Map)?;
+            let obj = object(ObjType::Map)?;
             Some(FieldValue::Set(v.keys(&obj)))
         }
         FieldType::Links { .. } => {
-            let obj = v.object(&ROOT, name, ObjType::Map)?;
+            let obj = object(ObjType::Map)?;
             let links = v
                 .keys(&obj)
                 .into_iter()
@@ -305,7 +308,7 @@ fn read_field(v: &View<'_>, name: &str, ty: FieldType) -> Option<FieldValue> {
             Some(FieldValue::Links(links))
         }
         FieldType::Labelled(_) => {
-            let list = v.object(&ROOT, name, ObjType::List)?;
+            let list = object(ObjType::List)?;
             let items = (0..v.length(&list))
                 .filter_map(|i| match v.get_index(&list, i)? {
                     (Value::Object(ObjType::Map), item) => Some(Labelled {
@@ -318,7 +321,7 @@ fn read_field(v: &View<'_>, name: &str, ty: FieldType) -> Option<FieldValue> {
             Some(FieldValue::Labelled(items))
         }
         FieldType::StageHistory => {
-            let list = v.object(&ROOT, name, ObjType::List)?;
+            let list = object(ObjType::List)?;
             let items = (0..v.length(&list))
                 .filter_map(|i| match v.get_index(&list, i)? {
                     (Value::Object(ObjType::Map), item) => Some(StageChange {
