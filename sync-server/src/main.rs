@@ -1,6 +1,9 @@
 use crm_sync_server::config::{Command, LogFormat};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match crm_sync_server::config::parse() {
         Ok(cli) => cli,
