@@ -136,6 +136,19 @@ mod tests {
         assert!(doc.generate_sync_message(&mut state).is_none());
     }
 
+    /// Found by the frame robustness property test: a peer that names our heads but last synced
+    /// at heads we do not know must get automerge's reset, not silence.
+    #[test]
+    fn a_have_at_other_heads_is_left_to_automerge() {
+        let (mut doc, mut state, mut ack) = delivered_change();
+        for have in &mut ack.have {
+            have.last_sync = vec![ChangeHash([7; 32])];
+        }
+        assert!(receive(&mut doc, &mut state, ack).is_ok());
+        assert!(!nothing_to_send(&doc, &state, &doc.get_heads()));
+        assert!(doc.generate_sync_message(&mut state).is_some());
+    }
+
     #[test]
     fn messages_with_changes_or_other_heads_go_the_general_way() {
         let (mut doc, mut state, _) = delivered_change();
