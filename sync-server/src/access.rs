@@ -25,6 +25,7 @@
 //! anything (a first run, a trial, tests). The log says so at start-up. Adding a user ends it.
 
 use crate::auth::{Access as Right, Principal, Role};
+use crate::chunk::{take, Reader, CHUNK_CHANGE, CHUNK_DOCUMENT, COLUMN_DEFLATE, MAGIC};
 use automerge::{Automerge, ReadDoc, ScalarValue, Value, ROOT};
 use crm_shared::protocol::{BatchKind, Message, PeerId};
 use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
@@ -413,12 +414,6 @@ fn book_in_sync_message(data: &[u8]) -> Option<Option<String>> {
     Some(book_of_document(&scratch))
 }
 
-const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-const CHUNK_DOCUMENT: u8 = 0;
-const CHUNK_CHANGE: u8 = 1;
-/// The bit of a column specification that says the column is deflated.
-const COLUMN_DEFLATE: u64 = 0b1000;
-
 /// A cheap test that is true whenever the changes in the Automerge sync message `data` may
 /// hold an operation on the root key `book` (and rarely otherwise): one pass over the bytes.
 ///
@@ -429,7 +424,7 @@ const COLUMN_DEFLATE: u64 = 0b1000;
 fn may_touch_book(data: &[u8]) -> bool {
     data.windows(4).enumerate().any(|(i, w)| {
         w == b"book"
-            || (w == CHUNK_MAGIC
+            || (w == MAGIC
                 && match data.get(i + 8) {
                     Some(&CHUNK_CHANGE) => false,
                     Some(&CHUNK_DOCUMENT) => split_chunk(data.get(i..).unwrap_or_default())
@@ -504,7 +499,7 @@ struct Chunk<'a> {
 
 /// The first storage chunk of `bytes`.
 fn split_chunk(bytes: &[u8]) -> Option<Chunk<'_>> {
-    if bytes.get(..4)? != CHUNK_MAGIC {
+    if bytes.get(..4)? != MAGIC {
         return None;
     }
     let kind = *bytes.get(8)?;
@@ -558,7 +553,7 @@ fn document_columns(body: &[u8]) -> Option<Vec<(u64, &[u8])>> {
             (spec & COLUMN_DEFLATE == 0)
                 .then_some(())
                 .and(r.take(len))
-                .map(|c| (spec, c))
+                .map(|c| (u64::from(spec), c))
         })
         .collect()
 }
@@ -610,68 +605,6 @@ fn visible_books_in_document(body: &[u8]) -> Option<Vec<Option<String>>> {
         .all(|c| c.done())
         && raw.is_empty();
     lined_up.then_some(values)
-}
-
-fn take<'a>(data: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if data.len() < n {
-        return None;
-    }
-    let (head, rest) = data.split_at(n);
-    *data = rest;
-    Some(head)
-}
-
-/// A cursor over bytes, LEB128 as Automerge writes it.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        take(&mut self.0, n)
-    }
-
-    fn uleb(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.take(1)?.first()?;
-            value |= u64::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn sleb(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.take(1)?.first()?;
-            value |= i64::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                if shift + 7 < 64 && b & 0x40 != 0 {
-                    value |= -1i64 << (shift + 7);
-                }
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn prefixed(&mut self) -> Option<&'a [u8]> {
-        let n = usize::try_from(self.uleb()?).ok()?;
-        self.take(n)
-    }
-
-    /// Column metadata: a count, then (specification, length) pairs.
-    fn columns(&mut self) -> Option<Vec<(u64, usize)>> {
-        let n = self.uleb()?;
-        // Each pair takes at least two bytes: no allocation from a length header.
-        if n > self.0.len() as u64 / 2 {
-            return None;
-        }
-        (0..n)
-            .map(|_| Some((self.uleb()?, usize::try_from(self.uleb()?).ok()?)))
-            .collect()
-    }
 }
 
 /// One item of a run-length encoded column.

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod bomb;
+mod chunk;
 pub mod config;
 pub mod hub;
 pub mod limits;

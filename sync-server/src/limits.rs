@@ -13,6 +13,10 @@
 //! Each refusal closes only that connection with a close code and reason, and is counted in
 //! `/metrics` ([`LimitCounters`]).
 
+use crate::chunk::{
+    take, Reader, CHUNK_BUNDLE, CHUNK_CHANGE, CHUNK_COMPRESSED, CHUNK_DOCUMENT, COLUMN_DEFLATE,
+    MAGIC,
+};
 use crm_shared::protocol::{self, BatchKind, Message};
 use crm_shared::sync::{ConnectionId, Event};
 use std::fmt::Write;
@@ -186,13 +190,6 @@ fn check_sync_message(data: &[u8], budget: &mut Budget) -> Result<(), Violation>
     Ok(())
 }
 
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-const CHUNK_DOCUMENT: u8 = 0;
-const CHUNK_CHANGE: u8 = 1;
-const CHUNK_COMPRESSED: u8 = 2;
-const CHUNK_BUNDLE: u8 = 3;
-const COLUMN_DEFLATE: u32 = 0b1000;
-
 /// Checks concatenated storage chunks (what `load_incremental` takes) on their own; returns the
 /// inflated bytes and the operations they hold.
 pub fn check_changes(bytes: &[u8], limits: &ChangeLimits) -> Result<(u64, u64), Violation> {
@@ -269,7 +266,7 @@ fn check_change_body(body: &[u8], budget: &mut Budget) -> Result<(), Violation> 
     let mut data = r.0;
     let mut most = 0;
     for (spec, len) in columns {
-        let Some(column) = usize::try_from(len).ok().and_then(|n| take(&mut data, n)) else {
+        let Some(column) = take(&mut data, len) else {
             return Ok(());
         };
         // Automerge refuses deflated columns inside a change: nothing to inflate.
@@ -303,7 +300,7 @@ fn check_document_body(body: &[u8], budget: &mut Budget) -> Result<(), Violation
     // decides. Changes count like operations: Automerge builds both.
     let (mut changes, mut ops) = (0u64, 0u64);
     for (i, (spec, len)) in change_columns.iter().chain(&op_columns).enumerate() {
-        let Some(column) = usize::try_from(*len).ok().and_then(|n| take(&mut data, n)) else {
+        let Some(column) = take(&mut data, *len) else {
             return Ok(());
         };
         let limit = budget.limits.max_ops;
@@ -385,81 +382,6 @@ fn count_items(spec: u32, column: &[u8], limit: u64) -> u64 {
         }
     }
     count
-}
-
-fn take<'a>(data: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if data.len() < n {
-        return None;
-    }
-    let (head, rest) = data.split_at(n);
-    *data = rest;
-    Some(head)
-}
-
-/// A cursor over bytes, LEB128 as Automerge writes it.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        take(&mut self.0, n)
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn uleb(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn sleb(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        let mut shift = 0u32;
-        loop {
-            let b = self.byte()?;
-            if shift >= 64 {
-                return None;
-            }
-            value |= i64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                if shift < 64 && b & 0x40 != 0 {
-                    value |= -1i64 << shift;
-                }
-                return Some(value);
-            }
-        }
-    }
-
-    /// Length-prefixed bytes.
-    fn prefixed(&mut self) -> Option<&'a [u8]> {
-        let n = self.uleb()?;
-        self.take(usize::try_from(n).ok()?)
-    }
-
-    /// Column metadata: a count, then (spec, length) pairs.
-    fn columns(&mut self) -> Option<Vec<(u32, u64)>> {
-        let n = self.uleb()?;
-        // Each pair takes at least two bytes: no allocation from a length header.
-        if n > self.0.len() as u64 / 2 {
-            return None;
-        }
-        let mut out = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let spec = u32::try_from(self.uleb()?).ok()?;
-            let len = self.uleb()?;
-            out.push((spec, len));
-        }
-        Some(out)
-    }
 }
 
 /// A token bucket per connection: `frames` per second and `bytes` per second (0: no limit), with
