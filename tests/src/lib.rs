@@ -276,6 +276,16 @@ pub fn rows(list: &Value) -> &Vec<Value> {
         .unwrap_or_else(|| panic!("a list prints a JSON array, not {list}"))
 }
 
+/// The names of every contact `crm` lists, sorted.
+pub fn contact_names(crm: &Crm) -> Vec<String> {
+    let mut names: Vec<String> = rows(&crm.json(&["contact", "list", "--limit", "100000"]))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("?").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 /// True when `s` looks like a record id (base58 of 20 bytes).
 pub fn is_id(s: &str) -> bool {
     (20..=30).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())

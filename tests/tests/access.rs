@@ -1,7 +1,7 @@
 //! Who may see what, end to end: tokens, books, read-only grants and revocation, with the real
 //! `crm-sync-server` and real `crm` processes.
 
-use crm_tests::{rows, sync_server_bin, Crm, SyncServer};
+use crm_tests::{contact_names, rows, sync_server_bin, Crm, SyncServer};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,15 +42,6 @@ fn device(server: &SyncServer, user: &str, book: &str, token: &str) -> Crm {
         token,
     ]);
     crm
-}
-
-fn contact_names(crm: &Crm) -> Vec<String> {
-    let mut names: Vec<String> = rows(&crm.json(&["contact", "list"]))
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

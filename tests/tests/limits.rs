@@ -6,7 +6,7 @@
 
 use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
 use crm_shared::DocumentId;
-use crm_tests::{rows, sync_server_bin, Crm};
+use crm_tests::{contact_names, sync_server_bin, Crm};
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -177,17 +177,8 @@ fn two_reps(server: &Server) -> (Crm, Crm) {
     ana.add(&["contact", "add", "--name", "Before Attack"]);
     ana.json(&["sync"]);
     bruno.json(&["sync"]);
-    assert_eq!(names(&bruno), ["Before Attack"]);
+    assert_eq!(contact_names(&bruno), ["Before Attack"]);
     (ana, bruno)
-}
-
-fn names(crm: &Crm) -> Vec<String> {
-    let mut v: Vec<String> = rows(&crm.json(&["contact", "list"]))
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
 }
 
 /// After the attack: a new edit of ana's reaches bruno.
@@ -196,9 +187,9 @@ fn still_syncing(ana: &Crm, bruno: &Crm, name: &str) {
     ana.json(&["sync"]);
     bruno.json(&["sync"]);
     assert!(
-        names(bruno).contains(&name.to_string()),
+        contact_names(bruno).contains(&name.to_string()),
         "{:?}",
-        names(bruno)
+        contact_names(bruno)
     );
 }
 
@@ -240,7 +231,7 @@ fn a_decompression_bomb_is_refused_before_it_expands_and_others_keep_syncing() {
     assert!(peak < 128 << 20, "peak RSS {} MB", peak >> 20);
     still_syncing(&ana, &bruno, "After Bomb");
     // Nothing of the bomb was stored or relayed.
-    assert_eq!(names(&bruno), ["After Bomb", "Before Attack"]);
+    assert_eq!(contact_names(&bruno), ["After Bomb", "Before Attack"]);
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //!
 //! Waiting is bounded polling, never a fixed sleep that a race must beat.
 
-use crm_tests::{check_failure, message, rows, Crm, SyncServer};
+use crm_tests::{check_failure, contact_names, message, rows, Crm, SyncServer};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -130,15 +130,6 @@ fn sorted(conflict: &Value, key: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn names(crm: &Crm) -> Vec<String> {
-    let mut names: Vec<String> = rows(&crm.json(&["contact", "list", "--limit", "100000"]))
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or("?").to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Checks that a `crm` run failed with one line `crm: error: ...` (no panic, no signal).
@@ -678,7 +669,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
     sync(&ana);
     wait_for("Ana's contact in Bruno's list", LIVE, || {
         watch.assert_running();
-        names(&bruno)
+        contact_names(&bruno)
             .contains(&"Elena Live".to_string())
             .then_some(())
     });
@@ -707,7 +698,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
     sync(&ana);
     wait_for("Ana's contact at Bruno's after the restart", LIVE, || {
         watch.assert_running();
-        names(&bruno)
+        contact_names(&bruno)
             .contains(&"Ana After-Restart".to_string())
             .then_some(())
     });
@@ -717,7 +708,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
         || {
             watch.assert_running();
             sync(&ana);
-            names(&ana)
+            contact_names(&ana)
                 .contains(&"Bruno While-Down".to_string())
                 .then_some(())
         },
@@ -933,5 +924,5 @@ fn unreachable_or_bogus_servers_fail_cleanly_and_change_nothing() {
     // It remembers the server: a later sync tries it and fails cleanly.
     let err = offline.fail(&["sync"]);
     assert!(message(&err).contains("ws://127.0.0.1:1"), "{err}");
-    assert_eq!(names(&offline), ["Works Offline"]);
+    assert_eq!(contact_names(&offline), ["Works Offline"]);
 }

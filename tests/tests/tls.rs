@@ -2,7 +2,7 @@
 //! server certificate signed by a private CA (rcgen), and real `crm` processes that trust that CA
 //! with `--ca-cert` (or `CRM_CA_CERT`), or do not.
 
-use crm_tests::{expect_clean_failure, expect_ok, message, rows, Crm, SyncServer};
+use crm_tests::{contact_names, expect_clean_failure, expect_ok, message, Crm, SyncServer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -84,15 +84,6 @@ fn new_ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyP
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
-}
-
-fn contact_names(crm: &Crm) -> Vec<String> {
-    let mut names: Vec<String> = rows(&crm.json(&["contact", "list"]))
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Runs `crm --data-dir DIR ARGS...` with extra environment variables.
