@@ -278,48 +278,29 @@ impl Access {
             }
         };
         match message {
-            Message::Sync {
-                sender_id,
-                target_id,
-                document_id,
-                data,
-            } => {
-                if allowed(&document_id, &data, false) {
-                    Screened {
-                        message: Some(Message::Sync {
-                            sender_id,
-                            target_id,
-                            document_id,
-                            data,
-                        }),
-                        replies: Vec::new(),
-                        rebook,
-                    }
-                } else {
-                    refused(sender_id, target_id, document_id)
-                }
-            }
             // A request carries a sync message too, applied like any other when the server
             // holds the document.
-            Message::Request {
-                sender_id,
-                target_id,
+            Message::Sync {
+                ref sender_id,
+                ref target_id,
                 document_id,
-                data,
+                ref data,
+            }
+            | Message::Request {
+                ref sender_id,
+                ref target_id,
+                document_id,
+                ref data,
             } => {
-                if allowed(&document_id, &data, true) {
+                let request = matches!(message, Message::Request { .. });
+                if allowed(&document_id, data, request) {
                     Screened {
-                        message: Some(Message::Request {
-                            sender_id,
-                            target_id,
-                            document_id,
-                            data,
-                        }),
+                        message: Some(message),
                         replies: Vec::new(),
                         rebook,
                     }
                 } else {
-                    refused(sender_id, target_id, document_id)
+                    refused(sender_id.clone(), target_id.clone(), document_id)
                 }
             }
             Message::CrmBatch {
