@@ -507,14 +507,20 @@ fn field<'v>(map: &'v Value, name: &'static str) -> Result<&'v Value, DecodeErro
     map.get(name).ok_or(DecodeError::MissingField(name))
 }
 
-fn text(map: &Value, name: &'static str) -> Result<String, DecodeError> {
-    field(map, name)?
-        .as_str()
-        .map(str::to_owned)
-        .ok_or(DecodeError::WrongType {
-            field: name,
-            expected: "a text string",
-        })
+fn text<'v>(map: &'v Value, name: &'static str) -> Result<&'v str, DecodeError> {
+    field(map, name)?.as_str().ok_or(DecodeError::WrongType {
+        field: name,
+        expected: "a text string",
+    })
+}
+
+/// [`bytes`] without copying them: the last use of the field.
+fn take_bytes(map: &mut Value, name: &'static str) -> Result<Vec<u8>, DecodeError> {
+    field(map, name)?;
+    map.take_bytes(name).ok_or(DecodeError::WrongType {
+        field: name,
+        expected: "a byte string",
+    })
 }
 
 fn bytes(map: &Value, name: &'static str) -> Result<Vec<u8>, DecodeError> {
@@ -534,17 +540,19 @@ fn uint(map: &Value, name: &'static str) -> Result<u64, DecodeError> {
     })
 }
 
-fn id<T: TryFrom<String, Error = IdError>>(
+fn id<T: std::str::FromStr<Err = IdError>>(
     map: &Value,
     name: &'static str,
 ) -> Result<T, DecodeError> {
-    T::try_from(text(map, name)?).map_err(|source| DecodeError::InvalidId {
-        field: name,
-        source,
-    })
+    text(map, name)?
+        .parse()
+        .map_err(|source| DecodeError::InvalidId {
+            field: name,
+            source,
+        })
 }
 
-fn opt_id<T: TryFrom<String, Error = IdError>>(
+fn opt_id<T: std::str::FromStr<Err = IdError>>(
     map: &Value,
     name: &'static str,
 ) -> Result<Option<T>, DecodeError> {
@@ -555,12 +563,56 @@ fn opt_id<T: TryFrom<String, Error = IdError>>(
 }
 
 fn doc_id(map: &Value, name: &'static str) -> Result<DocumentId, DecodeError> {
-    text(map, name)?
-        .parse()
-        .map_err(|source| DecodeError::InvalidDocumentId {
-            field: name,
-            source,
-        })
+    let text = text(map, name)?;
+    RECENT_DOC_IDS.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if let Some(id) = recent.get(text) {
+            return Ok(id);
+        }
+        let id = text
+            .parse()
+            .map_err(|source| DecodeError::InvalidDocumentId {
+                field: name,
+                source,
+            })?;
+        recent.put(text, id);
+        Ok(id)
+    })
+}
+
+thread_local! {
+    /// Document ids this thread read from the wire lately: peers name the same few documents in
+    /// frame after frame, and checking a bs58check id (base-58 arithmetic and two SHA-256s)
+    /// costs more than the rest of decoding an acknowledgement.
+    static RECENT_DOC_IDS: std::cell::RefCell<RecentDocIds> = const {
+        std::cell::RefCell::new(RecentDocIds { entries: Vec::new(), next: 0 })
+    };
+}
+
+/// The last [`RecentDocIds::CAPACITY`] distinct valid ids read, with their text.
+struct RecentDocIds {
+    entries: Vec<(String, DocumentId)>,
+    next: usize,
+}
+
+impl RecentDocIds {
+    const CAPACITY: usize = 16;
+
+    fn get(&self, text: &str) -> Option<DocumentId> {
+        self.entries
+            .iter()
+            .find(|(t, _)| t == text)
+            .map(|(_, id)| *id)
+    }
+
+    fn put(&mut self, text: &str, id: DocumentId) {
+        if self.entries.len() < Self::CAPACITY {
+            self.entries.push((text.to_owned(), id));
+        } else {
+            self.entries[self.next] = (text.to_owned(), id);
+            self.next = (self.next + 1) % Self::CAPACITY;
+        }
+    }
 }
 
 fn doc_id_bytes(b: &[u8], name: &'static str) -> Result<DocumentId, DecodeError> {
@@ -741,11 +793,11 @@ pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(DecodeError::TooLarge(frame.len()));
     }
-    let m = cbor::read(frame)?;
+    let mut m = cbor::read(frame)?;
     if !matches!(m, Value::Map(_)) {
         return Err(DecodeError::NotAMap);
     }
-    let ty = text(&m, "type")?;
+    let ty = text(&m, "type")?.to_owned();
     let msg = match ty.as_str() {
         "join" => Message::Join {
             sender_id: id(&m, "senderId")?,
@@ -770,19 +822,19 @@ pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
             sender_id: id(&m, "senderId")?,
             target_id: id(&m, "targetId")?,
             peer_metadata: metadata(&m)?,
-            selected_protocol_version: text(&m, "selectedProtocolVersion")?,
+            selected_protocol_version: text(&m, "selectedProtocolVersion")?.to_owned(),
         },
         "sync" => Message::Sync {
             sender_id: id(&m, "senderId")?,
             target_id: id(&m, "targetId")?,
             document_id: doc_id(&m, "documentId")?,
-            data: bytes(&m, "data")?,
+            data: take_bytes(&mut m, "data")?,
         },
         "request" => Message::Request {
             sender_id: id(&m, "senderId")?,
             target_id: id(&m, "targetId")?,
             document_id: doc_id(&m, "documentId")?,
-            data: bytes(&m, "data")?,
+            data: take_bytes(&mut m, "data")?,
         },
         "doc-unavailable" => Message::DocUnavailable {
             sender_id: id(&m, "senderId")?,
@@ -873,7 +925,14 @@ fn write_metadata(w: &mut Writer, md: &PeerMetadata) {
 
 /// Encode one message as a CBOR map (minimal headers, absent optional fields left out).
 pub fn encode(msg: &Message) -> Vec<u8> {
-    let mut w = Writer::default();
+    // Sized once: a sync frame is its payload plus ~150 bytes of keys and ids.
+    let payload = match msg {
+        Message::Sync { data, .. }
+        | Message::Request { data, .. }
+        | Message::Ephemeral { data, .. } => data.len(),
+        _ => 0,
+    };
+    let mut w = Writer::with_capacity(192 + payload);
     let ty = msg.type_name();
     match msg {
         Message::Join {

@@ -279,6 +279,9 @@ pub struct Engine {
     awaiting_catalog: Vec<AfterCatalog>,
     /// Documents read raw for peers that fetched them ([`Action::LoadRaw`]), and who asked.
     awaiting_raw: BTreeMap<DocumentId, Vec<PeerId>>,
+    /// Peers with a non-empty backlog: pumped at the end of every call (looking at every peer
+    /// there would make each acknowledgement cost O(peers)).
+    backlogged: BTreeSet<PeerId>,
 }
 
 impl Engine {
@@ -304,6 +307,7 @@ impl Engine {
             deferred: None,
             awaiting_catalog: Vec::new(),
             awaiting_raw: BTreeMap::new(),
+            backlogged: BTreeSet::new(),
         }
     }
 
@@ -574,16 +578,14 @@ impl Engine {
 
     fn finish(&mut self, now: Timestamp, mut out: Out) -> Vec<Action> {
         self.resettle_touched(&mut out);
-        let pumping: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| !p.backlog.is_empty())
-            .map(|(id, _)| id.clone())
-            .collect();
-        if !pumping.is_empty() {
-            for peer in pumping {
-                self.pump(now, &peer, &mut out);
+        if !self.backlogged.is_empty() {
+            let pumping: Vec<PeerId> = self.backlogged.iter().cloned().collect();
+            for peer in &pumping {
+                self.pump(now, peer, &mut out);
             }
+            let peers = &self.peers;
+            self.backlogged
+                .retain(|id| peers.get(id).is_some_and(|p| !p.backlog.is_empty()));
             self.resettle_touched(&mut out);
         }
         for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
@@ -1398,6 +1400,9 @@ impl Engine {
         });
         if let Some(p) = self.peers.get_mut(peer) {
             p.backlog.extend(differing);
+            if !p.backlog.is_empty() {
+                self.backlogged.insert(peer.clone());
+            }
         }
     }
 

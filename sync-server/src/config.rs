@@ -261,6 +261,11 @@ pub struct ServeArgs {
     /// connection comes from the proxy's address)
     #[arg(long, env = "CRM_SYNC_MAX_PENDING_PER_IP", default_value_t = 128)]
     pub max_pending_per_ip: usize,
+    /// Threads that run connections (WebSocket, TLS, decoding); the hub, which applies and
+    /// stores every change, has a thread of its own. 0: one per core but the hub's (at least
+    /// one): more would take turns with the hub on its core, and each frame would cost more
+    #[arg(long, env = "CRM_SYNC_WORKERS", default_value_t = 0)]
+    pub workers: usize,
     /// Serve TLS (wss://) with this certificate chain (PEM); needs --tls-key
     #[arg(long, env = "CRM_SYNC_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -270,6 +275,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Connection threads to start: `--workers`, or one per core but the hub's.
+    pub fn worker_threads(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_sub(1).max(1)
+    }
+
     /// The defaults, for tests and embedding.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         ServeArgs {
@@ -288,6 +302,7 @@ impl ServeArgs {
             max_connections: 10_000,
             max_pending_connections: 1024,
             max_pending_per_ip: 128,
+            workers: 0,
             tls_cert: None,
             tls_key: None,
         }
@@ -395,6 +410,18 @@ mod tests {
             env,
             [("CRM_SYNC_MAX_PENDING_PER_IP".to_string(), "8".to_string())]
         );
+    }
+
+    #[test]
+    fn connection_threads_leave_the_hub_a_core() {
+        let mut args = super::ServeArgs::new(
+            "127.0.0.1:0".parse().unwrap(),
+            std::path::PathBuf::from("unused"),
+        );
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(args.worker_threads(), cores.saturating_sub(1).max(1));
+        args.workers = 3;
+        assert_eq!(args.worker_threads(), 3);
     }
 
     #[test]

@@ -424,10 +424,21 @@ impl<S: Storage> Hub<S> {
 
     fn dispatch(&mut self, actions: Vec<Action>) {
         let mut gone = Vec::new();
+        // Every frame is encoded before any is handed on: the connections' tasks are then woken
+        // in one burst (the runtime's workers wake once for all of them, not once per frame).
+        let mut frames: VecDeque<Vec<u8>> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send { message, .. } => Some(protocol::encode(message)),
+                _ => None,
+            })
+            .collect();
         for action in actions {
             match action {
-                Action::Send { conn, message } => {
-                    let bytes = protocol::encode(&message);
+                Action::Send { conn, .. } => {
+                    let Some(bytes) = frames.pop_front() else {
+                        continue;
+                    };
                     let Some(queue) = self.conns.get(&conn) else {
                         continue;
                     };

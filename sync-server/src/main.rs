@@ -44,7 +44,10 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: crm_sync_server::config::ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.worker_threads())
+        .enable_all()
+        .build()?;
     let lock = crm_sync_server::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

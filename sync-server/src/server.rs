@@ -266,26 +266,38 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
         state.args.max_frame_bytes as u64,
         Instant::now(),
     );
+    // One timer for the connection, moved on only when it fires: re-arming a timer for every
+    // frame costs more than the rest of reading an acknowledgement.
+    let mut last_frame = Instant::now();
+    let deadline = tokio::time::sleep_until(handshake_deadline.into());
+    tokio::pin!(deadline);
     loop {
-        let wait = if joined {
-            idle
-        } else {
-            handshake_deadline.saturating_duration_since(Instant::now())
+        let next = tokio::select! {
+            next = stream.next() => Some(next),
+            () = &mut deadline => None,
         };
-        let next = tokio::time::timeout(wait, stream.next()).await;
         let msg = match next {
-            Err(_) if !joined => {
-                tracing::info!(conn = conn.0, "no join in time: closing");
-                Metrics::add(&state.limits.handshake_timeout, 1);
-                kick(&state, conn, limits::CLOSE_POLICY, "no join in time").await;
+            None => {
+                let due = if joined {
+                    last_frame + idle
+                } else {
+                    handshake_deadline
+                };
+                if due > Instant::now() {
+                    deadline.as_mut().reset(due.into());
+                    continue;
+                }
+                if !joined {
+                    tracing::info!(conn = conn.0, "no join in time: closing");
+                    Metrics::add(&state.limits.handshake_timeout, 1);
+                    kick(&state, conn, limits::CLOSE_POLICY, "no join in time").await;
+                } else {
+                    tracing::info!(conn = conn.0, "closing an idle connection");
+                }
                 break;
             }
-            Err(_) => {
-                tracing::info!(conn = conn.0, "closing an idle connection");
-                break;
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => {
+            Some(None) => break,
+            Some(Some(Err(e))) => {
                 tracing::info!(conn = conn.0, cause = %e, "connection failed");
                 // A frame over --max-frame-bytes ("Space limit exceeded: Message too long"):
                 // say so (1009). Anything else broke the WebSocket framing: 1002.
@@ -298,13 +310,14 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
                 kick(&state, conn, code, reason).await;
                 break;
             }
-            Ok(Some(Ok(msg))) => msg,
+            Some(Some(Ok(msg))) => msg,
         };
+        last_frame = Instant::now();
         match msg {
             Message::Binary(bytes) => {
                 Metrics::add(&metrics.frames_in, 1);
                 Metrics::add(&metrics.bytes_in, bytes.len() as u64);
-                if let Some(pause) = bucket.take(bytes.len(), Instant::now()) {
+                if let Some(pause) = bucket.take(bytes.len(), last_frame) {
                     // Over its rate: read nothing more from this peer for a while (its TCP
                     // window fills and it slows down); others are not affected.
                     Metrics::add(&state.limits.throttled, 1);

@@ -66,6 +66,25 @@ impl Value {
         matches!(self, Value::Null | Value::Undefined)
     }
 
+    /// Moves the byte string of a text key out of a map (leaving it empty there): what
+    /// [`Value::get`] and [`Value::as_bytes`] would have read, without copying it.
+    pub(crate) fn take_bytes(&mut self, key: &str) -> Option<Vec<u8>> {
+        fn take(v: &mut Value) -> Option<Vec<u8>> {
+            match v {
+                Value::Bytes(b) => Some(std::mem::take(b)),
+                Value::Tag(_, inner) => take(inner),
+                _ => None,
+            }
+        }
+        match self {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .and_then(|(_, v)| take(v)),
+            _ => None,
+        }
+    }
+
     /// The value of a text key in a map.
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -241,6 +260,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Writer {
+            out: Vec::with_capacity(bytes),
+        }
+    }
+
     pub(crate) fn into_bytes(self) -> Vec<u8> {
         self.out
     }

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Why a string is not a valid id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,8 +32,9 @@ fn check(s: &str) -> Result<(), IdError> {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        // Shared, not copied: an id is cloned into every message and action about its peer.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -44,7 +46,7 @@ macro_rules! string_id {
             type Err = IdError;
             fn from_str(s: &str) -> Result<Self, IdError> {
                 check(s)?;
-                Ok($name(s.to_owned()))
+                Ok($name(Arc::from(s)))
             }
         }
 
@@ -52,7 +54,7 @@ macro_rules! string_id {
             type Error = IdError;
             fn try_from(s: String) -> Result<Self, IdError> {
                 check(&s)?;
-                Ok($name(s))
+                Ok($name(Arc::from(s)))
             }
         }
 

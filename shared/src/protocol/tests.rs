@@ -144,6 +144,44 @@ fn missing_fields_and_bad_ids_are_errors() {
 }
 
 #[test]
+fn document_ids_read_lately_are_still_checked_one_by_one() {
+    let frame = |id: &str| {
+        let mut w = cbor::Writer::default();
+        w.map(5).str("type").str("sync").str("senderId").str("x");
+        w.str("targetId").str("y").str("documentId").str(id);
+        w.str("data").bytes(&[1, 2]);
+        w.into_bytes()
+    };
+    let id_of = |bytes: &[u8]| match decode(bytes) {
+        Ok(Message::Sync { document_id, .. }) => Ok(document_id),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e),
+    };
+    let ids: Vec<DocumentId> = (0..40u8)
+        .map(|n| DocumentId::from_random([n; 16]))
+        .collect();
+    // More ids than are remembered, twice over, interleaved with a known one: each decodes to
+    // itself.
+    for _ in 0..2 {
+        for id in &ids {
+            assert_eq!(id_of(&frame(&id.to_string())), Ok(*id));
+            assert_eq!(id_of(&frame(&doc().to_string())), Ok(doc()));
+        }
+    }
+    // A known id with one character changed (its checksum fails) is refused after the real one.
+    let text = doc().to_string();
+    let last = if text.ends_with('2') { '3' } else { '2' };
+    let broken = format!("{}{last}", &text[..text.len() - 1]);
+    assert!(matches!(
+        id_of(&frame(&broken)),
+        Err(DecodeError::InvalidDocumentId { .. })
+    ));
+    assert_eq!(id_of(&frame(&text)), Ok(doc()));
+    // The payload is moved out, not lost.
+    assert!(matches!(decode(&frame(&text)), Ok(Message::Sync { data, .. }) if data == [1, 2]));
+}
+
+#[test]
 fn a_float_count_is_accepted() {
     let mut w = cbor::Writer::default();
     w.map(7)
