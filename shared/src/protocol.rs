@@ -563,18 +563,20 @@ fn opt_id<T: std::str::FromStr<Err = IdError>>(
 }
 
 fn doc_id(map: &Value, name: &'static str) -> Result<DocumentId, DecodeError> {
-    let text = text(map, name)?;
+    recent_doc_id(text(map, name)?).map_err(|source| DecodeError::InvalidDocumentId {
+        field: name,
+        source,
+    })
+}
+
+/// `text` parsed as a document id, from [`RECENT_DOC_IDS`] when it was lately.
+fn recent_doc_id(text: &str) -> Result<DocumentId, DocumentIdError> {
     RECENT_DOC_IDS.with(|recent| {
         let mut recent = recent.borrow_mut();
         if let Some(id) = recent.get(text) {
             return Ok(id);
         }
-        let id = text
-            .parse()
-            .map_err(|source| DecodeError::InvalidDocumentId {
-                field: name,
-                source,
-            })?;
+        let id = text.parse()?;
         recent.put(text, id);
         Ok(id)
     })
@@ -793,6 +795,78 @@ pub fn decode(frame: &[u8]) -> Result<Message, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(DecodeError::TooLarge(frame.len()));
     }
+    match decode_doc_message(frame) {
+        Some(message) => Ok(message),
+        None => decode_any(frame),
+    }
+}
+
+/// `sync` and `request` frames as automerge-repo writes them (one definite-length map of text
+/// keys with text values and a byte string), read straight from the bytes: they are nearly every
+/// frame, and building a CBOR tree first costs more than the rest of handling one. Anything
+/// else (another type, a key more or repeated, a tag, an id that does not parse) is `None`, and
+/// [`decode_any`] decides; whatever this reads, that reads the same.
+fn decode_doc_message(frame: &[u8]) -> Option<Message> {
+    fn once<'b>(slot: &mut Option<&'b str>, d: &mut minicbor::Decoder<'b>) -> Option<()> {
+        if slot.is_some() || d.datatype().ok()? != minicbor::data::Type::String {
+            return None;
+        }
+        *slot = Some(d.str().ok()?);
+        Some(())
+    }
+    let mut d = minicbor::Decoder::new(frame);
+    if d.datatype().ok()? != minicbor::data::Type::Map {
+        return None;
+    }
+    let entries = d.map().ok()??;
+    if entries != 5 {
+        return None;
+    }
+    let (mut ty, mut sender, mut target, mut document, mut data) = (None, None, None, None, None);
+    for _ in 0..entries {
+        if d.datatype().ok()? != minicbor::data::Type::String {
+            return None;
+        }
+        match d.str().ok()? {
+            "type" => once(&mut ty, &mut d)?,
+            "senderId" => once(&mut sender, &mut d)?,
+            "targetId" => once(&mut target, &mut d)?,
+            "documentId" => once(&mut document, &mut d)?,
+            "data" => {
+                if data.is_some() || d.datatype().ok()? != minicbor::data::Type::Bytes {
+                    return None;
+                }
+                data = Some(d.bytes().ok()?);
+            }
+            _ => return None,
+        }
+    }
+    if d.position() != frame.len() {
+        return None;
+    }
+    let sender_id = sender?.parse().ok()?;
+    let target_id = target?.parse().ok()?;
+    let document_id = recent_doc_id(document?).ok()?;
+    let data = data?.to_vec();
+    Some(match ty? {
+        "sync" => Message::Sync {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        },
+        "request" => Message::Request {
+            sender_id,
+            target_id,
+            document_id,
+            data,
+        },
+        _ => return None,
+    })
+}
+
+/// Any frame, through a CBOR tree.
+fn decode_any(frame: &[u8]) -> Result<Message, DecodeError> {
     let mut m = cbor::read(frame)?;
     if !matches!(m, Value::Map(_)) {
         return Err(DecodeError::NotAMap);

@@ -1632,17 +1632,21 @@ impl Engine {
             !may_write && !automerge::ReadDoc::get_missing_deps(&**doc, &msg.heads).is_empty();
         let state = p.states.entry(id).or_default();
         state.set_read_only(!may_write);
+        // An acknowledgement of our heads changes nothing but the sync state.
+        let msg = match ack::receive(doc, &slot.heads, state, msg) {
+            Ok(()) => {
+                self.generate(peer, id, BatchKind::Sync, out);
+                return;
+            }
+            Err(msg) => msg,
+        };
         let before = slot.heads.clone();
         // A document that arrives whole (a V2 message carries one document chunk) is persisted
         // as it came: compact and fast to load, and no encoding here.
-        let whole = (may_write && doc.get_heads().is_empty())
+        let whole = (may_write && before.is_empty())
             .then(|| whole_document(&msg))
             .flatten();
-        let applied = match ack::receive(doc, state, msg) {
-            Ok(()) => Ok(()),
-            Err(msg) => doc.receive_sync_message(state, msg),
-        };
-        if let Err(e) = applied {
+        if let Err(e) = doc.receive_sync_message(state, msg) {
             return self.fail(
                 conn,
                 close_code::INVALID_DATA,
@@ -1715,6 +1719,7 @@ impl Engine {
         out.touched_states.push((peer.clone(), id));
         let Some(DocSlot {
             state: DocState::Loaded(doc),
+            heads,
             ..
         }) = self.docs.get(&id)
         else {
@@ -1725,7 +1730,7 @@ impl Engine {
         };
         let state = p.states.entry(id).or_default();
         let (conn, batch) = (p.conn, p.batch);
-        if ack::nothing_to_send(doc, state, &doc.get_heads()) {
+        if ack::nothing_to_send(doc, state, heads) {
             return;
         }
         let messages = match memo.iter().find(|g| g.before == *state) {

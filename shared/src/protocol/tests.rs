@@ -428,5 +428,75 @@ proptest! {
             // Whatever decodes must re-encode to something that decodes to the same message.
             prop_assert_eq!(decode(&encode(&m)), Ok(m));
         }
+        // The direct reading of sync and request frames agrees with the general one.
+        if let Some(m) = decode_doc_message(&f) {
+            prop_assert_eq!(decode_any(&f), Ok(m));
+        }
     }
+}
+
+#[test]
+fn sync_and_request_frames_are_read_directly_and_the_same_as_through_a_tree() {
+    let mut direct = 0;
+    for frame in valid_frames() {
+        if let Some(m) = decode_doc_message(&frame) {
+            direct += 1;
+            assert!(matches!(m, Message::Sync { .. } | Message::Request { .. }));
+            assert_eq!(decode_any(&frame), Ok(m));
+        }
+    }
+    assert!(
+        direct >= 3,
+        "the captured sync and request frames take the direct way"
+    );
+    // What the direct reading leaves to the tree: a sixth key, a repeated key, a tagged payload.
+    let frame = |extra: &dyn Fn(&mut cbor::Writer), entries: usize| {
+        let mut w = cbor::Writer::default();
+        w.map(entries)
+            .str("type")
+            .str("sync")
+            .str("senderId")
+            .str("x");
+        w.str("targetId")
+            .str("y")
+            .str("documentId")
+            .str(&doc().to_string());
+        extra(&mut w);
+        w.into_bytes()
+    };
+    let plain = frame(
+        &|w| {
+            w.str("data").bytes(&[1]);
+        },
+        5,
+    );
+    assert!(decode_doc_message(&plain).is_some());
+    let sixth = frame(
+        &|w| {
+            w.str("data").bytes(&[1]).str("extra").uint(1);
+        },
+        6,
+    );
+    assert!(decode_doc_message(&sixth).is_none());
+    assert!(matches!(decode(&sixth), Ok(Message::Sync { .. })));
+    let repeated = frame(
+        &|w| {
+            w.str("senderId").bytes(&[1]);
+        },
+        5,
+    );
+    assert!(decode_doc_message(&repeated).is_none());
+    assert!(
+        decode(&repeated).is_err(),
+        "no data, and the general reading says so"
+    );
+    let mut tagged = frame(
+        &|w| {
+            w.str("data");
+        },
+        5,
+    );
+    tagged.extend_from_slice(&[0xd8, 0x40, 0x41, 0x01]); // tag 64 (Uint8Array) around h'01'
+    assert!(decode_doc_message(&tagged).is_none());
+    assert!(matches!(decode(&tagged), Ok(Message::Sync { data, .. }) if data == [1]));
 }

@@ -12,14 +12,15 @@ use automerge::sync::{self, Capability, MessageFlags, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 
 /// Applies `msg` to `state` as [`SyncDoc::receive_sync_message`] would, when `msg` carries no
-/// changes and its heads are exactly `doc`'s (non-empty) heads. Otherwise hands `msg` back
-/// untouched, for the general path.
+/// changes and its heads are exactly `ours`, `doc`'s (non-empty) heads. Otherwise hands `msg`
+/// back untouched, for the general path.
 pub(super) fn receive(
     doc: &mut Automerge,
+    ours: &[ChangeHash],
     state: &mut sync::State,
     msg: sync::Message,
 ) -> Result<(), sync::Message> {
-    let ours = doc.get_heads();
+    debug_assert_eq!(ours, doc.get_heads(), "the heads given are the document's");
     if !msg.changes.is_empty() || msg.heads.is_empty() || msg.heads != ours {
         return Err(msg);
     }
@@ -60,6 +61,7 @@ pub(super) fn receive(
 /// at those heads (so no change is after what it has): the answer to an acknowledgement. False
 /// means "ask automerge" (it may still have nothing to say).
 pub(super) fn nothing_to_send(doc: &Automerge, state: &sync::State, ours: &[ChangeHash]) -> bool {
+    debug_assert_eq!(ours, doc.get_heads(), "the heads given are the document's");
     let quiet = !ours.is_empty()
         && state.have_responded
         && !state.needs_reset
@@ -130,7 +132,8 @@ mod tests {
         doc.clone()
             .receive_sync_message(&mut expected, ack.clone())
             .unwrap();
-        assert!(receive(&mut doc, &mut state, ack).is_ok());
+        let ours = doc.get_heads();
+        assert!(receive(&mut doc, &ours, &mut state, ack).is_ok());
         assert_eq!(state, expected);
         assert!(nothing_to_send(&doc, &state, &doc.get_heads()));
         assert!(doc.generate_sync_message(&mut state).is_none());
@@ -144,7 +147,8 @@ mod tests {
         for have in &mut ack.have {
             have.last_sync = vec![ChangeHash([7; 32])];
         }
-        assert!(receive(&mut doc, &mut state, ack).is_ok());
+        let ours = doc.get_heads();
+        assert!(receive(&mut doc, &ours, &mut state, ack).is_ok());
         assert!(!nothing_to_send(&doc, &state, &doc.get_heads()));
         assert!(doc.generate_sync_message(&mut state).is_some());
     }
@@ -159,7 +163,8 @@ mod tests {
         let stale = other
             .generate_sync_message(&mut sync::State::new())
             .unwrap();
-        assert!(receive(&mut doc, &mut state, stale).is_err());
+        let ours = doc.get_heads();
+        assert!(receive(&mut doc, &ours, &mut state, stale).is_err());
         assert_eq!(state, before, "untouched when handed back");
         // A fresh state has heard nothing: automerge decides.
         assert!(!nothing_to_send(
