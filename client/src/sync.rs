@@ -267,7 +267,14 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
                 if opts.watch {
                     let seq = s.store.change_seq()?;
                     if seq > last_seq {
-                        let changed = s.store.changed_since(last_seq)?;
+                        // What this session merged or fetched is in the engine at those
+                        // heads already: only other processes' changes are read and pushed.
+                        let engine = &s.engine;
+                        let changed = s.store.changed_since(last_seq, &|id, heads| {
+                            engine
+                                .heads(id)
+                                .is_some_and(|ours| crm_shared::heads::same_heads(ours, heads))
+                        })?;
                         last_seq = seq;
                         for (document_id, changes) in changed {
                             s.handle(&mut ws, Event::LocalChange { document_id, changes }).await?;

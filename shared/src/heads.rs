@@ -19,6 +19,20 @@ pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// The same set of heads, in any order (without allocating in the common one-head case).
+pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a == b {
+        return true;
+    }
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +42,9 @@ mod tests {
         let heads = vec![ChangeHash([1; 32]), ChangeHash([2; 32])];
         assert_eq!(decode_heads(&encode_heads(&heads)), heads);
         assert!(decode_heads(&[0; 33]).is_empty());
+        let (a, b) = (ChangeHash([1; 32]), ChangeHash([2; 32]));
+        assert!(same_heads(&[a, b], &[b, a]));
+        assert!(!same_heads(&[a, b], &[a]));
+        assert!(!same_heads(&[a, a], &[a, b]));
     }
 }

@@ -2078,7 +2078,8 @@ fn settled(state: &sync::State, ours: &[ChangeHash]) -> bool {
         Some(theirs) => {
             // A peer that keeps our changes out (a read-only grant) will never reach our heads:
             // once nothing of ours is in flight, there is nothing left to wait for.
-            same_heads(theirs, ours) || (state.is_peer_read_only() && !state.in_flight)
+            crate::heads::same_heads(theirs, ours)
+                || (state.is_peer_read_only() && !state.in_flight)
         }
     }
 }
@@ -2113,20 +2114,6 @@ fn uncount(counts: &mut BTreeMap<DocumentId, usize>, id: &DocumentId) {
             counts.remove(id);
         }
     }
-}
-
-/// The same set of heads, in any order (without allocating in the common one-head case).
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    if a == b {
-        return true;
-    }
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort();
-    b.sort();
-    a == b
 }
 
 /// The bytes of a sync message that carries one whole document (a single document chunk, as

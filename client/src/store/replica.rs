@@ -364,17 +364,26 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Documents changed after `seq` (by this or another `crm` process), with their bytes.
-    pub fn changed_since(&self, seq: i64) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+    /// Documents changed after `seq` (by this or another `crm` process), with their bytes, but
+    /// those `known` says the caller already holds at their stored heads (what it stored itself:
+    /// they are read no further).
+    pub fn changed_since(
+        &self,
+        seq: i64,
+        known: &dyn Fn(&DocumentId, &[ChangeHash]) -> bool,
+    ) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT n, id FROM documents WHERE seq > ?1 ORDER BY seq")?;
-        let rows: Vec<(i64, String)> = stmt
-            .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare("SELECT n, id, heads FROM documents WHERE seq > ?1 ORDER BY seq")?;
+        let rows: Vec<(i64, String, Vec<u8>)> = stmt
+            .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for (n, id) in rows {
-            if let Ok(id) = id.parse::<DocumentId>() {
+        for (n, id, heads) in rows {
+            let Ok(id) = id.parse::<DocumentId>() else {
+                continue;
+            };
+            if !known(&id, &decode_heads(&heads)) {
                 out.push((id, documents::load(&self.conn, n, id)?.save()));
             }
         }
@@ -391,5 +400,73 @@ impl Store {
         )?;
         self.identity.server = Some(url.to_string());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Identity;
+    use crm_shared::schema::{create_record, ChangeAuthor, Edit, NewRecord};
+    use crm_shared::values::Currency;
+    use crm_shared::RecordKind;
+
+    fn contact(name: &str) -> Vec<Edit> {
+        vec![Edit::parse_set(RecordKind::Contact, "name", name, Currency::EUR).unwrap()]
+    }
+
+    #[test]
+    fn changes_the_caller_holds_are_not_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity {
+            user: "ana".into(),
+            name: "Ana".into(),
+            device: "00112233445566778899aabbccddeeff".into(),
+            book: "north".into(),
+            server: None,
+        };
+        let mut store = Store::init(dir.path(), identity).unwrap();
+        let since = store.change_seq().unwrap();
+        // A record made here (as by another `crm` process) and one that came in from the server.
+        let local = DocumentId::from_random([1; 16]);
+        let edits = contact("Local Lou");
+        store
+            .create(RecordKind::Contact, local, None, &edits, 1_000)
+            .unwrap();
+        let incoming = DocumentId::from_random([2; 16]);
+        let new = NewRecord {
+            id: incoming,
+            kind: RecordKind::Contact,
+            created_at: 2_000,
+            created_by: "bruno".into(),
+            owner: "bruno".into(),
+            book: "north".into(),
+        };
+        let author = ChangeAuthor {
+            user: "bruno".into(),
+            device: "ffeeddccbbaa99887766554433221100".into(),
+            offline: false,
+        };
+        let edits = contact("Remote Rui");
+        let mut doc =
+            create_record(&new, &edits, automerge::ActorId::random(), &author, 2_000).unwrap();
+        let heads = doc.get_heads();
+        store
+            .merge_batch(&[(incoming, doc.save())], &|_| None)
+            .unwrap();
+        let ids = |changed: Vec<(DocumentId, Vec<u8>)>| -> Vec<DocumentId> {
+            changed.into_iter().map(|(id, _)| id).collect()
+        };
+        let all = store.changed_since(since, &|_, _| false).unwrap();
+        assert_eq!(ids(all), [local, incoming]);
+        let held = |id: &DocumentId, h: &[ChangeHash]| *id == incoming && h == heads.as_slice();
+        assert_eq!(ids(store.changed_since(since, &held).unwrap()), [local]);
+        // Held at other heads (a change made here since): read back after all.
+        let edits = contact("Remote Rui Jr");
+        store.edit(incoming, 3_000, |_| Ok(edits)).unwrap();
+        assert_eq!(
+            ids(store.changed_since(since, &held).unwrap()),
+            [local, incoming]
+        );
     }
 }
