@@ -31,7 +31,7 @@ use crm_shared::protocol::{BatchKind, Message, PeerId};
 use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::DocumentId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 /// The access state shared by the request handlers, the hub and the engine's policy.
@@ -42,6 +42,9 @@ pub struct Access {
     principals: RwLock<HashMap<ConnectionId, Option<Principal>>>,
     books: RwLock<HashMap<DocumentId, String>>,
     new_books: RwLock<Vec<(DocumentId, String)>>,
+    /// Documents refused: new ones in a book the sender may not write, and moves.
+    refused_new: AtomicU64,
+    refused_moves: AtomicU64,
 }
 
 /// What screening a frame decided.
@@ -95,6 +98,27 @@ impl Access {
             principals: RwLock::default(),
             books: RwLock::new(books.into_iter().collect()),
             new_books: RwLock::default(),
+            refused_new: AtomicU64::new(0),
+            refused_moves: AtomicU64::new(0),
+        }
+    }
+
+    /// The refusals counted, as Prometheus text.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP crm_sync_access_refusals_total Documents refused by book access, by what was refused.\n# TYPE crm_sync_access_refusals_total counter"
+        );
+        for (what, c) in [
+            ("new_document", &self.refused_new),
+            ("move", &self.refused_moves),
+        ] {
+            let _ = writeln!(
+                out,
+                "crm_sync_access_refusals_total{{refused=\"{what}\"}} {}",
+                c.load(Relaxed)
+            );
         }
     }
 
@@ -224,6 +248,7 @@ impl Access {
                         Decision::Pass
                     } else {
                         tracing::info!(conn = conn.0, document = %doc, book = ?book, "refused a new document in a book the peer may not write");
+                        self.refused_new.fetch_add(1, Relaxed);
                         Decision::Refuse
                     }
                 }
@@ -242,6 +267,7 @@ impl Access {
         match moved {
             Some(to) if !self.may_move(conn) => {
                 tracing::info!(conn = conn.0, document = %doc, from = ?recorded, to = ?to, "refused a move to another book: only a manager or an admin moves records");
+                self.refused_moves.fetch_add(1, Relaxed);
                 Decision::Refuse
             }
             _ => Decision::Rebook,

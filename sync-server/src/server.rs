@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> Router {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
     state.limits.render(&mut text);
+    state.access.render(&mut text);
     ([("content-type", "text/plain; version=0.0.4")], text)
 }
 

@@ -454,6 +454,15 @@ fn a_reps_move_is_refused_and_stays_on_their_laptop() {
         "{said}"
     );
     assert_eq!(book_of(&ana, &ines), "south", "kept locally");
+    let refused = |what: &str| {
+        server
+            .metric(&format!(
+                "crm_sync_access_refusals_total{{refused=\"{what}\"}}"
+            ))
+            .expect("the server's metrics")
+    };
+    assert!(refused("move") >= 1.0, "refused moves are counted");
+    assert_eq!(refused("new_document"), 0.0);
 
     bruno.ok(&["sync"]);
     assert_eq!(contact_names(&bruno), Vec::<String>::new());

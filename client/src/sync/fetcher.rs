@@ -141,8 +141,17 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &tokio_mpsc::UnboundedSender<Do
     }
 }
 
+/// Reads each document of a job. A document that makes the reading panic (a bug in reading
+/// hostile bytes) fails alone, like one that does not load: were its job lost, the session
+/// would wait for it until `--timeout`.
 fn read(job: Job) -> Done {
     job.into_iter()
-        .map(|(id, bytes)| (id, FetchedDocument::read(id, bytes)))
+        .map(|(id, bytes)| {
+            let read = std::panic::catch_unwind(move || FetchedDocument::read(id, bytes))
+                .unwrap_or_else(
+                    |_| Err("reading the document failed (see the panic above)".into()),
+                );
+            (id, read)
+        })
         .collect()
 }
