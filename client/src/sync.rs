@@ -81,9 +81,12 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub millis: u64,
-    /// Records held here that the server refused (`doc-unavailable`): changes it did not take
-    /// (a move by a rep, an edit under a read-only grant) or a book not granted; they stay here.
+    /// Records held here with changes the server refused (`doc-unavailable`): changes it did not
+    /// take (a move by a rep, an edit under a read-only grant, a book not granted); they stay here.
     pub refused: u64,
+    /// Records held here, with nothing the server lacked, that it no longer shares with us (moved
+    /// to a book we may not read, or our grant was taken away); they stay here as they were.
+    pub unshared: u64,
     #[serde(skip)]
     pub refused_ids: std::collections::HashSet<DocumentId>,
 }
@@ -402,14 +405,22 @@ impl Session<'_> {
                             self.bar = Some(bar);
                         }
                     }
-                    Action::Unavailable { document_id, .. } => {
+                    Action::Unavailable {
+                        document_id,
+                        unsent,
+                        ..
+                    } => {
                         // Only records held here count: a request for one we lack is no refusal.
                         let held = self
                             .engine
                             .heads(&document_id)
                             .is_some_and(|h| !h.is_empty());
                         if held && self.report.refused_ids.insert(document_id) {
-                            self.report.refused += 1;
+                            if unsent {
+                                self.report.refused += 1;
+                            } else {
+                                self.report.unshared += 1;
+                            }
                         }
                     }
                     Action::LoadFailed { .. } | Action::Ephemeral { .. } => {}

@@ -1780,9 +1780,19 @@ impl Engine {
     }
 
     fn on_unavailable(&mut self, peer: &PeerId, id: DocumentId, out: &mut Out) {
+        // The heads both sides were known to hold (restored from the last session too): ours
+        // among them means the peer had everything of ours.
+        let ours = self.docs.get(&id).map_or(&[][..], |s| s.heads.as_slice());
+        let shared = self
+            .peers
+            .get(peer)
+            .and_then(|p| p.states.get(&id))
+            .map_or(&[][..], |st| st.shared_heads.as_slice());
+        let unsent = !ours.iter().all(|h| shared.contains(h));
         out.actions.push(Action::Unavailable {
             document_id: id,
             peer_id: peer.clone(),
+            unsent,
         });
         // Forget the session state: the peer has nothing for us to build on.
         let mut fetched = false;

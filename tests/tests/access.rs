@@ -396,7 +396,15 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
     // The north rep no longer receives its changes.
     carla.ok(&["contact", "edit", &ines, "--title", "Buyer"]);
     carla.ok(&["sync"]);
-    ana.ok(&["sync"]);
+    // Told apart from a refusal: she changed nothing the server lacks.
+    let report = ana.json(&["sync"]);
+    assert_eq!(report["refused"], 0, "{report}");
+    assert_eq!(report["unshared"], 1, "{report}");
+    let said = ana.ok(&["sync"]);
+    assert!(
+        said.contains("1 record is no longer shared with you"),
+        "{said}"
+    );
     let shown = ana.json(&["contact", "show", &ines]);
     assert!(
         shown.get("title").is_none(),

@@ -147,6 +147,16 @@ pub fn print_report(ctx: &Ctx, r: &SyncReport) -> Result<()> {
             "{records} not accepted by the server (no right to change them there, or their book is not yours); they stay on this laptop."
         );
     }
+    if r.unshared > 0 {
+        let records = if r.unshared == 1 {
+            "1 record is"
+        } else {
+            &format!("{} records are", r.unshared)
+        };
+        println!(
+            "{records} no longer shared with you (moved to another book, or your access changed); kept on this laptop as last synced."
+        );
+    }
     Ok(())
 }
 

@@ -184,9 +184,13 @@ pub enum Action {
         sync_states: SavedSyncStates,
     },
     /// A peer answered `doc-unavailable` (it lacks the document or we may not have it).
+    /// `unsent`: our copy holds changes the peer was not known to have (it did not take them);
+    /// false when, as far as our last sync with it tells, it had all of ours (it no longer shares
+    /// the document with us, e.g. it moved to a book we may not read).
     Unavailable {
         document_id: DocumentId,
         peer_id: PeerId,
+        unsent: bool,
     },
     /// Stored bytes of a document failed to load; the document is treated as unavailable.
     LoadFailed {
