@@ -37,8 +37,16 @@ pub enum SyncError {
     /// `--watch`.
     #[error("{url} is not a sync server (HTTP {status})")]
     NotSyncServer { url: String, status: u16 },
-    #[error("the sync server refused the connection (HTTP {0}): check the token")]
-    Refused(u16),
+    /// 401/403 to the upgrade, with the first line the server gave as its reason.
+    #[error(
+        "the sync server refused the connection (HTTP {status}{}): {next}",
+        reason_text(reason)
+    )]
+    Refused {
+        status: u16,
+        reason: String,
+        next: &'static str,
+    },
     /// The server's TLS certificate: not retried by `--watch`, like a refused token.
     #[error("the sync server's certificate is not trusted ({cause}): {next}")]
     Untrusted { cause: String, next: &'static str },
@@ -159,6 +167,14 @@ impl Drop for Dropper {
     }
 }
 
+fn reason_text(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
 /// Syncs the store with the server once (or, with `watch`, until interrupted).
 pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -174,7 +190,7 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
             match session(store, opts).await {
                 Ok(_) => backoff = 1,
                 Err(SyncError::Store(e)) => return Err(SyncError::Store(e)),
-                Err(SyncError::Refused(code)) => return Err(SyncError::Refused(code)),
+                Err(e @ SyncError::Refused { .. }) => return Err(e),
                 Err(e @ SyncError::Untrusted { .. }) => return Err(e),
                 Err(e) => {
                     eprintln!("crm: {e}; reconnecting in {backoff} s");

@@ -435,6 +435,23 @@ impl Directory {
         self.principal_where("t.hash = ?1", token_hash(token), now)
     }
 
+    /// Why a token that [`Directory::authenticate`] did not take is no good: said to the client,
+    /// so a rep knows whether to ask for a new token or to check the one they typed.
+    pub fn refusal(&self, token: &str, now: i64) -> Result<&'static str, AuthError> {
+        let row: Option<(Option<i64>, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT revoked_at, expires_at FROM tokens WHERE hash = ?1")?
+            .query_row([token_hash(token)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match row {
+            None => "unknown token",
+            Some((Some(_), _)) => "this token was revoked",
+            Some((None, Some(at))) if at <= now => "this token expired",
+            // Its user was removed (or it became valid since): no better word for it.
+            Some(_) => "this token is not valid",
+        })
+    }
+
     /// The principal of a token id, if the token is still valid: grants as they are now.
     pub fn principal_of_token(&self, id: i64, now: i64) -> Result<Option<Principal>, AuthError> {
         self.principal_where("t.id = ?1", id, now)

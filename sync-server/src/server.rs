@@ -129,11 +129,11 @@ async fn upgrade(
             Ok(Some(p)) => Some(p),
             Ok(None) => {
                 Metrics::add(&state.metrics.connections_refused, 1);
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    "unknown, revoked or expired token\n",
-                )
-                    .into_response();
+                let why = match state.directory.lock() {
+                    Ok(d) => d.refusal(&token, unix_now()).unwrap_or("unknown token"),
+                    Err(_) => "unknown token",
+                };
+                return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
             }
             Err(e) => {
                 tracing::error!(cause = %e, "cannot check a token");

@@ -139,7 +139,7 @@ fn connections_without_a_valid_token_are_refused() {
         "--token",
         "crm_not-a-real-token",
     ]);
-    assert!(err.contains("401") || err.contains("token"), "{err}");
+    assert!(err.contains("401: unknown token"), "{err}");
     // A token that expired or was revoked is refused the same way.
     let id: String = admin(&server, &["token", "list", "--json"])
         .parse::<serde_json::Value>()
@@ -152,7 +152,14 @@ fn connections_without_a_valid_token_are_refused() {
         .to_string();
     admin(&server, &["token", "revoke", &id]);
     let err = ana.fail(&["sync"]);
-    assert!(err.contains("401") || err.contains("token"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("this token was revoked"),
+        "{err}"
+    );
+    assert!(
+        err.contains("token issue"),
+        "says how to get a new one: {err}"
+    );
 }
 
 #[test]
@@ -264,7 +271,11 @@ fn an_expired_token_is_refused_with_401() {
     };
     assert!(unix_now() >= expires_at, "refused before it expired: {err}");
     let msg = crm_tests::message(&err);
-    assert!(msg.contains("HTTP 401") && msg.contains("token"), "{msg}");
+    assert!(msg.contains("HTTP 401: this token expired"), "{msg}");
+    assert!(
+        msg.contains("token issue"),
+        "says how to get a new one: {msg}"
+    );
     assert_eq!(contact_names(&ana), ["Ines Duarte"], "local data is kept");
 }
 

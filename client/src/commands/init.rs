@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
                     let next = match e.downcast_ref::<crate::sync::SyncError>() {
                         Some(
                             crate::sync::SyncError::Untrusted { .. }
-                            | crate::sync::SyncError::Refused(_),
+                            | crate::sync::SyncError::Refused { .. },
                         ) => "run `crm sync` once that is fixed",
                         _ => "run `crm sync` when the server is reachable",
                     };

@@ -190,7 +190,18 @@ async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
             // Only an authentication answer means "check the token"; anything else (a proxy's
             // 502/503, a web server's 404) is worth retrying and says what answered.
             if status == 401 || status == 403 {
-                Err(SyncError::Refused(status))
+                let reason = refusal_reason(resp.body().as_deref().unwrap_or_default());
+                let next = match reason.as_str() {
+                    "this token expired" | "this token was revoked" => {
+                        "ask an admin for a new token (`crm-sync-server token issue USER`), then `crm sync --token NEW`"
+                    }
+                    _ => "check the token (`crm sync --token TOKEN` sets it)",
+                };
+                Err(SyncError::Refused {
+                    status,
+                    reason,
+                    next,
+                })
             } else {
                 Err(SyncError::NotSyncServer {
                     url: url.to_string(),
@@ -246,9 +257,31 @@ fn tls_error(url: &str, e: std::io::Error) -> SyncError {
     SyncError::Untrusted { cause, next }
 }
 
+/// The first line of a refusal's body, if it reads as one: at most 120 printable characters.
+fn refusal_reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() || line.len() > 120 || line.chars().any(char::is_control) {
+        return String::new();
+    }
+    line.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_reason_is_one_short_printable_line_or_nothing() {
+        assert_eq!(
+            refusal_reason(b"this token expired\n"),
+            "this token expired"
+        );
+        assert_eq!(refusal_reason(b"  unknown token  \nmore"), "unknown token");
+        assert_eq!(refusal_reason(b""), "");
+        assert_eq!(refusal_reason(b"bad\x1b[31m red"), "");
+        assert_eq!(refusal_reason(&[b'x'; 500]), "");
+    }
 
     #[test]
     fn ca_files_without_a_usable_certificate_are_refused() {
