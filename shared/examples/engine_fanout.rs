@@ -115,21 +115,7 @@ impl Bench {
         let (sender_id, target_id, document_id) =
             (sub.id.clone(), self.server_id.clone(), self.doc_id);
         let data = m.encode();
-        let message = if request {
-            Message::Request {
-                sender_id,
-                target_id,
-                document_id,
-                data,
-            }
-        } else {
-            Message::Sync {
-                sender_id,
-                target_id,
-                document_id,
-                data,
-            }
-        };
+        let message = Message::doc_sync(request, sender_id, target_id, document_id, data);
         let conn = sub.conn;
         self.deliver(conn, protocol::encode(&message));
     }

@@ -418,6 +418,32 @@ pub enum Message {
 }
 
 impl Message {
+    /// A `request` (the sender has nothing of the document yet) or a `sync` carrying `data`, an
+    /// encoded Automerge sync message.
+    pub fn doc_sync(
+        request: bool,
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        data: Vec<u8>,
+    ) -> Message {
+        if request {
+            Message::Request {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
+        } else {
+            Message::Sync {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
+        }
+    }
+
     /// The `type` string on the wire.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -847,22 +873,19 @@ fn decode_doc_message(frame: &[u8]) -> Option<Message> {
     let sender_id = sender?.parse().ok()?;
     let target_id = target?.parse().ok()?;
     let document_id = recent_doc_id(document?).ok()?;
-    let data = data?.to_vec();
-    Some(match ty? {
-        "sync" => Message::Sync {
-            sender_id,
-            target_id,
-            document_id,
-            data,
-        },
-        "request" => Message::Request {
-            sender_id,
-            target_id,
-            document_id,
-            data,
-        },
+    let request = match ty? {
+        "sync" => false,
+        "request" => true,
         _ => return None,
-    })
+    };
+    let data = data?.to_vec();
+    Some(Message::doc_sync(
+        request,
+        sender_id,
+        target_id,
+        document_id,
+        data,
+    ))
 }
 
 /// Any frame, through a CBOR tree.

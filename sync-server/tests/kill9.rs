@@ -109,21 +109,7 @@ async fn join(addr: &str, me: &PeerId) -> Option<(Socket, PeerId)> {
 
 fn sync_msg(me: &PeerId, server: &PeerId, id: DocumentId, data: Vec<u8>, request: bool) -> Ws {
     let (sender_id, target_id, document_id) = (me.clone(), server.clone(), id);
-    let msg = if request {
-        Message::Request {
-            sender_id,
-            target_id,
-            document_id,
-            data,
-        }
-    } else {
-        Message::Sync {
-            sender_id,
-            target_id,
-            document_id,
-            data,
-        }
-    };
+    let msg = Message::doc_sync(request, sender_id, target_id, document_id, data);
     Ws::Binary(protocol::encode(&msg).into())
 }
 

@@ -138,26 +138,27 @@ pub fn print_report(ctx: &Ctx, r: &SyncReport) -> Result<()> {
         r.millis as f64 / 1000.0
     );
     if r.refused > 0 {
-        let records = if r.refused == 1 {
-            "1 record was"
-        } else {
-            &format!("{} records were", r.refused)
-        };
         println!(
-            "{records} not accepted by the server (no right to change them there, or their book is not yours); they stay on this laptop."
+            "{} not accepted by the server (no right to change them there, or their book is not yours); they stay on this laptop.",
+            records(r.refused, "was", "were")
         );
     }
     if r.unshared > 0 {
-        let records = if r.unshared == 1 {
-            "1 record is"
-        } else {
-            &format!("{} records are", r.unshared)
-        };
         println!(
-            "{records} no longer shared with you (moved to another book, or your access changed); kept on this laptop as last synced."
+            "{} no longer shared with you (moved to another book, or your access changed); kept on this laptop as last synced.",
+            records(r.unshared, "is", "are")
         );
     }
     Ok(())
+}
+
+/// "1 record was", "3 records were".
+fn records(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 record {one}")
+    } else {
+        format!("{n} records {many}")
+    }
 }
 
 fn kb(bytes: u64) -> String {

@@ -397,21 +397,7 @@ impl Peer {
         request: bool,
     ) -> anyhow::Result<()> {
         let (sender_id, target_id, document_id) = (self.me.clone(), self.server.clone(), id);
-        let msg = if request {
-            Message::Request {
-                sender_id,
-                target_id,
-                document_id,
-                data,
-            }
-        } else {
-            Message::Sync {
-                sender_id,
-                target_id,
-                document_id,
-                data,
-            }
-        };
+        let msg = Message::doc_sync(request, sender_id, target_id, document_id, data);
         self.tx
             .send(Ws::Binary(protocol::encode(&msg).into()))
             .await?;
