@@ -121,18 +121,17 @@ async fn upgrade(
             )
                 .into_response();
         };
+        // The principal, or why the token is no good (said to the client).
         let found = match state.directory.lock() {
-            Ok(d) => d.authenticate(&token, unix_now()),
+            Ok(d) => d
+                .authenticate(&token, unix_now())
+                .map(|p| p.ok_or_else(|| d.refusal(&token, unix_now()).unwrap_or("unknown token"))),
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
         match found {
-            Ok(Some(p)) => Some(p),
-            Ok(None) => {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(why)) => {
                 Metrics::add(&state.metrics.connections_refused, 1);
-                let why = match state.directory.lock() {
-                    Ok(d) => d.refusal(&token, unix_now()).unwrap_or("unknown token"),
-                    Err(_) => "unknown token",
-                };
                 return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
             }
             Err(e) => {
