@@ -450,6 +450,7 @@ fn may_touch_book(data: &[u8]) -> bool {
 fn book_puts_in_sync_message(data: &[u8]) -> Option<Vec<Option<String>>> {
     let message = automerge::sync::Message::decode(data).ok()?;
     let mut values = Vec::new();
+    let mut puts = BookPuts::default();
     for bytes in message.changes.iter() {
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -474,12 +475,13 @@ fn book_puts_in_sync_message(data: &[u8]) -> Option<Vec<Option<String>>> {
                 }
             } else {
                 match automerge::Change::try_from(chunk.bytes) {
-                    Ok(change) => book_puts(&change, &mut values),
+                    Ok(change) => puts.add(&change),
                     Err(_) => values.push(None),
                 }
             }
         }
     }
+    values.extend(puts.surviving());
     (!values.is_empty()).then_some(values)
 }
 
@@ -523,15 +525,43 @@ fn split_chunk(bytes: &[u8]) -> Option<Chunk<'_>> {
 }
 
 /// Adds the values `change` puts at the root key `book`.
-fn book_puts(change: &automerge::Change, values: &mut Vec<Option<String>>) {
-    use automerge::legacy::{Key, ObjectId, OpType};
-    for op in change.decode().operations {
-        if op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k == "book") {
-            values.push(match op.action {
+/// The operations on the root `book` of a message's changes, with what each overwrites.
+#[derive(Default)]
+struct BookPuts {
+    /// (id, value: `None` for a delete or a value that is not text).
+    ops: Vec<(automerge::legacy::OpId, Option<String>)>,
+    overwritten: std::collections::HashSet<automerge::legacy::OpId>,
+}
+
+impl BookPuts {
+    fn add(&mut self, change: &automerge::Change) {
+        use automerge::legacy::{Key, ObjectId, OpId, OpType};
+        let change = change.decode();
+        for (i, op) in change.operations.into_iter().enumerate() {
+            if op.obj != ObjectId::Root || !matches!(&op.key, Key::Map(k) if k == "book") {
+                continue;
+            }
+            let id = OpId(change.start_op.get() + i as u64, change.actor_id.clone());
+            let value = match &op.action {
                 OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),
                 _ => None,
-            });
+            };
+            // A delete overwrites without leaving a value of its own that a later put names: it
+            // is counted as a move to no book whatever follows.
+            self.overwritten.extend(op.pred.iter().cloned());
+            self.ops.push((id, value));
         }
+    }
+
+    /// The values no other operation of the message overwrites: what the book is once the
+    /// message is applied (with whatever concurrent value the document holds). A rep who moved
+    /// a record and then moved it back sends both changes; only the second counts.
+    fn surviving(self) -> impl Iterator<Item = Option<String>> {
+        let overwritten = self.overwritten;
+        self.ops
+            .into_iter()
+            .filter(move |(id, _)| !overwritten.contains(id))
+            .map(|(_, value)| value)
     }
 }
 
@@ -832,6 +862,30 @@ mod tests {
         nested.commit();
         let m = message(vec![last_change(&mut nested, false)]);
         assert_eq!(book_puts_in_sync_message(&m), Some(vec![None]));
+    }
+
+    #[test]
+    fn a_move_and_a_move_back_in_one_message_leave_the_book_as_it_was() {
+        let mut doc = record("north");
+        doc.put(ROOT, "book", "south").unwrap();
+        doc.commit();
+        let there = last_change(&mut doc, false);
+        doc.put(ROOT, "title", "CFO").unwrap();
+        doc.put(ROOT, "book", "north").unwrap();
+        doc.commit();
+        let back = last_change(&mut doc, false);
+        assert_eq!(
+            book_puts_in_sync_message(&message(vec![there.clone(), back])),
+            Some(vec![Some("north".to_string())])
+        );
+        // The move alone, or followed by a change that does not undo it, is still a move.
+        doc.put(ROOT, "title", "CEO").unwrap();
+        doc.commit();
+        let other = last_change(&mut doc, false);
+        assert_eq!(
+            book_puts_in_sync_message(&message(vec![there, other])),
+            Some(vec![Some("south".to_string())])
+        );
     }
 
     fn principal(role: Role, books: &[&str]) -> Principal {

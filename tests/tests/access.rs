@@ -491,6 +491,24 @@ fn a_reps_move_is_refused_and_stays_on_their_laptop() {
     assert_eq!(recorded_book(&server, &ines).as_deref(), Some("north"));
     let fresh = device(&server, "bruno", "south", &token(&server, "bruno"));
     assert_eq!(contact_names(&fresh), Vec::<String>::new());
+
+    // She moves it back: the server takes the two moves (they leave its book as recorded) and
+    // her edit made meanwhile, and the record syncs again both ways.
+    ana.ok(&["contact", "edit", &ines, "--title", "Owner"]);
+    ana.ok(&["move", &ines, "--book", "north"]);
+    let report = ana.json(&["sync"]);
+    assert_eq!(report["refused"], 0, "{report}");
+    max.ok(&["sync"]);
+    assert_eq!(max.json(&["contact", "show", &ines])["title"], "Owner");
+    assert_eq!(book_of(&max, &ines), "north");
+    max.ok(&["contact", "edit", &ines, "--title", "Chief Buyer"]);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    assert_eq!(
+        ana.json(&["contact", "show", &ines])["title"],
+        "Chief Buyer"
+    );
+    assert_eq!(recorded_book(&server, &ines).as_deref(), Some("north"));
 }
 
 #[test]
