@@ -102,6 +102,16 @@ pub fn negotiate_batch(offered: Option<u64>) -> Option<u64> {
 }
 /// Buckets of the `crmBatch` summary (by the first 12 bits of a document id's bytes).
 pub const BUCKETS: usize = 4096;
+/// Why our server refused a token: the first line of its HTTP 401 body, which `crm` reads to
+/// say what to do next.
+pub mod token_refusal {
+    pub const UNKNOWN: &str = "unknown token";
+    pub const REVOKED: &str = "this token was revoked";
+    pub const EXPIRED: &str = "this token expired";
+    /// Its user was removed, or anything else: no better word for it.
+    pub const NOT_VALID: &str = "this token is not valid";
+}
+
 /// The largest frame [`decode`] accepts (a full sync of a big document is one frame).
 pub const MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
 /// The most items one `crm-batch` may carry.

@@ -443,12 +443,13 @@ impl Directory {
             .prepare_cached("SELECT revoked_at, expires_at FROM tokens WHERE hash = ?1")?
             .query_row([token_hash(token)], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
+        use crm_shared::protocol::token_refusal as why;
         Ok(match row {
-            None => "unknown token",
-            Some((Some(_), _)) => "this token was revoked",
-            Some((None, Some(at))) if at <= now => "this token expired",
-            // Its user was removed (or it became valid since): no better word for it.
-            Some(_) => "this token is not valid",
+            None => why::UNKNOWN,
+            Some((Some(_), _)) => why::REVOKED,
+            Some((None, Some(at))) if at <= now => why::EXPIRED,
+            // Its user was removed (or it became valid since).
+            Some(_) => why::NOT_VALID,
         })
     }
 

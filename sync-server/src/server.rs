@@ -123,9 +123,12 @@ async fn upgrade(
         };
         // The principal, or why the token is no good (said to the client).
         let found = match state.directory.lock() {
-            Ok(d) => d
-                .authenticate(&token, unix_now())
-                .map(|p| p.ok_or_else(|| d.refusal(&token, unix_now()).unwrap_or("unknown token"))),
+            Ok(d) => d.authenticate(&token, unix_now()).map(|p| {
+                p.ok_or_else(|| {
+                    d.refusal(&token, unix_now())
+                        .unwrap_or(crm_shared::protocol::token_refusal::UNKNOWN)
+                })
+            }),
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
         match found {

@@ -191,8 +191,9 @@ async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
             // 502/503, a web server's 404) is worth retrying and says what answered.
             if status == 401 || status == 403 {
                 let reason = refusal_reason(resp.body().as_deref().unwrap_or_default());
+                use crm_shared::protocol::token_refusal as why;
                 let next = match reason.as_str() {
-                    "this token expired" | "this token was revoked" => {
+                    why::EXPIRED | why::REVOKED => {
                         "ask an admin for a new token (`crm-sync-server token issue USER`), then `crm sync --token NEW`"
                     }
                     _ => "check the token (`crm sync --token TOKEN` sets it)",
