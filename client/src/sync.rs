@@ -95,8 +95,9 @@ pub struct SyncReport {
     /// Records held here, with nothing the server lacked, that it no longer shares with us (moved
     /// to a book we may not read, or our grant was taken away); they stay here as they were.
     pub unshared: u64,
+    /// The records counted in `refused` or `unshared` (each once).
     #[serde(skip)]
-    pub refused_ids: std::collections::HashSet<DocumentId>,
+    pub counted_ids: std::collections::HashSet<DocumentId>,
 }
 
 type Socket =
@@ -431,7 +432,7 @@ impl Session<'_> {
                             .engine
                             .heads(&document_id)
                             .is_some_and(|h| !h.is_empty());
-                        if held && self.report.refused_ids.insert(document_id) {
+                        if held && self.report.counted_ids.insert(document_id) {
                             if unsent {
                                 self.report.refused += 1;
                             } else {

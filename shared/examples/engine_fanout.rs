@@ -32,9 +32,8 @@ struct Bench {
     doc_id: DocumentId,
     timed: Duration,
     now: u64,
-    /// Frames from subscribers to the server, in arrival order.
-    inbox: VecDeque<Vec<u8>>,
-    inbox_conn: VecDeque<ConnectionId>,
+    /// Frames from subscribers to the server, in arrival order, with their connection.
+    inbox: VecDeque<(ConnectionId, Vec<u8>)>,
 }
 
 fn peer(name: String) -> PeerId {
@@ -94,14 +93,12 @@ impl Bench {
                 document_id: self.doc_id,
                 data: reply.encode(),
             });
-            self.inbox.push_back(frame);
-            self.inbox_conn.push_back(conn);
+            self.inbox.push_back((conn, frame));
         }
     }
 
     fn drain(&mut self) {
-        while let (Some(frame), Some(conn)) = (self.inbox.pop_front(), self.inbox_conn.pop_front())
-        {
+        while let Some((conn, frame)) = self.inbox.pop_front() {
             self.deliver(conn, frame);
         }
     }
@@ -136,7 +133,6 @@ fn main() {
         timed: Duration::ZERO,
         now: 0,
         inbox: VecDeque::new(),
-        inbox_conn: VecDeque::new(),
     };
     // The writer (subscriber 0) creates the record; everyone joins and syncs it.
     for i in 0..=peers {

@@ -105,21 +105,16 @@ impl Access {
 
     /// The refusals counted, as Prometheus text.
     pub fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(
+        crate::metrics::write_labelled_counter(
             out,
-            "# HELP crm_sync_access_refusals_total Documents refused by book access, by what was refused.\n# TYPE crm_sync_access_refusals_total counter"
+            "crm_sync_access_refusals_total",
+            "Documents refused by book access, by what was refused.",
+            "refused",
+            &[
+                ("new_document", &self.refused_new),
+                ("move", &self.refused_moves),
+            ],
         );
-        for (what, c) in [
-            ("new_document", &self.refused_new),
-            ("move", &self.refused_moves),
-        ] {
-            let _ = writeln!(
-                out,
-                "crm_sync_access_refusals_total{{refused=\"{what}\"}} {}",
-                c.load(Relaxed)
-            );
-        }
     }
 
     pub fn is_open(&self) -> bool {

@@ -467,27 +467,23 @@ impl LimitCounters {
 
     /// Appended to the `/metrics` text.
     pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
+        crate::metrics::write_labelled_counter(
             out,
-            "# HELP crm_sync_limit_refusals_total Connections closed (or refused) for breaking a limit, by limit.\n# TYPE crm_sync_limit_refusals_total counter"
+            "crm_sync_limit_refusals_total",
+            "Connections closed (or refused) for breaking a limit, by limit.",
+            "limit",
+            &[
+                ("inflated_bytes", &self.inflated),
+                ("operations", &self.ops),
+                ("unsupported_chunk", &self.unsupported),
+                ("handshake_timeout", &self.handshake_timeout),
+                ("connections_per_user", &self.per_user),
+                ("max_connections", &self.max_connections),
+                ("pending_connections", &self.pending_connections),
+                ("pending_per_ip", &self.pending_per_ip),
+                ("tls_handshake", &self.tls_handshake_failed),
+            ],
         );
-        for (limit, c) in [
-            ("inflated_bytes", &self.inflated),
-            ("operations", &self.ops),
-            ("unsupported_chunk", &self.unsupported),
-            ("handshake_timeout", &self.handshake_timeout),
-            ("connections_per_user", &self.per_user),
-            ("max_connections", &self.max_connections),
-            ("pending_connections", &self.pending_connections),
-            ("pending_per_ip", &self.pending_per_ip),
-            ("tls_handshake", &self.tls_handshake_failed),
-        ] {
-            let _ = writeln!(
-                out,
-                "crm_sync_limit_refusals_total{{limit=\"{limit}\"}} {}",
-                c.load(Relaxed)
-            );
-        }
         let _ = writeln!(
             out,
             "# HELP crm_sync_rate_limited_total Times a connection's reader waited for its rate limit.\n# TYPE crm_sync_rate_limited_total counter\ncrm_sync_rate_limited_total {}",

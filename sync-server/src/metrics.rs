@@ -26,6 +26,24 @@ pub struct Metrics {
     pub compactions: AtomicU64,
 }
 
+/// Appends one Prometheus counter with a label, a line per value of the label.
+pub fn write_labelled_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &[(&str, &AtomicU64)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, counter) in values {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{value}\"}} {}",
+            counter.load(Relaxed)
+        );
+    }
+}
+
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);

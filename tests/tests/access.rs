@@ -44,12 +44,8 @@ fn device(server: &SyncServer, user: &str, book: &str, token: &str) -> Crm {
     crm
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    assert!(wait_for(what, done), "timed out waiting until {what}");
 }
 
 #[test]
