@@ -412,6 +412,48 @@ impl SyncServer {
         server
     }
 
+    /// Runs an admin subcommand of the server on its data dir (`user add ana`, `grant ana
+    /// north`, ...), which must succeed; returns its stdout, trimmed.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(sync_server_bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .expect("crm-sync-server can be started");
+        assert!(
+            out.status.success(),
+            "crm-sync-server {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Issues a token for `user` and returns it.
+    pub fn token(&self, user: &str) -> String {
+        let t = self.admin(&["token", "issue", user]);
+        assert!(t.starts_with("crm_"), "a token starts with crm_: {t}");
+        t
+    }
+
+    /// A new device of `user` in `book`, set up the way the README tells a rep to
+    /// (`crm init --user U --book B --server URL --token T`), which restores what the server holds.
+    pub fn device(&self, user: &str, book: &str, token: &str) -> Crm {
+        let crm = Crm::new();
+        crm.ok(&[
+            "init",
+            "--user",
+            user,
+            "--book",
+            book,
+            "--server",
+            &self.url(),
+            "--token",
+            token,
+        ]);
+        crm
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
@@ -578,4 +620,16 @@ impl Drop for SyncServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Polls `done` every 100 ms until it holds or `limit` passes; false when it timed out.
+pub fn wait_for(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
 }

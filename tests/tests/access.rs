@@ -5,45 +5,6 @@ use crm_tests::{contact_names, rows, sync_server_bin, Crm, SyncServer};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs an admin subcommand of the server on its data dir; returns stdout.
-fn admin(server: &SyncServer, args: &[&str]) -> String {
-    let out = Command::new(sync_server_bin())
-        .args(args)
-        .arg("--data-dir")
-        .arg(server.data_dir())
-        .output()
-        .expect("run crm-sync-server");
-    assert!(
-        out.status.success(),
-        "crm-sync-server {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn token(server: &SyncServer, user: &str) -> String {
-    let t = admin(server, &["token", "issue", user]);
-    assert!(t.starts_with("crm_"), "{t}");
-    t
-}
-
-/// A rep's data dir in `book`, signed in with `token`.
-fn device(server: &SyncServer, user: &str, book: &str, token: &str) -> Crm {
-    let crm = Crm::new();
-    crm.ok(&[
-        "init",
-        "--user",
-        user,
-        "--book",
-        book,
-        "--server",
-        &server.url(),
-        "--token",
-        token,
-    ]);
-    crm
-}
-
 fn wait_until(what: &str, done: impl FnMut() -> bool) {
     assert!(wait_for(what, done), "timed out waiting until {what}");
 }
@@ -61,14 +22,14 @@ fn books_keep_reps_apart_and_managers_see_all() {
     ] {
         let mut full = vec![cmd];
         full.extend(args);
-        admin(&server, &full);
+        server.admin(&full);
     }
-    admin(&server, &["grant", "ana", "north"]);
-    admin(&server, &["grant", "bruno", "south"]);
-    admin(&server, &["grant", "rui", "north", "--read-only"]);
+    server.admin(&["grant", "ana", "north"]);
+    server.admin(&["grant", "bruno", "south"]);
+    server.admin(&["grant", "rui", "north", "--read-only"]);
 
-    let ana = device(&server, "ana", "north", &token(&server, "ana"));
-    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+    let ana = server.device("ana", "north", &server.token("ana"));
+    let bruno = server.device("bruno", "south", &server.token("bruno"));
     ana.add(&["contact", "add", "--name", "Ines North"]);
     bruno.add(&["contact", "add", "--name", "Joao South"]);
     ana.ok(&["sync"]);
@@ -79,11 +40,11 @@ fn books_keep_reps_apart_and_managers_see_all() {
     assert_eq!(contact_names(&bruno), ["Joao South"]);
 
     // A manager's new laptop restores both books.
-    let max = device(&server, "max", "north", &token(&server, "max"));
+    let max = server.device("max", "north", &server.token("max"));
     assert_eq!(contact_names(&max), ["Ines North", "Joao South"]);
 
     // A read-only rep sees the book, but their edits stay on their laptop.
-    let rui = device(&server, "rui", "north", &token(&server, "rui"));
+    let rui = server.device("rui", "north", &server.token("rui"));
     assert_eq!(contact_names(&rui), ["Ines North"]);
     let ines = rows(&rui.json(&["contact", "list"]))[0]["id"]
         .as_str()
@@ -114,11 +75,11 @@ fn connections_without_a_valid_token_are_refused() {
     early.ok(&["init", "--user", "early", "--server", &server.url()]);
     early.ok(&["sync"]);
 
-    admin(&server, &["user", "add", "ana"]);
-    admin(&server, &["book", "add", "north"]);
-    admin(&server, &["grant", "ana", "north"]);
-    let good = token(&server, "ana");
-    let ana = device(&server, "ana", "north", &good);
+    server.admin(&["user", "add", "ana"]);
+    server.admin(&["book", "add", "north"]);
+    server.admin(&["grant", "ana", "north"]);
+    let good = server.token("ana");
+    let ana = server.device("ana", "north", &good);
     ana.ok(&["sync"]);
 
     // From the first user on, a connection without a valid token gets HTTP 401.
@@ -137,7 +98,8 @@ fn connections_without_a_valid_token_are_refused() {
     ]);
     assert!(err.contains("401: unknown token"), "{err}");
     // A token that expired or was revoked is refused the same way.
-    let id: String = admin(&server, &["token", "list", "--json"])
+    let id: String = server
+        .admin(&["token", "list", "--json"])
         .parse::<serde_json::Value>()
         .unwrap()
         .as_array()
@@ -146,7 +108,7 @@ fn connections_without_a_valid_token_are_refused() {
         .find(|t| t["user"] == "ana")
         .unwrap()["id"]
         .to_string();
-    admin(&server, &["token", "revoke", &id]);
+    server.admin(&["token", "revoke", &id]);
     let err = ana.fail(&["sync"]);
     assert!(
         err.contains("401") && err.contains("this token was revoked"),
@@ -161,10 +123,10 @@ fn connections_without_a_valid_token_are_refused() {
 #[test]
 fn a_revoked_token_is_cut_off_mid_watch() {
     let server = SyncServer::start();
-    admin(&server, &["user", "add", "ana"]);
-    admin(&server, &["book", "add", "north"]);
-    admin(&server, &["grant", "ana", "north"]);
-    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    server.admin(&["user", "add", "ana"]);
+    server.admin(&["book", "add", "north"]);
+    server.admin(&["grant", "ana", "north"]);
+    let ana = server.device("ana", "north", &server.token("ana"));
     let mut watch = ana
         .command()
         .args(["sync", "--watch"])
@@ -175,7 +137,7 @@ fn a_revoked_token_is_cut_off_mid_watch() {
     wait_until("the watch is connected", || {
         server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
     });
-    admin(&server, &["token", "revoke", "--user", "ana"]);
+    server.admin(&["token", "revoke", "--user", "ana"]);
     let revoked = Instant::now();
     wait_until("the connection is closed", || {
         server.metric("crm_sync_connections_open").unwrap_or(1.0) == 0.0
@@ -230,20 +192,18 @@ fn unix_now() -> i64 {
 #[test]
 fn an_expired_token_is_refused_with_401() {
     let server = SyncServer::start();
-    admin(&server, &["user", "add", "ana"]);
-    admin(&server, &["book", "add", "north"]);
-    admin(&server, &["grant", "ana", "north"]);
+    server.admin(&["user", "add", "ana"]);
+    server.admin(&["book", "add", "north"]);
+    server.admin(&["grant", "ana", "north"]);
     // Everything but the sync is done before the token is issued, so that the first sync
     // (one `crm` process) has the token's whole life, at least 3 s, to succeed in.
     let ana = Crm::new();
     ana.ok(&["init", "--user", "ana", "--book", "north"]);
     ana.add(&["contact", "add", "--name", "Ines Duarte"]);
-    let issued: serde_json::Value = admin(
-        &server,
-        &["token", "issue", "ana", "--expires-in", "4s", "--json"],
-    )
-    .parse()
-    .expect("token issue --json prints JSON");
+    let issued: serde_json::Value = server
+        .admin(&["token", "issue", "ana", "--expires-in", "4s", "--json"])
+        .parse()
+        .expect("token issue --json prints JSON");
     let expires_at = issued["expires_at"].as_i64().expect("an expiry time");
     let token = issued["token"].as_str().expect("a token");
     assert!(expires_at <= unix_now() + 4, "{issued}");
@@ -278,12 +238,12 @@ fn an_expired_token_is_refused_with_401() {
 #[test]
 fn token_lifetimes_are_given_with_a_unit_or_in_days() {
     let server = SyncServer::start();
-    admin(&server, &["user", "add", "ana"]);
+    server.admin(&["user", "add", "ana"]);
     let expiry = |args: &[&str]| -> i64 {
         let mut all = vec!["token", "issue", "ana", "--json"];
         all.extend_from_slice(args);
         let before = unix_now();
-        let out: serde_json::Value = admin(&server, &all).parse().expect("JSON");
+        let out: serde_json::Value = server.admin(&all).parse().expect("JSON");
         out["expires_at"].as_i64().expect("an expiry time") - before
     };
     for (args, seconds) in [
@@ -312,7 +272,8 @@ fn token_lifetimes_are_given_with_a_unit_or_in_days() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("--expires-in"), "{bad:?}: {stderr}");
     }
-    let tokens: serde_json::Value = admin(&server, &["token", "list", "--json"])
+    let tokens: serde_json::Value = server
+        .admin(&["token", "list", "--json"])
         .parse()
         .expect("JSON");
     assert_eq!(
@@ -337,7 +298,7 @@ fn north_and_south(server: &SyncServer) {
         &["grant", "bruno", "south"],
         &["grant", "carla", "south"],
     ] {
-        admin(server, args);
+        server.admin(args);
     }
 }
 
@@ -361,12 +322,12 @@ fn recorded_book(server: &SyncServer, id: &str) -> Option<String> {
 fn a_manager_moves_a_record_and_access_follows_its_book() {
     let server = SyncServer::start();
     north_and_south(&server);
-    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let ana = server.device("ana", "north", &server.token("ana"));
     let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
     ana.ok(&["sync"]);
-    let carla = device(&server, "carla", "south", &token(&server, "carla"));
+    let carla = server.device("carla", "south", &server.token("carla"));
     assert_eq!(contact_names(&carla), Vec::<String>::new());
-    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+    let bruno = server.device("bruno", "south", &server.token("bruno"));
     let mut watch = bruno
         .command()
         .args(["sync", "--watch"])
@@ -378,7 +339,7 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
         server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
     });
 
-    let max = device(&server, "max", "north", &token(&server, "max"));
+    let max = server.device("max", "north", &server.token("max"));
     let moved = max.json(&["move", &ines[..6], "--book", "south"]);
     assert_eq!(moved["id"], ines.as_str(), "{moved}");
     assert_eq!(moved["book"], "south", "{moved}");
@@ -397,7 +358,7 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
     assert_eq!(book_of(&carla, &ines), "south");
     assert_eq!(recorded_book(&server, &ines).as_deref(), Some("south"));
     // A manager's new laptop finds it in south.
-    let mia = device(&server, "mia", "north", &token(&server, "mia"));
+    let mia = server.device("mia", "north", &server.token("mia"));
     assert_eq!(book_of(&mia, &ines), "south");
 
     // The north rep no longer receives its changes.
@@ -438,12 +399,12 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> bool {
 fn a_reps_move_is_refused_and_stays_on_their_laptop() {
     let server = SyncServer::start();
     north_and_south(&server);
-    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    let ana = server.device("ana", "north", &server.token("ana"));
     let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
     let rita = ana.add(&["contact", "add", "--name", "Rita North"]);
     ana.ok(&["sync"]);
-    let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
-    let max = device(&server, "max", "north", &token(&server, "max"));
+    let bruno = server.device("bruno", "south", &server.token("bruno"));
+    let max = server.device("max", "north", &server.token("max"));
     assert_eq!(contact_names(&max), ["Ines North", "Rita North"]);
 
     // Moved on the laptop at once; the server refuses it at sync, and takes her other edits.
@@ -485,7 +446,7 @@ fn a_reps_move_is_refused_and_stays_on_their_laptop() {
     assert_eq!(book_of(&max, &ines), "north");
     assert_eq!(max.json(&["contact", "show", &rita])["title"], "Buyer");
     assert_eq!(recorded_book(&server, &ines).as_deref(), Some("north"));
-    let fresh = device(&server, "bruno", "south", &token(&server, "bruno"));
+    let fresh = server.device("bruno", "south", &server.token("bruno"));
     assert_eq!(contact_names(&fresh), Vec::<String>::new());
 
     // She moves it back: the server takes the two moves (they leave its book as recorded) and
@@ -543,12 +504,12 @@ fn move_needs_a_record_and_a_book() {
 fn concurrent_moves_by_two_managers_settle_on_the_book_automerge_shows() {
     let server = SyncServer::start();
     north_and_south(&server);
-    admin(&server, &["book", "add", "east"]);
-    let ana = device(&server, "ana", "north", &token(&server, "ana"));
+    server.admin(&["book", "add", "east"]);
+    let ana = server.device("ana", "north", &server.token("ana"));
     let ines = ana.add(&["contact", "add", "--name", "Ines North"]);
     ana.ok(&["sync"]);
-    let max = device(&server, "max", "north", &token(&server, "max"));
-    let mia = device(&server, "mia", "north", &token(&server, "mia"));
+    let max = server.device("max", "north", &server.token("max"));
+    let mia = server.device("mia", "north", &server.token("mia"));
     // Both move it before either hears of the other's move.
     max.ok(&["move", &ines, "--book", "south"]);
     mia.ok(&["move", &ines, "--book", "east"]);
@@ -568,7 +529,7 @@ fn concurrent_moves_by_two_managers_settle_on_the_book_automerge_shows() {
     );
     // The reps of the book it landed in see it; the north rep no longer gets its changes.
     if shown == "south" {
-        let bruno = device(&server, "bruno", "south", &token(&server, "bruno"));
+        let bruno = server.device("bruno", "south", &server.token("bruno"));
         assert_eq!(contact_names(&bruno), ["Ines North"]);
     }
     max.ok(&["contact", "edit", &ines, "--title", "Buyer"]);
