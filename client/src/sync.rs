@@ -111,6 +111,10 @@ struct Session<'a> {
     started: Instant,
     report: SyncReport,
     server: Option<PeerId>,
+    /// What the saved sync states are kept under: the server's storage id (its URL if it gives
+    /// none). A server restored from a backup has a new storage id: it is another peer, and
+    /// nothing saved about the old one is trusted.
+    states_key: String,
     batch: bool,
     summary_done: bool,
     pending: Vec<(DocumentId, Vec<u8>)>,
@@ -223,6 +227,7 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
             ..SyncReport::default()
         },
         server: None,
+        states_key: opts.url.clone(),
         batch: false,
         summary_done: false,
         pending: Vec::new(),
@@ -378,7 +383,7 @@ impl Session<'_> {
                                 .copied()
                                 .filter(|id| self.restored.insert(*id))
                                 .collect();
-                            let states = self.store.sync_states_of(&self.report.server, &fresh)?;
+                            let states = self.store.sync_states_of(&self.states_key, &fresh)?;
                             self.engine.restore_sync_states(server, states);
                         }
                         let loaded = self.store.documents_bytes(&documents)?;
@@ -405,13 +410,21 @@ impl Session<'_> {
                             .await;
                         self.closed = Some((code, reason));
                     }
-                    Action::PeerConnected { peer_id, batch, .. } => {
+                    Action::PeerConnected {
+                        peer_id,
+                        batch,
+                        metadata,
+                        ..
+                    } => {
+                        if let Some(storage) = &metadata.storage_id {
+                            self.states_key = format!("storage:{storage}");
+                        }
                         self.server = Some(peer_id);
                         self.batch = batch;
                     }
                     Action::PeerDisconnected { sync_states, .. } => {
                         self.store
-                            .save_sync_states(&self.report.server, &sync_states)?;
+                            .save_sync_states(&self.states_key, &sync_states)?;
                     }
                     Action::SummaryCompared { differing, .. } => {
                         self.summary_done = true;
@@ -509,7 +522,7 @@ impl Session<'_> {
         self.flush()?;
         if let Some(server) = &self.server {
             let states = self.engine.sync_states(server);
-            self.store.save_sync_states(&self.report.server, &states)?;
+            self.store.save_sync_states(&self.states_key, &states)?;
         }
         if self.report.created + self.report.updated > 0 {
             // Fold what arrived into the stored summary now, so the next connect reads none of it.

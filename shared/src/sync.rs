@@ -382,6 +382,12 @@ impl Engine {
 
     /// Restore saved sync states of a connected peer (invalid entries are skipped); returns how
     /// many were restored. Servers call this on [`Action::PeerConnected`] if they keep states.
+    ///
+    /// A document that already has a state with the peer keeps it: that state was made this
+    /// session and is newer than any saved one. Where the summary found the peer lacks the
+    /// document, the first message still carries every change: a saved state claiming the peer
+    /// holds our heads may be stale (a server restored from a backup) and would leave our changes
+    /// unsent.
     pub fn restore_sync_states(&mut self, peer: &PeerId, states: SavedSyncStates) -> usize {
         let ids: Vec<DocumentId> = states.iter().map(|(id, _)| *id).collect();
         let Some(p) = self.peers.get_mut(peer) else {
@@ -682,10 +688,7 @@ impl Engine {
                 // The peer's list is complete and lacks this document: its first message
                 // carries every change, saving a round trip (as if the peer had said
                 // "heads: [], have: nothing"). Were the list stale, resent changes are harmless.
-                let state = p.states.entry(id).or_default();
-                state.their_heads = Some(Vec::new());
-                state.their_need = Some(Vec::new());
-                state.their_have = Some(vec![sync::Have::default()]);
+                mark_peer_lacks(p.states.entry(id).or_default());
             }
             // The catalog is the client's list of stored documents: one it does not list is
             // requested at once, without a storage round trip. (Were it stored after all, the
@@ -1540,6 +1543,16 @@ impl Engine {
                 let change = slot.set_heads(&id, heads);
                 update_summary(self.deferred.as_mut(), &id, change);
                 out.touched.push(id);
+                // A document never synced with our server (no state, saved or from this
+                // session: a record made while connected) may be new to it, and a server that
+                // screens new documents by their book judges one only by its changes: the first
+                // message carries them all, as for a document the summary found missing there.
+                // (Were the server holding it after all, resent changes are harmless.)
+                for p in self.peers.values_mut().filter(|p| p.outbound) {
+                    if let std::collections::btree_map::Entry::Vacant(v) = p.states.entry(id) {
+                        mark_peer_lacks(v.insert(sync::State::new()));
+                    }
+                }
                 // Always fan out: the change may already have been in the loaded bytes.
                 self.fan_out(id, None, out);
             }
@@ -1860,10 +1873,7 @@ impl Engine {
     /// every change, as if the peer had said "heads: [], have: nothing").
     fn sync_whole(&mut self, now: Timestamp, peer: &PeerId, id: DocumentId, out: &mut Out) {
         if let Some(p) = self.peers.get_mut(peer) {
-            let state = p.states.entry(id).or_default();
-            state.their_heads = Some(Vec::new());
-            state.their_need = Some(Vec::new());
-            state.their_have = Some(vec![sync::Have::default()]);
+            mark_peer_lacks(p.states.entry(id).or_default());
         }
         self.with_doc(now, id, Pending::SyncWith(peer.clone()), out);
     }
@@ -2228,10 +2238,35 @@ fn encode_states(states: &BTreeMap<DocumentId, sync::State>) -> SavedSyncStates 
     states.iter().map(|(id, s)| (*id, s.encode())).collect()
 }
 
+/// Marks a sync state as with a peer known to hold nothing of the document (as if it had said
+/// "heads: [], have: nothing"): the next message generated carries every change.
+fn mark_peer_lacks(state: &mut sync::State) {
+    state.their_heads = Some(Vec::new());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![sync::Have::default()]);
+}
+
+/// Decodes saved states into `into`. A state `into` already holds for a document is newer and
+/// kept, except one only marked "the peer lacks it" ([`mark_peer_lacks`]): the saved state takes
+/// its place with the mark, so the first message still carries every change, and the heads the
+/// peer was last known to share still tell a refusal from a document it hides from us
+/// ([`Action::Unavailable`]'s `unsent`).
 fn restore_states(into: &mut BTreeMap<DocumentId, sync::State>, saved: SavedSyncStates) -> usize {
     let mut n = 0;
     for (id, bytes) in saved {
-        if let Ok(state) = sync::State::decode(&bytes) {
+        let marked = match into.get(&id) {
+            None => false,
+            Some(state)
+                if state.their_heads.as_deref() == Some(&[]) && state.sent_hashes.is_empty() =>
+            {
+                true
+            }
+            Some(_) => continue,
+        };
+        if let Ok(mut state) = sync::State::decode(&bytes) {
+            if marked {
+                mark_peer_lacks(&mut state);
+            }
             into.insert(id, state);
             n += 1;
         }

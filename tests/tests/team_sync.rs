@@ -1,0 +1,147 @@
+//! Records reach the team in its real setup: a server with users, books, grants and tokens, reps
+//! syncing live (`crm sync --watch`) and now and then, and a server restored from a backup.
+
+use crm_tests::{contact_names, wait_for, Crm, SyncServer};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A server with book `north` and reps `ana` and `bruno` granted it; returns their devices.
+fn north_team(server: &SyncServer) -> (Crm, Crm) {
+    for args in [
+        &["user", "add", "ana"][..],
+        &["user", "add", "bruno"],
+        &["book", "add", "north"],
+        &["grant", "ana", "north"],
+        &["grant", "bruno", "north"],
+    ] {
+        server.admin(args);
+    }
+    let ana = server.device("ana", "north", &server.token("ana"));
+    let bruno = server.device("bruno", "north", &server.token("bruno"));
+    (ana, bruno)
+}
+
+/// `crm sync --watch` on `crm`'s data dir, its output in files of the data dir's scratch folder;
+/// killed when dropped.
+struct Watcher {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Watcher {
+    fn start(crm: &Crm) -> Watcher {
+        let log = crm.scratch().join("watch.log");
+        let file = std::fs::File::create(&log).expect("a log file");
+        let child = crm
+            .command()
+            .args(["sync", "--watch"])
+            .stdout(file.try_clone().expect("a second handle"))
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("crm sync --watch starts");
+        Watcher { child, log }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
+    let server = SyncServer::start();
+    let (ana, bruno) = north_team(&server);
+    let watcher = Watcher::start(&bruno);
+    assert!(
+        wait_for(Duration::from_secs(20), || watcher
+            .output()
+            .contains("Syncing live")),
+        "the watcher starts: {}",
+        watcher.output()
+    );
+    bruno.add(&["contact", "add", "--name", "Made During Watch"]);
+    let arrived = wait_for(Duration::from_secs(20), || {
+        ana.ok(&["sync"]);
+        contact_names(&ana) == ["Made During Watch"]
+    });
+    assert!(
+        arrived,
+        "a contact added while bruno watches reaches ana: she has {:?}; watcher said:\n{}\nserver log:\n{}",
+        contact_names(&ana),
+        watcher.output(),
+        server.log()
+    );
+    // And the other way: what ana adds reaches bruno's watching laptop without his asking.
+    ana.add(&["contact", "add", "--name", "Sent To A Watcher"]);
+    ana.ok(&["sync"]);
+    assert!(
+        wait_for(Duration::from_secs(20), || contact_names(&bruno)
+            .contains(&"Sent To A Watcher".to_string())),
+        "ana's contact reaches bruno's watcher: {:?}",
+        contact_names(&bruno)
+    );
+}
+
+#[test]
+fn records_made_after_a_backup_come_back_after_a_restore() {
+    let mut server = SyncServer::start();
+    let (ana, bruno) = north_team(&server);
+    ana.add(&["contact", "add", "--name", "Before Backup"]);
+    ana.ok(&["sync"]);
+    let backup = server.data_dir().with_file_name("backup.sqlite3");
+    server.admin(&["backup", "--to", backup.to_str().expect("a UTF-8 path")]);
+
+    // After the backup: ana adds a record and edits the old one, bruno adds one; all synced.
+    let after = ana.add(&["contact", "add", "--name", "After Backup"]);
+    let before = ana.ids("contact");
+    let old = before
+        .iter()
+        .find(|id| **id != after)
+        .expect("the old record");
+    ana.ok(&["contact", "edit", old, "--title", "Edited After Backup"]);
+    ana.ok(&["sync"]);
+    bruno.add(&["contact", "add", "--name", "Bruno After Backup"]);
+    bruno.ok(&["sync"]);
+
+    // The server's disk is lost; IT restores last night's backup.
+    server.kill9();
+    let restored = std::process::Command::new(crm_tests::sync_server_bin())
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .output()
+        .expect("crm-sync-server restore runs");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    // Same address: the laptops' saved sync states are of the server before the restore.
+    server
+        .restart_on_same_port()
+        .expect("the server restarts on its address");
+
+    // The laptops re-offer what the restored server lacks; nothing is "no longer shared".
+    for rep in [&ana, &bruno] {
+        let report = rep.json(&["sync"]);
+        assert_eq!(report["unshared"], 0, "{report}");
+        assert_eq!(report["refused"], 0, "{report}");
+    }
+    // A new laptop has everything, including the edit made after the backup.
+    let fresh = server.device("ana", "north", &server.token("ana"));
+    assert_eq!(
+        contact_names(&fresh),
+        ["After Backup", "Before Backup", "Bruno After Backup"]
+    );
+    let shown = fresh.json(&["contact", "show", old]);
+    assert_eq!(shown["title"], "Edited After Backup", "{shown}");
+}
