@@ -54,6 +54,10 @@ pub enum Command {
     )]
     Move(BookMoveArgs),
     /// Sync with the team's server: send local changes, receive everyone else's
+    #[command(
+        long_about = "Sync with the team's server: send local changes, receive everyone else's.\n\nRecords that did not travel are named with why and what to do: those the server refused (they stay on this laptop), those it no longer shares with you (named once), and those someone else removed. `--watch` stays connected and prints one line per batch received or sent and per reconnect (JSON lines with --json).",
+        after_help = "Exit codes: 0 synced; 3 synced, but the server refused the changes of some records (they stay on this laptop; listed with what to do); 1 any other failure (server unreachable, token refused, ...)."
+    )]
     Sync(SyncArgs),
     /// Merge another data dir's records into this one (e.g. a copy from another laptop)
     Merge(MergeArgs),

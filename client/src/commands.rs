@@ -19,6 +19,7 @@ mod rows;
 mod settings;
 mod show;
 mod sync;
+pub use sync::{RecordsRefused, EXIT_REFUSED};
 mod timeline;
 
 use crate::cli::{Cli, Command};

@@ -21,7 +21,11 @@ fn main() -> ExitCode {
                 "crm: error: {}",
                 msg.join(": ").replace('\r', "\\r").replace('\n', "\\n")
             );
-            ExitCode::FAILURE
+            if e.is::<crm_client::commands::RecordsRefused>() {
+                ExitCode::from(crm_client::commands::EXIT_REFUSED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! `crm` at any instant leaves either the old or the new state.
 
 mod documents;
+mod notices;
 mod read_model;
 mod replica;
 

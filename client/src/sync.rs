@@ -9,6 +9,7 @@
 //! order), and reconnects with backoff when the connection drops or the server restarts.
 
 mod connect;
+mod feed;
 mod fetcher;
 
 use crate::store::Store;
@@ -17,6 +18,7 @@ pub use connect::{endpoint, is_tls, CaCertError, CaCerts};
 use crm_shared::protocol::{self, PeerId, StorageId};
 use crm_shared::sync::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
+use feed::Feed;
 use fetcher::Fetcher;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -72,6 +74,8 @@ pub struct SyncOptions {
     pub progress: bool,
     /// Give up when the server sends nothing for this long.
     pub timeout: Duration,
+    /// `--watch` tells what it does as JSON lines instead of text.
+    pub json: bool,
 }
 
 /// What one sync did.
@@ -95,9 +99,32 @@ pub struct SyncReport {
     /// Records held here, with nothing the server lacked, that it no longer shares with us (moved
     /// to a book we may not read, or our grant was taken away); they stay here as they were.
     pub unshared: u64,
-    /// The records counted in `refused` or `unshared` (each once).
+    /// The records counted in `refused`, in the order the server named them.
     #[serde(skip)]
-    pub counted_ids: std::collections::HashSet<DocumentId>,
+    pub refused_ids: Vec<DocumentId>,
+    /// The records counted in `unshared`.
+    #[serde(skip)]
+    pub unshared_ids: Vec<DocumentId>,
+    /// Records listed here that arrived removed (someone else's `crm rm`).
+    #[serde(skip)]
+    pub removed_ids: Vec<DocumentId>,
+    /// Records whose local changes a `--watch` session sent.
+    #[serde(skip)]
+    pub pushed: u64,
+}
+
+impl SyncReport {
+    /// True when `id` is already counted as refused or unshared.
+    fn counted(&self, id: &DocumentId) -> bool {
+        self.refused_ids.contains(id) || self.unshared_ids.contains(id)
+    }
+
+    /// Adds what a merge into the store did.
+    fn add(&mut self, merged: crate::store::Merged) {
+        self.created += merged.created;
+        self.updated += merged.updated;
+        self.removed_ids.extend(merged.removed);
+    }
 }
 
 type Socket =
@@ -187,17 +214,19 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
         .build()
         .map_err(|e| SyncError::Socket(e.to_string()))?;
     runtime.block_on(async {
+        let mut feed = Feed::new(opts.json);
         if !opts.watch {
-            return session(store, opts).await;
+            return session(store, opts, &mut feed).await;
         }
         let mut backoff = 1;
         loop {
-            match session(store, opts).await {
+            match session(store, opts, &mut feed).await {
                 Ok(_) => backoff = 1,
                 Err(SyncError::Store(e)) => return Err(SyncError::Store(e)),
                 Err(e @ SyncError::Refused { .. }) => return Err(e),
                 Err(e @ SyncError::Untrusted { .. }) => return Err(e),
                 Err(e) => {
+                    feed.lost();
                     eprintln!("crm: {e}; reconnecting in {backoff} s");
                     tokio::time::sleep(Duration::from_secs(backoff)).await;
                     backoff = (backoff * 2).min(30);
@@ -207,8 +236,15 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
     })
 }
 
-async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+async fn session(
+    store: &mut Store,
+    opts: &SyncOptions,
+    feed: &mut Feed,
+) -> Result<SyncReport, SyncError> {
     let mut ws = connect(opts).await?;
+    if opts.watch {
+        feed.connected(&opts.url);
+    }
     let mut config = Config::new(peer_id(store));
     config.storage_id = StorageId::try_from(store.identity.device.clone()).ok();
     let mut engine = Engine::new(config);
@@ -301,6 +337,7 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
                                 .is_some_and(|ours| crm_shared::heads::same_heads(ours, heads))
                         })?;
                         last_seq = seq;
+                        s.report.pushed += changed.len() as u64;
                         for (document_id, changes) in changed {
                             s.handle(&mut ws, Event::LocalChange { document_id, changes }).await?;
                         }
@@ -308,6 +345,9 @@ async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, Sy
                     s.handle(&mut ws, Event::Tick).await?;
                 }
             }
+        }
+        if opts.watch {
+            feed.tell(&s.report);
         }
     }
     s.finish(&mut ws).await
@@ -445,11 +485,13 @@ impl Session<'_> {
                             .engine
                             .heads(&document_id)
                             .is_some_and(|h| !h.is_empty());
-                        if held && self.report.counted_ids.insert(document_id) {
+                        if held && !self.report.counted(&document_id) {
                             if unsent {
                                 self.report.refused += 1;
+                                self.report.refused_ids.push(document_id);
                             } else {
                                 self.report.unshared += 1;
+                                self.report.unshared_ids.push(document_id);
                             }
                         }
                     }
@@ -486,11 +528,10 @@ impl Session<'_> {
         let docs = std::mem::take(&mut self.fetched);
         let results = std::mem::take(&mut self.fetched_results);
         let merged = self.store.store_fetched(docs)?;
-        self.report.created += merged.created;
-        self.report.updated += merged.updated;
         if let Some(bar) = &self.bar {
             bar.inc(merged.created + merged.updated);
         }
+        self.report.add(merged);
         // Committed: only now may anything we send count on having them.
         self.handle(ws, Event::Stored { documents: results }).await
     }
@@ -509,11 +550,10 @@ impl Session<'_> {
         let mut gone = Vec::new();
         self.engine.unload_settled_into(&mut gone);
         self.dropper.free(gone);
-        self.report.created += merged.created;
-        self.report.updated += merged.updated;
         if let Some(bar) = &self.bar {
             bar.inc(merged.created + merged.updated);
         }
+        self.report.add(merged);
         Ok(())
     }
 

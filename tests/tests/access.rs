@@ -52,7 +52,14 @@ fn books_keep_reps_apart_and_managers_see_all() {
         .to_string();
     rui.ok(&["contact", "edit", &ines, "--title", "Rui's guess"]);
     rui.add(&["contact", "add", "--name", "Rui Private"]);
-    rui.ok(&["sync"]);
+    // His sync says so: the records stayed on his laptop (exit code 3), each named.
+    let out = rui.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not accepted by the server") && said.contains("\"Rui Private\""),
+        "{said}"
+    );
     ana.ok(&["sync"]);
     let shown = ana.json(&["contact", "show", &ines]);
     assert!(
@@ -368,9 +375,15 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
     let report = ana.json(&["sync"]);
     assert_eq!(report["refused"], 0, "{report}");
     assert_eq!(report["unshared"], 1, "{report}");
+    // Named once, with what to do; later syncs count it in one line.
+    let group = &report["records"][0];
+    assert_eq!(group["cause"], "unshared", "{report}");
+    assert_eq!(group["records"][0]["id"], ines.as_str(), "{report}");
+    assert_eq!(group["records"][0]["name"], "Ines North", "{report}");
+    assert!(group["next"].as_str().is_some_and(|n| !n.is_empty()));
     let said = ana.ok(&["sync"]);
     assert!(
-        said.contains("1 record is no longer shared with you"),
+        said.contains("1 record named before is still not shared with you"),
         "{said}"
     );
     let shown = ana.json(&["contact", "show", &ines]);
@@ -421,13 +434,26 @@ fn a_reps_move_is_refused_and_stays_on_their_laptop() {
     );
     assert_eq!(book_of(&ana, &ines), "south");
     ana.ok(&["contact", "edit", &rita, "--title", "Buyer"]);
-    let report = ana.json(&["sync"]);
+    // The sync ends with the refused record named, what to do, and exit code 3.
+    let out = ana.run(&["--json", "sync"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["refused"], 1, "{report}");
-    let said = ana.ok(&["sync"]);
+    assert_eq!(report["records"][0]["cause"], "refused", "{report}");
+    assert_eq!(report["records"][0]["records"][0]["id"], ines.as_str());
+    let out = ana.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("1 record was not accepted by the server")
-            && said.contains("stay on this laptop"),
+        said.contains("1 record not accepted by the server")
+            && said.contains("contact \"Ines North\"")
+            && said.contains("Next: "),
         "{said}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("crm: error: 1 record stayed on this laptop") && err.lines().count() == 1,
+        "{err}"
     );
     assert_eq!(book_of(&ana, &ines), "south", "kept locally");
     let refused = |what: &str| {

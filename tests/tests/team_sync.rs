@@ -88,6 +88,66 @@ fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
         "ana's contact reaches bruno's watcher: {:?}",
         contact_names(&bruno)
     );
+    // The watcher said what it sent and received, one line each.
+    let said = |what: &str| watcher.output().lines().any(|l| l.contains(what));
+    assert!(
+        wait_for(Duration::from_secs(10), || said("sent changes of 1 record")
+            && said("received 1 record (1 new, 0 updated)")),
+        "{}",
+        watcher.output()
+    );
+}
+
+#[test]
+fn a_watcher_says_when_it_reconnects() {
+    let mut server = SyncServer::start();
+    let (ana, bruno) = north_team(&server);
+    let watcher = Watcher::start(&bruno);
+    let connected = || server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0;
+    assert!(wait_for(Duration::from_secs(20), connected));
+    server.kill9();
+    server
+        .restart_on_same_port()
+        .expect("the server restarts on its address");
+    assert!(
+        wait_for(Duration::from_secs(40), || watcher
+            .output()
+            .contains("reconnected to ws://")),
+        "{}\nserver log:\n{}",
+        watcher.output(),
+        server.log()
+    );
+    // And it still syncs live after the reconnect.
+    ana.add(&["contact", "add", "--name", "After The Restart"]);
+    ana.ok(&["sync"]);
+    assert!(wait_for(Duration::from_secs(20), || contact_names(&bruno)
+        == ["After The Restart"]));
+}
+
+#[test]
+fn a_record_someone_else_removed_is_named_with_the_way_back() {
+    let server = SyncServer::start();
+    let (ana, bruno) = north_team(&server);
+    let ines = ana.add(&["contact", "add", "--name", "Ines Duarte"]);
+    ana.ok(&["sync"]);
+    bruno.ok(&["sync"]);
+    // Bruno edits it offline while ana removes it.
+    bruno.ok(&["contact", "edit", &ines, "--title", "CFO"]);
+    ana.ok(&["contact", "rm", &ines]);
+    ana.ok(&["sync"]);
+    let said = bruno.ok(&["sync"]);
+    assert!(
+        said.contains("1 record removed by someone else")
+            && said.contains("contact \"Ines Duarte\"")
+            && said.contains(&format!("crm contact rm {ines} --restore")),
+        "{said}"
+    );
+    assert!(contact_names(&bruno).is_empty());
+    // His edit is kept in the removed record and comes back with it.
+    bruno.ok(&["contact", "rm", &ines, "--restore"]);
+    assert_eq!(bruno.json(&["contact", "show", &ines])["title"], "CFO");
+    let report = bruno.json(&["sync"]);
+    assert_eq!(report["records"], serde_json::json!([]), "{report}");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `crm sync [--watch]`.
 
+mod outcome;
+
 use super::Ctx;
 use crate::cli::SyncArgs;
 use crate::output;
@@ -8,6 +10,8 @@ use crate::sync::{endpoint, is_tls, sync, CaCerts, SyncError, SyncOptions, SyncR
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Duration;
+
+pub use outcome::{RecordsRefused, EXIT_REFUSED};
 
 /// The file holding the server token, readable by its owner only.
 pub const TOKEN_FILE: &str = "token";
@@ -44,7 +48,12 @@ pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
         a.watch,
         Duration::from_secs(a.timeout.max(1)),
     )?;
-    print_report(ctx, &report)
+    let told = outcome::Outcome::of(&mut store, &report, ctx.now_ms)?;
+    print_report(ctx, &report, &told)?;
+    match outcome::Outcome::refusal(&report) {
+        Some(refused) => Err(refused.into()),
+        None => Ok(()),
+    }
 }
 
 /// The certificates of a `--ca-cert FILE`: an error naming the file when it is missing, holds
@@ -111,6 +120,7 @@ pub fn sync_with(
         watch,
         progress: !ctx.json,
         timeout,
+        json: ctx.json,
     };
     Ok(sync(store, &options)?)
 }
@@ -124,9 +134,13 @@ fn read_token(dir: &Path) -> Result<Option<String>> {
     }
 }
 
-pub fn print_report(ctx: &Ctx, r: &SyncReport) -> Result<()> {
+fn print_report(ctx: &Ctx, r: &SyncReport, told: &outcome::Outcome) -> Result<()> {
     if ctx.json {
-        return output::json(r);
+        let mut value = serde_json::to_value(r)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("records".into(), serde_json::to_value(&told.groups)?);
+        }
+        return output::json(&value);
     }
     println!(
         "Synced with {}: {} new and {} updated records here; sent {}, received {} in {:.1} s.",
@@ -137,28 +151,8 @@ pub fn print_report(ctx: &Ctx, r: &SyncReport) -> Result<()> {
         kb(r.bytes_received),
         r.millis as f64 / 1000.0
     );
-    if r.refused > 0 {
-        println!(
-            "{} not accepted by the server (no right to change them there, or their book is not yours); they stay on this laptop.",
-            records(r.refused, "was", "were")
-        );
-    }
-    if r.unshared > 0 {
-        println!(
-            "{} no longer shared with you (moved to another book, or your access changed); kept on this laptop as last synced.",
-            records(r.unshared, "is", "are")
-        );
-    }
+    told.print();
     Ok(())
-}
-
-/// "1 record was", "3 records were".
-fn records(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 record {one}")
-    } else {
-        format!("{n} records {many}")
-    }
 }
 
 fn kb(bytes: u64) -> String {

@@ -143,6 +143,24 @@ pub fn upsert(
     write(conn, n, doc, id, r, false)
 }
 
+/// Whether the record `id` is listed and not removed (`None`: the read model has no row for it,
+/// as for the settings document).
+pub fn is_live(conn: &Connection, id: DocumentId) -> Result<Option<bool>, StoreError> {
+    let deleted: Option<i64> = conn
+        .prepare_cached(
+            "SELECT deleted FROM rm_orgs WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_contacts WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_cases WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_activities WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_relationships WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_users WHERE id = ?1
+             LIMIT 1",
+        )?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(deleted.map(|d| d == 0))
+}
+
 /// What the read model takes from one document: everything read out of Automerge, so that
 /// writing it needs only the database (and deriving it, only the document: another thread may).
 pub struct Derived {

@@ -68,12 +68,14 @@ impl FetchedDocument {
 }
 
 /// What a group merge did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Merged {
     /// Records that were new here.
     pub created: u64,
     /// Records that existed and changed.
     pub updated: u64,
+    /// Records listed here that the incoming changes removed (someone else's `crm rm`).
+    pub removed: Vec<DocumentId>,
 }
 
 impl Store {
@@ -244,8 +246,12 @@ impl Store {
                     continue;
                 }
             }
+            let was_live = existed && read_model::is_live(&tx, *id)? == Some(true);
             if let Some((n, mut doc)) = documents::merge(&tx, *id, bytes)? {
                 read_model::upsert(&tx, n, doc.document(), *id)?;
+                if was_live && read_model::is_live(&tx, *id)? == Some(false) {
+                    merged.removed.push(*id);
+                }
                 if existed {
                     merged.updated += 1;
                 } else {
@@ -271,8 +277,12 @@ impl Store {
         let mut merged = Merged::default();
         for d in docs {
             if documents::number(&tx, d.id)?.is_some() {
+                let was_live = read_model::is_live(&tx, d.id)? == Some(true);
                 if let Some((n, mut doc)) = documents::merge(&tx, d.id, &d.bytes)? {
                     read_model::upsert(&tx, n, doc.document(), d.id)?;
+                    if was_live && read_model::is_live(&tx, d.id)? == Some(false) {
+                        merged.removed.push(d.id);
+                    }
                     merged.updated += 1;
                 }
                 continue;
