@@ -53,6 +53,12 @@ pub enum Command {
         after_help = "Example: crm move 7Hq2 --book south"
     )]
     Move(BookMoveArgs),
+    /// Show or change this data dir's server, token, book and CA certificate
+    #[command(
+        long_about = "Show or change this data dir's server, token, book (where new records go) and CA certificate.\n\nWithout flags, shows them with what the server last said this user may do (role and books). With flags, the server is asked first (with the new server, token and CA) and the book is checked against what the user may write there; nothing is saved unless all of it holds.",
+        after_help = "Examples:\n  crm config\n  crm config --server wss://sync.example.com --token crm_...\n  crm config --book north"
+    )]
+    Config(ConfigArgs),
     /// Sync with the team's server: send local changes, receive everyone else's
     Sync(SyncArgs),
     /// Merge another data dir's records into this one (e.g. a copy from another laptop)
@@ -87,9 +93,10 @@ pub struct InitArgs {
     /// Also trust the CA certificate(s) in this PEM file for wss:// (a private CA); a copy is kept
     #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-    /// The book (territory) new records go into
-    #[arg(long, default_value = "default")]
-    pub book: String,
+    /// The book (territory) new records go into [default: with --server, the only book you may
+    /// write there; offline, `default`]
+    #[arg(long)]
+    pub book: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -560,6 +567,22 @@ pub struct BookMoveArgs {
     /// The book to move it to, as the server names it (lowercase letters, digits, . - _)
     #[arg(long)]
     pub book: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Sync with this server from now on (ws://HOST:PORT or wss://HOST:PORT)
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Use this access token from now on
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Put new records into this book from now on (one you may write on the server)
+    #[arg(long)]
+    pub book: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file for wss:// (a copy is kept)
+    #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

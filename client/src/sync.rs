@@ -10,6 +10,7 @@
 
 mod connect;
 mod fetcher;
+pub mod grants;
 
 use crate::store::Store;
 use connect::connect;

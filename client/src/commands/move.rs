@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: BookMoveArgs) -> Result<()> {
 }
 
 /// A book name as the server names books: 1-64 lowercase letters, digits, '.', '-' or '_'.
-fn check_book(book: &str) -> Result<&str> {
+pub fn check_book(book: &str) -> Result<&str> {
     let ok = !book.is_empty()
         && book.len() <= 64
         && book
