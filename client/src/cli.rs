@@ -50,7 +50,7 @@ pub enum Command {
     /// Move a record to another book (territory); the server takes the move from a manager or an admin only
     #[command(
         long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).",
-        after_help = "Example: crm move 7Hq2 --book south"
+        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
     )]
     Move(BookMoveArgs),
     /// Show or change this data dir's server, token, book and CA certificate
@@ -561,9 +561,14 @@ pub struct ResolveArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["id", "all_from"])))]
 pub struct BookMoveArgs {
     /// The record's id (or a unique prefix of it, at least 4 characters)
-    pub id: String,
+    pub id: Option<String>,
+    /// Move every record of this book instead (e.g. those made in `default` before the data dir
+    /// knew its book), in one transaction
+    #[arg(long, value_name = "BOOK", conflicts_with = "id")]
+    pub all_from: Option<String>,
     /// The book to move it to, as the server names it (lowercase letters, digits, . - _)
     #[arg(long)]
     pub book: String,
