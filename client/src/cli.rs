@@ -49,7 +49,7 @@ pub enum Command {
     History(IdArg),
     /// Move a record to another book (territory); the server takes the move from a manager or an admin only
     #[command(
-        long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).",
+        long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).\n\n--all-from BOOK moves every record of a book in one transaction: a manager's or an admin's all; a rep's only into a book they may write, and only records the server never took (such as those made in `default` before the data dir knew its book: the server judges them as new records, by the book they arrive in).",
         after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
     )]
     Move(BookMoveArgs),
