@@ -142,6 +142,17 @@ fn init_with_a_server_takes_the_reps_only_writable_book() {
     let bruno = server.device("bruno", "north", &server.token("bruno"));
     assert_eq!(contact_names(&bruno), ["Ines North"]);
 
+    // Every sync refreshes the grants kept.
+    server.admin(&["grant", "ana", "south", "--read-only"]);
+    ana.ok(&["sync"]);
+    assert_eq!(
+        ana.json(&["config"])["grants"]["books"],
+        serde_json::json!([
+            {"book": "north", "read": true, "write": true},
+            {"book": "south", "read": true, "write": false},
+        ])
+    );
+
     // A read-only rep's only readable book is theirs (their records stay on their laptop).
     let rui = Crm::new();
     let out = rui.json(&[

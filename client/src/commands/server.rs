@@ -256,10 +256,11 @@ pub fn same_user(store: &Store, grants: &Grants) -> Result<()> {
     }
 }
 
-/// Says so when new records of this data dir go into a book the user may not write: the server
-/// will refuse them until they are moved.
+/// Says so when new records of this data dir go into a book the user may not write but could
+/// (a book they may write exists): the server will refuse them until they are moved. A user with
+/// read-only grants alone is not told on every sync what their grant means.
 pub fn warn_unwritable_book(book: &str, grants: &Grants) {
-    if grants.may_write(book) {
+    if grants.may_write(book) || grants.writable().is_empty() {
         return;
     }
     let user = grants.user.as_deref().unwrap_or("you");
