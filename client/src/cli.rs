@@ -49,10 +49,16 @@ pub enum Command {
     History(IdArg),
     /// Move a record to another book (territory); the server takes the move from a manager or an admin only
     #[command(
-        long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).",
-        after_help = "Example: crm move 7Hq2 --book south"
+        long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).\n\n--all-from BOOK moves every record of a book in one transaction: a manager's or an admin's all; a rep's only into a book they may write, and only records the server never took (such as those made in `default` before the data dir knew its book: the server judges them as new records, by the book they arrive in).",
+        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
     )]
     Move(BookMoveArgs),
+    /// Show or change this data dir's server, token, book and CA certificate
+    #[command(
+        long_about = "Show or change this data dir's server, token, book (where new records go) and CA certificate.\n\nWithout flags, shows them with what the server last said this user may do (role and books). With flags, the server is asked first (with the new server, token and CA) and the book is checked against what the user may write there; nothing is saved unless all of it holds.",
+        after_help = "Examples:\n  crm config\n  crm config --server wss://sync.example.com --token crm_...\n  crm config --book north"
+    )]
+    Config(ConfigArgs),
     /// Sync with the team's server: send local changes, receive everyone else's
     #[command(
         long_about = "Sync with the team's server: send local changes, receive everyone else's.\n\nRecords that did not travel are named with why and what to do: those the server refused (they stay on this laptop), those it no longer shares with you (named once), and those someone else removed. `--watch` stays connected and prints one line per batch received or sent and per reconnect (JSON lines with --json).",
@@ -91,9 +97,10 @@ pub struct InitArgs {
     /// Also trust the CA certificate(s) in this PEM file for wss:// (a private CA); a copy is kept
     #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-    /// The book (territory) new records go into
-    #[arg(long, default_value = "default")]
-    pub book: String,
+    /// The book (territory) new records go into [default: with --server, the only book you may
+    /// write there; offline, `default`]
+    #[arg(long)]
+    pub book: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -558,12 +565,33 @@ pub struct ResolveArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["id", "all_from"])))]
 pub struct BookMoveArgs {
     /// The record's id (or a unique prefix of it, at least 4 characters)
-    pub id: String,
+    pub id: Option<String>,
+    /// Move every record of this book instead (e.g. those made in `default` before the data dir
+    /// knew its book), in one transaction
+    #[arg(long, value_name = "BOOK", conflicts_with = "id")]
+    pub all_from: Option<String>,
     /// The book to move it to, as the server names it (lowercase letters, digits, . - _)
     #[arg(long)]
     pub book: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Sync with this server from now on (ws://HOST:PORT or wss://HOST:PORT)
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Use this access token from now on
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Put new records into this book from now on (one you may write on the server)
+    #[arg(long)]
+    pub book: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file for wss:// (a copy is kept)
+    #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod activity;
 mod agenda;
 mod case;
+mod config;
 mod contact;
 mod demo;
 mod edits;
@@ -16,6 +17,7 @@ mod org;
 mod report;
 mod review;
 mod rows;
+mod server;
 mod settings;
 mod show;
 mod sync;
@@ -124,6 +126,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Resolve(a) => review::resolve(&ctx, a),
         Command::History(a) => review::history(&ctx, a),
         Command::Move(a) => r#move::run(&ctx, a),
+        Command::Config(a) => config::run(&ctx, a),
         Command::Sync(a) => sync::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
         Command::DemoData(a) => demo::run(&ctx, a),

@@ -9,6 +9,7 @@
 //! (`BEGIN IMMEDIATE` ... `COMMIT`, WAL, `synchronous=FULL`) before it reports success. Killing
 //! `crm` at any instant leaves either the old or the new state.
 
+mod books;
 mod documents;
 mod notices;
 mod read_model;

@@ -11,6 +11,7 @@
 mod connect;
 mod feed;
 mod fetcher;
+pub mod grants;
 
 use crate::store::Store;
 use connect::connect;
@@ -353,6 +354,11 @@ async fn session(
     s.finish(&mut ws).await
 }
 
+/// What the sync states saved for the server with this storage id are kept under.
+pub fn states_key(storage_id: &str) -> String {
+    format!("storage:{storage_id}")
+}
+
 /// A fresh peer id per session (the server replaces an older connection with the same id);
 /// the device id is our storage id.
 fn peer_id(store: &Store) -> PeerId {
@@ -457,7 +463,7 @@ impl Session<'_> {
                         ..
                     } => {
                         if let Some(storage) = &metadata.storage_id {
-                            self.states_key = format!("storage:{storage}");
+                            self.states_key = states_key(&storage.to_string());
                         }
                         self.server = Some(peer_id);
                         self.batch = batch;

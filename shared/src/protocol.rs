@@ -74,6 +74,7 @@
 //! costs only the changes since the last sync.
 
 pub(crate) mod cbor;
+mod grants;
 mod ids;
 
 use std::collections::BTreeMap;
@@ -82,6 +83,7 @@ use sha2::{Digest, Sha256};
 
 use crate::document_id::{DocumentId, DocumentIdError};
 use cbor::{Value, Writer};
+pub use grants::{BookGrant, Grants, Role, GRANTS_PATH};
 pub use ids::{IdError, PeerId, SessionId, StorageId, MAX_ID_LEN};
 
 /// The protocol version this crate speaks.

@@ -21,6 +21,10 @@
 //! the book automerge shows (after concurrent moves, the same value on every replica): access
 //! follows at once.
 //!
+//! The workspace settings document ([`settings_id`]) names no book: every authenticated user
+//! reads it, only managers and admins change it (a rep's changes, new or not, are refused like
+//! an edit under a read-only grant). Any other document without a book is managers' and admins'.
+//!
 //! Open mode: while the server has no users at all, every connection is anonymous and may do
 //! anything (a first run, a trial, tests). The log says so at start-up. Adding a user ends it.
 
@@ -28,6 +32,7 @@ use crate::auth::{Access as Right, Principal, Role};
 use crate::chunk::{take, Reader, CHUNK_CHANGE, CHUNK_DOCUMENT, COLUMN_DEFLATE, MAGIC};
 use automerge::{Automerge, ReadDoc, ScalarValue, Value, ROOT};
 use crm_shared::protocol::{BatchKind, Message, PeerId};
+use crm_shared::schema::settings_id;
 use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::DocumentId;
 use std::collections::HashMap;
@@ -179,8 +184,8 @@ impl Access {
             .unwrap_or_default()
     }
 
-    /// What `conn` may do with a document of `book` (`None`: the document names no book).
-    fn right(&self, conn: ConnectionId, book: Option<&str>) -> Option<Right> {
+    /// What `conn` may do with `doc`, a document of `book` (`None`: it names no book).
+    fn right(&self, conn: ConnectionId, doc: &DocumentId, book: Option<&str>) -> Option<Right> {
         if self.is_open() {
             return Some(Right::Write);
         }
@@ -188,8 +193,12 @@ impl Access {
         let p = principals.get(&conn)?.as_ref()?;
         match book {
             Some(b) => p.access(b),
-            // Only managers and admins see documents outside every book.
-            None => matches!(p.role, Role::Manager | Role::Admin).then_some(Right::Write),
+            // Managers and admins see and change documents outside every book.
+            None if matches!(p.role, Role::Manager | Role::Admin) => Some(Right::Write),
+            // The workspace settings are everyone's to read (a rep's weighted pipeline uses the
+            // team's probabilities), and only managers' and admins' to change.
+            None if *doc == settings_id() => Some(Right::Read),
+            None => None,
         }
     }
 
@@ -236,7 +245,7 @@ impl Access {
                 // No changes yet (a request, or heads only): nothing to decide.
                 None => Decision::Pass,
                 Some(book) => {
-                    if self.right(conn, book.as_deref()) == Some(Right::Write) {
+                    if self.right(conn, doc, book.as_deref()) == Some(Right::Write) {
                         if let Some(book) = book {
                             self.learn(*doc, book);
                         }
@@ -746,12 +755,12 @@ pub struct BookPolicy(pub Arc<Access>);
 impl AccessPolicy for BookPolicy {
     fn may_read(&self, peer: PeerContext<'_>, doc: &DocumentId) -> bool {
         let book = self.0.book_of(doc);
-        self.0.right(peer.conn, book.as_deref()).is_some()
+        self.0.right(peer.conn, doc, book.as_deref()).is_some()
     }
 
     fn may_write(&self, peer: PeerContext<'_>, doc: &DocumentId) -> bool {
         let book = self.0.book_of(doc);
-        self.0.right(peer.conn, book.as_deref()) == Some(Right::Write)
+        self.0.right(peer.conn, doc, book.as_deref()) == Some(Right::Write)
     }
 }
 
@@ -942,6 +951,31 @@ mod tests {
         });
         assert!(anyone.message.is_some());
         assert_eq!(anyone.rebook, [id]);
+    }
+
+    #[test]
+    fn every_user_reads_the_settings_and_only_managers_and_admins_write_them() {
+        let access = Access::new(false, []);
+        let (rep, manager, admin) = (ConnectionId(1), ConnectionId(2), ConnectionId(3));
+        access.connect(rep, Some(principal(Role::Rep, &["north"])));
+        access.connect(manager, Some(principal(Role::Manager, &[])));
+        access.connect(admin, Some(principal(Role::Admin, &[])));
+        let settings = settings_id();
+        assert_eq!(access.right(rep, &settings, None), Some(Right::Read));
+        assert_eq!(access.right(manager, &settings, None), Some(Right::Write));
+        assert_eq!(access.right(admin, &settings, None), Some(Right::Write));
+        // Other documents without a book stay hidden from reps.
+        let other = DocumentId::from_random([9; 16]);
+        assert_eq!(access.right(rep, &other, None), None);
+        // A rep's settings document, new to the server, is refused; a manager's is taken.
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "probability.proposal", 65).unwrap();
+        doc.commit();
+        let new = message(vec![doc.save()]);
+        let refused = access.screen(rep, sync(settings, new.clone()), |_| false);
+        assert!(refused.message.is_none() && refused.replies.len() == 1);
+        let taken = access.screen(manager, sync(settings, new), |_| false);
+        assert!(taken.message.is_some() && taken.replies.is_empty());
     }
 
     #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 //! Tokens are random (32 bytes, shown once as `crm_<base58>`); only their SHA-256 is stored.
 //! Managers and admins may read and write every book; a rep only the books granted to them.
 
+use crm_shared::protocol::{BookGrant, Grants};
 use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -132,6 +133,55 @@ impl Principal {
             Role::Manager | Role::Admin => Some(Access::Write),
             Role::Rep => self.books.get(book).copied(),
         }
+    }
+}
+
+impl Principal {
+    /// What `GET /me` answers for this principal (`books`: every book of the server).
+    pub fn grants(&self, books: &[String], storage_id: &str) -> Grants {
+        let role = match self.role {
+            Role::Rep => crm_shared::protocol::Role::Rep,
+            Role::Manager => crm_shared::protocol::Role::Manager,
+            Role::Admin => crm_shared::protocol::Role::Admin,
+        };
+        let mut granted: Vec<BookGrant> = match self.role {
+            Role::Manager | Role::Admin => books
+                .iter()
+                .map(|b| BookGrant {
+                    book: b.clone(),
+                    read: true,
+                    write: true,
+                })
+                .collect(),
+            Role::Rep => self
+                .books
+                .iter()
+                .map(|(b, access)| BookGrant {
+                    book: b.clone(),
+                    read: true,
+                    write: *access == Access::Write,
+                })
+                .collect(),
+        };
+        granted.sort_by(|a, b| a.book.cmp(&b.book));
+        Grants {
+            open: false,
+            user: Some(self.user.clone()),
+            role: Some(role),
+            books: granted,
+            storage_id: storage_id.to_string(),
+        }
+    }
+}
+
+/// What `GET /me` answers on an open server (no users yet): anyone may write any book.
+pub fn open_grants(storage_id: &str) -> Grants {
+    Grants {
+        open: true,
+        user: None,
+        role: None,
+        books: Vec::new(),
+        storage_id: storage_id.to_string(),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct AppState {
     limits: Arc<LimitCounters>,
     /// Open WebSocket connections per user (the `--max-connections-per-user` cap).
     user_conns: Arc<Mutex<HashMap<String, usize>>>,
+    /// The storage id the server gives in `peerMetadata` (also answered by `/me`).
+    storage_id: Arc<str>,
 }
 
 /// One user's WebSocket connection, counted while it lives.
@@ -73,6 +75,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(upgrade))
         .route("/sync", get(upgrade))
+        .route("/me", get(me))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -95,53 +98,92 @@ fn request_token(headers: &HeaderMap, query: &HashMap<String, String>) -> Option
     bearer.or_else(|| query.get("token").cloned())
 }
 
+/// The principal of a request: `None` in open mode (no users yet), or the answer refusing it
+/// (401 with the reason from [`crm_shared::protocol::token_refusal`] as its first line).
+///
+/// Open mode is decided here, not from a cached flag, so the first user added closes it at once.
+#[allow(clippy::result_large_err)]
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Option<Principal>, Response> {
+    let has_users = match state.directory.lock().map(|d| d.has_users()) {
+        Ok(Ok(has)) => has,
+        _ => return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    };
+    if !has_users {
+        return Ok(None);
+    }
+    state.access.set_open(false);
+    let Some(token) = request_token(headers, query) else {
+        Metrics::add(&state.metrics.connections_refused, 1);
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "a token is required: `Authorization: Bearer TOKEN`\n",
+        )
+            .into_response());
+    };
+    // The principal, or why the token is no good (said to the client).
+    let found = match state.directory.lock() {
+        Ok(d) => d.authenticate(&token, unix_now()).map(|p| {
+            p.ok_or_else(|| {
+                d.refusal(&token, unix_now())
+                    .unwrap_or(crm_shared::protocol::token_refusal::UNKNOWN)
+            })
+        }),
+        Err(_) => return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    };
+    match found {
+        Ok(Ok(p)) => Ok(Some(p)),
+        Ok(Err(why)) => {
+            Metrics::add(&state.metrics.connections_refused, 1);
+            Err((StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response())
+        }
+        Err(e) => {
+            tracing::error!(cause = %e, "cannot check a token");
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+/// `GET /me`: who the token belongs to and what they may do, so a client can choose its book
+/// and refuse on the laptop what the server would refuse
+/// ([`crm_shared::protocol::Grants`]).
+async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let principal = match authenticate(&state, &headers, &query) {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
+    };
+    let books = match state.directory.lock().map(|d| d.books()) {
+        Ok(Ok(books)) => books,
+        Ok(Err(e)) => {
+            tracing::error!(cause = %e, "cannot list the books");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let grants = match &principal {
+        Some(p) => p.grants(&books, &state.storage_id),
+        None => crate::auth::open_grants(&state.storage_id),
+    };
+    axum::Json(grants).into_response()
+}
+
 async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    // Authentication happens before the upgrade: no token, no WebSocket. Open mode (no users
-    // yet) is decided here, not from a cached flag, so the first user added closes it at once.
-    let has_users = match state.directory.lock().map(|d| d.has_users()) {
-        Ok(Ok(has)) => has,
-        _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    if has_users {
-        state.access.set_open(false);
-    }
-    let principal = if !has_users {
-        None
-    } else {
-        let Some(token) = request_token(&headers, &query) else {
-            Metrics::add(&state.metrics.connections_refused, 1);
-            return (
-                StatusCode::UNAUTHORIZED,
-                "a token is required: `Authorization: Bearer TOKEN`\n",
-            )
-                .into_response();
-        };
-        // The principal, or why the token is no good (said to the client).
-        let found = match state.directory.lock() {
-            Ok(d) => d.authenticate(&token, unix_now()).map(|p| {
-                p.ok_or_else(|| {
-                    d.refusal(&token, unix_now())
-                        .unwrap_or(crm_shared::protocol::token_refusal::UNKNOWN)
-                })
-            }),
-            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        };
-        match found {
-            Ok(Ok(p)) => Some(p),
-            Ok(Err(why)) => {
-                Metrics::add(&state.metrics.connections_refused, 1);
-                return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
-            }
-            Err(e) => {
-                tracing::error!(cause = %e, "cannot check a token");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-        }
+    // Authentication happens before the upgrade: no token, no WebSocket.
+    let principal = match authenticate(&state, &headers, &query) {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
     };
     if state.metrics.connections_open.load(Relaxed) >= state.args.max_connections as u64 {
         Metrics::add(&state.limits.max_connections, 1);
@@ -411,7 +453,7 @@ pub async fn run_locked(
     let storage = SqliteStorage::open(&args.data_dir.join(STORE_FILE))?;
     let storage_id = storage_id(&args)?;
     let mut config = Config::new(PeerId::try_from(format!("crm-sync-{storage_id}"))?);
-    config.storage_id = Some(StorageId::try_from(storage_id)?);
+    config.storage_id = Some(StorageId::try_from(storage_id.clone())?);
     config.idle_unload_after_ms = args.idle_unload_secs * 1000;
     let store_path = args.data_dir.join(STORE_FILE);
     let directory = Directory::open(&store_path)?;
@@ -475,6 +517,7 @@ pub async fn run_locked(
         directory,
         limits: limit_counters,
         user_conns: Arc::new(Mutex::new(HashMap::new())),
+        storage_id: storage_id.into(),
     };
     let tls_on = accept.tls.is_some();
     tracing::info!(addr = %listener.local_addr()?, tls = tls_on, "serving");

@@ -906,23 +906,23 @@ fn unreachable_or_bogus_servers_fail_cleanly_and_change_nothing() {
     eprintln!("with a server sending junk: {err}");
     assert_same(&ana.snapshot(), &before, "the records changed");
 
-    // init with an unreachable server still makes a usable offline data dir, with a warning.
+    // init with an unreachable server keeps nothing and says what to check; offline init works.
     let offline = Crm::new();
-    let out = offline.run(&["init", "--user", "bruno", "--server", "ws://127.0.0.1:1"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "init failed: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one warning line: {stderr}");
+    let err = offline.fail(&["init", "--user", "bruno", "--server", "ws://127.0.0.1:1"]);
     assert!(
-        stderr.contains("ws://127.0.0.1:1") && stderr.contains("offline"),
-        "{stderr}"
+        message(&err).contains("ws://127.0.0.1:1") && message(&err).contains("nothing was saved"),
+        "{err}"
     );
+    assert!(
+        !offline.dir().exists(),
+        "a failed init left {:?}",
+        offline.dir()
+    );
+    offline.ok(&["init", "--user", "bruno"]);
     let id = offline.add(&["contact", "add", "--name", "Works Offline"]);
     assert_eq!(
         offline.json(&["contact", "show", &id])["name"],
         "Works Offline"
     );
-    // It remembers the server: a later sync tries it and fails cleanly.
-    let err = offline.fail(&["sync"]);
-    assert!(message(&err).contains("ws://127.0.0.1:1"), "{err}");
     assert_eq!(contact_names(&offline), ["Works Offline"]);
 }

@@ -149,16 +149,29 @@ fn an_untrusted_certificate_is_refused_and_local_data_is_untouched() {
     let server = SyncServer::start_tls(&pki.cert, &pki.key);
     let url = server.url();
 
-    // `init` works offline and says why it could not restore.
+    // `init` says why it cannot trust the server, and keeps nothing.
     let carla = Crm::new();
-    let out = carla.run(&["--json", "init", "--user", "carla", "--server", &url]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let init: Value = serde_json::from_str(&expect_ok(&["init"], out)).expect("JSON");
-    assert!(init["restored"].is_null(), "{init}");
+    let err = carla.fail(&["init", "--user", "carla", "--server", &url]);
     assert!(
-        stderr.contains("certificate is not trusted") && stderr.contains("--ca-cert"),
-        "{stderr}"
+        message(&err).contains("certificate is not trusted") && message(&err).contains("--ca-cert"),
+        "{err}"
     );
+    assert!(
+        !carla.dir().exists(),
+        "a refused init left {:?}",
+        carla.dir()
+    );
+    // A data dir that trusted the server's CA and lost it (copied without its CA file).
+    carla.ok(&[
+        "init",
+        "--user",
+        "carla",
+        "--server",
+        &url,
+        "--ca-cert",
+        path(&pki.ca),
+    ]);
+    std::fs::remove_file(carla.dir().join("ca-cert.pem")).expect("the kept CA is removed");
 
     carla.add(&["contact", "add", "--name", "Carla Dias"]);
     let before = carla.snapshot();

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
                 server: None,
                 token: None,
                 ca_cert: None,
-                book: "default".into(),
+                book: None,
             },
         )?;
     }

@@ -1,6 +1,6 @@
 //! `crm init` and `crm rebuild`.
 
-use super::{new_id, Ctx};
+use super::{new_id, server, Ctx};
 use crate::cli::InitArgs;
 use crate::output;
 use crate::store::{hex_encode, Identity, Store};
@@ -12,32 +12,45 @@ use rand::RngCore;
 
 pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let user = UserName::parse(&a.user)?;
-    if let Some(server) = &a.server {
-        crate::sync::endpoint(server)?;
+    if let Some(book) = &a.book {
+        super::r#move::check_book(book)?;
     }
-    let ca = a
-        .ca_cert
-        .as_deref()
-        .map(super::sync::read_ca_arg)
-        .transpose()?;
+    let changes =
+        server::Changes::from_flags(a.server.clone(), a.token.clone(), a.ca_cert.as_deref())?;
+    // With a server, nothing is written until it answered: the token's grants choose the book.
+    let grants = match changes.applied_to(&ctx.data_dir, None)? {
+        Some(conn) => Some(server::check(&conn)?),
+        None => None,
+    };
+    let book = match &grants {
+        Some(grants) => {
+            if let Some(theirs) = grants.user.as_deref().filter(|u| *u != user.as_str()) {
+                anyhow::bail!(
+                    "the token is {theirs}'s, not {user}'s: give --user {theirs}, or {user}'s token; nothing was saved"
+                );
+            }
+            server::choose_book(grants, a.book.as_deref())?
+        }
+        None => a.book.clone().unwrap_or_else(|| "default".to_string()),
+    };
     let mut device = [0u8; 16];
     rand::rng().fill_bytes(&mut device);
     let identity = Identity {
         user: user.to_string(),
         name: a.name.clone().unwrap_or_else(|| user.to_string()),
         device: hex_encode(&device),
-        book: a.book.clone(),
+        book,
         server: a.server.clone(),
     };
     let mut store = Store::init(&ctx.data_dir, identity)?;
-    if let Some(token) = &a.token {
-        write_secret(&ctx.data_dir.join(super::sync::TOKEN_FILE), token)?;
-    }
-    if let Some(ca) = &ca {
-        super::sync::save_ca(&ctx.data_dir, ca)?;
+    changes.keep_secrets(&ctx.data_dir)?;
+    if changes.ca.is_some() {
         if let Some(url) = &a.server {
             super::sync::warn_plain(url);
         }
+    }
+    if let Some(grants) = &grants {
+        server::keep_grants(&ctx.data_dir, grants)?;
     }
     let name = store.identity.name.clone();
     let record = store.create(

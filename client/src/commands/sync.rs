@@ -2,11 +2,11 @@
 
 mod outcome;
 
-use super::Ctx;
+use super::{server, Ctx};
 use crate::cli::SyncArgs;
 use crate::output;
 use crate::store::Store;
-use crate::sync::{endpoint, is_tls, sync, CaCerts, SyncError, SyncOptions, SyncReport};
+use crate::sync::{is_tls, sync, CaCerts, SyncError, SyncOptions, SyncReport};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -20,24 +20,14 @@ pub const CA_CERT_FILE: &str = "ca-cert.pem";
 
 pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     let mut store = ctx.open()?;
-    // Every flag is checked before any is remembered.
-    if let Some(server) = &a.server {
-        endpoint(server)?;
-    }
-    let ca = a.ca_cert.as_deref().map(read_ca_arg).transpose()?;
-    if let Some(server) = &a.server {
-        store.set_server(server)?;
-    }
-    if let Some(token) = &a.token {
-        super::init::write_secret(&ctx.data_dir.join(TOKEN_FILE), token)?;
-    }
-    if let Some(ca) = &ca {
-        save_ca(&ctx.data_dir, ca)?;
-    }
-    let url = store.identity.server.clone().ok_or(SyncError::NoServer)?;
-    if ca.is_some() {
-        warn_plain(&url);
-    }
+    // Every flag is checked before any is remembered, and a new server, token or CA is
+    // remembered only once the server answered with it.
+    let changes = server::Changes::from_flags(a.server, a.token, a.ca_cert.as_deref())?;
+    let conn = changes
+        .applied_to(&ctx.data_dir, store.identity.server.as_deref())?
+        .ok_or(SyncError::NoServer)?;
+    server::refresh(ctx, &mut store, &conn, &changes)?;
+    let url = conn.url;
     if a.watch && !ctx.json {
         eprintln!("Syncing live with {url} (Ctrl-C to stop)...");
     }
@@ -82,7 +72,7 @@ pub fn save_ca(dir: &Path, ca: &CaCerts) -> Result<()> {
 }
 
 /// The kept CA certificates (none when no `--ca-cert` was ever given).
-fn read_ca(dir: &Path) -> Result<CaCerts> {
+pub fn read_ca(dir: &Path) -> Result<CaCerts> {
     let path = dir.join(CA_CERT_FILE);
     match std::fs::read(&path) {
         Ok(pem) => CaCerts::from_pem(&pem).with_context(|| {
@@ -125,7 +115,7 @@ pub fn sync_with(
     Ok(sync(store, &options)?)
 }
 
-fn read_token(dir: &Path) -> Result<Option<String>> {
+pub fn read_token(dir: &Path) -> Result<Option<String>> {
     let path = dir.join(TOKEN_FILE);
     match std::fs::read_to_string(&path) {
         Ok(t) => Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty())),

@@ -148,71 +148,21 @@ async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
         .into_client_request()
         .map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
     if let Some(token) = &opts.token {
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            SyncError::Socket("the token holds characters a header cannot carry".into())
-        })?;
-        request.headers_mut().insert("authorization", value);
+        request
+            .headers_mut()
+            .insert("authorization", bearer(token)?);
     }
-    let tls = is_tls(url);
-    let uri = request.uri();
-    // An IPv6 literal comes bracketed, as in the URL.
-    let host = uri
-        .host()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| SyncError::BadUrl(opts.url.clone()))?;
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let config = tls.then(|| tls_config(&opts.ca_certs)).transpose()?;
-
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| SyncError::Connect {
-            url: url.to_string(),
-            cause: e.to_string(),
-        })?;
-    let stream = match config {
-        None => MaybeTlsStream::Plain(tcp),
-        Some(config) => {
-            let name =
-                ServerName::try_from(host).map_err(|_| SyncError::BadUrl(opts.url.clone()))?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            let tls = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| tls_error(url, e))?;
-            MaybeTlsStream::Rustls(tls)
-        }
-    };
+    let stream = transport(&opts.url, url, &opts.ca_certs).await?;
     match tokio_tungstenite::client_async(request, stream).await {
         Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-            let status = resp.status().as_u16();
-            // Only an authentication answer means "check the token"; anything else (a proxy's
-            // 502/503, a web server's 404) is worth retrying and says what answered.
-            if status == 401 || status == 403 {
-                let reason = refusal_reason(resp.body().as_deref().unwrap_or_default());
-                use crm_shared::protocol::token_refusal as why;
-                let next = match reason.as_str() {
-                    why::EXPIRED | why::REVOKED => {
-                        "ask an admin for a new token (`crm-sync-server token issue USER`), then `crm sync --token NEW`"
-                    }
-                    _ => "check the token (`crm sync --token TOKEN` sets it)",
-                };
-                Err(SyncError::Refused {
-                    status,
-                    reason,
-                    next,
-                })
-            } else {
-                Err(SyncError::NotSyncServer {
-                    url: url.to_string(),
-                    status,
-                })
-            }
-        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(http_refusal(
+            url,
+            resp.status().as_u16(),
+            resp.body().as_deref().unwrap_or_default(),
+        )),
         Err(e) => Err(SyncError::Connect {
             url: url.to_string(),
-            cause: if tls {
+            cause: if is_tls(url) {
                 e.to_string()
             } else {
                 // A TLS server drops a plain request at once; so does a busy server.
@@ -222,6 +172,80 @@ async fn open(opts: &SyncOptions, url: &str) -> Result<Socket, SyncError> {
                 )
             },
         }),
+    }
+}
+
+/// The `Authorization` header value carrying `token`.
+pub(super) fn bearer(token: &str) -> Result<HeaderValue, SyncError> {
+    HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| SyncError::Socket("the token holds characters a header cannot carry".into()))
+}
+
+/// The byte stream to the server of `url` (the server's URL as given, `server`, names it in
+/// errors): TCP, then TLS for `wss://`, trusting the system's roots and `ca_certs`.
+pub(super) async fn transport(
+    server: &str,
+    url: &str,
+    ca_certs: &CaCerts,
+) -> Result<MaybeTlsStream<tokio::net::TcpStream>, SyncError> {
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url
+        .parse()
+        .map_err(|_| SyncError::BadUrl(server.to_string()))?;
+    let tls = is_tls(url);
+    // An IPv6 literal comes bracketed, as in the URL.
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| SyncError::BadUrl(server.to_string()))?;
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let config = tls.then(|| tls_config(ca_certs)).transpose()?;
+
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| SyncError::Connect {
+            url: url.to_string(),
+            cause: e.to_string(),
+        })?;
+    Ok(match config {
+        None => MaybeTlsStream::Plain(tcp),
+        Some(config) => {
+            let name =
+                ServerName::try_from(host).map_err(|_| SyncError::BadUrl(server.to_string()))?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| tls_error(url, e))?;
+            MaybeTlsStream::Rustls(tls)
+        }
+    })
+}
+
+/// The error for an HTTP answer that is not what was asked for: 401/403 is a refused token
+/// (with the server's reason), anything else says what answered.
+pub(super) fn http_refusal(url: &str, status: u16, body: &[u8]) -> SyncError {
+    // Only an authentication answer means "check the token"; anything else (a proxy's
+    // 502/503, a web server's 404) is worth retrying and says what answered.
+    if status == 401 || status == 403 {
+        let reason = refusal_reason(body);
+        use crm_shared::protocol::token_refusal as why;
+        let next = match reason.as_str() {
+            why::EXPIRED | why::REVOKED => {
+                "ask an admin for a new token (`crm-sync-server token issue USER`), then `crm sync --token NEW`"
+            }
+            _ => "check the token (`crm sync --token TOKEN` sets it)",
+        };
+        SyncError::Refused {
+            status,
+            reason,
+            next,
+        }
+    } else {
+        SyncError::NotSyncServer {
+            url: url.to_string(),
+            status,
+        }
     }
 }
 
