@@ -40,6 +40,12 @@ pub enum SyncError {
     /// `--watch`.
     #[error("{url} is not a sync server (HTTP {status})")]
     NotSyncServer { url: String, status: u16 },
+    /// 429/503 to the upgrade: the server's connection limits (retried by `--watch`).
+    #[error(
+        "the sync server is busy (HTTP {status}{}): close other `crm sync --watch` sessions of this user, or try again in a moment",
+        reason_text(reason)
+    )]
+    Busy { status: u16, reason: String },
     /// 401/403 to the upgrade, with the first line the server gave as its reason.
     #[error(
         "the sync server refused the connection (HTTP {status}{}): {next}",

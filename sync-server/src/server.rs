@@ -229,10 +229,7 @@ async fn upgrade(
         // (an acknowledgement is ~100 bytes). Bigger frames still arrive whole (the buffer grows
         // for them), in reads of this size.
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move {
-            connection(socket, state, principal).await;
-            drop(slot);
-        })
+        .on_upgrade(move |socket| connection(socket, state, principal, slot))
         .into_response()
 }
 
@@ -245,7 +242,16 @@ pub fn unix_now() -> i64 {
 }
 
 /// One WebSocket connection: frames in go to the hub, the hub's frames go out.
-async fn connection(socket: WebSocket, state: AppState, principal: Option<Principal>) {
+///
+/// `slot` counts it against its user's `--max-connections-per-user` until the peer is gone (its
+/// close or failure read), not until the writer has finished: a rep who syncs again at once must
+/// not find the slot of the connection they just closed still taken.
+async fn connection(
+    socket: WebSocket,
+    state: AppState,
+    principal: Option<Principal>,
+    slot: Option<UserSlot>,
+) {
     let conn = ConnectionId(state.next_conn.fetch_add(1, Relaxed));
     state.access.connect(conn, principal);
     let (queue_tx, mut queue_rx) = mpsc::channel::<Outgoing>(state.args.send_queue);
@@ -395,6 +401,7 @@ async fn connection(socket: WebSocket, state: AppState, principal: Option<Princi
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }
+    drop(slot);
     let _hub_gone = state
         .hub
         .send(Input::Event(Event::Disconnected { conn }))

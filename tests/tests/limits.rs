@@ -538,3 +538,30 @@ fn automerge_sync_request() -> Vec<u8> {
     // V1: no heads, no needs, one empty "have", no changes.
     vec![0x42, 0, 0, 1, 0, 0, 0]
 }
+
+#[test]
+fn a_rep_who_syncs_again_at_once_is_not_refused_for_the_connection_just_closed() {
+    let server = Server::start(&["--max-connections-per-user", "2"]);
+    server.admin(&["user", "add", "ana"]);
+    server.admin(&["book", "add", "north"]);
+    server.admin(&["grant", "ana", "north"]);
+    let token = server.admin(&["token", "issue", "ana"]);
+    let ana = Crm::new();
+    ana.ok(&[
+        "init",
+        "--user",
+        "ana",
+        "--server",
+        &server.url(),
+        "--token",
+        &token,
+    ]);
+    for round in 0..12 {
+        ana.add(&["contact", "add", "--name", &format!("Round {round}")]);
+        ana.ok(&["sync"]);
+    }
+    assert_eq!(
+        server.metric("crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"),
+        0.0
+    );
+}

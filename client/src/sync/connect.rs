@@ -241,6 +241,12 @@ pub(super) fn http_refusal(url: &str, status: u16, body: &[u8]) -> SyncError {
             reason,
             next,
         }
+    } else if status == 429 || status == 503 {
+        // The sync server's own limits (too many connections: of this user, or in all).
+        SyncError::Busy {
+            status,
+            reason: refusal_reason(body),
+        }
     } else {
         SyncError::NotSyncServer {
             url: url.to_string(),
