@@ -1030,9 +1030,11 @@ impl Sim {
         }
         self.note(format!("max: received {id} live"));
         // The other way: the manager edits a record of the watcher's book that both hold.
+        let managers: BTreeSet<String> = self.ids(MANAGER, Kind::Contact).into_iter().collect();
         let theirs: Vec<String> = self
             .ids(w, Kind::Contact)
             .into_iter()
+            .filter(|id| managers.contains(id))
             .filter(|id| self.records.get(id).is_some_and(|r| r.book == book))
             .collect();
         let Some(target) = theirs.choose(&mut self.rng).cloned() else {
