@@ -8,6 +8,8 @@
 //! crm-sync-server`), only when it is missing there, or older than its sources (then a failed
 //! rebuild, e.g. of an edit in progress, leaves the old one).
 
+pub mod team;
+
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
