@@ -53,18 +53,27 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         server::keep_grants(&ctx.data_dir, grants)?;
     }
     let name = store.identity.name.clone();
-    let record = store.create(
-        RecordKind::User,
-        new_id(),
-        None,
-        &[Edit::parse_set(
+    // The user's own record goes into their book; a user who may only read it (a read-only
+    // grant) gets none, since the server would refuse it on every sync.
+    let writable = grants
+        .as_ref()
+        .is_none_or(|g| g.may_write(&store.identity.book));
+    let record = if writable {
+        Some(store.create(
             RecordKind::User,
-            "name",
-            &name,
-            crm_shared::values::Currency::EUR,
-        )?],
-        ctx.now_ms,
-    )?;
+            new_id(),
+            None,
+            &[Edit::parse_set(
+                RecordKind::User,
+                "name",
+                &name,
+                crm_shared::values::Currency::EUR,
+            )?],
+            ctx.now_ms,
+        )?)
+    } else {
+        None
+    };
     // A new device restores everything it may see from the server; offline, it starts empty.
     let restored = match &a.server {
         Some(url) => {
@@ -91,7 +100,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         return output::json(&serde_json::json!({
             "data_dir": ctx.data_dir, "user": store.identity.user, "name": name,
             "device": store.identity.device, "book": store.identity.book,
-            "server": store.identity.server, "id": record.id, "restored": restored,
+            "server": store.identity.server, "id": record.map(|r| r.id), "restored": restored,
         }));
     }
     println!(
