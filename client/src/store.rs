@@ -44,11 +44,12 @@ impl Identity {
         ActorId::from(hex_decode(&self.device).unwrap_or_default())
     }
 
-    pub fn author(&self) -> ChangeAuthor {
+    /// The author of a change made here; `offline` when no sync session was connected.
+    pub fn author(&self, offline: bool) -> ChangeAuthor {
         ChangeAuthor {
             user: self.user.clone(),
             device: self.device.clone(),
-            offline: true,
+            offline,
         }
     }
 }
@@ -171,6 +172,16 @@ impl Store {
         &self.path
     }
 
+    /// The author of a change made here now (see [`crate::live`]).
+    pub fn author(&self) -> ChangeAuthor {
+        author_now(&self.identity, &self.path)
+    }
+
+    /// The data dir holding the store file.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -246,16 +257,11 @@ impl Store {
             owner: owner.unwrap_or(&self.identity.user).to_string(),
             book: self.identity.book.clone(),
         };
-        let mut doc = schema::create_record(
-            &new,
-            edits,
-            self.identity.actor(),
-            &self.identity.author(),
-            now_ms,
-        )?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
+        let mut doc = schema::create_record(&new, edits, self.identity.actor(), &author, now_ms)?;
         let n = documents::insert(&tx, id, kind, &mut doc)?;
         read_model::upsert(&tx, n, doc.document(), id)?;
         tx.commit()?;
@@ -283,13 +289,8 @@ impl Store {
         let before = schema::read_record(id, doc.document(), None)?;
         let edits = make_edits(&before)?;
         let heads = doc.get_heads();
-        schema::apply_edits_and_commit(
-            &mut doc,
-            before.kind,
-            &edits,
-            &self.identity.author(),
-            now_ms,
-        )?;
+        let author = author_now(&self.identity, &self.path);
+        schema::apply_edits_and_commit(&mut doc, before.kind, &edits, &author, now_ms)?;
         if doc.get_heads() != heads {
             documents::append(&tx, n, &mut doc, &heads)?;
             read_model::upsert(&tx, n, doc.document(), id)?;
@@ -333,10 +334,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<schema::Settings, StoreError> {
         let id = schema::settings_id();
-        let author = self.identity.author();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
         let mut doc = match documents::number(&tx, id)? {
             Some(n) => {
                 let mut doc = documents::load(&tx, n, id)?;
@@ -381,6 +382,14 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The author of a change made now in the data dir of the store file `path`: offline unless a
+/// sync session of the data dir is connected. Called inside the write transaction, which keeps
+/// other writers from probing the live lock at the same time.
+fn author_now(identity: &Identity, path: &Path) -> ChangeAuthor {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    identity.author(!crate::live::is_live(dir))
 }
 
 /// True when the file holds no tables at all.

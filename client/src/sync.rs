@@ -205,6 +205,7 @@ pub fn sync(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncErr
 
 async fn session(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
     let mut ws = connect(opts).await?;
+    let _live = crate::live::LiveLock::hold(store.dir());
     let mut config = Config::new(peer_id(store));
     config.storage_id = StorageId::try_from(store.identity.device.clone()).ok();
     let mut engine = Engine::new(config);

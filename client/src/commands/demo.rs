@@ -112,7 +112,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(a.seed);
     let user = store.identity.user.clone();
     let actor = store.identity.actor();
-    let author = store.identity.author();
+    let author = store.author();
     let book = store.identity.book.clone();
     let total = a.orgs + a.contacts + a.cases + a.activities;
     let bar = indicatif::ProgressBar::new(total).with_style(
