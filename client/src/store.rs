@@ -284,19 +284,48 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = documents::number(&tx, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
-        let mut doc = documents::load(&tx, n, id)?;
-        doc.set_actor(self.identity.actor());
-        let before = schema::read_record(id, doc.document(), None)?;
-        let edits = make_edits(&before)?;
-        let heads = doc.get_heads();
         let author = author_now(&self.identity, &self.path);
-        schema::apply_edits_and_commit(&mut doc, before.kind, &edits, &author, now_ms)?;
-        if doc.get_heads() != heads {
-            documents::append(&tx, n, &mut doc, &heads)?;
-            read_model::upsert(&tx, n, doc.document(), id)?;
+        let (record, _) = edit_in(&tx, &self.identity, &author, n, id, now_ms, make_edits)?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Edits every record (not the settings) in one write transaction: `make_edits` sees each
+    /// record and returns the edits to apply to it (none to leave it). Returns how many records
+    /// changed.
+    pub fn edit_each<F>(&mut self, now_ms: i64, mut make_edits: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(&Record) -> Vec<Edit>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
+        let mut changed = 0;
+        for (n, id) in documents::records(&tx)? {
+            let edit = |r: &Record| Ok(make_edits(r));
+            if edit_in(&tx, &self.identity, &author, n, id, now_ms, edit)?.1 {
+                changed += 1;
+            }
         }
         tx.commit()?;
-        Ok(schema::read_record(id, doc.document(), None)?)
+        Ok(changed)
+    }
+
+    /// The first record (not the settings), in the order they came here, for which `pred`
+    /// holds.
+    pub fn find_record<F>(&self, mut pred: F) -> Result<Option<Record>, StoreError>
+    where
+        F: FnMut(&Record) -> bool,
+    {
+        for (n, id) in documents::records(&self.conn)? {
+            let mut doc = documents::load(&self.conn, n, id)?;
+            let record = schema::read_record(id, doc.document(), None)?;
+            if pred(&record) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 
     /// Merges another replica's document bytes (a saved document or changes) into ours,
@@ -382,6 +411,34 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Applies what `make_edits` returns for the record `id` (document `n`) inside `tx`; returns the
+/// record after it and whether anything changed.
+fn edit_in<F>(
+    tx: &rusqlite::Transaction<'_>,
+    identity: &Identity,
+    author: &ChangeAuthor,
+    n: i64,
+    id: DocumentId,
+    now_ms: i64,
+    make_edits: F,
+) -> Result<(Record, bool), StoreError>
+where
+    F: FnOnce(&Record) -> Result<Vec<Edit>, StoreError>,
+{
+    let mut doc = documents::load(tx, n, id)?;
+    doc.set_actor(identity.actor());
+    let before = schema::read_record(id, doc.document(), None)?;
+    let edits = make_edits(&before)?;
+    let heads = doc.get_heads();
+    schema::apply_edits_and_commit(&mut doc, before.kind, &edits, author, now_ms)?;
+    let changed = doc.get_heads() != heads;
+    if changed {
+        documents::append(tx, n, &mut doc, &heads)?;
+        read_model::upsert(tx, n, doc.document(), id)?;
+    }
+    Ok((schema::read_record(id, doc.document(), None)?, changed))
 }
 
 /// The author of a change made now in the data dir of the store file `path`: offline unless a
