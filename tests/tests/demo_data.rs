@@ -116,7 +116,22 @@ fn a_data_dir_that_syncs_is_refused_and_forced_samples_are_removed_for_the_team_
     server.admin(&["book", "add", "north"]);
     server.admin(&["grant", "ana", "north"]);
     server.admin(&["grant", "bruno", "north"]);
-    let ana = server.device("ana", "north", &server.token("ana"));
+    let ana = Crm::new();
+    let ready = ana.ok(&[
+        "init",
+        "--user",
+        "ana",
+        "--book",
+        "north",
+        "--server",
+        &server.url(),
+        "--token",
+        &server.token("ana"),
+    ]);
+    assert!(
+        !ready.contains("demo-data"),
+        "init suggests sample data on a data dir that syncs:\n{ready}"
+    );
     let bruno = server.device("bruno", "north", &server.token("bruno"));
 
     let err = ana.fail(&small(&[]));
