@@ -67,7 +67,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Merge another data dir's records into this one (e.g. a copy from another laptop)
     Merge(MergeArgs),
-    /// Fill the data dir with a realistic sample book
+    /// Fill a new data dir with a realistic sample book, or remove the sample records
+    #[command(
+        after_help = "Every record it makes is marked `demo: yes`. It refuses a data dir that holds real records or syncs with a server (the next sync would share the samples with the team) unless given --force; `crm demo-data --remove` removes every sample record, as `crm rm` does."
+    )]
     DemoData(DemoArgs),
     /// Rebuild the read model (lists, search, agenda) from the documents
     Rebuild,
@@ -636,6 +639,12 @@ pub struct DemoArgs {
     /// User name when the data dir is new
     #[arg(long, default_value = "demo")]
     pub user: String,
+    /// Add the sample records even to a data dir that holds real records or syncs with a server
+    #[arg(long)]
+    pub force: bool,
+    /// Remove every sample record (marked removed, as `crm rm` does) and say how many
+    #[arg(long, conflicts_with = "force")]
+    pub remove: bool,
 }
 
 // ---------------------------------------------------------------- settings

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod live;
 pub mod output;
 pub mod store;
 pub mod sync;

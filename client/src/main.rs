@@ -5,11 +5,18 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // Die quietly on a closed pipe (`crm contact list | head`), as other command-line tools do.
+    // The reader of our output has gone (`crm contact list | head -1`): stop quietly and
+    // successfully, so a script under `set -o pipefail` carries on. Only writes to a closed pipe
+    // or FIFO raise SIGPIPE here: socket writes use MSG_NOSIGNAL (Linux) or SO_NOSIGPIPE (macOS).
+    // Whatever was being written to SQLite is rolled back, as after any kill.
     #[cfg(unix)]
-    // SAFETY: restores the default action of one signal before any thread is started.
+    // SAFETY: installs a handler before any thread is started; the handler only calls `_exit`,
+    // which is async-signal-safe.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(
+            libc::SIGPIPE,
+            output_closed as *const () as libc::sighandler_t,
+        );
     }
     let cli = crm_client::cli::Cli::parse();
     match crm_client::commands::run(cli) {
@@ -28,4 +35,11 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The SIGPIPE handler: ends the process at once with status 0, printing nothing.
+#[cfg(unix)]
+extern "C" fn output_closed(_signal: libc::c_int) {
+    // SAFETY: `_exit` is async-signal-safe and never returns.
+    unsafe { libc::_exit(0) }
 }

@@ -46,11 +46,12 @@ impl Identity {
         ActorId::from(hex_decode(&self.device).unwrap_or_default())
     }
 
-    pub fn author(&self) -> ChangeAuthor {
+    /// The author of a change made here; `offline` when no sync session was connected.
+    pub fn author(&self, offline: bool) -> ChangeAuthor {
         ChangeAuthor {
             user: self.user.clone(),
             device: self.device.clone(),
-            offline: true,
+            offline,
         }
     }
 }
@@ -173,6 +174,16 @@ impl Store {
         &self.path
     }
 
+    /// The author of a change made here now (see [`crate::live`]).
+    pub fn author(&self) -> ChangeAuthor {
+        author_now(&self.identity, &self.path)
+    }
+
+    /// The data dir holding the store file.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -248,16 +259,11 @@ impl Store {
             owner: owner.unwrap_or(&self.identity.user).to_string(),
             book: self.identity.book.clone(),
         };
-        let mut doc = schema::create_record(
-            &new,
-            edits,
-            self.identity.actor(),
-            &self.identity.author(),
-            now_ms,
-        )?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
+        let mut doc = schema::create_record(&new, edits, self.identity.actor(), &author, now_ms)?;
         let n = documents::insert(&tx, id, kind, &mut doc)?;
         read_model::upsert(&tx, n, doc.document(), id)?;
         tx.commit()?;
@@ -280,24 +286,48 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = documents::number(&tx, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
-        let mut doc = documents::load(&tx, n, id)?;
-        doc.set_actor(self.identity.actor());
-        let before = schema::read_record(id, doc.document(), None)?;
-        let edits = make_edits(&before)?;
-        let heads = doc.get_heads();
-        schema::apply_edits_and_commit(
-            &mut doc,
-            before.kind,
-            &edits,
-            &self.identity.author(),
-            now_ms,
-        )?;
-        if doc.get_heads() != heads {
-            documents::append(&tx, n, &mut doc, &heads)?;
-            read_model::upsert(&tx, n, doc.document(), id)?;
+        let author = author_now(&self.identity, &self.path);
+        let (record, _) = edit_in(&tx, &self.identity, &author, n, id, now_ms, make_edits)?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Edits every record (not the settings) in one write transaction: `make_edits` sees each
+    /// record and returns the edits to apply to it (none to leave it). Returns how many records
+    /// changed.
+    pub fn edit_each<F>(&mut self, now_ms: i64, mut make_edits: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(&Record) -> Vec<Edit>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
+        let mut changed = 0;
+        for (n, id) in documents::records(&tx)? {
+            let edit = |r: &Record| Ok(make_edits(r));
+            if edit_in(&tx, &self.identity, &author, n, id, now_ms, edit)?.1 {
+                changed += 1;
+            }
         }
         tx.commit()?;
-        Ok(schema::read_record(id, doc.document(), None)?)
+        Ok(changed)
+    }
+
+    /// The first record (not the settings), in the order they came here, for which `pred`
+    /// holds.
+    pub fn find_record<F>(&self, mut pred: F) -> Result<Option<Record>, StoreError>
+    where
+        F: FnMut(&Record) -> bool,
+    {
+        for (n, id) in documents::records(&self.conn)? {
+            let mut doc = documents::load(&self.conn, n, id)?;
+            let record = schema::read_record(id, doc.document(), None)?;
+            if pred(&record) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 
     /// Merges another replica's document bytes (a saved document or changes) into ours,
@@ -335,10 +365,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<schema::Settings, StoreError> {
         let id = schema::settings_id();
-        let author = self.identity.author();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
         let mut doc = match documents::number(&tx, id)? {
             Some(n) => {
                 let mut doc = documents::load(&tx, n, id)?;
@@ -383,6 +413,42 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Applies what `make_edits` returns for the record `id` (document `n`) inside `tx`; returns the
+/// record after it and whether anything changed.
+fn edit_in<F>(
+    tx: &rusqlite::Transaction<'_>,
+    identity: &Identity,
+    author: &ChangeAuthor,
+    n: i64,
+    id: DocumentId,
+    now_ms: i64,
+    make_edits: F,
+) -> Result<(Record, bool), StoreError>
+where
+    F: FnOnce(&Record) -> Result<Vec<Edit>, StoreError>,
+{
+    let mut doc = documents::load(tx, n, id)?;
+    doc.set_actor(identity.actor());
+    let before = schema::read_record(id, doc.document(), None)?;
+    let edits = make_edits(&before)?;
+    let heads = doc.get_heads();
+    schema::apply_edits_and_commit(&mut doc, before.kind, &edits, author, now_ms)?;
+    let changed = doc.get_heads() != heads;
+    if changed {
+        documents::append(tx, n, &mut doc, &heads)?;
+        read_model::upsert(tx, n, doc.document(), id)?;
+    }
+    Ok((schema::read_record(id, doc.document(), None)?, changed))
+}
+
+/// The author of a change made now in the data dir of the store file `path`: offline unless a
+/// sync session of the data dir is connected. Called inside the write transaction, which keeps
+/// other writers from probing the live lock at the same time.
+fn author_now(identity: &Identity, path: &Path) -> ChangeAuthor {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    identity.author(!crate::live::is_live(dir))
 }
 
 /// True when the file holds no tables at all.

@@ -249,6 +249,7 @@ async fn session(
     feed: &mut Feed,
 ) -> Result<SyncReport, SyncError> {
     let mut ws = connect(opts).await?;
+    let _live = crate::live::LiveLock::hold(store.dir());
     if opts.watch {
         feed.connected(&opts.url);
     }

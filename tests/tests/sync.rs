@@ -572,6 +572,7 @@ fn a_server_killed_mid_sync_loses_nothing_reported_done() {
     let (ana, _) = Crm::init_with_server("ana", &server.url());
     ana.ok(&[
         "demo-data",
+        "--force",
         "--contacts",
         "900",
         "--orgs",
@@ -739,6 +740,7 @@ fn a_sync_with_nothing_to_do_transfers_little() {
     let (ana, _) = Crm::init_with_server("ana", &url);
     ana.ok(&[
         "demo-data",
+        "--force",
         "--contacts",
         "100",
         "--orgs",
@@ -779,6 +781,7 @@ fn a_restore_receives_documents_as_stored_and_its_next_sync_is_one_round_trip() 
     let (ana, _) = Crm::init_with_server("ana", &url);
     ana.ok(&[
         "demo-data",
+        "--force",
         "--contacts",
         "60",
         "--orgs",

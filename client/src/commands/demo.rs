@@ -1,5 +1,9 @@
 //! `crm demo-data`: a realistic sample book (companies, people, cases across stages, activities)
-//! of a chosen size, for trying the CRM and measuring it.
+//! of a chosen size, for trying the CRM and measuring it; `--remove` takes it away again.
+//!
+//! Every sample record is marked (`demo: yes`, [`DEMO_FIELD`]). Sample data never mixes with real
+//! work by accident: a data dir that holds real records, or syncs with a server (whose next sync
+//! would share the samples with the team), is refused unless `--force` is given.
 
 use super::Ctx;
 use crate::cli::{DemoArgs, InitArgs};
@@ -7,7 +11,7 @@ use crate::output;
 use crate::store::Store;
 use anyhow::Result;
 use automerge::AutoCommit;
-use crm_shared::schema::{create_record, Edit, NewRecord, Scalar, StageChange};
+use crm_shared::schema::{create_record, Edit, NewRecord, Record, Scalar, StageChange, DEMO_FIELD};
 use crm_shared::{DocumentId, RecordKind, Stage};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -91,7 +95,24 @@ const SUBJECTS: &[&str] = &[
 const KINDS: &[&str] = &["call", "meeting", "visit", "task", "email"];
 const SOURCES: &[&str] = &["fair", "referral", "web", "cold-call", "partner"];
 
+/// Why sample data is not added to a data dir (without `--force`).
+#[derive(Debug, thiserror::Error)]
+pub enum DemoRefusal {
+    #[error("this data dir syncs with {0}, and the next sync would share the sample records with your team: use a new --data-dir, or --force to add them anyway (`crm demo-data --remove` takes them away)")]
+    Syncs(String),
+    #[error("this data dir holds real records (the {kind} \"{title}\", ...), and the sample records would mix with them: use a new --data-dir, or --force to add them anyway (`crm demo-data --remove` takes them away)")]
+    RealRecords { kind: String, title: String },
+}
+
+/// True for a record `crm demo-data` made.
+pub fn is_demo(r: &Record) -> bool {
+    r.bool(DEMO_FIELD) == Some(true)
+}
+
 pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
+    if a.remove {
+        return remove(ctx);
+    }
     if !Store::file(&ctx.data_dir).exists() {
         super::init::run(
             &Ctx {
@@ -109,10 +130,13 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
         )?;
     }
     let mut store = ctx.open()?;
+    if !a.force {
+        refusal(&store)?;
+    }
     let mut rng = StdRng::seed_from_u64(a.seed);
     let user = store.identity.user.clone();
     let actor = store.identity.actor();
-    let author = store.identity.author();
+    let author = store.author();
     let book = store.identity.book.clone();
     let total = a.orgs + a.contacts + a.cases + a.activities;
     let bar = indicatif::ProgressBar::new(total).with_style(
@@ -149,8 +173,9 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     let make = |rng: &mut StdRng,
                 id: DocumentId,
                 kind: RecordKind,
-                edits: Vec<Edit>|
+                mut edits: Vec<Edit>|
      -> Result<(DocumentId, RecordKind, AutoCommit)> {
+        edits.push(set(DEMO_FIELD, Scalar::Bool(true)));
         let created = now - rng.random_range(0..year_ms);
         let new = NewRecord {
             id,
@@ -385,6 +410,49 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
         a.activities,
         ctx.data_dir.display()
     );
+    Ok(())
+}
+
+/// Why sample data may not go into this store, if it may not.
+fn refusal(store: &Store) -> Result<()> {
+    if let Some(server) = &store.identity.server {
+        return Err(DemoRefusal::Syncs(server.clone()).into());
+    }
+    let me = &store.identity.user;
+    // The user record `crm init` made is not work; anything else that is not a sample is.
+    let own_user = |r: &Record| r.kind == RecordKind::User && &r.created_by == me;
+    let real = store.find_record(|r| !(is_demo(r) || own_user(r)))?;
+    match real {
+        Some(r) => Err(DemoRefusal::RealRecords {
+            kind: super::show::cli_name(r.kind).to_string(),
+            title: r.title().to_string(),
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// `crm demo-data --remove`: marks every sample record removed, in one transaction.
+fn remove(ctx: &Ctx) -> Result<()> {
+    let mut store = ctx.open()?;
+    let now = ctx.now_ms;
+    let removed = store.edit_each(now, |r| {
+        if is_demo(r) && !r.is_deleted() {
+            vec![Edit::Delete { at: now }]
+        } else {
+            vec![]
+        }
+    })?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "removed": removed }));
+    }
+    if removed == 0 {
+        println!("No sample records here: nothing removed.");
+    } else {
+        println!(
+            "Removed {removed} sample records (kept as removed, like `crm rm`; `crm sync` tells the team)."
+        );
+    }
     Ok(())
 }
 

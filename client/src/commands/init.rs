@@ -112,7 +112,14 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     if let Some(r) = &restored {
         println!("Restored {} records from {}.", r.created, r.server);
     }
-    println!("Next: `crm org add --name \"Acme\"` or `crm demo-data` to try it with sample data.");
+    if store.identity.server.is_some() {
+        // Sample data is refused here: the next sync would share it with the team.
+        println!("Next: `crm org add --name \"Acme\"`, then `crm sync`.");
+    } else {
+        println!(
+            "Next: `crm org add --name \"Acme\"` or `crm demo-data` to try it with sample data."
+        );
+    }
     Ok(())
 }
 

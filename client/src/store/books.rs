@@ -41,11 +41,11 @@ impl Store {
         keep: &HashSet<DocumentId>,
         now_ms: i64,
     ) -> Result<(Vec<Record>, Vec<Record>), StoreError> {
-        let author = self.identity.author();
         let actor = self.identity.actor();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = super::author_now(&self.identity, &self.path);
         let rows: Vec<(i64, String)> = tx
             .prepare("SELECT n, id FROM documents WHERE type != ?1 ORDER BY n")?
             .query_map([RecordKind::Settings.as_str()], |r| {

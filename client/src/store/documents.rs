@@ -184,6 +184,20 @@ pub fn merge(
     }
 }
 
+/// The number and id of every record's document (not the settings'), in the order they came.
+pub fn records(conn: &Connection) -> Result<Vec<(i64, DocumentId)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT n, id FROM documents WHERE type != ?1 ORDER BY n")?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([RecordKind::Settings.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(n, id)| id.parse::<DocumentId>().ok().map(|id| (n, id)))
+        .collect())
+}
+
 pub fn export_all(conn: &Connection) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
     let mut stmt = conn.prepare("SELECT n, id FROM documents ORDER BY n")?;
     let rows: Vec<(i64, String)> = stmt

@@ -107,6 +107,7 @@ const ORGANIZATION: &[FieldSpec] = &[
     f("parent", Ref(Some(RecordKind::Organization))),
     f("tags", Set),
     f("notes", Text),
+    f(DEMO_FIELD, Bool),
 ];
 
 const CONTACT: &[FieldSpec] = &[
@@ -130,6 +131,7 @@ const CONTACT: &[FieldSpec] = &[
     f("notes", Text),
     f("do_not_call", Bool),
     f("source", Str),
+    f(DEMO_FIELD, Bool),
 ];
 
 const RELATIONSHIP: &[FieldSpec] = &[
@@ -168,6 +170,7 @@ const CASE: &[FieldSpec] = &[
     f("steps_done", Set),
     f("handed_over_from", Str),
     f("notes", Text),
+    f(DEMO_FIELD, Bool),
 ];
 
 const ACTIVITY: &[FieldSpec] = &[
@@ -185,6 +188,7 @@ const ACTIVITY: &[FieldSpec] = &[
     f("remind", Minutes),
     f("handed_over_from", Str),
     f("notes", Text),
+    f(DEMO_FIELD, Bool),
 ];
 
 const USER: &[FieldSpec] = &[
@@ -194,6 +198,10 @@ const USER: &[FieldSpec] = &[
     f("regions", Set),
     f("industries", Set),
 ];
+
+/// The field that marks a record as sample data (`crm demo-data`), so it can be told apart from
+/// real work and removed; organizations, contacts, cases and activities have it.
+pub const DEMO_FIELD: &str = "demo";
 
 /// The fields of a kind of record, in display order.
 pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
