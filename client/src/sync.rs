@@ -335,7 +335,10 @@ async fn session(
                 }
                 if opts.watch {
                     let seq = s.store.change_seq()?;
-                    if seq > last_seq {
+                    // Not before the summaries are compared: the summary sent covers the store
+                    // as of `last_seq`, and a document stored since then and handed over earlier
+                    // would be in neither side's summary, so never sent.
+                    if seq > last_seq && s.compared() {
                         // What this session merged or fetched is in the engine at those
                         // heads already: only other processes' changes are read and pushed.
                         let engine = &s.engine;
@@ -386,12 +389,18 @@ impl Session<'_> {
         Timestamp::from_millis(self.started.elapsed().as_millis() as u64)
     }
 
+    /// The handshake is done and, with `crmBatch`, the summaries are compared: from here on a
+    /// local change is sent to the server as it is handed over.
+    fn compared(&self) -> bool {
+        self.server.is_some() && (self.summary_done || !self.batch)
+    }
+
     /// Nothing left to do: the handshake and summary are done and both sides hold the same heads.
     fn quiescent(&self) -> bool {
         let Some(server) = &self.server else {
             return false;
         };
-        (self.summary_done || !self.batch)
+        self.compared()
             && self.pending.is_empty()
             && !self.fetcher.busy()
             && self.engine.is_synced_with(server)

@@ -103,8 +103,13 @@ fn a_watcher_says_when_it_reconnects() {
     let mut server = SyncServer::start();
     let (ana, bruno) = north_team(&server);
     let watcher = Watcher::start(&bruno);
-    let connected = || server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0;
-    assert!(wait_for(Duration::from_secs(20), connected));
+    assert!(
+        wait_for(Duration::from_secs(20), || watcher
+            .output()
+            .contains("connected to ws://")),
+        "{}",
+        watcher.output()
+    );
     server.kill9();
     server
         .restart_on_same_port()

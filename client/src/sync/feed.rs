@@ -1,5 +1,5 @@
-//! What `crm sync --watch` says as it goes: one line per batch of records received or sent, per
-//! connect after the first, and per record the server refuses or someone else removed. With
+//! What `crm sync --watch` says as it goes: one line per connect and reconnect, per batch of
+//! records received or sent, and per record the server refuses or someone else removed. With
 //! `--json`, one JSON object per line instead.
 
 use super::SyncReport;
@@ -8,7 +8,7 @@ use crm_shared::DocumentId;
 /// Prints the difference between the last report it saw and the next.
 pub struct Feed {
     json: bool,
-    /// A connection was made or tried before (the first is announced by the command itself).
+    /// A connection was made or tried before.
     tried: bool,
     seen: Seen,
 }
@@ -37,16 +37,19 @@ impl Feed {
         self.tried = true;
     }
 
-    /// A session is connected to `url`: says so when it is a reconnect.
+    /// A session is connected to `url` (a reconnect when a connection was made or tried before).
     pub fn connected(&mut self, url: &str) {
         self.seen = Seen::default();
-        if std::mem::replace(&mut self.tried, true) {
-            self.line(
-                "reconnected",
-                serde_json::json!({ "server": url }),
-                format!("reconnected to {url}"),
-            );
-        }
+        let event = if std::mem::replace(&mut self.tried, true) {
+            "reconnected"
+        } else {
+            "connected"
+        };
+        self.line(
+            event,
+            serde_json::json!({ "server": url }),
+            format!("{event} to {url}"),
+        );
     }
 
     /// Tells what `report` holds that was not told yet.
