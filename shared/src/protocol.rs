@@ -145,10 +145,15 @@ pub enum BatchKind {
 pub struct BatchItem {
     pub kind: BatchKind,
     pub document_id: DocumentId,
-    /// An Automerge sync message (empty for `DocUnavailable` and `Fetch`, a stored document for
-    /// `Doc`).
+    /// An Automerge sync message (empty for `Fetch`, a stored document for `Doc`). For
+    /// `DocUnavailable`, empty, or [`UNAVAILABLE_HELD`]: the sender holds every change the peer
+    /// named in its message, so the peer's copy strands nothing (it is only not shared with it).
     pub data: Vec<u8>,
 }
+
+/// The data of a `DocUnavailable` batch item telling the peer that nothing of its copy is
+/// missing on the sender (see [`BatchItem::data`]); a peer that does not know it ignores it.
+pub const UNAVAILABLE_HELD: &[u8] = &[1];
 
 /// 8 bytes standing for a document's heads in a summary (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -89,6 +89,13 @@ enum Pending {
     /// Start (or continue) syncing with a peer; a `request` if we have nothing.
     SyncWith(PeerId),
     Local(Vec<u8>),
+    /// A peer's sync message for a document we hold and it may not read: answered
+    /// `doc-unavailable` once loaded, saying whether we hold every change it named.
+    Denied {
+        peer: PeerId,
+        conn: ConnectionId,
+        data: Vec<u8>,
+    },
 }
 
 enum DocState {
@@ -595,13 +602,15 @@ impl Engine {
             self.resettle_touched(&mut out);
         }
         for (peer, (conn, items)) in std::mem::take(&mut out.batches) {
-            let alone = matches!(
-                items.as_slice(),
-                [BatchItem {
-                    kind: BatchKind::Sync | BatchKind::Request | BatchKind::DocUnavailable,
-                    ..
-                }]
-            );
+            // (A `doc-unavailable` with data says more than the plain message can.)
+            let alone = match items.as_slice() {
+                [item] => match item.kind {
+                    BatchKind::Sync | BatchKind::Request => true,
+                    BatchKind::DocUnavailable => item.data.is_empty(),
+                    BatchKind::Fetch | BatchKind::Doc => false,
+                },
+                _ => false,
+            };
             if alone {
                 if let Some(message) = single_message(&self.config.peer_id, &peer, items) {
                     out.actions.push(Action::Send { conn, message });
@@ -870,7 +879,7 @@ impl Engine {
                 document_id, data, ..
             } => self.on_doc_message(now, &peer, conn, BatchKind::Request, document_id, data, out),
             Message::DocUnavailable { document_id, .. } => {
-                self.on_unavailable(&peer, document_id, out)
+                self.on_unavailable(&peer, document_id, false, out)
             }
             Message::Ephemeral {
                 sender_id,
@@ -903,9 +912,12 @@ impl Engine {
             Message::CrmBatch { items, .. } => {
                 for item in items {
                     match item.kind {
-                        BatchKind::DocUnavailable => {
-                            self.on_unavailable(&peer, item.document_id, out)
-                        }
+                        BatchKind::DocUnavailable => self.on_unavailable(
+                            &peer,
+                            item.document_id,
+                            item.data == protocol::UNAVAILABLE_HELD,
+                            out,
+                        ),
                         BatchKind::Fetch if !outbound => {
                             self.on_fetch(now, &peer, item.document_id, out)
                         }
@@ -1523,6 +1535,31 @@ impl Engine {
                     self.generate(&peer, id, kind, out);
                 }
             }
+            Pending::Denied { peer, conn, data } => {
+                if self.peers.get(&peer).map(|p| p.conn) != Some(conn) {
+                    return;
+                }
+                let held = match (
+                    self.docs.get(&id).map(|s| &s.state),
+                    sync::Message::decode(&data),
+                ) {
+                    (Some(DocState::Loaded(doc)), Ok(msg)) => msg
+                        .heads
+                        .iter()
+                        .all(|h| automerge::ReadDoc::get_change_by_hash(&**doc, h).is_some()),
+                    _ => false,
+                };
+                let item = BatchItem {
+                    kind: BatchKind::DocUnavailable,
+                    document_id: id,
+                    data: if held {
+                        protocol::UNAVAILABLE_HELD.to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                push_item(&self.config.peer_id, &peer, conn, true, item, out);
+            }
             Pending::Local(changes) => {
                 let Some(slot) = self.docs.get_mut(&id) else {
                     return;
@@ -1571,6 +1608,19 @@ impl Engine {
         out: &mut Out,
     ) {
         if !self.may_read(peer, &id) {
+            // A `crmBatch` peer holding a copy of a document we hold (moved to a book it may not
+            // read) learns whether its copy strands anything: it tells the two apart by the heads
+            // both sides last shared, which it may have lost (a restored server is a new peer).
+            let held_here = self.docs.get(&id).is_some_and(|s| !s.heads.is_empty());
+            let batch = self.peers.get(peer).is_some_and(|p| p.batch);
+            if held_here && batch && kind == BatchKind::Sync && !data.is_empty() {
+                let work = Pending::Denied {
+                    peer: peer.clone(),
+                    conn,
+                    data,
+                };
+                return self.with_doc(now, id, work, out);
+            }
             return self.send_unavailable(peer, id, out);
         }
         let fetched = self
@@ -1792,7 +1842,8 @@ impl Engine {
         push_item(&self.config.peer_id, peer, p.conn, p.batch, item, out);
     }
 
-    fn on_unavailable(&mut self, peer: &PeerId, id: DocumentId, out: &mut Out) {
+    /// `held`: the peer said it holds every change of ours we named ([`protocol::UNAVAILABLE_HELD`]).
+    fn on_unavailable(&mut self, peer: &PeerId, id: DocumentId, held: bool, out: &mut Out) {
         // The heads both sides were known to hold (restored from the last session too): ours
         // among them means the peer had everything of ours.
         let ours = self.docs.get(&id).map_or(&[][..], |s| s.heads.as_slice());
@@ -1801,7 +1852,7 @@ impl Engine {
             .get(peer)
             .and_then(|p| p.states.get(&id))
             .map_or(&[][..], |st| st.shared_heads.as_slice());
-        let unsent = !ours.iter().all(|h| shared.contains(h));
+        let unsent = !held && !ours.iter().all(|h| shared.contains(h));
         out.actions.push(Action::Unavailable {
             document_id: id,
             peer_id: peer.clone(),

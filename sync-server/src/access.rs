@@ -67,11 +67,14 @@ pub struct Screened {
 
 /// One document's sync data, as screening sees it.
 #[derive(Clone, Copy)]
-struct Incoming {
+struct Incoming<'a> {
     /// The server stores the document.
     known: bool,
     /// It came as a request (the sender has no copy).
     request: bool,
+    /// Asked only before refusing a move: true when the server holds every change of the
+    /// sender's copy (the message's heads), so the message brings nothing new.
+    holds: &'a dyn Fn() -> bool,
 }
 
 /// What screening decided for one document's sync data.
@@ -269,6 +272,9 @@ impl Access {
         let recorded = self.book_of(doc);
         let moved = values.iter().find(|v| v.as_deref() != recorded.as_deref());
         match moved {
+            // Changes the server holds already move nothing: a rep's laptop re-offering a
+            // record a manager moved since (after a restore, its whole copy) is no mover.
+            Some(_) if (item.holds)() => Decision::Pass,
             Some(to) if !self.may_move(conn) => {
                 tracing::info!(conn = conn.0, document = %doc, from = ?recorded, to = ?to, "refused a move to another book: only a manager or an admin moves records");
                 self.refused_moves.fetch_add(1, Relaxed);
@@ -282,21 +288,28 @@ impl Access {
     /// server stores a document): for documents it does not know yet, learns their book from the
     /// changes and drops those the sender may not write; for known documents, drops changes that
     /// move one to another book unless the sender is a manager or an admin, and names those whose
-    /// book the changes touch (see [`Screened::rebook`]).
+    /// book the changes touch (see [`Screened::rebook`]). `holds(doc, heads)` says whether the
+    /// server holds every change with these heads (asked only before refusing a move).
     pub fn screen(
         &self,
         conn: ConnectionId,
         message: Message,
         known: impl Fn(&DocumentId) -> bool,
+        holds: impl Fn(&DocumentId, &[automerge::ChangeHash]) -> bool,
     ) -> Screened {
         let mut rebook = Vec::new();
         let mut allowed = |doc: &DocumentId, data: &[u8], request: bool| -> bool {
             if data.is_empty() {
                 return true;
             }
+            let holds_all = || {
+                automerge::sync::Message::decode(data)
+                    .is_ok_and(|m| !m.heads.is_empty() && holds(doc, &m.heads))
+            };
             let item = Incoming {
                 known: known(doc),
                 request,
+                holds: &holds_all,
             };
             match self.decide(conn, doc, data, item) {
                 Decision::Pass => true,
@@ -924,31 +937,34 @@ mod tests {
         doc.put(ROOT, "book", "south").unwrap();
         doc.commit();
         let moved = message(vec![last_change(&mut doc, false)]);
-        let refused = access.screen(rep, sync(id, moved.clone()), |_| true);
+        let refused = access.screen(rep, sync(id, moved.clone()), |_| true, |_, _| false);
         assert!(refused.message.is_none());
         assert!(matches!(
             refused.replies.as_slice(),
             [Message::DocUnavailable { document_id, .. }] if *document_id == id
         ));
-        let taken = access.screen(manager, sync(id, moved), |_| true);
+        let taken = access.screen(manager, sync(id, moved), |_| true, |_, _| false);
         assert!(taken.message.is_some() && taken.replies.is_empty());
         assert_eq!(taken.rebook, [id]);
         // The rep's other edits, and a whole document still in its book, pass.
         doc.put(ROOT, "title", "CFO").unwrap();
         doc.commit();
         let edit = message(vec![last_change(&mut doc, false)]);
-        let passed = access.screen(rep, sync(id, edit), |_| true);
+        let passed = access.screen(rep, sync(id, edit), |_| true, |_, _| false);
         assert!(passed.message.is_some() && passed.rebook.is_empty());
         let whole = message(vec![record("north").save()]);
         assert!(access
-            .screen(rep, sync(id, whole), |_| true)
+            .screen(rep, sync(id, whole), |_| true, |_, _| false)
             .message
             .is_some());
         // Open mode: no roles, moves pass (and are followed).
         access.set_open(true);
-        let anyone = access.screen(ConnectionId(3), sync(id, message(vec![doc.save()])), |_| {
-            true
-        });
+        let anyone = access.screen(
+            ConnectionId(3),
+            sync(id, message(vec![doc.save()])),
+            |_| true,
+            |_, _| false,
+        );
         assert!(anyone.message.is_some());
         assert_eq!(anyone.rebook, [id]);
     }
@@ -972,9 +988,9 @@ mod tests {
         doc.put(ROOT, "probability.proposal", 65).unwrap();
         doc.commit();
         let new = message(vec![doc.save()]);
-        let refused = access.screen(rep, sync(settings, new.clone()), |_| false);
+        let refused = access.screen(rep, sync(settings, new.clone()), |_| false, |_, _| false);
         assert!(refused.message.is_none() && refused.replies.len() == 1);
-        let taken = access.screen(manager, sync(settings, new), |_| false);
+        let taken = access.screen(manager, sync(settings, new), |_| false, |_, _| false);
         assert!(taken.message.is_some() && taken.replies.is_empty());
     }
 

@@ -268,9 +268,26 @@ impl<S: Storage> Hub<S> {
         refusals: &mut Vec<Action>,
     ) {
         let engine = &self.engine;
-        let screened = self.access.access.screen(conn, message, |id| {
-            engine.heads(id).is_some_and(|heads| !heads.is_empty())
-        });
+        let storage = std::cell::RefCell::new(&mut self.storage);
+        // Asked only before refusing a move: read from the engine's copy, else from storage.
+        let holds = |id: &DocumentId, heads: &[automerge::ChangeHash]| {
+            let has = |doc: &automerge::Automerge| {
+                heads
+                    .iter()
+                    .all(|h| automerge::ReadDoc::get_change_by_hash(doc, h).is_some())
+            };
+            match engine.document(id) {
+                Some(doc) => has(doc),
+                None => matches!(storage.borrow_mut().load(id), Ok(Some(bytes))
+                    if automerge::Automerge::load(&bytes).is_ok_and(|doc| has(&doc))),
+            }
+        };
+        let screened = self.access.access.screen(
+            conn,
+            message,
+            |id| engine.heads(id).is_some_and(|heads| !heads.is_empty()),
+            holds,
+        );
         self.rebook.extend(screened.rebook);
         for message in screened.replies {
             refusals.push(Action::Send { conn, message });

@@ -210,3 +210,40 @@ fn records_made_after_a_backup_come_back_after_a_restore() {
     let shown = fresh.json(&["contact", "show", old]);
     assert_eq!(shown["title"], "Edited After Backup", "{shown}");
 }
+
+#[test]
+fn after_a_restore_a_record_moved_away_is_unshared_not_refused() {
+    let mut server = SyncServer::start();
+    let (ana, _bruno) = north_team(&server);
+    for args in [
+        &["user", "add", "max", "--role", "manager"][..],
+        &["book", "add", "south"],
+    ] {
+        server.admin(args);
+    }
+    let max = server.device("max", "north", &server.token("max"));
+    let ines = ana.add(&["contact", "add", "--name", "Ines Duarte"]);
+    ana.ok(&["sync"]);
+    max.ok(&["sync"]);
+    let backup = server.data_dir().with_file_name("backup.sqlite3");
+    server.admin(&["backup", "--to", backup.to_str().expect("a UTF-8 path")]);
+    // The manager moves it to south after the backup; the server is then restored from it.
+    max.ok(&["move", &ines, "--book", "south"]);
+    max.ok(&["sync"]);
+    server.kill9();
+    server.admin(&["restore", "--from", backup.to_str().expect("a UTF-8 path")]);
+    server
+        .restart_on_same_port()
+        .expect("the server restarts on its address");
+    // The manager's laptop sends the move again; ana's copy (from before the move) strands
+    // nothing: it is no longer shared with her, not refused.
+    let max_token = server.token("max");
+    max.ok(&["sync", "--token", &max_token]);
+    let ana_token = server.token("ana");
+    let out = ana.run(&["--json", "sync", "--token", &ana_token]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(report["refused"], 0, "{report}");
+    assert_eq!(report["unshared"], 1, "{report}");
+    assert_eq!(report["records"][0]["records"][0]["id"], ines.as_str());
+}

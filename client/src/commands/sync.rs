@@ -38,7 +38,8 @@ pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
         a.watch,
         Duration::from_secs(a.timeout.max(1)),
     )?;
-    let told = outcome::Outcome::of(&mut store, &report, ctx.now_ms)?;
+    let grants = server::kept_grants(&ctx.data_dir)?;
+    let told = outcome::Outcome::of(&mut store, &report, grants.as_ref(), ctx.now_ms)?;
     print_report(ctx, &report, &told)?;
     match outcome::Outcome::refusal(&report) {
         Some(refused) => Err(refused.into()),

@@ -6,6 +6,7 @@
 use crate::store::Store;
 use crate::sync::SyncReport;
 use anyhow::Result;
+use crm_shared::protocol::Grants;
 use crm_shared::{DocumentId, RecordKind};
 use serde::Serialize;
 
@@ -49,7 +50,13 @@ pub struct Outcome {
 impl Outcome {
     /// Names the records of `report` (reading each from the store) and records the unshared
     /// ones as told.
-    pub fn of(store: &mut Store, report: &SyncReport, now_ms: i64) -> Result<Outcome> {
+    /// `grants`: what the server last said this user may do (kept by `crm sync`), if known.
+    pub fn of(
+        store: &mut Store,
+        report: &SyncReport,
+        grants: Option<&Grants>,
+        now_ms: i64,
+    ) -> Result<Outcome> {
         let mut groups = Vec::new();
         let mut settings = Vec::new();
         let mut refused = Vec::new();
@@ -83,14 +90,11 @@ impl Outcome {
                     book: r.book.clone(),
                 })
                 .collect();
+            let (why, next) = refusal_cause(&book, grants);
             groups.push(Group {
                 cause: "refused",
-                why: format!(
-                    "the server did not take changes to records in book `{book}`: you may not write that book, your access to it is read-only, or they were moved there on this laptop (moving records between books is a manager's act)"
-                ),
-                next: format!(
-                    "ask IT for write access to `{book}`, or move them to a book you may write (`crm move --all-from {book} --book BOOK`), or ask a manager to move them"
-                ),
+                why,
+                next,
                 records,
             });
         }
@@ -169,6 +173,30 @@ impl Outcome {
                 }
             );
         }
+    }
+}
+
+/// Why the server refused changes to records of `book`, and what to do, as far as the user's
+/// grants tell.
+fn refusal_cause(book: &str, grants: Option<&Grants>) -> (String, String) {
+    let ask_grant = format!(
+        "ask IT for write access to `{book}` (`crm-sync-server grant USER {book}`), or move them to a book you may write (`crm move --all-from {book} --book BOOK`)"
+    );
+    let moved = "they were moved to another book: on this laptop (moving records between books is a manager's act), or by a manager to a book you may not read after you changed them";
+    let move_back = "ask a manager to move them where they belong (a record you moved on this laptop: `crm move ID --book` its former book)".to_string();
+    match grants {
+        Some(g) if g.may_write(book) => (moved.to_string(), move_back),
+        Some(g) if g.may_read(book) => (
+            format!("your access to book `{book}` is read-only: your changes stay on this laptop"),
+            ask_grant,
+        ),
+        Some(_) => (format!("you may not write book `{book}`"), ask_grant),
+        None => (
+            format!(
+                "the server did not take changes to records in book `{book}`: you may not write that book, your access to it is read-only, or {moved}"
+            ),
+            format!("{ask_grant}; or {move_back}"),
+        ),
     }
 }
 
