@@ -83,7 +83,7 @@ use sha2::{Digest, Sha256};
 
 use crate::document_id::{DocumentId, DocumentIdError};
 use cbor::{Value, Writer};
-pub use grants::{BookGrant, Grants, Role, GRANTS_PATH};
+pub use grants::{BookGrant, Grants, Role, UnknownRole, GRANTS_PATH};
 pub use ids::{IdError, PeerId, SessionId, StorageId, MAX_ID_LEN};
 
 /// The protocol version this crate speaks.

@@ -8,9 +8,7 @@ use crm_shared::protocol::{BookGrant, Grants};
 use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -57,47 +55,14 @@ pub enum AuthError {
     BadName(String),
     #[error("no token {0}")]
     NoToken(i64),
-    #[error("`{0}` is not a role (rep, manager or admin)")]
-    BadRole(String),
+    #[error(transparent)]
+    BadRole(#[from] crm_shared::protocol::UnknownRole),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// What a user is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Rep,
-    Manager,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Rep => "rep",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = AuthError;
-    fn from_str(s: &str) -> Result<Self, AuthError> {
-        match s {
-            "rep" => Ok(Role::Rep),
-            "manager" => Ok(Role::Manager),
-            "admin" => Ok(Role::Admin),
-            _ => Err(AuthError::BadRole(s.to_string())),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What a user is (the same type the client reads from `GET /me`).
+pub use crm_shared::protocol::Role;
 
 /// What a user may do in a book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,11 +104,7 @@ impl Principal {
 impl Principal {
     /// What `GET /me` answers for this principal (`books`: every book of the server).
     pub fn grants(&self, books: &[String], storage_id: &str) -> Grants {
-        let role = match self.role {
-            Role::Rep => crm_shared::protocol::Role::Rep,
-            Role::Manager => crm_shared::protocol::Role::Manager,
-            Role::Admin => crm_shared::protocol::Role::Admin,
-        };
+        let role = self.role;
         let mut granted: Vec<BookGrant> = match self.role {
             Role::Manager | Role::Admin => books
                 .iter()
