@@ -5,6 +5,7 @@ pub mod commands;
 pub mod error;
 pub mod live;
 pub mod output;
+pub mod replace_file;
 pub mod store;
 pub mod sync;
 

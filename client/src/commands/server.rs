@@ -161,14 +161,8 @@ pub fn kept_grants(dir: &Path) -> Result<Option<Grants>> {
 /// Keeps `grants` in `dir`, replacing what was there (written whole, then renamed).
 pub fn keep_grants(dir: &Path, grants: &Grants) -> Result<()> {
     let path = grants_file(dir);
-    let tmp = dir.join(format!("{GRANTS_FILE}.tmp"));
     let json = serde_json::to_vec_pretty(grants)?;
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, &json)?;
-        f.sync_all()
-    });
-    written
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    crate::replace_file::replace(&path, &json)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

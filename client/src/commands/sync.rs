@@ -62,13 +62,7 @@ pub fn save_ca(dir: &Path, ca: &CaCerts) -> Result<()> {
     if std::fs::read_to_string(&path).is_ok_and(|kept| kept == pem) {
         return Ok(());
     }
-    let tmp = dir.join(format!("{CA_CERT_FILE}.tmp"));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, pem.as_bytes())?;
-        f.sync_all()
-    });
-    written
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    crate::replace_file::replace(&path, pem.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
