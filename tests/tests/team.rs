@@ -119,7 +119,13 @@ impl Kind {
 
 /// Keys of `show --json` that are views of other records (a user who may read fewer books
 /// legitimately sees fewer of them); they are compared only between users who read the same books.
-const VIEWS_OF_OTHERS: [&str; 4] = ["activities", "cases", "timeline", "relationships"];
+const VIEWS_OF_OTHERS: [&str; 5] = [
+    "activities",
+    "cases",
+    "contacts",
+    "timeline",
+    "relationships",
+];
 
 /// One change made on one laptop.
 struct Op {
