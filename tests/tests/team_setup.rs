@@ -306,6 +306,14 @@ fn records_made_offline_in_default_are_moved_to_the_reps_book_and_reach_the_team
         stderr.contains("crm move --all-from default --book north"),
         "{stderr}"
     );
+    // It names each record that stayed, with the same next step, and exits 3.
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("not accepted by the server: you may not write book `default`")
+            && stdout.contains("Next: move them to a book you may write: `crm move --all-from default --book north`"),
+        "{stdout}"
+    );
     let bruno = server.device("bruno", "north", &server.token("bruno"));
     assert!(contact_names(&bruno).is_empty());
 

@@ -179,9 +179,20 @@ impl Outcome {
 /// Why the server refused changes to records of `book`, and what to do, as far as the user's
 /// grants tell.
 fn refusal_cause(book: &str, grants: Option<&Grants>) -> (String, String) {
-    let ask_grant = format!(
-        "ask IT for write access to `{book}` (`crm-sync-server grant USER {book}`), or move them to a book you may write (`crm move --all-from {book} --book BOOK`)"
-    );
+    // Name the book to move them to when the user may write exactly one.
+    let to = match grants.map(|g| g.writable()).as_deref() {
+        Some([only]) => only.to_string(),
+        _ => "BOOK".to_string(),
+    };
+    let move_them = format!("`crm move --all-from {book} --book {to}`");
+    let ask_grant = if book == "default" {
+        // The book of a data dir set up offline: no team shares it.
+        format!("move them to a book you may write: {move_them}")
+    } else {
+        format!(
+            "ask IT for write access to `{book}` (`crm-sync-server grant USER {book}`), or move them to a book you may write ({move_them})"
+        )
+    };
     let moved = "they were moved to another book: on this laptop (moving records between books is a manager's act), or by a manager to a book you may not read after you changed them";
     let move_back = "ask a manager to move them where they belong (a record you moved on this laptop: `crm move ID --book` its former book)".to_string();
     match grants {
