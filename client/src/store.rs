@@ -14,6 +14,7 @@ mod documents;
 mod notices;
 mod read_model;
 mod replica;
+mod search_terms;
 
 use crate::error::StoreError;
 use automerge::{ActorId, AutoCommit};
@@ -22,8 +23,9 @@ use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
-pub use read_model::{fts_query, READ_MODEL_VERSION};
+pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
+pub use search_terms::fts_query;
 
 /// The file name of the store inside a data dir.
 pub const STORE_FILE: &str = "crm.sqlite3";

@@ -1,6 +1,7 @@
 //! The read model: plain tables and a full-text index derived from the documents, so lists,
 //! search, the agenda and reports never load a document.
 
+use super::search_terms;
 use crate::error::StoreError;
 use automerge::Automerge;
 use crm_shared::schema::{self, Record};
@@ -10,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension};
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
-pub const READ_MODEL_VERSION: i64 = 4;
+pub const READ_MODEL_VERSION: i64 = 5;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -396,14 +397,12 @@ pub fn write_derived(
                 ])?;
         }
     }
-    for field in ["emails", "phones"] {
-        for l in r.labelled(field) {
-            search.push(l.value.clone());
-            if field == "phones" {
-                search.extend(phone_tokens(&l.value));
-            }
-        }
-    }
+    search.extend(r.labelled("emails").iter().map(|l| l.value.clone()));
+    let phones: Vec<String> = r
+        .labelled("phones")
+        .iter()
+        .map(|l| l.value.clone())
+        .collect();
     search.extend(r.set("tags").iter().cloned());
     search.extend(r.str("notes").map(String::from));
 
@@ -422,7 +421,7 @@ pub fn write_derived(
     }
     if !r.is_deleted() {
         conn.prepare_cached("INSERT INTO rm_search(rowid, body) VALUES (?1, ?2)")?
-            .execute((n, search.join(" ")))?;
+            .execute((n, search_terms::index_text(&search, &phones)))?;
     }
     Ok(())
 }
@@ -448,27 +447,4 @@ fn stage_probability(conn: &Connection, stage: &str) -> Result<i64, StoreError> 
             .map(|s| s.default_probability())
             .unwrap_or(0)
     }))
-}
-
-/// Turns what a user typed into an FTS5 query: every word must match as a prefix.
-/// Returns `None` when nothing searchable was typed.
-pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("\"{t}\"*"))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
-}
-
-/// Digit-only tokens of a phone number so that a search for any run of its digits from the start
-/// of a group matches: `+351 912 345 678` gives `351912345678`, `912345678`, `345678`.
-fn phone_tokens(phone: &str) -> Vec<String> {
-    let groups: Vec<&str> = phone
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .collect();
-    (0..groups.len().saturating_sub(1))
-        .map(|i| groups[i..].concat())
-        .collect()
 }
