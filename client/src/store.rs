@@ -14,6 +14,7 @@ mod documents;
 mod notices;
 mod read_model;
 mod replica;
+mod users;
 
 use crate::error::StoreError;
 use automerge::{ActorId, AutoCommit};
