@@ -206,3 +206,120 @@ fn an_unknown_owner_is_kept_with_a_warning_naming_the_known_users() {
         "{err}"
     );
 }
+
+/// Whether this test runs as root, for whom file permissions are not enforced: a file it
+/// creates is owned by uid 0.
+fn running_as_root(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.join("uid-probe");
+    std::fs::write(&probe, b"").unwrap();
+    let uid = std::fs::metadata(&probe).unwrap().uid();
+    std::fs::remove_file(&probe).unwrap();
+    uid == 0
+}
+
+/// Makes `dir` and everything in it read-only (`chmod -R a-w`, readable by all).
+fn make_read_only(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+}
+
+/// `crm` as a user for whom the permissions hold: as root, it runs as `nobody` (through
+/// `setpriv`), so a read-only dir is read-only to it too.
+fn as_reader(crm: &Crm, root: bool) -> std::process::Command {
+    if !root {
+        return crm.command();
+    }
+    let cmd = crm.command();
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("NO_COLOR", "1")
+        .env_remove("CRM_HOME")
+        .stdin(std::process::Stdio::null());
+    wrapped
+}
+
+/// Gives `path` (recursively) to `nobody`, so `as_reader` may write there.
+fn give_to_reader(path: &std::path::Path) {
+    std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            give_to_reader(&entry.unwrap().path());
+        }
+    }
+}
+
+#[test]
+fn a_read_only_data_dir_can_be_read_and_merged_from() {
+    let usb = Crm::init("ana");
+    let org = usb.add(&["org", "add", "--name", "Acme Corp"]);
+    usb.add(&[
+        "case", "add", "--title", "Fleet", "--org", &org, "--amount", "100",
+    ]);
+    let before = usb.store_bytes();
+    let root = running_as_root(usb.scratch());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(usb.scratch(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    make_read_only(usb.dir());
+
+    for args in [
+        &["case", "list", "--json"][..],
+        &["org", "show", &org, "--json"],
+    ] {
+        let out = as_reader(&usb, root).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "crm {args:?} on a read-only dir: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Fleet"),
+            "{out:?}"
+        );
+    }
+    // A change is refused in one line, not half made.
+    let out = as_reader(&usb, root)
+        .args(["case", "add", "--title", "More"])
+        .output()
+        .unwrap();
+    crm_tests::check_failure(&out).unwrap();
+    assert!(
+        message(&String::from_utf8_lossy(&out.stderr)).contains("read-only"),
+        "{out:?}"
+    );
+
+    let laptop = Crm::init("bruno");
+    std::fs::set_permissions(laptop.scratch(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if root {
+        give_to_reader(laptop.dir());
+    }
+    let out = as_reader(&laptop, root)
+        .args(["merge", "--from"])
+        .arg(usb.dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "merge --from a read-only dir: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases = laptop.json(&["case", "list"]);
+    assert_eq!(rows(&cases).len(), 1, "{cases}");
+    assert_eq!(
+        before,
+        usb.store_bytes(),
+        "reading changed the read-only store"
+    );
+    let names: Vec<String> = std::fs::read_dir(usb.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["crm.sqlite3"], "reading left files behind");
+}
