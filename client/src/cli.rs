@@ -348,7 +348,7 @@ pub struct CaseFields {
     #[arg(long = "contact")]
     pub contacts: Vec<String>,
     /// Amount as a decimal number, e.g. 12000.50
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub amount: Option<String>,
     /// ISO 4217 code [default: EUR]
     #[arg(long)]
@@ -366,7 +366,7 @@ pub struct CaseFields {
     #[arg(long)]
     pub interest: Option<String>,
     /// The customer's budget, e.g. 15000
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub budget: Option<String>,
     /// Expected close date, YYYY-MM-DD
     #[arg(long)]

@@ -45,7 +45,7 @@ pub enum StoreError {
     Value(#[from] ValueError),
     #[error("{0}")]
     Invalid(String),
-    #[error("database error: {0}")]
+    #[error("{}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
 }
 
@@ -54,4 +54,12 @@ impl StoreError {
     pub fn open(path: &Path, e: rusqlite::Error) -> StoreError {
         StoreError::Corrupt(path.to_path_buf(), e.to_string())
     }
+}
+
+/// A database error as one line; a write to a store opened read-only says what can be done.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+        return "this data dir is read-only: crm can read it and `crm merge --from` it, but not change it (copy it somewhere writable to work in it)".into();
+    }
+    format!("database error: {e}")
 }

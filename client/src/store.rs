@@ -15,6 +15,7 @@ mod notices;
 mod read_model;
 mod replica;
 mod search_terms;
+mod users;
 
 use crate::error::StoreError;
 use automerge::{ActorId, AutoCommit};
@@ -63,6 +64,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     pub identity: Identity,
+    /// Opened read-only: the data dir or its store file may not be written here.
+    read_only: bool,
 }
 
 /// Called while the read model is rebuilt: (done, total).
@@ -113,6 +116,7 @@ impl Store {
             conn,
             path,
             identity,
+            read_only: false,
         })
     }
 
@@ -122,15 +126,28 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::NotInitialized(dir.to_path_buf()));
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        // A store we may not write (a read-only copy, a dir we cannot write, where not even the
+        // WAL index can be made) is read as an immutable file, writing nothing at all.
+        let read_only = read_only_file(&path) || !writable_dir(dir);
+        let conn = if read_only {
+            Connection::open_with_flags(
+                format!("file:{}?immutable=1", path.display()),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
         .map_err(|e| StoreError::open(&path, e))?;
         // Read before writing anything: a file that is not our store is refused untouched.
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| StoreError::open(&path, e))?;
-        if is_blank(&conn).map_err(|e| StoreError::open(&path, e))? {
+        let blank = is_blank(&conn).map_err(|e| StoreError::open(&path, e))?;
+        if blank {
             // An `init` killed before its first commit: no store yet.
             return Err(StoreError::NotInitialized(dir.to_path_buf()));
         }
@@ -159,21 +176,36 @@ impl Store {
         if hex_decode(&identity.device).map(|d| d.len()) != Some(16) {
             return Err(StoreError::Corrupt(path.clone(), "no device id".into()));
         }
-        configure(&conn).map_err(|e| StoreError::open(&path, e))?;
+        if !read_only {
+            configure(&conn).map_err(|e| StoreError::open(&path, e))?;
+        }
         let rm_version = meta("read_model_version")?.and_then(|v| v.parse::<i64>().ok());
         let mut store = Store {
             conn,
             path,
             identity,
+            read_only,
         };
         if rm_version != Some(READ_MODEL_VERSION) {
-            store.rebuild_read_model(progress)?;
+            if read_only {
+                eprintln!(
+                    "crm: warning: {} is read-only and was written by another version of crm: lists and reports may be incomplete (merging from it is not affected)",
+                    dir.display()
+                );
+            } else {
+                store.rebuild_read_model(progress)?;
+            }
         }
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store was opened read-only (see [`Store::open`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The author of a change made here now (see [`crate::live`]).
@@ -459,6 +491,25 @@ fn is_blank(conn: &Connection) -> rusqlite::Result<bool> {
         r.get::<_, i64>(0)
     })
     .map(|n| n == 0)
+}
+
+/// Whether a file can be created in `dir` (tried, then removed): permissions alone do not say,
+/// e.g. for root or on a read-only mount.
+fn writable_dir(dir: &Path) -> bool {
+    let probe = dir.join(format!(".crm-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => std::fs::remove_file(&probe).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Whether the store file may not be opened for writing.
+fn read_only_file(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_err()
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

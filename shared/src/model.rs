@@ -124,10 +124,8 @@ impl fmt::Display for Stage {
 impl FromStr for Stage {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, ValueError> {
-        let i = Self::KEYS
-            .iter()
-            .position(|k| *k == s)
-            .ok_or_else(|| choice_error("stage", s, &Self::KEYS))?;
+        let key = choice("stage", s, &Self::KEYS)?;
+        let i = Self::KEYS.iter().position(|k| *k == key).unwrap_or(0);
         Ok(Self::ALL[i])
     }
 }
@@ -151,6 +149,20 @@ pub const RELATION_KINDS: &[&str] = &[
     "competitor-of",
 ];
 pub const USER_ROLES: &[&str] = &["rep", "manager", "admin"];
+
+/// The choice of `choices` that `value` names, in any letter case (`Won`, `b`, ` Call `).
+pub fn choice(
+    field: &'static str,
+    value: &str,
+    choices: &[&'static str],
+) -> Result<&'static str, ValueError> {
+    let t = value.trim();
+    choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(t))
+        .copied()
+        .ok_or_else(|| choice_error(field, t, choices))
+}
 
 pub(crate) fn choice_error(field: &'static str, value: &str, expected: &[&str]) -> ValueError {
     ValueError::Choice {

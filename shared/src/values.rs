@@ -23,8 +23,10 @@ pub enum ValueError {
     Amount(String, u32),
     #[error("amount `{0}` is too large")]
     AmountRange(String),
-    #[error("`{0}` is not a currency (expected a 3-letter ISO 4217 code like EUR)")]
+    #[error("`{0}` is not a currency (expected an ISO 4217 code like EUR, USD, GBP or JPY)")]
     Currency(String),
+    #[error("{field} `{value}` is negative (expected zero or more)")]
+    Negative { field: &'static str, value: String },
     #[error("`{0}` is not a duration (expected minutes, hours or days like 30m, 2h, 1d)")]
     Duration(String),
     #[error("`{0}` is not a user name (expected 1-64 lowercase letters, digits, '.', '-' or '_')")]
@@ -95,6 +97,22 @@ impl Phone {
     }
 }
 
+/// The active ISO 4217 currency codes, sorted.
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
+    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
 /// An ISO 4217 currency code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency([u8; 3]);
@@ -105,7 +123,7 @@ impl Currency {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         let up = s.trim().to_ascii_uppercase();
         let b = up.as_bytes();
-        if b.len() == 3 && b.iter().all(u8::is_ascii_uppercase) {
+        if b.len() == 3 && ISO_4217.binary_search(&up.as_str()).is_ok() {
             Ok(Currency([b[0], b[1], b[2]]))
         } else {
             Err(ValueError::Currency(s.to_string()))
@@ -292,6 +310,8 @@ mod tests {
         assert_eq!(parse_amount(".5", eur), Ok(50));
         assert_eq!(parse_amount("1_000", eur), Ok(100_000));
         let jpy = Currency::parse("jpy").unwrap();
+        assert!(Currency::parse("XYZ").is_err());
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(parse_amount("1500", jpy), Ok(1500));
         assert!(parse_amount("1500.5", jpy).is_err());
         assert!(parse_amount("12.345", eur).is_err());

@@ -7,6 +7,7 @@ use crate::cli::{ActivityCommand, ActivityFields};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
+use crm_shared::model::{choice, ACTIVITY_KINDS, ACTIVITY_STATUSES};
 use crm_shared::schema::{Edit, Record};
 use crm_shared::values::parse_date;
 use crm_shared::RecordKind;
@@ -59,9 +60,12 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
                     sql.push_str(&format!(" AND {col} = ?{}", params.len()));
                 }
             }
-            for (col, v) in [("status", &a.status), ("kind", &a.kind)] {
+            for (col, v, choices) in [
+                ("status", &a.status, ACTIVITY_STATUSES),
+                ("kind", &a.kind, ACTIVITY_KINDS),
+            ] {
                 if let Some(v) = v {
-                    params.push(Value::Text(v.clone()));
+                    params.push(Value::Text(choice(col, v, choices)?.to_string()));
                     sql.push_str(&format!(" AND {col} = ?{}", params.len()));
                 }
             }
@@ -114,6 +118,7 @@ fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Result
         }
         _ => {}
     }
+    b.ordered("start", "end", "give an --end after --at")?;
     Ok(b.finish())
 }
 

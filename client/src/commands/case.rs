@@ -7,6 +7,7 @@ use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
+use crm_shared::model::{choice, GRADES};
 use crm_shared::schema::{Edit, Record, Scalar, Settings, StageChange};
 use crm_shared::values::{format_amount, parse_date, Currency};
 use crm_shared::{RecordKind, Stage};
@@ -27,8 +28,11 @@ const COLUMNS: [&str; 8] = [
 pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
     match cmd {
         CaseCommand::Add(f) => show::add(ctx, KIND, |s| {
-            let mut edits = edits(s, &f, None)?;
             let stage: Stage = f.stage.as_deref().unwrap_or("prospecting").parse()?;
+            if stage == Stage::Lost {
+                anyhow::bail!("a case is lost with a reason: add it at the stage it reached, then `crm case move ID --stage lost --reason \"...\"`");
+            }
+            let mut edits = edits(s, &f, None)?;
             if f.stage.is_none() {
                 edits.push(Edit::Set {
                     field: "stage",
@@ -106,7 +110,11 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 filter(&mut sql, "c.owner =", o.clone());
             }
             if let Some(g) = &a.grade {
-                filter(&mut sql, "c.grade =", g.to_ascii_uppercase());
+                filter(
+                    &mut sql,
+                    "c.grade =",
+                    choice("grade", g, GRADES)?.to_string(),
+                );
             }
             if let Some(r) = &a.region {
                 filter(&mut sql, "c.region COLLATE NOCASE =", r.clone());

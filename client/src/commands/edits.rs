@@ -3,7 +3,7 @@
 use crate::cli::EditCommon;
 use crate::store::Store;
 use crate::StoreError;
-use crm_shared::schema::{field, Edit, FieldType, Record};
+use crm_shared::schema::{field, Edit, FieldType, Record, Scalar};
 use crm_shared::values::Currency;
 use crm_shared::RecordKind;
 
@@ -12,6 +12,7 @@ pub struct EditBuilder<'a> {
     store: &'a Store,
     kind: RecordKind,
     currency: Currency,
+    existing: Option<&'a Record>,
     pub edits: Vec<Edit>,
 }
 
@@ -22,7 +23,7 @@ impl<'a> EditBuilder<'a> {
         store: &'a Store,
         kind: RecordKind,
         currency_flag: Option<&str>,
-        existing: Option<&Record>,
+        existing: Option<&'a Record>,
     ) -> Result<Self, StoreError> {
         let currency = match currency_flag {
             Some(c) => Currency::parse(c)?,
@@ -35,6 +36,7 @@ impl<'a> EditBuilder<'a> {
             store,
             kind,
             currency,
+            existing,
             edits: Vec::new(),
         })
     }
@@ -157,12 +159,84 @@ impl<'a> EditBuilder<'a> {
         Ok(self)
     }
 
+    /// Sets the owner; one no one here has seen is kept, with a warning listing those seen.
     pub fn owner(&mut self, owner: Option<&String>) -> Result<&mut Self, StoreError> {
         if let Some(o) = owner {
             let user = crm_shared::values::UserName::parse(o)?;
+            self.store.warn_if_unknown_user(user.as_str())?;
             self.edits.push(Edit::SetOwner(user.to_string()));
         }
         Ok(self)
+    }
+
+    /// The text a scalar field will hold after these edits (the record's own when not edited).
+    fn after(&self, name: &str) -> Option<String> {
+        let set = self.edits.iter().rev().find_map(|e| match e {
+            Edit::Set {
+                field,
+                value: Scalar::Str(v),
+            } if *field == name => Some(Some(v.clone())),
+            Edit::Clear { field } if *field == name => Some(None),
+            _ => None,
+        });
+        match set {
+            Some(v) => v,
+            None => self.existing.and_then(|r| r.str(name)).map(str::to_string),
+        }
+    }
+
+    /// Refuses a record whose `end` field would come before its `start` field (stored
+    /// date-times compare as text).
+    pub fn ordered(&self, start: &str, end: &str, flags: &str) -> Result<(), StoreError> {
+        if let (Some(s), Some(e)) = (self.after(start), self.after(end)) {
+            if e < s {
+                return Err(StoreError::Invalid(format!(
+                    "the {} would {end} at {e}, before it starts at {s}: {flags}",
+                    self.kind
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a `parent` that is the record itself or has it among its own parents.
+    pub fn acyclic_parent(&self) -> Result<(), StoreError> {
+        let (Some(me), Some(parent)) = (self.existing, self.after("parent")) else {
+            return Ok(());
+        };
+        let mine = me.id.to_string();
+        if parent == mine {
+            return Err(StoreError::Invalid(format!(
+                "\"{}\" cannot be its own parent: give another organization's id to --parent",
+                me.title()
+            )));
+        }
+        let mut chain = vec![me.title().to_string()];
+        let mut next = Some(parent);
+        while let Some(id) = next.take() {
+            let (name, up): (String, Option<String>) = match self.store.conn().query_row(
+                "SELECT name, parent FROM rm_orgs WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ) {
+                Ok(row) => row,
+                Err(rusqlite::Error::QueryReturnedNoRows) => break,
+                Err(e) => return Err(e.into()),
+            };
+            chain.push(name);
+            if id == mine {
+                return Err(StoreError::Invalid(format!(
+                    "that parent would make a circle ({}): pick a parent outside it",
+                    chain.join(" -> ")
+                )));
+            }
+            // A circle that does not pass through this record (made elsewhere) ends the walk.
+            if chain.len() > 1000 {
+                break;
+            }
+            next = up;
+        }
+        Ok(())
     }
 
     pub fn finish(&mut self) -> Vec<Edit> {

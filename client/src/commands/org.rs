@@ -8,6 +8,7 @@ use crate::cli::{OrgCommand, OrgFields};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
+use crm_shared::model::{choice, ORG_KINDS};
 use crm_shared::schema::Edit;
 use crm_shared::RecordKind;
 use rusqlite::types::Value;
@@ -71,10 +72,15 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 params.push(Value::Text(q));
                 sql.push_str(&format!(" AND o.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
             }
+            let kind = a
+                .kind
+                .as_deref()
+                .map(|k| choice("kind", k, ORG_KINDS).map(str::to_string))
+                .transpose()?;
             for (col, v) in [
                 ("region", &a.region),
                 ("industry", &a.industry),
-                ("kind", &a.kind),
+                ("kind", &kind),
             ] {
                 if let Some(v) = v {
                     params.push(Value::Text(v.clone()));
@@ -129,6 +135,7 @@ fn edits(
         .set("parent", f.parent.as_ref())?
         .add_to_set("tags", &f.tags)
         .set("notes", f.notes.as_ref())?
-        .owner(f.owner.as_ref())?;
+        .owner(f.owner.as_ref())?
+        .acyclic_parent()?;
     Ok(b.finish())
 }

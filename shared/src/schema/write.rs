@@ -7,7 +7,7 @@
 use super::author::ChangeAuthor;
 use super::fields::{field, fields, FieldSpec, FieldType, LabelKind};
 use super::read::StageChange;
-use crate::model::{choice_error, RecordKind};
+use crate::model::{choice, choice_error, RecordKind};
 use crate::values::{self, Currency, ValueError};
 use crate::DocumentId;
 use automerge::transaction::{CommitOptions, Transactable};
@@ -138,14 +138,7 @@ impl Edit {
                 Scalar::Str(t.to_string())
             }
             FieldType::Email => Scalar::Str(values::Email::parse(text)?.as_str().to_string()),
-            FieldType::Choice(choices) => {
-                let t = text.trim();
-                let found = choices
-                    .iter()
-                    .find(|c| c.eq_ignore_ascii_case(t))
-                    .ok_or_else(|| choice_error(name, t, choices))?;
-                Scalar::Str((*found).to_string())
-            }
+            FieldType::Choice(choices) => Scalar::Str(choice(name, text, choices)?.to_string()),
             FieldType::Int { min, max } => {
                 let n: i64 = text
                     .trim()
@@ -160,7 +153,17 @@ impl Edit {
                     })?;
                 Scalar::Int(n)
             }
-            FieldType::Money => Scalar::Int(values::parse_amount(text, currency)?),
+            FieldType::Money => {
+                let minor = values::parse_amount(text, currency)?;
+                if minor < 0 {
+                    return Err(ValueError::Negative {
+                        field: name,
+                        value: text.trim().to_string(),
+                    }
+                    .into());
+                }
+                Scalar::Int(minor)
+            }
             FieldType::Currency => Scalar::Str(Currency::parse(text)?.as_str().to_string()),
             FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" | "on" => Scalar::Bool(true),
