@@ -23,7 +23,7 @@ pub enum StoreError {
     Io(PathBuf, std::io::Error),
     #[error("`{0}` is not a {1} id (ids are letters and digits; give at least 4 characters)")]
     BadId(String, &'static str),
-    #[error("no {0} with id `{1}` (see `crm {0} list`)")]
+    #[error("no {0} with id `{1}` (see `crm {command} list`)", command = crate::output::command_of(.0))]
     NoSuch(&'static str, String),
     #[error("`{0}` matches several records: give more characters of the id")]
     Ambiguous(String),

@@ -45,6 +45,22 @@ pub fn print_fields(rows: &[(String, String)]) {
 }
 
 /// Shortens an id for tables (the full id is in `show` and `--json`; any unique prefix works).
+/// The command family of a record kind as `crm` names it (`organization` -> `org`).
+pub fn command_of(kind: &str) -> &str {
+    match kind {
+        "organization" => "org",
+        other => other,
+    }
+}
+
+/// "1 record", "3 records".
+pub fn records(n: impl Into<u64>) -> String {
+    match n.into() {
+        1 => "1 record".to_string(),
+        n => format!("{n} records"),
+    }
+}
+
 pub fn short_id(id: &str) -> String {
     id.chars().take(10).collect()
 }

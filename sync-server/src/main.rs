@@ -16,8 +16,10 @@ fn main() -> ExitCode {
     // into them) are a developer's tool: off unless CRM_SYNC_LOG asks for them.
     let filter = tracing_subscriber::EnvFilter::try_from_env("CRM_SYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,automerge=warn"));
+    // Colours only for a person at a terminal: a log file or journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

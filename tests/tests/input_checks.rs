@@ -323,3 +323,29 @@ fn a_read_only_data_dir_can_be_read_and_merged_from() {
         .collect();
     assert_eq!(names, ["crm.sqlite3"], "reading left files behind");
 }
+
+#[test]
+fn messages_name_real_commands_and_count_in_good_english() {
+    let crm = Crm::init("ana");
+    let err = crm.fail(&["org", "show", "ZZZZZZZZ"]);
+    assert!(err.contains("see `crm org list`"), "{err}");
+    // A data dir holding one record (its user's).
+    let copy = Crm::init("bruno");
+    let said = copy.ok(&["merge", "--from", crm.dir().to_str().expect("a UTF-8 path")]);
+    assert!(said.starts_with("Merged 1 record from"), "{said}");
+}
+
+#[test]
+fn the_servers_log_file_holds_no_colour_codes() {
+    let server = crm_tests::SyncServer::start();
+    let _ = Crm::init_with_server("ana", &server.url());
+    let log = server.log();
+    assert!(
+        log.contains("serving") || log.contains("no users yet"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in the log file: {log:?}"
+    );
+}

@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         ctx.data_dir.display()
     );
     if let Some(r) = &restored {
-        println!("Restored {} records from {}.", r.created, r.server);
+        println!("Restored {} from {}.", output::records(r.created), r.server);
     }
     if store.identity.server.is_some() {
         // Sample data is refused here: the next sync would share it with the team.

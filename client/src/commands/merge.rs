@@ -34,8 +34,8 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
         return output::json(&serde_json::json!({"examined": docs.len(), "changed": changed}));
     }
     println!(
-        "Merged {} records from {}: {changed} changed here.",
-        docs.len(),
+        "Merged {} from {}: {changed} changed here.",
+        output::records(docs.len() as u64),
         a.from.display()
     );
     Ok(())

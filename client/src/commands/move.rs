@@ -85,13 +85,13 @@ fn all_from(ctx: &Ctx, from: &str, to: &str) -> Result<()> {
     if !moved.is_empty() {
         eprintln!(
             "Moved {} from book {from} to {to} on this laptop; `crm sync` sends them.",
-            count(moved.len())
+            output::records(moved.len() as u64)
         );
     }
     if !kept.is_empty() {
         eprintln!(
             "{} the server already holds stayed in book {from}: a manager or an admin moves those (`crm move ID --book {to}` on their laptop).",
-            count(kept.len())
+            output::records(kept.len() as u64)
         );
     }
     if store.identity.book == from {
@@ -103,15 +103,6 @@ fn all_from(ctx: &Ctx, from: &str, to: &str) -> Result<()> {
         println!("{}", r.id);
     }
     Ok(())
-}
-
-/// "1 record", "3 records".
-fn count(n: usize) -> String {
-    if n == 1 {
-        "1 record".to_string()
-    } else {
-        format!("{n} records")
-    }
 }
 
 /// A book name as the server names books: 1-64 lowercase letters, digits, '.', '-' or '_'.

@@ -74,10 +74,7 @@ pub fn rm(ctx: &Ctx, kind: RecordKind, args: RmArgs) -> Result<()> {
 }
 
 pub fn cli_name(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Organization => "org",
-        k => k.as_str(),
-    }
+    crate::output::command_of(kind.as_str())
 }
 
 /// The display name of a referenced record: its title and short id.

@@ -3,6 +3,7 @@
 //! `--json`, one JSON object per line instead.
 
 use super::SyncReport;
+use crate::output::records;
 use crm_shared::DocumentId;
 
 /// Prints the difference between the last report it saw and the next.
@@ -124,14 +125,6 @@ impl Feed {
         } else {
             println!("{} {text}", now.format("%H:%M:%S"));
         }
-    }
-}
-
-fn records(n: u64) -> String {
-    if n == 1 {
-        "1 record".into()
-    } else {
-        format!("{n} records")
     }
 }
 

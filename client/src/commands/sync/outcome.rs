@@ -3,6 +3,7 @@
 //! removed, grouped by cause with the why and the next step said once per group. Records the
 //! server refused make `crm sync` exit with [`EXIT_REFUSED`].
 
+use crate::output::{command_of, records};
 use crate::store::Store;
 use crate::sync::SyncReport;
 use anyhow::Result;
@@ -150,7 +151,7 @@ impl Outcome {
                 _ => "removed by someone else",
             };
             println!();
-            println!("{} {what}: {}.", records(g.records.len()), g.why);
+            println!("{} {what}: {}.", records(g.records.len() as u64), g.why);
             for r in g.records.iter().take(SHOWN) {
                 println!("  {} \"{}\" ({}, book {})", r.kind, r.name, r.id, r.book);
             }
@@ -165,7 +166,7 @@ impl Outcome {
         if self.unshared_told_before > 0 {
             println!(
                 "{} named before {} still not shared with you (kept here as last synced).",
-                records(self.unshared_told_before),
+                records(self.unshared_told_before as u64),
                 if self.unshared_told_before == 1 {
                     "is"
                 } else {
@@ -213,22 +214,6 @@ fn refusal_cause(book: &str, grants: Option<&Grants>) -> (String, String) {
 
 /// Records listed per group in the text output.
 const SHOWN: usize = 20;
-
-fn records(n: usize) -> String {
-    if n == 1 {
-        "1 record".into()
-    } else {
-        format!("{n} records")
-    }
-}
-
-/// The command family of a record kind (`crm org rm ...`).
-fn command_of(kind: &str) -> &str {
-    match kind {
-        "organization" => "org",
-        other => other,
-    }
-}
 
 /// A record as the outcome names it (what the store can read of it).
 fn name(store: &Store, id: DocumentId) -> Named {
