@@ -109,7 +109,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 filter(&mut sql, "c.grade =", g.to_ascii_uppercase());
             }
             if let Some(r) = &a.region {
-                filter(&mut sql, "c.region COLLATE NOCASE =", r.clone());
+                // A case without a region of its own is in its organization's.
+                filter(
+                    &mut sql,
+                    "coalesce(c.region, o.region) COLLATE NOCASE =",
+                    r.clone(),
+                );
             }
             if let Some(d) = &a.closing_before {
                 filter(&mut sql, "c.close_date <", parse_date(d)?.to_string());

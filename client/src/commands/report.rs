@@ -128,6 +128,7 @@ struct CaseState {
     /// An ISO 4217 code.
     currency: String,
     owner: String,
+    /// Its own region, else its organization's.
     region: Option<String>,
     grade: Option<String>,
     close_date: Option<String>,
@@ -154,9 +155,11 @@ impl CaseState {
 
 fn cases_at(store: &Store, as_of: AsOf) -> Result<Vec<CaseState>> {
     let sql = format!(
-        "SELECT case_id, stage, lost_from_stage, prob_override, amount, currency, owner, region,
-                grade, close_date, created_at, closed_at
-         FROM rm_case_versions WHERE deleted = 0 AND {}",
+        "SELECT v.case_id, v.stage, v.lost_from_stage, v.prob_override, v.amount, v.currency,
+                v.owner, coalesce(v.region, o.region), v.grade, v.close_date, v.created_at,
+                v.closed_at
+         FROM rm_case_versions v LEFT JOIN rm_orgs o ON o.id = v.org_id
+         WHERE v.deleted = 0 AND {}",
         as_of.condition()
     );
     let mut stmt = store.conn().prepare(&sql)?;
