@@ -65,3 +65,78 @@ fn a_case_takes_its_region_from_its_organization() {
     let listed = crm.json(&["case", "list", "--region", "EAST"]);
     assert_eq!(rows(&listed).len(), 1, "{listed}");
 }
+
+fn merge(into: &Crm, from: &Crm) {
+    into.ok(&[
+        "merge",
+        "--from",
+        from.dir().to_str().expect("a UTF-8 path"),
+    ]);
+}
+
+/// Ana and a copy of her data dir on Bruno's laptop, sharing one case of 1000.00 EUR.
+fn two_replicas() -> (Crm, Crm, String) {
+    let ana = Crm::init("ana");
+    let case = ana.add(&["case", "add", "--title", "Fleet", "--amount", "1000"]);
+    let bruno = Crm::init("bruno");
+    merge(&bruno, &ana);
+    (ana, bruno, case)
+}
+
+#[test]
+fn conflicting_amounts_are_shown_and_resolved_as_decimals() {
+    let (ana, bruno, case) = two_replicas();
+    ana.ok(&["case", "edit", &case, "--amount", "12500"]);
+    bruno.ok(&["case", "edit", &case, "--amount", "13000.50"]);
+    merge(&ana, &bruno);
+
+    let table = ana.ok(&["conflicts"]);
+    assert!(
+        table.contains("12500.00") && table.contains("13000.50"),
+        "{table}"
+    );
+    assert!(!table.contains("1250000"), "{table}");
+    let shown = ana.ok(&["case", "show", &case]);
+    assert!(
+        shown.contains("12500.00") && shown.contains("13000.50"),
+        "{shown}"
+    );
+    assert!(!shown.contains("1250000"), "{shown}");
+
+    // Scripts get the stored value and the form `crm resolve` takes.
+    let listed = ana.json(&["conflicts"]);
+    let amount = rows(&listed)
+        .iter()
+        .find(|c| c["field"] == "amount")
+        .unwrap_or_else(|| panic!("{listed}"));
+    let mut texts: Vec<&str> = amount["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["text"].as_str())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["12500.00", "13000.50"], "{listed}");
+
+    // The value as shown is the value kept.
+    ana.ok(&["resolve", &case, "amount", "12500.00"]);
+    let after = ana.json(&["case", "show", &case]);
+    assert_eq!(after["amount"], 1250000, "{after}");
+    assert_eq!(rows(&after["conflicts"]).len(), 0, "{after}");
+}
+
+#[test]
+fn the_same_value_written_twice_is_no_conflict() {
+    let (ana, bruno, case) = two_replicas();
+    ana.ok(&["case", "edit", &case, "--amount", "12500", "--grade", "A"]);
+    bruno.ok(&["case", "edit", &case, "--amount", "12500", "--grade", "B"]);
+    merge(&ana, &bruno);
+    let listed = ana.json(&["conflicts"]);
+    let fields: Vec<&str> = rows(&listed)
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["grade"], "{listed}");
+    let err = ana.fail(&["resolve", &case, "amount", "12500"]);
+    assert!(err.contains("not in conflict"), "{err}");
+}

@@ -80,15 +80,11 @@ pub fn conflicts(ctx: &Ctx) -> Result<()> {
             } else {
                 Default::default()
             };
-            let value = match &v.value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
             t.add_row(vec![
                 id,
                 title,
                 field,
-                value,
+                v.text.clone(),
                 v.user.clone().unwrap_or_default(),
                 v.at.map(output::local_time_s).unwrap_or_default(),
             ]);
