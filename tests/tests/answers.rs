@@ -140,3 +140,59 @@ fn the_same_value_written_twice_is_no_conflict() {
     let err = ana.fail(&["resolve", &case, "amount", "12500"]);
     assert!(err.contains("not in conflict"), "{err}");
 }
+
+#[test]
+fn lists_say_when_they_show_only_part_and_json_returns_everything() {
+    let crm = Crm::new();
+    crm.ok(&[
+        "demo-data",
+        "--user",
+        "ana",
+        "--orgs",
+        "230",
+        "--contacts",
+        "260",
+        "--cases",
+        "240",
+        "--activities",
+        "270",
+    ]);
+    for (kind, total) in [
+        ("org", 230),
+        ("contact", 260),
+        ("case", 240),
+        ("activity", 270),
+    ] {
+        let all = crm.json(&[kind, "list"]);
+        assert_eq!(rows(&all).len(), total, "crm --json {kind} list");
+        assert_eq!(rows(&crm.json(&[kind, "list", "--all"])).len(), total);
+        assert_eq!(rows(&crm.json(&[kind, "list", "--limit", "7"])).len(), 7);
+
+        // The table shows a page and says so on stderr, leaving stdout to the rows.
+        let out = crm.run(&[kind, "list"]);
+        assert!(out.status.success(), "crm {kind} list: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("showing 200 of {total} (use --limit N or --all)")),
+            "crm {kind} list: {stderr}"
+        );
+        assert!(!stdout.contains("showing"), "{stdout}");
+        let out = crm.run(&[kind, "list", "--all"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+        let rows_printed = stdout
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" ana"))
+            .count();
+        assert_eq!(rows_printed, total, "crm {kind} list --all");
+        let err = crm.fail(&[kind, "list", "--all", "--limit", "5"]);
+        assert!(err.contains("--all") && err.contains("--limit"), "{err}");
+    }
+    // All shown: nothing to say.
+    let out = crm.run(&["case", "list", "--limit", "500"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    let few = Crm::init("ana");
+    let out = few.run(&["org", "list"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+}

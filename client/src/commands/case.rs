@@ -1,6 +1,7 @@
 //! `crm case ...`: cases (opportunities) and stage moves.
 
 use super::edits::EditBuilder;
+use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
 use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
@@ -129,10 +130,11 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 filter(&mut sql, "c.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH", q);
                 sql.push_str("))");
             }
-            sql.push_str(&format!(
-                " ORDER BY c.close_date IS NULL, c.close_date, c.title, c.id LIMIT {}",
-                a.list.limit
-            ));
+            let page = Page::new(ctx, &a.list);
+            let listed = format!(
+                "{sql} ORDER BY c.close_date IS NULL, c.close_date, c.title, c.id{}",
+                page.sql()
+            );
             let cols = [
                 "id",
                 "title",
@@ -145,12 +147,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "org",
                 "probability",
             ];
-            let rows = query(&store, &sql, &params, &cols)?;
+            let rows = query(&store, &listed, &params, &cols)?;
             if ctx.json {
                 return output::json(&rows);
             }
             print_rows(&rows, "", "No cases found.");
-            Ok(())
+            page.tell(ctx, &store, &sql, &params, rows.len())
         }
     }
 }
