@@ -196,3 +196,44 @@ fn lists_say_when_they_show_only_part_and_json_returns_everything() {
     let out = few.run(&["org", "list"]);
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }
+
+#[test]
+fn reps_without_cases_or_activities_are_in_the_grades_and_activity_reports() {
+    let ana = Crm::init("ana");
+    ana.ok(&["settings", "grades", "--a", "1", "--b", "0", "--c", "0"]);
+    ana.add(&["case", "add", "--title", "Fleet", "--grade", "A"]);
+    // Bruno's laptop joins: the workspace knows him, though he has no case yet.
+    let bruno = Crm::init("bruno");
+    merge(&ana, &bruno);
+
+    let grades = ana.json(&["report", "grades"]);
+    let row = find(&grades, "owner", "bruno").unwrap_or_else(|| panic!("{grades}"));
+    assert_eq!(row["a"], 0, "{grades}");
+    assert_eq!(row["status"], "TOO FEW: A 0 < 1", "{grades}");
+    let warned: Vec<&str> = grades["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert_eq!(
+        warned,
+        ["bruno has 0 open A cases, fewer than the minimum of 1"],
+        "{grades}"
+    );
+    assert_eq!(
+        find(&grades, "owner", "ana").map(|r| r["status"].clone()),
+        Some("ok".into())
+    );
+
+    let activity = ana.json(&["report", "activity"]);
+    let row = find(&activity, "owner", "bruno").unwrap_or_else(|| panic!("{activity}"));
+    assert_eq!(row["done"], 0, "{activity}");
+    assert_eq!(row["planned"], 0, "{activity}");
+    assert!(find(&activity, "owner", "ana").is_some(), "{activity}");
+    let table = ana.ok(&["report", "grades"]);
+    assert!(
+        table.contains("WARNING: bruno has 0 open A cases"),
+        "{table}"
+    );
+}

@@ -83,7 +83,10 @@ CREATE TABLE rm_relationships (
 );
 CREATE INDEX rm_relationships_from ON rm_relationships(from_id);
 CREATE INDEX rm_relationships_to ON rm_relationships(to_id);
-CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL);
+-- The users the workspace knows (each device's own record): `login` is the name records are
+-- owned by, `created_at` (ms) when the workspace first knew them.
+CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL,
+    login TEXT NOT NULL, created_at INTEGER);
 CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (id, field)) WITHOUT ROWID;
 -- Stage probabilities of the settings document (absent: the defaults of `Stage`).
@@ -389,12 +392,14 @@ pub fn write_derived(
             )?;
         }
         RecordKind::User => {
-            conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4)")?
+            conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4,?5,?6)")?
                 .execute(rusqlite::params![
                     id_s,
                     r.title(),
                     r.str("role"),
-                    deleted(&r)
+                    deleted(&r),
+                    r.owner,
+                    r.created_at
                 ])?;
         }
     }
