@@ -237,3 +237,69 @@ fn reps_without_cases_or_activities_are_in_the_grades_and_activity_reports() {
         "{table}"
     );
 }
+
+fn last_stage(case: &Value) -> Value {
+    case["stage_history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .map(|c| c["stage"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_lost_case_moved_to_won_forgets_its_loss() {
+    let crm = Crm::init("ana");
+    let case = crm.add(&["case", "add", "--title", "Fleet", "--stage", "proposal"]);
+    crm.ok(&[
+        "case", "move", &case, "--stage", "lost", "--reason", "price",
+    ]);
+    let lost = crm.json(&["case", "show", &case]);
+    assert_eq!(lost["loss_reason"], "price", "{lost}");
+    assert_eq!(lost["lost_from_stage"], "proposal", "{lost}");
+
+    crm.ok(&["case", "move", &case, "--stage", "won"]);
+    let won = crm.json(&["case", "show", &case]);
+    assert_eq!(won["stage"], "won", "{won}");
+    assert_eq!(won["loss_reason"], Value::Null, "{won}");
+    assert_eq!(won["lost_from_stage"], Value::Null, "{won}");
+    let shown = crm.ok(&["case", "show", &case]);
+    assert!(!shown.contains("price"), "{shown}");
+}
+
+#[test]
+fn a_won_and_lost_conflict_resolved_to_won_leaves_a_won_case() {
+    let (ana, bruno, case) = two_replicas();
+    ana.ok(&["case", "move", &case, "--stage", "won"]);
+    bruno.ok(&[
+        "case", "move", &case, "--stage", "lost", "--reason", "price",
+    ]);
+    merge(&ana, &bruno);
+    let listed = ana.json(&["conflicts"]);
+    assert!(
+        rows(&listed).iter().any(|c| c["field"] == "stage"),
+        "{listed}"
+    );
+
+    ana.ok(&["resolve", &case, "stage", "won"]);
+    let won = ana.json(&["case", "show", &case]);
+    assert_eq!(won["stage"], "won", "{won}");
+    assert_eq!(won["loss_reason"], Value::Null, "{won}");
+    assert_eq!(won["lost_from_stage"], Value::Null, "{won}");
+    assert_eq!(last_stage(&won), "won", "{won}");
+    assert_eq!(rows(&won["conflicts"]).len(), 0, "{won}");
+
+    // The same, settled the other way: a lost case with its reason.
+    let (ana, bruno, case) = two_replicas();
+    ana.ok(&["case", "move", &case, "--stage", "won"]);
+    bruno.ok(&[
+        "case", "move", &case, "--stage", "lost", "--reason", "price",
+    ]);
+    merge(&bruno, &ana);
+    bruno.ok(&["resolve", &case, "stage", "lost"]);
+    let lost = bruno.json(&["case", "show", &case]);
+    assert_eq!(lost["stage"], "lost", "{lost}");
+    assert_eq!(lost["loss_reason"], "price", "{lost}");
+    assert_eq!(last_stage(&lost), "lost", "{lost}");
+    let revenue = bruno.json(&["report", "revenue"]);
+    assert!(find(&revenue, "month", "total").is_none(), "{revenue}");
+}

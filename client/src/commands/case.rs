@@ -225,6 +225,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
                 by: store.identity.user.clone(),
             }),
         ];
+        edits.extend(loss_cleared(r, to));
         if to == Stage::Lost {
             if let Some(reason) = reason {
                 edits.push(Edit::Set {
@@ -251,6 +252,37 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
         eprintln!("{w}");
     }
     Ok(())
+}
+
+/// The edits that remove what only a lost case has (its loss reason and the stage it was lost
+/// from) when case `r` goes to stage `to`, so a case is never won and lost at once.
+fn loss_cleared(r: &Record, to: Stage) -> Vec<Edit> {
+    if to == Stage::Lost {
+        return Vec::new();
+    }
+    ["loss_reason", "lost_from_stage"]
+        .into_iter()
+        .filter(|f| r.fields.contains_key(*f))
+        .map(|field| Edit::Clear { field })
+        .collect()
+}
+
+/// The edits that make case `r`, whose concurrent stages were settled as `to`, agree with it:
+/// its stage history ends in `to` (a change by `by` at `at` if it did not) and it keeps what
+/// only a lost case has only if it is lost.
+pub fn stage_settled(r: &Record, to: Stage, at: i64, by: &str) -> Vec<Edit> {
+    let last = r.stage_history().last().map(|c| c.stage.clone());
+    let mut edits = Vec::new();
+    if last.as_deref() != Some(to.key()) {
+        edits.push(Edit::AppendStageChange(StageChange {
+            stage: to.key().into(),
+            from: last,
+            at,
+            by: by.to_string(),
+        }));
+    }
+    edits.extend(loss_cleared(r, to));
+    edits
 }
 
 /// The playbook of the case's current stage: each step and whether it is done.

@@ -7,7 +7,7 @@ use crate::output;
 use anyhow::Result;
 use crm_shared::schema::{self, field, Edit, FieldType};
 use crm_shared::values::Currency;
-use crm_shared::DocumentId;
+use crm_shared::{DocumentId, RecordKind, Stage};
 
 pub fn conflicts(ctx: &Ctx) -> Result<()> {
     let store = ctx.open()?;
@@ -149,7 +149,17 @@ pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
             }
         },
     };
-    let record = store.edit(id, ctx.now_ms, |_| Ok(vec![edit]))?;
+    let mut edits = vec![edit];
+    if kind == RecordKind::Case && a.field == "stage" {
+        let to: Stage = a.value.parse()?;
+        edits.extend(super::case::stage_settled(
+            &before,
+            to,
+            ctx.now_ms,
+            &store.identity.user,
+        ));
+    }
+    let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
     if ctx.json {
         return output::json(&record);
     }
