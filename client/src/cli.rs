@@ -129,9 +129,12 @@ pub struct ListArgs {
     /// Include removed records
     #[arg(long)]
     pub deleted: bool,
-    /// Show at most this many rows
-    #[arg(long, default_value_t = 200)]
-    pub limit: u32,
+    /// Show at most this many rows [default: 200 in a table, every row with --json]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Show every row
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
 }
 
 // ---------------------------------------------------------------- organizations

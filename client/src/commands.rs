@@ -14,6 +14,7 @@ mod merge;
 mod r#move;
 mod network;
 mod org;
+mod page;
 mod report;
 mod review;
 mod rows;

@@ -1,6 +1,7 @@
 //! `crm activity ...`
 
 use super::edits::EditBuilder;
+use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
 use crate::cli::{ActivityCommand, ActivityFields};
@@ -83,13 +84,14 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
                 params.push(Value::Text(q));
                 sql.push_str(&format!(" AND id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
             }
-            sql.push_str(&format!(" ORDER BY at DESC, id LIMIT {}", a.list.limit));
-            let rows = rows(&store, &sql, &params)?;
+            let page = Page::new(ctx, &a.list);
+            let listed = format!("{sql} ORDER BY at DESC, id{}", page.sql());
+            let rows = rows(&store, &listed, &params)?;
             if ctx.json {
                 return output::json(&rows);
             }
             print_rows(&rows, "", "No activities found.");
-            Ok(())
+            page.tell(ctx, &store, &sql, &params, rows.len())
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `crm case ...`: cases (opportunities) and stage moves.
 
 use super::edits::EditBuilder;
+use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
 use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
@@ -117,7 +118,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 );
             }
             if let Some(r) = &a.region {
-                filter(&mut sql, "c.region COLLATE NOCASE =", r.clone());
+                // A case without a region of its own is in its organization's.
+                filter(
+                    &mut sql,
+                    "coalesce(c.region, o.region) COLLATE NOCASE =",
+                    r.clone(),
+                );
             }
             if let Some(d) = &a.closing_before {
                 filter(&mut sql, "c.close_date <", parse_date(d)?.to_string());
@@ -132,10 +138,11 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 filter(&mut sql, "c.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH", q);
                 sql.push_str("))");
             }
-            sql.push_str(&format!(
-                " ORDER BY c.close_date IS NULL, c.close_date, c.title, c.id LIMIT {}",
-                a.list.limit
-            ));
+            let page = Page::new(ctx, &a.list);
+            let listed = format!(
+                "{sql} ORDER BY c.close_date IS NULL, c.close_date, c.title, c.id{}",
+                page.sql()
+            );
             let cols = [
                 "id",
                 "title",
@@ -148,12 +155,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "org",
                 "probability",
             ];
-            let rows = query(&store, &sql, &params, &cols)?;
+            let rows = query(&store, &listed, &params, &cols)?;
             if ctx.json {
                 return output::json(&rows);
             }
             print_rows(&rows, "", "No cases found.");
-            Ok(())
+            page.tell(ctx, &store, &sql, &params, rows.len())
         }
     }
 }
@@ -226,6 +233,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
                 by: store.identity.user.clone(),
             }),
         ];
+        edits.extend(loss_cleared(r, to));
         if to == Stage::Lost {
             if let Some(reason) = reason {
                 edits.push(Edit::Set {
@@ -252,6 +260,37 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
         eprintln!("{w}");
     }
     Ok(())
+}
+
+/// The edits that remove what only a lost case has (its loss reason and the stage it was lost
+/// from) when case `r` goes to stage `to`, so a case is never won and lost at once.
+fn loss_cleared(r: &Record, to: Stage) -> Vec<Edit> {
+    if to == Stage::Lost {
+        return Vec::new();
+    }
+    ["loss_reason", "lost_from_stage"]
+        .into_iter()
+        .filter(|f| r.fields.contains_key(*f))
+        .map(|field| Edit::Clear { field })
+        .collect()
+}
+
+/// The edits that make case `r`, whose concurrent stages were settled as `to`, agree with it:
+/// its stage history ends in `to` (a change by `by` at `at` if it did not) and it keeps what
+/// only a lost case has only if it is lost.
+pub fn stage_settled(r: &Record, to: Stage, at: i64, by: &str) -> Vec<Edit> {
+    let last = r.stage_history().last().map(|c| c.stage.clone());
+    let mut edits = Vec::new();
+    if last.as_deref() != Some(to.key()) {
+        edits.push(Edit::AppendStageChange(StageChange {
+            stage: to.key().into(),
+            from: last,
+            at,
+            by: by.to_string(),
+        }));
+    }
+    edits.extend(loss_cleared(r, to));
+    edits
 }
 
 /// The playbook of the case's current stage: each step and whether it is done.

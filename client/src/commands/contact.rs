@@ -1,6 +1,7 @@
 //! `crm contact ...` and `crm relate`.
 
 use super::edits::EditBuilder;
+use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
 use crate::cli::{ContactCommand, ContactFields, RelateArgs};
@@ -93,16 +94,17 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 params.push(Value::Text(region.clone()));
                 sql.push_str(&format!(" AND c.region = ?{} COLLATE NOCASE", params.len()));
             }
-            let sql = format!(
-                "WITH page AS MATERIALIZED ({sql} ORDER BY c.name COLLATE NOCASE, c.id LIMIT {})
+            let page = Page::new(ctx, &a.list);
+            let listed = format!(
+                "WITH page AS MATERIALIZED ({sql} ORDER BY c.name COLLATE NOCASE, c.id{})
                  SELECT c.id, c.name, c.title, c.email, c.phone, (SELECT group_concat(o.name, ', ') FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id WHERE co.contact_id = c.id) AS orgs, c.region, c.owner
                  FROM page JOIN rm_contacts c ON c.id = page.id ORDER BY c.name COLLATE NOCASE, c.id",
-                a.list.limit
+                page.sql()
             );
             let cols = [
                 "id", "name", "title", "email", "phone", "orgs", "region", "owner",
             ];
-            let rows = query(&store, &sql, &params, &cols)?;
+            let rows = query(&store, &listed, &params, &cols)?;
             if ctx.json {
                 return output::json(&rows);
             }
@@ -120,7 +122,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 t.add_row(row_cells(r, &cols));
             }
             output::print_table(t, "No contacts found.");
-            Ok(())
+            page.tell(ctx, &store, &sql, &params, rows.len())
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `crm org ...`
 
 use super::edits::EditBuilder;
+use super::page::Page;
 use super::rows::{query, row_cells};
 use super::show;
 use super::Ctx;
@@ -87,13 +88,11 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                     sql.push_str(&format!(" AND o.{col} = ?{} COLLATE NOCASE", params.len()));
                 }
             }
-            sql.push_str(&format!(
-                " ORDER BY o.name COLLATE NOCASE, o.id LIMIT {}",
-                a.list.limit
-            ));
+            let page = Page::new(ctx, &a.list);
+            let listed = format!("{sql} ORDER BY o.name COLLATE NOCASE, o.id{}", page.sql());
             let rows = query(
                 &store,
-                &sql,
+                &listed,
                 &params,
                 &["id", "name", "industry", "kind", "region", "phone", "owner"],
             )?;
@@ -112,7 +111,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 t,
                 "No organizations. Add one with `crm org add --name NAME`.",
             );
-            Ok(())
+            page.tell(ctx, &store, &sql, &params, rows.len())
         }
     }
 }

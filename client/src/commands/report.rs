@@ -128,6 +128,7 @@ struct CaseState {
     /// An ISO 4217 code.
     currency: String,
     owner: String,
+    /// Its own region, else its organization's.
     region: Option<String>,
     grade: Option<String>,
     close_date: Option<String>,
@@ -154,9 +155,11 @@ impl CaseState {
 
 fn cases_at(store: &Store, as_of: AsOf) -> Result<Vec<CaseState>> {
     let sql = format!(
-        "SELECT case_id, stage, lost_from_stage, prob_override, amount, currency, owner, region,
-                grade, close_date, created_at, closed_at
-         FROM rm_case_versions WHERE deleted = 0 AND {}",
+        "SELECT v.case_id, v.stage, v.lost_from_stage, v.prob_override, v.amount, v.currency,
+                v.owner, coalesce(v.region, o.region), v.grade, v.close_date, v.created_at,
+                v.closed_at
+         FROM rm_case_versions v LEFT JOIN rm_orgs o ON o.id = v.org_id
+         WHERE v.deleted = 0 AND {}",
         as_of.condition()
     );
     let mut stmt = store.conn().prepare(&sql)?;
@@ -628,9 +631,25 @@ fn revenue(store: &Store, as_of: AsOf, period: Period, by: ReportBy) -> Result<R
     })
 }
 
+/// The reps of the workspace at the report's moment: every user it knew then (a rep with no
+/// case or activity is in the reports too, the first who needs a warning).
+fn reps(store: &Store, as_of: AsOf) -> Result<Vec<String>> {
+    let cond = match as_of.0 {
+        None => "1 = 1",
+        Some(_) => "coalesce(created_at, 0) <= ?1",
+    };
+    let sql = format!("SELECT DISTINCT login FROM rm_users WHERE deleted = 0 AND {cond}");
+    let mut stmt = store.conn().prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(as_of.params()), |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 fn grades(store: &Store, settings: &Settings, as_of: AsOf) -> Result<Report> {
     let cases = cases_at(store, as_of)?;
-    let mut per: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    let mut per: BTreeMap<String, [i64; 4]> = reps(store, as_of)?
+        .into_iter()
+        .map(|rep| (rep, [0; 4]))
+        .collect();
     for c in &cases {
         let counts = per.entry(c.owner.clone()).or_default();
         if !c.is_open() {
@@ -712,7 +731,10 @@ fn activity(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
     }
     sql.push_str(" GROUP BY owner, kind, status");
     // owner -> done per kind, planned
-    let mut per: BTreeMap<String, ([i64; 5], i64, i64, i64)> = BTreeMap::new();
+    let mut per: BTreeMap<String, ([i64; 5], i64, i64, i64)> = reps(store, as_of)?
+        .into_iter()
+        .map(|rep| (rep, Default::default()))
+        .collect();
     {
         let mut stmt = store.conn().prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;

@@ -7,7 +7,7 @@ use crate::output;
 use anyhow::Result;
 use crm_shared::schema::{self, field, Edit, FieldType};
 use crm_shared::values::Currency;
-use crm_shared::DocumentId;
+use crm_shared::{DocumentId, RecordKind, Stage};
 
 pub fn conflicts(ctx: &Ctx) -> Result<()> {
     let store = ctx.open()?;
@@ -80,15 +80,11 @@ pub fn conflicts(ctx: &Ctx) -> Result<()> {
             } else {
                 Default::default()
             };
-            let value = match &v.value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
             t.add_row(vec![
                 id,
                 title,
                 field,
-                value,
+                v.text.clone(),
                 v.user.clone().unwrap_or_default(),
                 v.at.map(output::local_time_s).unwrap_or_default(),
             ]);
@@ -153,7 +149,17 @@ pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
             }
         },
     };
-    let record = store.edit(id, ctx.now_ms, |_| Ok(vec![edit]))?;
+    let mut edits = vec![edit];
+    if kind == RecordKind::Case && a.field == "stage" {
+        let to: Stage = a.value.parse()?;
+        edits.extend(super::case::stage_settled(
+            &before,
+            to,
+            ctx.now_ms,
+            &store.identity.user,
+        ));
+    }
+    let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
     if ctx.json {
         return output::json(&record);
     }

@@ -224,7 +224,7 @@ pub fn show(ctx: &Ctx, store: &Store, record: &Record, extra: serde_json::Value)
                 println!(
                     "  {:<14} {}  ({}, {})",
                     c.field,
-                    v.value,
+                    v.text,
                     v.user.as_deref().unwrap_or("?"),
                     v.at.map(output::local_time_s).unwrap_or_default()
                 );

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension};
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
-pub const READ_MODEL_VERSION: i64 = 5;
+pub const READ_MODEL_VERSION: i64 = 6;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -84,18 +84,23 @@ CREATE TABLE rm_relationships (
 );
 CREATE INDEX rm_relationships_from ON rm_relationships(from_id);
 CREATE INDEX rm_relationships_to ON rm_relationships(to_id);
-CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL);
+-- The users the workspace knows (each device's own record): `login` is the name records are
+-- owned by, `created_at` (ms) when the workspace first knew them.
+CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL,
+    login TEXT NOT NULL, created_at INTEGER);
 CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (id, field)) WITHOUT ROWID;
 -- Stage probabilities of the settings document (absent: the defaults of `Stage`).
 CREATE TABLE rm_stage_probability (stage TEXT PRIMARY KEY, probability INTEGER NOT NULL);
 -- Reports as of a date: each case as it stood from `t` (ms) until `t_end` (NULL: still now),
--- derived from its document's history (`schema::versions`). Now is `t_end IS NULL`.
+-- derived from its document's history (`schema::versions`). Now is `t_end IS NULL`. `region` is
+-- the case's own; a case without one is in its organization's region (`org_id`), looked up when
+-- read, so a case follows its organization's moves and an organization that arrives after it.
 CREATE TABLE rm_case_versions (
     case_id TEXT NOT NULL, t INTEGER NOT NULL, t_end INTEGER, stage TEXT NOT NULL,
     lost_from_stage TEXT, prob_override INTEGER, amount INTEGER, currency TEXT, owner TEXT,
     region TEXT, grade TEXT, close_date TEXT, created_at INTEGER, closed_at INTEGER,
-    deleted INTEGER NOT NULL,
+    deleted INTEGER NOT NULL, org_id TEXT,
     PRIMARY KEY (case_id, t)
 ) WITHOUT ROWID;
 -- Every stage change of every case, with `known_at`: the time of the first version holding it.
@@ -388,12 +393,14 @@ pub fn write_derived(
             )?;
         }
         RecordKind::User => {
-            conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4)")?
+            conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4,?5,?6)")?
                 .execute(rusqlite::params![
                     id_s,
                     r.title(),
                     r.str("role"),
-                    deleted(&r)
+                    deleted(&r),
+                    r.owner,
+                    r.created_at
                 ])?;
         }
     }

@@ -1,15 +1,20 @@
-//! Concurrent values: fields that two people set at the same time, each value kept until resolved.
+//! Concurrent values: fields that two people set at the same time to different values, each
+//! value kept until resolved. Two people writing the same value agree: that is no conflict.
 
 use super::author::ChangeAuthor;
 use super::fields::{fields, FieldType};
 use crate::model::RecordKind;
+use crate::values::{format_amount, Currency};
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::Serialize;
 
 /// One of the concurrent values of a field, with who wrote it and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConflictValue {
+    /// The value as stored (amounts in minor units, as in a record's JSON).
     pub value: serde_json::Value,
+    /// The value as `show` prints it and `edit` and `resolve` take it (amounts as decimals).
+    pub text: String,
     pub user: Option<String>,
     pub device: Option<String>,
     /// Seconds since the epoch, as recorded in the change.
@@ -36,19 +41,31 @@ pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {
             if matches!(key.as_str(), "type" | "schema" | "id") {
                 continue;
             }
-            if let Some(c) = conflict_at(doc, &ROOT, &key, key.clone()) {
+            if let Some(c) = conflict_at(doc, &ROOT, &key, key.clone(), &|v| plain_text(v)) {
                 out.push(c);
             }
         }
         return out;
     }
+    let currency = match doc.get(ROOT, "currency") {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Str(c) => Currency::parse(c).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+    .unwrap_or(Currency::EUR);
     let scalar_fields = fields(kind)
         .iter()
         .filter(|s| s.ty.is_scalar())
-        .map(|s| s.name)
-        .chain(META_FIELDS);
-    for name in scalar_fields {
-        if let Some(c) = conflict_at(doc, &ROOT, name, name.to_string()) {
+        .map(|s| (s.name, Some(s.ty)))
+        .chain(META_FIELDS.map(|name| (name, None)));
+    for (name, ty) in scalar_fields {
+        let text = |v: &serde_json::Value| match (ty, v.as_i64()) {
+            (Some(FieldType::Money), Some(minor)) => format_amount(minor, currency),
+            _ => plain_text(v),
+        };
+        if let Some(c) = conflict_at(doc, &ROOT, name, name.to_string(), &text) {
             out.push(c);
         }
     }
@@ -57,7 +74,7 @@ pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {
             if let Ok(Some((Value::Object(ObjType::Map), map))) = doc.get(ROOT, spec.name) {
                 for key in doc.keys(&map) {
                     let label = format!("{}.{}", spec.name, key);
-                    if let Some(c) = conflict_at(doc, &map, &key, label) {
+                    if let Some(c) = conflict_at(doc, &map, &key, label, &|v| plain_text(v)) {
                         out.push(c);
                     }
                 }
@@ -67,7 +84,24 @@ pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {
     out
 }
 
-fn conflict_at(doc: &Automerge, obj: &ObjId, key: &str, label: String) -> Option<FieldConflict> {
+/// A value as typed: strings bare, booleans as `yes` or `no`.
+fn plain_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The distinct concurrent values of `key` in `obj`, if there are two or more; `text` gives each
+/// its typed form.
+fn conflict_at(
+    doc: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    label: String,
+    text: &dyn Fn(&serde_json::Value) -> String,
+) -> Option<FieldConflict> {
     let all = doc.get_all(obj, key).ok()?;
     if all.len() < 2 {
         return None;
@@ -83,8 +117,10 @@ fn conflict_at(doc: &Automerge, obj: &ObjId, key: &str, label: String) -> Option
                 .as_ref()
                 .and_then(|m| ChangeAuthor::from_message(m.message.as_deref()));
             let shown = winner.as_ref() == Some(&id);
+            let value = value_to_json(&value);
             let value = ConflictValue {
-                value: value_to_json(&value),
+                text: text(&value),
+                value,
                 user: author.as_ref().map(|a| a.user.clone()),
                 device: author.map(|a| a.device),
                 at: meta.map(|m| m.timestamp),
@@ -94,9 +130,15 @@ fn conflict_at(doc: &Automerge, obj: &ObjId, key: &str, label: String) -> Option
         .collect();
     // The value shown elsewhere comes first; the sort is stable for the rest.
     values.sort_by_key(|(shown, _)| !shown);
-    Some(FieldConflict {
+    let mut distinct: Vec<ConflictValue> = Vec::new();
+    for (_, v) in values {
+        if !distinct.iter().any(|d| d.value == v.value) {
+            distinct.push(v);
+        }
+    }
+    (distinct.len() > 1).then_some(FieldConflict {
         field: label,
-        values: values.into_iter().map(|(_, v)| v).collect(),
+        values: distinct,
     })
 }
 

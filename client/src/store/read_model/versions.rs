@@ -52,7 +52,7 @@ fn cases(conn: &Connection, id: &str, versions: &[Version], fresh: bool) -> Resu
             .execute([id])?;
     }
     let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO rm_case_versions VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+        "INSERT OR REPLACE INTO rm_case_versions VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     )?;
     // The first version in which each stage change appears.
     let mut known: HashMap<(String, Option<String>, i64, String), i64> = HashMap::new();
@@ -74,6 +74,7 @@ fn cases(conn: &Connection, id: &str, versions: &[Version], fresh: bool) -> Resu
             r.created_at,
             closed_at(r),
             i64::from(r.is_deleted()),
+            r.str("org"),
         ])?;
         for c in r.stage_history() {
             known
