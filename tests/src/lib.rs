@@ -272,6 +272,63 @@ impl Crm {
     }
 }
 
+/// A `crm sync --watch` running on a data dir ([`Crm::watch`]): what it prints (stdout and
+/// stderr) goes to a log file beside the data dir, kept across watches; killed when dropped.
+pub struct Watch {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Watch {
+    /// Everything the watches of this data dir printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its exit status, if it has exited by itself.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Crm {
+    /// Starts `crm sync --watch` on this data dir (with the server and token it remembers).
+    pub fn watch(&self) -> Watch {
+        let log = self.watch_log();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("the watch log can be opened");
+        let err = file.try_clone().expect("the watch log can be shared");
+        let child = self
+            .command()
+            .args(["sync", "--watch"])
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .expect("crm sync --watch can be started");
+        Watch { child, log }
+    }
+
+    /// The file the watches of this data dir print to.
+    pub fn watch_log(&self) -> PathBuf {
+        self.scratch().join("watch.log")
+    }
+}
+
 /// The rows of a `list --json` output.
 pub fn rows(list: &Value) -> &Vec<Value> {
     list.as_array()

@@ -2,8 +2,7 @@
 //! the real `crm-sync-server`, and laptops (data dirs made with `crm init --user U --book B
 //! --server URL --token T`), some of which keep `crm sync --watch` running.
 
-use crate::{Crm, SyncServer};
-use std::process::Child;
+use crate::{Crm, SyncServer, Watch};
 
 /// A user of the team: their role, the book their new records go into, and their grant on it.
 #[derive(Clone, Copy, Debug)]
@@ -48,11 +47,11 @@ pub fn set_up(server: &SyncServer, books: &[&str], team: &[Member]) {
     }
 }
 
-/// A laptop: a data dir, and the `crm sync --watch` it may keep running (its stdout and stderr go
-/// to `watch.log` beside the data dir; it is killed with the laptop).
+/// A laptop: a data dir, and the `crm sync --watch` it may keep running (its output goes to
+/// `watch.log` beside the data dir; it is killed with the laptop).
 pub struct Laptop {
     pub crm: Crm,
-    watch: Option<Child>,
+    watch: Option<Watch>,
 }
 
 impl Laptop {
@@ -63,29 +62,12 @@ impl Laptop {
     /// Starts `crm sync --watch` on this data dir (with the server and token it remembers).
     pub fn start_watch(&mut self) {
         self.stop_watch();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.watch_log_file())
-            .expect("the watch log can be opened");
-        let err = log.try_clone().expect("the watch log can be shared");
-        let child = self
-            .crm
-            .command()
-            .args(["sync", "--watch"])
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("crm sync --watch can be started");
-        self.watch = Some(child);
+        self.watch = Some(self.crm.watch());
     }
 
     /// Kills the watcher, if one was started.
     pub fn stop_watch(&mut self) {
-        if let Some(mut child) = self.watch.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.watch = None;
     }
 
     /// True when a watcher was started (and not stopped by [`Laptop::stop_watch`]).
@@ -95,22 +77,12 @@ impl Laptop {
 
     /// The watcher's exit status, if one was started and has exited by itself.
     pub fn watch_exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.watch.as_mut()?.try_wait().ok().flatten()
+        self.watch.as_mut()?.exited()
     }
 
     /// Everything the watchers of this laptop printed so far.
     pub fn watch_log(&self) -> String {
-        std::fs::read_to_string(self.watch_log_file()).unwrap_or_default()
-    }
-
-    fn watch_log_file(&self) -> std::path::PathBuf {
-        self.crm.scratch().join("watch.log")
-    }
-}
-
-impl Drop for Laptop {
-    fn drop(&mut self) {
-        self.stop_watch();
+        std::fs::read_to_string(self.crm.watch_log()).unwrap_or_default()
     }
 }
 

@@ -4,18 +4,7 @@
 
 use crm_tests::{wait_for, SyncServer};
 use serde_json::Value;
-use std::process::{Child, Stdio};
 use std::time::Duration;
-
-/// `crm sync --watch` on a data dir; killed when dropped.
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The `offline` mark of each change of a record, oldest first.
 fn offline_marks(history: &Value) -> Vec<Option<bool>> {
@@ -55,14 +44,7 @@ fn a_change_made_while_a_sync_is_connected_is_not_offline() {
     assert!(!crm_client::live::is_live(ana.dir()));
 
     // `crm sync --watch` connected: not offline.
-    let mut watch = Watch(
-        ana.command()
-            .args(["sync", "--watch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("crm sync --watch can be started"),
-    );
+    let watch = ana.watch();
     assert!(
         wait_for(Duration::from_secs(20), || crm_client::live::is_live(
             ana.dir()
@@ -76,8 +58,7 @@ fn a_change_made_while_a_sync_is_connected_is_not_offline() {
     );
 
     // The watch stopped (killed, as a closed laptop lid would): offline again.
-    let _ = watch.0.kill();
-    let _ = watch.0.wait();
+    drop(watch);
     assert!(!crm_client::live::is_live(ana.dir()));
     ana.ok(&["contact", "edit", &id, "--title", "Head of Purchasing"]);
     assert_eq!(

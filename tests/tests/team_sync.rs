@@ -2,7 +2,6 @@
 //! syncing live (`crm sync --watch`) and now and then, and a server restored from a backup.
 
 use crm_tests::{contact_names, wait_for, Crm, SyncServer};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A server with book `north` and reps `ana` and `bruno` granted it; returns their devices.
@@ -21,45 +20,11 @@ fn north_team(server: &SyncServer) -> (Crm, Crm) {
     (ana, bruno)
 }
 
-/// `crm sync --watch` on `crm`'s data dir, its output in files of the data dir's scratch folder;
-/// killed when dropped.
-struct Watcher {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Watcher {
-    fn start(crm: &Crm) -> Watcher {
-        let log = crm.scratch().join("watch.log");
-        let file = std::fs::File::create(&log).expect("a log file");
-        let child = crm
-            .command()
-            .args(["sync", "--watch"])
-            .stdout(file.try_clone().expect("a second handle"))
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("crm sync --watch starts");
-        Watcher { child, log }
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
     let server = SyncServer::start();
     let (ana, bruno) = north_team(&server);
-    let watcher = Watcher::start(&bruno);
+    let watcher = bruno.watch();
     assert!(
         wait_for(Duration::from_secs(20), || watcher
             .output()
@@ -102,7 +67,7 @@ fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
 fn a_watcher_says_when_it_reconnects() {
     let mut server = SyncServer::start();
     let (ana, bruno) = north_team(&server);
-    let watcher = Watcher::start(&bruno);
+    let watcher = bruno.watch();
     assert!(
         wait_for(Duration::from_secs(20), || watcher
             .output()
