@@ -61,6 +61,18 @@ pub fn records(n: impl Into<u64>) -> String {
     }
 }
 
+/// A value as one table cell: line breaks and other control characters (a name pasted with a
+/// newline) become spaces, so every row stays one line.
+pub fn one_line(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    } else {
+        text.to_string()
+    }
+}
+
 pub fn short_id(id: &str) -> String {
     id.chars().take(10).collect()
 }

@@ -349,3 +349,22 @@ fn the_servers_log_file_holds_no_colour_codes() {
         "escape codes in the log file: {log:?}"
     );
 }
+
+#[test]
+fn a_relationship_is_saved_by_name_and_a_newline_keeps_a_table_row_whole() {
+    let crm = Crm::init("ana");
+    let ines = crm.add(&["contact", "add", "--name", "Ines\nDuarte"]);
+    let bruno = crm.add(&["contact", "add", "--name", "Bruno Costa"]);
+    let out = crm.run(&["relate", &ines, &bruno, "--as", "referred-by"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.starts_with("Saved relationship: Ines Duarte (")
+            && said.contains("referred-by Bruno Costa")
+            && said.lines().count() == 1,
+        "{said}"
+    );
+    let table = crm.ok(&["contact", "list"]);
+    let rows: Vec<&str> = table.lines().filter(|l| l.contains("ana")).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows.iter().any(|r| r.contains("Ines Duarte")), "{table}");
+}

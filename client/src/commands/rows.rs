@@ -34,7 +34,7 @@ pub fn row_cells(r: &Row, columns: &[&str]) -> Vec<String> {
         .iter()
         .map(|c| match r.get(*c) {
             Some(serde_json::Value::String(s)) if *c == "id" => output::short_id(s),
-            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::String(s)) => output::one_line(s),
             Some(serde_json::Value::Null) | None => String::new(),
             Some(v) => v.to_string(),
         })

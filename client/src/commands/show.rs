@@ -20,10 +20,26 @@ where
     if ctx.json {
         output::json(&record)
     } else {
-        eprintln!("Saved {} \"{}\".", kind, record.title());
+        eprintln!("Saved {}.", saved_name(&store, &record));
         println!("{}", record.id);
         Ok(())
     }
+}
+
+/// How "Saved ..." names a record: its kind and title, or for a relationship (which has no
+/// title) the two records it relates.
+fn saved_name(store: &Store, record: &Record) -> String {
+    let name = match (record.kind, record.title()) {
+        (RecordKind::Relationship, _) => format!(
+            "relationship: {} {} {}",
+            ref_name(store, record.str("from").unwrap_or("")),
+            record.str("kind").unwrap_or(""),
+            ref_name(store, record.str("to").unwrap_or(""))
+        ),
+        (kind, "") => format!("{kind} {}", output::short_id(&record.id.to_string())),
+        (kind, title) => format!("{kind} \"{title}\""),
+    };
+    output::one_line(&name)
 }
 
 /// Edits a record with the edits `build` returns from its current state.
@@ -45,7 +61,7 @@ where
     if ctx.json {
         output::json(&record)
     } else {
-        eprintln!("Saved {} \"{}\".", kind, record.title());
+        eprintln!("Saved {}.", saved_name(&store, &record));
         println!("{}", record.id);
         Ok(())
     }
