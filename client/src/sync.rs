@@ -115,6 +115,9 @@ pub struct SyncReport {
     /// Records listed here that arrived removed (someone else's `crm rm`).
     #[serde(skip)]
     pub removed_ids: Vec<DocumentId>,
+    /// Records the merge of what arrived left needing attention, with why.
+    #[serde(skip)]
+    pub attention: Vec<(DocumentId, String)>,
     /// Records whose local changes a `--watch` session sent.
     #[serde(skip)]
     pub pushed: u64,
@@ -131,6 +134,7 @@ impl SyncReport {
         self.created += merged.created;
         self.updated += merged.updated;
         self.removed_ids.extend(merged.removed);
+        self.attention.extend(merged.attention);
     }
 }
 

@@ -20,6 +20,7 @@
 
 mod author;
 mod conflicts;
+mod consistency;
 mod fields;
 mod history;
 mod read;
@@ -29,6 +30,7 @@ mod write;
 
 pub use author::ChangeAuthor;
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
+pub use consistency::case_attention;
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD};
 pub use history::{history, HistoryEntry};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};

@@ -212,3 +212,45 @@ fn after_a_restore_a_record_moved_away_is_unshared_not_refused() {
     assert_eq!(report["unshared"], 1, "{report}");
     assert_eq!(report["records"][0]["records"][0]["id"], ines.as_str());
 }
+
+#[test]
+fn a_case_won_and_lost_at_once_is_named_by_the_sync_that_merges_it() {
+    let server = SyncServer::start();
+    let (ana, bruno) = north_team(&server);
+    let deal = ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Fleet renewal",
+        "--amount",
+        "1000",
+        "--currency",
+        "EUR",
+    ]);
+    ana.ok(&["sync"]);
+    bruno.ok(&["sync"]);
+    // Offline, each moves it: ana loses it, bruno wins it.
+    ana.ok(&[
+        "case", "move", &deal, "--stage", "lost", "--reason", "price",
+    ]);
+    bruno.ok(&["case", "move", &deal, "--stage", "won"]);
+    ana.ok(&["sync"]);
+    let report = bruno.json(&["sync"]);
+    let group = report["records"]
+        .as_array()
+        .and_then(|groups| groups.iter().find(|g| g["cause"] == "attention"))
+        .unwrap_or_else(|| panic!("no record to settle: {report}"));
+    assert_eq!(group["records"][0]["id"], deal.as_str(), "{report}");
+    assert!(
+        group["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("won and lost")),
+        "{report}"
+    );
+    // Settled as the line says, the next sync names nothing.
+    bruno.ok(&["resolve", &deal, "stage", "won"]);
+    let report = bruno.json(&["sync"]);
+    assert_eq!(report["records"], serde_json::json!([]), "{report}");
+    let shown = bruno.json(&["case", "show", &deal]);
+    assert!(shown.get("loss_reason").is_none(), "{shown}");
+}

@@ -41,6 +41,8 @@ pub struct FetchedDocument {
     bytes: Vec<u8>,
     heads: Vec<ChangeHash>,
     derived: read_model::Derived,
+    /// Why the record needs attention ([`schema::case_attention`]), if it does.
+    attention: Option<String>,
 }
 
 impl FetchedDocument {
@@ -48,12 +50,14 @@ impl FetchedDocument {
     pub fn read(id: DocumentId, bytes: Vec<u8>) -> Result<FetchedDocument, String> {
         let doc = Automerge::load(&bytes).map_err(|e| e.to_string())?;
         let record = schema::read_record(id, &doc, None).map_err(|e| e.to_string())?;
+        let attention = schema::case_attention(&doc, &record);
         let derived = read_model::derive(&doc, id, record).map_err(|e| e.to_string())?;
         Ok(FetchedDocument {
             id,
             bytes,
             heads: doc.get_heads(),
             derived,
+            attention,
         })
     }
 
@@ -76,6 +80,19 @@ pub struct Merged {
     pub updated: u64,
     /// Records listed here that the incoming changes removed (someone else's `crm rm`).
     pub removed: Vec<DocumentId>,
+    /// Records the merge left needing attention, with why ([`schema::case_attention`]).
+    pub attention: Vec<(DocumentId, String)>,
+}
+
+impl Merged {
+    /// Notes a merged document that needs attention (a case a merge left inconsistent).
+    fn check(&mut self, id: DocumentId, doc: &Automerge) -> Result<(), StoreError> {
+        let record = schema::read_record(id, doc, None)?;
+        if let Some(why) = schema::case_attention(doc, &record) {
+            self.attention.push((id, why));
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -239,6 +256,9 @@ impl Store {
             if !existed && count.get(id) == Some(&1) {
                 if let Some(doc) = loaded(id) {
                     let record = schema::read_record(*id, doc, None)?;
+                    if let Some(why) = schema::case_attention(doc, &record) {
+                        merged.attention.push((*id, why));
+                    }
                     let n =
                         documents::insert_bytes(&tx, *id, record.kind, bytes, &doc.get_heads())?;
                     read_model::write(&tx, n, doc, *id, record, true)?;
@@ -252,6 +272,7 @@ impl Store {
                 if was_live && read_model::is_live(&tx, *id)? == Some(false) {
                     merged.removed.push(*id);
                 }
+                merged.check(*id, doc.document())?;
                 if existed {
                     merged.updated += 1;
                 } else {
@@ -283,9 +304,13 @@ impl Store {
                     if was_live && read_model::is_live(&tx, d.id)? == Some(false) {
                         merged.removed.push(d.id);
                     }
+                    merged.check(d.id, doc.document())?;
                     merged.updated += 1;
                 }
                 continue;
+            }
+            if let Some(why) = d.attention {
+                merged.attention.push((d.id, why));
             }
             let n = documents::insert_bytes(&tx, d.id, d.derived.kind(), &d.bytes, &d.heads)?;
             read_model::write_derived(&tx, n, d.id, d.derived, true)?;

@@ -125,6 +125,25 @@ impl Outcome {
                 records,
             });
         }
+        // Records a merge left inconsistent, grouped by what settles them.
+        let mut whys: Vec<&String> = report.attention.iter().map(|(_, why)| why).collect();
+        whys.sort();
+        whys.dedup();
+        for why in whys {
+            let records = report
+                .attention
+                .iter()
+                .filter(|(_, w)| w == why)
+                .map(|(id, _)| name(store, *id))
+                .collect();
+            let (why, next) = why.split_once(": ").unwrap_or((why.as_str(), ""));
+            groups.push(Group {
+                cause: "attention",
+                why: why.to_string(),
+                next: next.to_string(),
+                records,
+            });
+        }
         Ok(Outcome {
             groups,
             unshared_told_before: report.unshared_ids.len() - fresh.len(),
@@ -148,6 +167,7 @@ impl Outcome {
             let what = match g.cause {
                 "refused" => "not accepted by the server",
                 "unshared" => "no longer shared with you",
+                "attention" => "to settle",
                 _ => "removed by someone else",
             };
             println!();
