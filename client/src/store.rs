@@ -366,17 +366,26 @@ impl Store {
 
     /// Merges another replica's document bytes (a saved document or changes) into ours,
     /// creating the record if we lack it. Returns true if anything new arrived.
-    pub fn merge_document(&mut self, id: DocumentId, bytes: &[u8]) -> Result<bool, StoreError> {
+    /// Returns whether it changed anything here, and why the merged record needs attention
+    /// ([`schema::case_attention`]) if it does.
+    pub fn merge_document(
+        &mut self,
+        id: DocumentId,
+        bytes: &[u8],
+    ) -> Result<(bool, Option<String>), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = documents::merge(&tx, id, bytes)?;
+        let mut attention = None;
         if let Some((n, doc)) = &changed {
             let mut doc = doc.clone();
             read_model::upsert(&tx, *n, doc.document(), id)?;
+            let record = schema::read_record(id, doc.document(), None)?;
+            attention = schema::case_attention(doc.document(), &record);
         }
         tx.commit()?;
-        Ok(changed.is_some())
+        Ok((changed.is_some(), attention))
     }
 
     /// The workspace settings: the settings document's, or the defaults when there is none yet.

@@ -328,3 +328,26 @@ fn concurrent_stage_moves_keep_both_in_the_history_and_conflict_on_the_stage() {
     );
     assert_eq!(ana.json(&["case", "show", &case])["stage"], "proposal");
 }
+
+#[test]
+fn merging_a_copy_that_won_a_case_this_one_lost_names_it_to_settle() {
+    let ana = Crm::init("ana");
+    let deal = ana.add(&["case", "add", "--title", "Fleet renewal"]);
+    let usb = Crm::init("bruno");
+    usb.ok(&["merge", "--from", ana.dir().to_str().expect("a UTF-8 path")]);
+    ana.ok(&[
+        "case", "move", &deal, "--stage", "lost", "--reason", "price",
+    ]);
+    usb.ok(&["case", "move", &deal, "--stage", "won"]);
+    let said = ana.ok(&["merge", "--from", usb.dir().to_str().expect("a UTF-8 path")]);
+    assert!(
+        said.contains("To settle: case Fleet renewal") && said.contains("won and lost at once"),
+        "{said}"
+    );
+    let json = ana.json(&["merge", "--from", usb.dir().to_str().expect("a UTF-8 path")]);
+    assert_eq!(
+        json["attention"],
+        serde_json::json!([]),
+        "nothing changed: {json}"
+    );
+}

@@ -23,20 +23,36 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut changed = 0u64;
+    let mut attention = Vec::new();
     for (id, bytes) in &docs {
-        if store.merge_document(*id, bytes)? {
-            changed += 1;
+        let (did, why) = store.merge_document(*id, bytes)?;
+        changed += u64::from(did);
+        if let Some(why) = why {
+            attention.push((*id, why));
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     if ctx.json {
-        return output::json(&serde_json::json!({"examined": docs.len(), "changed": changed}));
+        let attention: Vec<_> = attention
+            .iter()
+            .map(|(id, why)| serde_json::json!({"id": id.to_string(), "why": why}))
+            .collect();
+        return output::json(&serde_json::json!({
+            "examined": docs.len(), "changed": changed, "attention": attention,
+        }));
     }
     println!(
         "Merged {} from {}: {changed} changed here.",
         output::records(docs.len() as u64),
         a.from.display()
     );
+    for (id, why) in &attention {
+        let shown = super::show::ref_name(&store, &id.to_string());
+        println!(
+            "To settle: case {shown}: {}.",
+            why.replace("ID", &id.to_string())
+        );
+    }
     Ok(())
 }
