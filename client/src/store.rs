@@ -380,9 +380,7 @@ impl Store {
         let mut attention = None;
         if let Some((n, doc)) = &changed {
             let mut doc = doc.clone();
-            read_model::upsert(&tx, *n, doc.document(), id)?;
-            let record = schema::read_record(id, doc.document(), None)?;
-            attention = schema::case_attention(doc.document(), &record);
+            attention = replica::store_merged(&tx, *n, doc.document(), id)?.attention;
         }
         tx.commit()?;
         Ok((changed.is_some(), attention))

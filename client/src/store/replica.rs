@@ -84,14 +84,40 @@ pub struct Merged {
     pub attention: Vec<(DocumentId, String)>,
 }
 
+/// What storing a merged document told of its record.
+pub(super) struct Stored {
+    /// The record is removed now.
+    pub deleted: bool,
+    /// Why a merge left it needing attention ([`schema::case_attention`]), if it does.
+    pub attention: Option<String>,
+}
+
+/// Writes the read model of a document that a merge changed (row `n`), reading its record once
+/// for both the read model and the checks a merge calls for.
+pub(super) fn store_merged(
+    tx: &rusqlite::Connection,
+    n: i64,
+    doc: &Automerge,
+    id: DocumentId,
+) -> Result<Stored, StoreError> {
+    let record = schema::read_record(id, doc, None)?;
+    let stored = Stored {
+        deleted: record.is_deleted(),
+        attention: schema::case_attention(doc, &record),
+    };
+    read_model::write(tx, n, doc, id, record, false)?;
+    Ok(stored)
+}
+
 impl Merged {
-    /// Notes a merged document that needs attention (a case a merge left inconsistent).
-    fn check(&mut self, id: DocumentId, doc: &Automerge) -> Result<(), StoreError> {
-        let record = schema::read_record(id, doc, None)?;
-        if let Some(why) = schema::case_attention(doc, &record) {
+    /// Adds what storing a merged document told (`was_live`: listed before the merge).
+    fn note(&mut self, id: DocumentId, was_live: bool, stored: Stored) {
+        if was_live && stored.deleted {
+            self.removed.push(id);
+        }
+        if let Some(why) = stored.attention {
             self.attention.push((id, why));
         }
-        Ok(())
     }
 }
 
@@ -268,11 +294,8 @@ impl Store {
             }
             let was_live = existed && read_model::is_live(&tx, *id)? == Some(true);
             if let Some((n, mut doc)) = documents::merge(&tx, *id, bytes)? {
-                read_model::upsert(&tx, n, doc.document(), *id)?;
-                if was_live && read_model::is_live(&tx, *id)? == Some(false) {
-                    merged.removed.push(*id);
-                }
-                merged.check(*id, doc.document())?;
+                let stored = store_merged(&tx, n, doc.document(), *id)?;
+                merged.note(*id, was_live, stored);
                 if existed {
                     merged.updated += 1;
                 } else {
@@ -300,11 +323,8 @@ impl Store {
             if documents::number(&tx, d.id)?.is_some() {
                 let was_live = read_model::is_live(&tx, d.id)? == Some(true);
                 if let Some((n, mut doc)) = documents::merge(&tx, d.id, &d.bytes)? {
-                    read_model::upsert(&tx, n, doc.document(), d.id)?;
-                    if was_live && read_model::is_live(&tx, d.id)? == Some(false) {
-                        merged.removed.push(d.id);
-                    }
-                    merged.check(d.id, doc.document())?;
+                    let stored = store_merged(&tx, n, doc.document(), d.id)?;
+                    merged.note(d.id, was_live, stored);
                     merged.updated += 1;
                 }
                 continue;
