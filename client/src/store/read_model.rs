@@ -8,6 +8,8 @@ use crm_shared::schema::{self, Record};
 use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OptionalExtension};
 
+#[cfg(test)]
+mod tests;
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
