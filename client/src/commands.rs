@@ -15,6 +15,7 @@ mod r#move;
 mod network;
 mod org;
 mod page;
+mod rebuild;
 mod report;
 mod review;
 mod rows;
@@ -131,7 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(a) => sync::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
         Command::DemoData(a) => demo::run(&ctx, a),
-        Command::Rebuild => init::rebuild(&ctx),
+        Command::Rebuild => rebuild::run(&ctx),
         Command::Settings(c) => settings::run(&ctx, c),
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),

@@ -137,18 +137,3 @@ pub fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
     f.sync_all()?;
     Ok(())
 }
-
-pub fn rebuild(ctx: &Ctx) -> Result<()> {
-    let mut store = ctx.open()?;
-    let bar = indicatif::ProgressBar::new(0);
-    let n = store.rebuild_read_model(&mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
-    if ctx.json {
-        return output::json(&serde_json::json!({"documents": n}));
-    }
-    println!("Rebuilt the read model from {n} documents.");
-    Ok(())
-}
