@@ -169,6 +169,46 @@ fn init_with_a_server_takes_the_reps_only_writable_book() {
 }
 
 #[test]
+fn a_reps_second_laptop_restores_her_user_record_rather_than_add_another() {
+    let server = team();
+    let init = |crm: &Crm| {
+        crm.json(&[
+            "init",
+            "--user",
+            "ana",
+            "--server",
+            &server.url(),
+            "--token",
+            &server.token("ana"),
+        ])
+    };
+    let first = Crm::new();
+    let made = init(&first);
+    let id = made["id"]
+        .as_str()
+        .expect("the user record's id")
+        .to_string();
+    first.ok(&["sync"]);
+    let second = Crm::new();
+    let restored = init(&second);
+    assert_eq!(restored["id"], id.as_str(), "{restored}");
+    // Neither laptop has a second record of ana after both synced.
+    second.ok(&["sync"]);
+    first.ok(&["sync"]);
+    for laptop in [&first, &second] {
+        let db = rusqlite::Connection::open(laptop.store_file()).expect("the store");
+        let users: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM rm_users WHERE login = 'ana' AND deleted = 0",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a count");
+        assert_eq!(users, 1, "one record of ana");
+    }
+}
+
+#[test]
 fn init_asks_for_a_book_among_several_and_refuses_one_not_granted() {
     let server = team();
     let token = server.token("carla");

@@ -53,27 +53,6 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         server::keep_grants(&ctx.data_dir, grants)?;
     }
     let name = store.identity.name.clone();
-    // The user's own record goes into their book; a user who may only read it (a read-only
-    // grant) gets none, since the server would refuse it on every sync.
-    let writable = grants
-        .as_ref()
-        .is_none_or(|g| g.may_write(&store.identity.book));
-    let record = if writable {
-        Some(store.create(
-            RecordKind::User,
-            new_id(),
-            None,
-            &[Edit::parse_set(
-                RecordKind::User,
-                "name",
-                &name,
-                crm_shared::values::Currency::EUR,
-            )?],
-            ctx.now_ms,
-        )?)
-    } else {
-        None
-    };
     // A new device restores everything it may see from the server; offline, it starts empty.
     let restored = match &a.server {
         Some(url) => {
@@ -96,11 +75,52 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         }
         None => None,
     };
+    // The user's own record goes into their book; a user who may only read it (a read-only
+    // grant) gets none, since the server would refuse it on every sync.
+    let writable = grants
+        .as_ref()
+        .is_none_or(|g| g.may_write(&store.identity.book));
+    // A new laptop of a user the team knows restores that user's record rather than add a
+    // second one.
+    let existing = store.user_record_id(&store.identity.user)?;
+    let made_here = existing.is_none();
+    let record = if let Some(id) = existing {
+        Some(id)
+    } else if writable {
+        Some(
+            store
+                .create(
+                    RecordKind::User,
+                    new_id(),
+                    None,
+                    &[Edit::parse_set(
+                        RecordKind::User,
+                        "name",
+                        &name,
+                        crm_shared::values::Currency::EUR,
+                    )?],
+                    ctx.now_ms,
+                )?
+                .id
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    // A record made just now goes to the team at once, as the rest of this laptop's first sync.
+    if let (Some(url), Some(_)) = (&a.server, &restored) {
+        if made_here && record.is_some() {
+            let timeout = std::time::Duration::from_secs(60);
+            if let Err(e) = super::sync::sync_with(ctx, &mut store, url, false, timeout) {
+                eprintln!("crm: your user record stays here until the next `crm sync` ({e})");
+            }
+        }
+    }
     if ctx.json {
         return output::json(&serde_json::json!({
             "data_dir": ctx.data_dir, "user": store.identity.user, "name": name,
             "device": store.identity.device, "book": store.identity.book,
-            "server": store.identity.server, "id": record.map(|r| r.id), "restored": restored,
+            "server": store.identity.server, "id": record, "restored": restored,
         }));
     }
     println!(

@@ -5,6 +5,7 @@
 use super::Store;
 use crate::error::StoreError;
 use crm_shared::DocumentId;
+use rusqlite::OptionalExtension;
 use std::collections::BTreeSet;
 
 impl Store {
@@ -33,6 +34,18 @@ impl Store {
         }
         users.retain(|u| !u.is_empty());
         Ok(users.into_iter().collect())
+    }
+
+    /// The id of user `login`'s record here, if any: a laptop restored from the server holds
+    /// the one an earlier device of the same user made.
+    pub fn user_record_id(&self, login: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM rm_users WHERE login = ?1 AND deleted = 0 ORDER BY created_at, id LIMIT 1",
+            )?
+            .query_row([login], |r| r.get(0))
+            .optional()?)
     }
 
     /// Warns on stderr when `user` is none of the users seen here, listing those.
