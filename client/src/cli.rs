@@ -1,4 +1,4 @@
-//! The command line (clap derive). Names of subcommands and flags are a contract: see PRODUCT.md.
+//! The command line (clap derive). Names of subcommands and flags are a contract: see docs/command-line.md.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

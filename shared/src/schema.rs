@@ -1,6 +1,6 @@
 //! How records live in Automerge documents.
 //!
-//! One record is one small Automerge document (DESIGN.md: constant cost per edit and per sync).
+//! One record is one small Automerge document (docs/design.md: constant cost per edit and per sync).
 //! Its root map holds:
 //! - `schema` (uint): the schema version that created it ([`SCHEMA_VERSION`]);
 //! - `type` (str): the [`RecordKind`](crate::model::RecordKind);

@@ -1,4 +1,4 @@
-//! The command-line contract of PRODUCT.md, run against the real `crm` binary.
+//! The command-line contract (docs/command-line.md), run against the real `crm` binary.
 
 use crm_tests::{is_id, message, rows, Crm};
 use serde_json::Value;
