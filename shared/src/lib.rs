@@ -4,11 +4,11 @@
 //! random numbers. Time and randomness are passed in by the caller.
 
 pub mod document_id;
+pub mod engine;
 pub mod heads;
 pub mod model;
 pub mod protocol;
 pub mod schema;
-pub mod sync;
 pub mod values;
 
 pub use document_id::{DocumentId, DocumentIdError};

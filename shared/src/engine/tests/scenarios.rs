@@ -1,8 +1,8 @@
 //! Scenario tests: one behaviour each, on the in-memory network.
 
 use super::network::{doc_id, get, peer, Net};
+use crate::engine::{close_code, Action, Config, ConnectionId, Event, FnPolicy, Timestamp};
 use crate::protocol::{self, BatchKind, Message, PeerMetadata};
-use crate::sync::{close_code, Action, Config, ConnectionId, Event, FnPolicy, Timestamp};
 
 const STEPS: usize = 200;
 /// The server's storage id: the key under which clients keep their sync states.
@@ -248,10 +248,10 @@ fn a_denied_read_looks_exactly_like_an_unknown_document() {
     let unknown = doc_id(7);
     let mut net = Net::new();
     let policy = FnPolicy {
-        read: move |ctx: crate::sync::PeerContext<'_>, d: &crate::DocumentId| {
+        read: move |ctx: crate::engine::PeerContext<'_>, d: &crate::DocumentId| {
             !(ctx.peer_id.as_str() == "bob" && *d == secret)
         },
-        write: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
+        write: |_: crate::engine::PeerContext<'_>, _: &crate::DocumentId| true,
     };
     let s = net.add_with_policy(server_config(), Box::new(policy));
     let a = net.add(plain("alice"));
@@ -297,8 +297,8 @@ fn a_denied_write_is_not_applied_but_reads_still_flow() {
     let d = doc_id(8);
     let mut net = Net::new();
     let policy = FnPolicy {
-        read: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
-        write: |ctx: crate::sync::PeerContext<'_>, _: &crate::DocumentId| {
+        read: |_: crate::engine::PeerContext<'_>, _: &crate::DocumentId| true,
+        write: |ctx: crate::engine::PeerContext<'_>, _: &crate::DocumentId| {
             ctx.peer_id.as_str() != "bob"
         },
     };
@@ -676,7 +676,7 @@ fn persist_comes_before_any_send_in_the_same_batch_of_actions() {
         .filter(|x| x.from == a && x.to == s)
         .map(|x| protocol::encode(&x.message))
         .collect();
-    let mut fresh = crate::sync::Engine::new(server_config());
+    let mut fresh = crate::engine::Engine::new(server_config());
     fresh.handle(
         Timestamp(0),
         Event::Accepted {
@@ -742,7 +742,7 @@ fn a_few_changes_in_a_big_set_list_only_differing_buckets() {
         let heads = automerge::Automerge::load(bytes).unwrap().get_heads();
         summary.add(id, &protocol::doc_digest(id, &heads));
     }
-    net.nodes[a2].engine = crate::sync::Engine::new(ours("alice"));
+    net.nodes[a2].engine = crate::engine::Engine::new(ours("alice"));
     net.nodes[a2].engine.register_summary(summary);
     let before = net.sent.len();
     net.connect(a2, s, SERVER);
@@ -801,7 +801,7 @@ fn a_few_changes_in_a_big_set_list_only_differing_buckets() {
     let conn = *net.links.iter().rev().find(|(_, l)| l.open).unwrap().0;
     net.disconnect(conn);
     net.run_until_quiescent(STEPS);
-    net.nodes[a2].engine = crate::sync::Engine::new(ours("alice"));
+    net.nodes[a2].engine = crate::engine::Engine::new(ours("alice"));
     net.nodes[a2].engine.register_summary(summary);
     let before = net.sent.len();
     net.connect(a2, s, SERVER);
@@ -843,7 +843,7 @@ fn a_document_fetched_whole_is_persisted_as_it_came() {
         })
         .collect();
     assert_eq!(persisted.len(), 1);
-    assert!(crate::sync::is_document_chunk(persisted[0]));
+    assert!(crate::engine::is_document_chunk(persisted[0]));
     let fetched = net.stored(b, &d).expect("bob persisted the document");
     assert_eq!(get(&fetched, "city").as_deref(), Some("London"));
     assert_eq!(fetched.get_heads(), net.stored(a, &d).unwrap().get_heads());
@@ -855,15 +855,15 @@ fn document_chunks_are_told_from_other_bytes() {
     let mut doc = automerge::AutoCommit::new();
     doc.put(automerge::ROOT, "name", "Ada").unwrap();
     let whole = doc.save();
-    assert!(crate::sync::is_document_chunk(&whole));
+    assert!(crate::engine::is_document_chunk(&whole));
     doc.put(automerge::ROOT, "name", "Grace").unwrap();
     let change = doc.save_incremental();
-    assert!(!crate::sync::is_document_chunk(&change));
+    assert!(!crate::engine::is_document_chunk(&change));
     let mut two = whole.clone();
     two.extend_from_slice(&change);
-    assert!(!crate::sync::is_document_chunk(&two));
-    assert!(!crate::sync::is_document_chunk(&whole[..whole.len() - 1]));
-    assert!(!crate::sync::is_document_chunk(&[]));
+    assert!(!crate::engine::is_document_chunk(&two));
+    assert!(!crate::engine::is_document_chunk(&whole[..whole.len() - 1]));
+    assert!(!crate::engine::is_document_chunk(&[]));
 }
 
 /// The items of every `crm-batch` sent from `from` to `to` after `since`.
@@ -1028,10 +1028,10 @@ fn a_fetch_of_a_denied_document_looks_like_one_of_an_unknown_document() {
     let unknown = doc_id(62);
     let mut net = Net::new();
     let policy = FnPolicy {
-        read: move |ctx: crate::sync::PeerContext<'_>, d: &crate::DocumentId| {
+        read: move |ctx: crate::engine::PeerContext<'_>, d: &crate::DocumentId| {
             !(ctx.peer_id.as_str() == "fresh" && *d == secret)
         },
-        write: |_: crate::sync::PeerContext<'_>, _: &crate::DocumentId| true,
+        write: |_: crate::engine::PeerContext<'_>, _: &crate::DocumentId| true,
     };
     let mut config = server_config();
     config.keep_settled = 0;
