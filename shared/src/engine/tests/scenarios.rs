@@ -843,7 +843,7 @@ fn a_document_fetched_whole_is_persisted_as_it_came() {
         })
         .collect();
     assert_eq!(persisted.len(), 1);
-    assert!(crate::engine::is_document_chunk(persisted[0]));
+    assert!(crate::engine::exchange::is_document_chunk(persisted[0]));
     let fetched = net.stored(b, &d).expect("bob persisted the document");
     assert_eq!(get(&fetched, "city").as_deref(), Some("London"));
     assert_eq!(fetched.get_heads(), net.stored(a, &d).unwrap().get_heads());
@@ -855,15 +855,17 @@ fn document_chunks_are_told_from_other_bytes() {
     let mut doc = automerge::AutoCommit::new();
     doc.put(automerge::ROOT, "name", "Ada").unwrap();
     let whole = doc.save();
-    assert!(crate::engine::is_document_chunk(&whole));
+    assert!(crate::engine::exchange::is_document_chunk(&whole));
     doc.put(automerge::ROOT, "name", "Grace").unwrap();
     let change = doc.save_incremental();
-    assert!(!crate::engine::is_document_chunk(&change));
+    assert!(!crate::engine::exchange::is_document_chunk(&change));
     let mut two = whole.clone();
     two.extend_from_slice(&change);
-    assert!(!crate::engine::is_document_chunk(&two));
-    assert!(!crate::engine::is_document_chunk(&whole[..whole.len() - 1]));
-    assert!(!crate::engine::is_document_chunk(&[]));
+    assert!(!crate::engine::exchange::is_document_chunk(&two));
+    assert!(!crate::engine::exchange::is_document_chunk(
+        &whole[..whole.len() - 1]
+    ));
+    assert!(!crate::engine::exchange::is_document_chunk(&[]));
 }
 
 /// The items of every `crm-batch` sent from `from` to `to` after `since`.
