@@ -62,7 +62,7 @@
 //! # Map
 //!
 //! One concept per child module:
-//! - [`api`]: events in, actions out, the configuration; [`access`]: the access-policy hook.
+//! - `api`: events in, actions out, the configuration; `access`: the access-policy hook.
 //! - `route`: incoming frames, routed to the concept that handles them.
 //! - `handshake`: `join` and `peer`; `connection`: connections and peers, closing them.
 //! - `summary`: the `crmBatch` summary exchange; `backlog`: differing documents, started a

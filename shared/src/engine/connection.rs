@@ -24,12 +24,12 @@ pub(super) struct Peer {
     /// We opened the connection: the peer is our server and gets every document.
     pub(super) outbound: bool,
     pub(super) states: BTreeMap<DocumentId, sync::State>,
-    /// Documents whose state with this peer is not settled (see [`settled`]): kept up to date
-    /// at the end of every `handle`, so [`Engine::is_synced_with`] is O(1).
+    /// Documents whose state with this peer is not settled (see `settle::settled`): kept up to
+    /// date at the end of every `handle`, so [`Engine::is_synced_with`] is O(1).
     pub(super) unsettled: BTreeSet<DocumentId>,
     /// Documents a summary found differing, not started yet (and whether the peer lacks each):
-    /// started as others settle, so that at most [`SYNC_WINDOW`] are in flight and memory on both
-    /// sides follows that window, not the size of the book.
+    /// started as others settle, so that at most `backlog::SYNC_WINDOW` are in flight and memory
+    /// on both sides follows that window, not the size of the book.
     pub(super) backlog: VecDeque<(DocumentId, Start)>,
     /// Documents asked for with `fetch` and not stored yet (in flight like `unsettled` ones).
     pub(super) fetching: BTreeSet<DocumentId>,

@@ -15,8 +15,9 @@ use crate::document_id::DocumentId;
 
 impl Engine {
     /// Unloads loaded documents that no peer has anything in flight for (all their sync states
-    /// are settled), but for the [`Config::keep_settled`] that settled most recently. Their heads
-    /// stay in the catalog and their states with the peers; a later message loads them again.
+    /// are settled), but for the [`super::Config::keep_settled`] that settled most recently. Their
+    /// heads stay in the catalog and their states with the peers; a later message loads them
+    /// again.
     /// Shells call this after they persisted a round (the server after every group commit, the
     /// client after every merge), so memory follows the documents in flight rather than every
     /// document touched. Returns how many were unloaded.

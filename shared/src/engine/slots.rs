@@ -2,8 +2,8 @@
 //! in memory, loading or being fetched, and the work that waits for it.
 //!
 //! A message for a document not in memory queues as [`Pending`] work and makes the engine emit
-//! [`Action::Load`]; [`super::Event::Loaded`] runs the queue. [`super::Event::Tick`] unloads documents idle for
-//! [`super::Config::idle_unload_after_ms`].
+//! [`Action::Load`]; [`super::Event::Loaded`] runs the queue. [`super::Event::Tick`] unloads
+//! documents idle for [`super::Config::idle_unload_after_ms`].
 
 use automerge::{Automerge, ChangeHash};
 

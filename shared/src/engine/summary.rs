@@ -19,7 +19,7 @@ use crate::protocol::{
     SummaryEntry, BUCKETS,
 };
 
-/// What waits for [`Event::Catalog`].
+/// What waits for [`super::Event::Catalog`].
 pub(super) enum AfterCatalog {
     /// Compare the peer's entries (of these buckets, or of everything) with ours.
     Compare {
