@@ -1,3 +1,5 @@
+//! The `crm` binary: parses the command line, runs the command, prints one-line errors.
+
 use clap::Parser;
 use std::process::ExitCode;
 

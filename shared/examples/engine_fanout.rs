@@ -12,8 +12,8 @@
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
+use crm_shared::engine::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
-use crm_shared::sync::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

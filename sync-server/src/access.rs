@@ -31,9 +31,9 @@
 use crate::auth::{Access as Right, Principal, Role};
 use crate::chunk::{take, Reader, CHUNK_CHANGE, CHUNK_DOCUMENT, COLUMN_DEFLATE, MAGIC};
 use automerge::{Automerge, ReadDoc, ScalarValue, Value, ROOT};
+use crm_shared::engine::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::protocol::{BatchKind, Message, PeerId};
 use crm_shared::schema::settings_id;
-use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::DocumentId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -17,8 +17,8 @@ use crate::chunk::{
     take, Reader, CHUNK_BUNDLE, CHUNK_CHANGE, CHUNK_COMPRESSED, CHUNK_DOCUMENT, COLUMN_DEFLATE,
     MAGIC,
 };
+use crm_shared::engine::{ConnectionId, Event};
 use crm_shared::protocol::{self, BatchKind, Message};
-use crm_shared::sync::{ConnectionId, Event};
 use std::fmt::Write;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,3 +1,6 @@
+//! The `crm-sync-server` binary: parses the command line, sets up logging, runs the server or
+//! an administration command, prints one-line errors.
+
 use crm_sync_server::config::{Command, LogFormat};
 use std::process::ExitCode;
 

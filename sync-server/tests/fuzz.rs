@@ -4,8 +4,8 @@
 //! peer still joins and gets its document acknowledged. `PROPTEST_CASES` runs more.
 //! Crashers found become the regression cases at the bottom.
 
+use crm_shared::engine::{Config, ConnectionId, Engine, Event};
 use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerId, PeerMetadata};
-use crm_shared::sync::{Config, ConnectionId, Engine, Event};
 use crm_shared::DocumentId;
 use crm_sync_server::access::{Access, BookPolicy};
 use crm_sync_server::auth::Directory;

@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const JOIN: &str = "b900046474797065646a6f696e6873656e64657249646d706565722d6b373077757a62706c706565724d65746164617461b900026973746f726167654964f76b6973457068656d6572616cf57819737570706f7274656450726f746f636f6c56657273696f6e73816131";
 const PEER: &str = "b90005647479706564706565726873656e64657249647173746f726167652d7365727665722d766d6c706565724d65746164617461b900026973746f726167654964782433616134313036632d643433352d343032352d386562372d3164376435313033316266646b6973457068656d6572616cf47773656c656374656450726f746f636f6c56657273696f6e61316874617267657449646d706565722d6b373077757a6270";
@@ -429,8 +430,8 @@ proptest! {
             prop_assert_eq!(decode(&encode(&m)), Ok(m));
         }
         // The direct reading of sync and request frames agrees with the general one.
-        if let Some(m) = decode_doc_message(&f) {
-            prop_assert_eq!(decode_any(&f), Ok(m));
+        if let Some(m) = decode::doc_message(&f) {
+            prop_assert_eq!(decode::any(&f), Ok(m));
         }
     }
 }
@@ -439,10 +440,10 @@ proptest! {
 fn sync_and_request_frames_are_read_directly_and_the_same_as_through_a_tree() {
     let mut direct = 0;
     for frame in valid_frames() {
-        if let Some(m) = decode_doc_message(&frame) {
+        if let Some(m) = decode::doc_message(&frame) {
             direct += 1;
             assert!(matches!(m, Message::Sync { .. } | Message::Request { .. }));
-            assert_eq!(decode_any(&frame), Ok(m));
+            assert_eq!(decode::any(&frame), Ok(m));
         }
     }
     assert!(
@@ -470,14 +471,14 @@ fn sync_and_request_frames_are_read_directly_and_the_same_as_through_a_tree() {
         },
         5,
     );
-    assert!(decode_doc_message(&plain).is_some());
+    assert!(decode::doc_message(&plain).is_some());
     let sixth = frame(
         &|w| {
             w.str("data").bytes(&[1]).str("extra").uint(1);
         },
         6,
     );
-    assert!(decode_doc_message(&sixth).is_none());
+    assert!(decode::doc_message(&sixth).is_none());
     assert!(matches!(decode(&sixth), Ok(Message::Sync { .. })));
     let repeated = frame(
         &|w| {
@@ -485,7 +486,7 @@ fn sync_and_request_frames_are_read_directly_and_the_same_as_through_a_tree() {
         },
         5,
     );
-    assert!(decode_doc_message(&repeated).is_none());
+    assert!(decode::doc_message(&repeated).is_none());
     assert!(
         decode(&repeated).is_err(),
         "no data, and the general reading says so"
@@ -497,6 +498,6 @@ fn sync_and_request_frames_are_read_directly_and_the_same_as_through_a_tree() {
         5,
     );
     tagged.extend_from_slice(&[0xd8, 0x40, 0x41, 0x01]); // tag 64 (Uint8Array) around h'01'
-    assert!(decode_doc_message(&tagged).is_none());
+    assert!(decode::doc_message(&tagged).is_none());
     assert!(matches!(decode(&tagged), Ok(Message::Sync { data, .. }) if data == [1]));
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the record schema: creating, reading, merging, conflicts, history, versions.
+
 use super::*;
 use crate::model::RecordKind;
 use crate::values::Currency;

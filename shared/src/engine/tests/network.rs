@@ -11,10 +11,10 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ReadDoc, ROOT};
 
 use crate::document_id::DocumentId;
-use crate::protocol::{self, Message, PeerId};
-use crate::sync::{
+use crate::engine::{
     AccessPolicy, Action, Config, ConnectionId, Engine, Event, SavedSyncStates, Timestamp,
 };
+use crate::protocol::{self, Message, PeerId};
 
 pub struct Node {
     pub engine: Engine,

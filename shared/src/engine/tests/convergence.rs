@@ -8,7 +8,7 @@ use automerge::{ReadDoc, ROOT};
 use proptest::prelude::*;
 
 use super::network::{doc_id, dump, peer, Net};
-use crate::sync::{Config, ConnectionId, Event};
+use crate::engine::{Config, ConnectionId, Event};
 
 const SERVER: &str = "server-storage";
 const CLIENTS: usize = 3;

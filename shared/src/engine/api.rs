@@ -70,7 +70,7 @@ impl Config {
 /// Encoded per-document sync states of one peer (`automerge::sync::State::encode`).
 pub type SavedSyncStates = Vec<(DocumentId, Vec<u8>)>;
 
-/// Something that happened, for [`Engine::handle`].
+/// Something that happened, for [`super::Engine::handle`].
 #[derive(Debug, Clone)]
 pub enum Event {
     /// The shell accepted an inbound connection: wait for its `join`.
@@ -132,7 +132,7 @@ pub enum Event {
 /// Something the shell must do, in order (see the durability contract in the module doc).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Encode with [`protocol::encode`] and send on `conn`.
+    /// Encode with [`crate::protocol::encode`] and send on `conn`.
     Send {
         conn: ConnectionId,
         message: Message,

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 
 use super::network::{doc_id, peer, Net};
+use crate::engine::{Config, ConnectionId, Engine, Event, Timestamp};
 use crate::protocol::{self, Message};
-use crate::sync::{Config, ConnectionId, Engine, Event, Timestamp};
 
 /// Frames real peers sent to a server in a short session (plain and extension clients).
 fn recorded_frames() -> &'static [Vec<u8>] {
@@ -124,7 +124,7 @@ proptest! {
             let conn = ConnectionId(1 + (pick % 2) as u64);
             let actions = server.handle(now, Event::Frame { conn, bytes });
             for a in actions {
-                if let crate::sync::Action::Load { documents } = a {
+                if let crate::engine::Action::Load { documents } = a {
                     let loaded = documents.into_iter().map(|d| (d, None)).collect();
                     server.handle(now, Event::Loaded { documents: loaded });
                 }
