@@ -12,12 +12,13 @@
 //! A storage failure is fatal: the hub closes every connection (1011) and stops, so that no
 //! change is ever acknowledged that storage did not take. Clients resend on reconnect.
 
-use crate::access::Access;
-use crate::auth::Directory;
+use crate::access::{self, Access};
+use crate::close_code;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::storage::{Append, Storage};
 use crm_shared::protocol;
-use crm_shared::sync::{close_code, Action, ConnectionId, Engine, Event, Timestamp};
+use crm_shared::sync::{Action, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
@@ -79,7 +80,7 @@ pub enum HubError {
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot record documents' books: {0}")]
-    Books(#[from] crate::auth::AuthError),
+    Books(#[from] crate::directory::DirectoryError),
 }
 
 /// Access control: the shared state the engine's policy reads, and where learned books go.
@@ -159,19 +160,15 @@ pub fn run<S: Storage>(
         let result = hub.round(round.drain(..));
         if let Err(e) = result {
             tracing::error!(cause = %e, "storage failed: closing every connection and stopping");
-            hub.close_all(close_code_internal(), "server storage failure");
+            hub.close_all(close_code::INTERNAL, "server storage failure");
             return Err(e);
         }
         if shutdown {
-            hub.close_all(1001, "server shutting down");
+            hub.close_all(close_code::GOING_AWAY, "server shutting down");
             break;
         }
     }
     Ok(())
-}
-
-fn close_code_internal() -> u16 {
-    1011
 }
 
 impl<S: Storage> Hub<S> {
@@ -354,42 +351,14 @@ impl<S: Storage> Hub<S> {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
-        // Moves: the book automerge now shows (after a merge of concurrent moves, the same on
-        // every replica), for documents whose book the applied changes touched. Recorded before
-        // the changes are stored: should the server stop in between, the mover's client, never
-        // acknowledged, sends the move again.
-        let mut moves = Vec::new();
-        if !self.rebook.is_empty() {
-            for a in &appends {
-                if !self.rebook.remove(&a.document_id) {
-                    continue;
-                }
-                let now = self
-                    .engine
-                    .document(&a.document_id)
-                    .and_then(crate::access::book_of_document);
-                if now != self.access.access.recorded_book(&a.document_id) {
-                    moves.push((a.document_id, now));
-                }
-            }
-            if !moves.is_empty() {
-                self.access.directory.move_doc_books(&moves)?;
-            }
-        }
-        // Documents stored for the first time without having been screened (open mode, or a
-        // document whose first changes named no book yet) get their book recorded now, from the
-        // copy in memory, so a restart never has to read every stored document to learn them.
-        for a in &appends {
-            if !self.access.access.knows_book(&a.document_id) {
-                if let Some(book) = self
-                    .engine
-                    .document(&a.document_id)
-                    .and_then(crate::access::book_of_document)
-                {
-                    self.access.access.learn(a.document_id, book);
-                }
-            }
-        }
+        let stored: Vec<DocumentId> = appends.iter().map(|a| a.document_id).collect();
+        let moves = access::books::before_store(
+            &self.access.access,
+            &mut self.access.directory,
+            &self.engine,
+            &mut self.rebook,
+            &stored,
+        )?;
         let t = Instant::now();
         self.storage.append(&appends)?;
         self.metrics.record_commit(t.elapsed().as_micros() as u64);
@@ -399,12 +368,7 @@ impl<S: Storage> Hub<S> {
             }
         }
         self.metrics.documents_known.store(self.known, Relaxed);
-        let mut moved = Vec::with_capacity(moves.len());
-        for (id, book) in moves {
-            let from = self.access.access.rebook(id, book.clone());
-            tracing::info!(document = %id, from = ?from, to = ?book, "document moved to another book");
-            moved.push(id);
-        }
+        let moved = access::books::after_store(&self.access.access, moves);
         Ok(moved)
     }
 
@@ -468,7 +432,7 @@ impl<S: Storage> Hub<S> {
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             tracing::warn!(conn = conn.0, "send queue full: closing a slow peer");
                             Metrics::add(&self.metrics.slow_consumers_closed, 1);
-                            self.close(conn, 1008, "too slow: send queue full");
+                            self.close(conn, close_code::POLICY, "too slow: send queue full");
                             gone.push(conn);
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => gone.push(conn),

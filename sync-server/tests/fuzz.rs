@@ -8,7 +8,7 @@ use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerId, PeerMeta
 use crm_shared::sync::{Config, ConnectionId, Engine, Event};
 use crm_shared::DocumentId;
 use crm_sync_server::access::{Access, BookPolicy};
-use crm_sync_server::auth::Directory;
+use crm_sync_server::directory::Directory;
 use crm_sync_server::hub::{self, HubAccess, HubConfig, Input, Outgoing};
 use crm_sync_server::limits::{self, ChangeLimits};
 use crm_sync_server::metrics::Metrics;

@@ -260,7 +260,7 @@ fn populate(data_dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
     use crm_sync_server::storage::{Append, SqliteStorage, Storage};
     let t = Instant::now();
     std::fs::create_dir_all(data_dir)?;
-    let mut storage = SqliteStorage::open(&data_dir.join(crm_sync_server::server::STORE_FILE))?;
+    let mut storage = SqliteStorage::open(&crm_sync_server::data_dir::store_path(data_dir))?;
     let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
         let mut doc = AutoCommit::new();
