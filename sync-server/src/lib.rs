@@ -4,7 +4,6 @@
 pub mod access;
 pub mod admin;
 pub mod backup;
-pub mod bomb;
 pub mod close_code;
 pub mod config;
 pub mod data_dir;

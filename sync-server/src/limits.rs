@@ -461,6 +461,17 @@ mod tests {
     }
 
     #[test]
+    fn a_decompression_bomb_is_refused_before_it_expands() {
+        let bytes = crm_tests::bomb::compressed_change("notes", 64 << 20);
+        let limits = ChangeLimits {
+            max_bytes: 16 << 20,
+            max_ops: 1000,
+        };
+        let err = check_changes(&bytes, &limits).unwrap_err();
+        assert!(matches!(err, Violation::Inflated { .. }), "{err:?}");
+    }
+
+    #[test]
     fn garbage_is_left_to_automerge() {
         for bytes in [
             &b""[..],

@@ -1,4 +1,4 @@
-//! A decompression bomb, for tests and load tools: a valid compressed Automerge change that
+//! A decompression bomb, for the tests of the server's limits: a valid compressed Automerge change that
 //! inflates to `n` bytes (one string value of `n` × `x`), built without ever holding those bytes:
 //! its deflate stream is written by hand (fixed Huffman codes, one literal then copies of 258
 //! bytes at distance 1, about 160:1).
@@ -201,11 +201,5 @@ mod tests {
     fn the_bomb_is_small() {
         let bytes = compressed_change("notes", 64 << 20);
         assert!(bytes.len() < 500_000, "{}", bytes.len());
-        let limits = crate::limits::ChangeLimits {
-            max_bytes: 16 << 20,
-            max_ops: 1000,
-        };
-        let err = crate::limits::check_changes(&bytes, &limits).unwrap_err();
-        assert!(matches!(err, crate::limits::Violation::Inflated { .. }));
     }
 }
