@@ -4,6 +4,9 @@
 //! peer still joins and gets its document acknowledged. `PROPTEST_CASES` runs more.
 //! Crashers found become the regression cases at the bottom.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerMetadata};
 use crm_shared::sync::{Config, ConnectionId, Engine, Event};
 use crm_shared::DocumentId;

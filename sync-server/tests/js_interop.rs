@@ -11,6 +11,9 @@
 //! `npm install` runs once in `tests/js` when `node_modules` is missing (needs node, npm and the
 //! registry). Set `CRM_SKIP_JS_INTEROP=1` to skip these tests on a machine without node.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, AutoSerde, ChangeHash, ObjType, ReadDoc, ROOT};

@@ -9,6 +9,9 @@
 //! on the same data dir, a fresh peer fetches every document, and every acknowledged change must be
 //! there. Then streaming resumes against the restarted server, for several iterations.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, ROOT};

@@ -2,6 +2,9 @@
 //! joins and syncs; plain ws:// and a client that does not trust the certificate are refused, and
 //! the server keeps serving.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use crm_shared::protocol::Message;
 use crm_sync_server::config::ServeArgs;

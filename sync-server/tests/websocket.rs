@@ -1,5 +1,8 @@
 //! The server over real sockets: handshake, upload, fetch, bad frames, health and metrics.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use crm_shared::protocol::{Message, PeerId, PeerMetadata};
 use crm_shared::DocumentId;
 use crm_sync_server::config::ServeArgs;
