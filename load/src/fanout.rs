@@ -164,9 +164,8 @@ pub(crate) async fn fanout(
         cpu_all.as_secs_f64()
     );
     for name in [
-        "crm_sync_storage_commits_total",
         "crm_sync_storage_commit_seconds_sum",
-        "crm_sync_storage_commit_seconds_max",
+        "crm_sync_storage_commit_seconds_count",
         "crm_sync_frames_sent_total",
         "crm_sync_frames_received_total",
     ] {

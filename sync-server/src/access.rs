@@ -22,17 +22,20 @@ pub mod screen;
 pub mod watch;
 
 use crate::directory::{Access as Right, Principal, Role};
+use crate::metrics::{self, AccessLabels, AccessRefusal};
 use crm_shared::schema::settings_id;
 use crm_shared::sync::{AccessPolicy, ConnectionId, PeerContext};
 use crm_shared::DocumentId;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 pub use screen::Screened;
 
 /// The access state shared by the request handlers, the hub and the engine's policy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Access {
     open: AtomicBool,
     /// Every live connection; `None` for one accepted anonymously in open mode.
@@ -40,8 +43,7 @@ pub struct Access {
     books: RwLock<HashMap<DocumentId, String>>,
     new_books: RwLock<Vec<(DocumentId, String)>>,
     /// Documents refused: new ones in a book the sender may not write, and moves.
-    refused_new: AtomicU64,
-    refused_moves: AtomicU64,
+    refused: Family<AccessLabels, Counter>,
 }
 
 impl Access {
@@ -51,23 +53,17 @@ impl Access {
             principals: RwLock::default(),
             books: RwLock::new(books.into_iter().collect()),
             new_books: RwLock::default(),
-            refused_new: AtomicU64::new(0),
-            refused_moves: AtomicU64::new(0),
+            refused: metrics::family(AccessRefusal::ALL.map(|refused| AccessLabels { refused })),
         }
     }
 
-    /// The refusals counted, as Prometheus text.
-    pub fn render(&self, out: &mut String) {
-        crate::metrics::write_labelled_counter(
-            out,
-            "crm_sync_access_refusals_total",
-            "Documents refused by book access, by what was refused.",
-            "refused",
-            &[
-                ("new_document", &self.refused_new),
-                ("move", &self.refused_moves),
-            ],
-        );
+    /// The documents refused, by what was refused (for `/metrics`).
+    pub fn refusals(&self) -> &Family<AccessLabels, Counter> {
+        &self.refused
+    }
+
+    fn count_refusal(&self, refused: AccessRefusal) {
+        self.refused.get_or_create(&AccessLabels { refused }).inc();
     }
 
     pub fn is_open(&self) -> bool {

@@ -21,7 +21,6 @@ use crm_shared::protocol;
 use crm_shared::sync::{Action, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -121,7 +120,7 @@ pub fn run<S: Storage>(
 ) -> Result<(), HubError> {
     let catalog = storage.catalog()?;
     let known = catalog.len() as u64;
-    metrics.documents_known.store(known, Relaxed);
+    Metrics::set(&metrics.documents_known, known);
     engine.register_stored(catalog);
     let mut hub = Hub {
         engine,
@@ -244,9 +243,10 @@ impl<S: Storage> Hub<S> {
         if tick {
             self.compact()?;
             // O(documents known to the engine): once per tick, not once per round.
-            self.metrics
-                .documents_loaded
-                .store(self.engine.loaded_count() as u64, Relaxed);
+            Metrics::set(
+                &self.metrics.documents_loaded,
+                self.engine.loaded_count() as u64,
+            );
             let engine = &self.engine;
             self.unstored.retain(|id| engine.document(id).is_some());
             self.rebook.retain(|id| engine.document(id).is_some());
@@ -305,10 +305,9 @@ impl<S: Storage> Hub<S> {
             documents.push((id, bytes));
         }
         Metrics::add(&self.metrics.storage_loads, documents.len() as u64);
-        Metrics::add(
-            &self.metrics.storage_load_micros_sum,
-            t.elapsed().as_micros() as u64,
-        );
+        self.metrics
+            .storage_load_seconds
+            .observe(t.elapsed().as_secs_f64());
         Ok(Event::Loaded { documents })
     }
 
@@ -320,10 +319,9 @@ impl<S: Storage> Hub<S> {
             documents.push((id, self.storage.load(&id)?));
         }
         Metrics::add(&self.metrics.storage_raw_reads, documents.len() as u64);
-        Metrics::add(
-            &self.metrics.storage_load_micros_sum,
-            t.elapsed().as_micros() as u64,
-        );
+        self.metrics
+            .storage_load_seconds
+            .observe(t.elapsed().as_secs_f64());
         Ok(Event::LoadedRaw { documents })
     }
 
@@ -361,13 +359,13 @@ impl<S: Storage> Hub<S> {
         )?;
         let t = Instant::now();
         self.storage.append(&appends)?;
-        self.metrics.record_commit(t.elapsed().as_micros() as u64);
+        self.metrics.record_commit(t.elapsed());
         for a in &appends {
             if self.unstored.remove(&a.document_id) {
                 self.known += 1;
             }
         }
-        self.metrics.documents_known.store(self.known, Relaxed);
+        Metrics::set(&self.metrics.documents_known, self.known);
         let moved = access::books::after_store(&self.access.access, moves);
         Ok(moved)
     }

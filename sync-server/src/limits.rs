@@ -14,14 +14,17 @@
 //! `/metrics` ([`LimitCounters`]).
 
 use crate::close_code;
+use crate::metrics::{self, Limit, LimitLabels};
 use crm_shared::automerge_format::columns::split_columns;
 use crm_shared::automerge_format::rle::count_items;
 use crm_shared::automerge_format::{ChangeHeader, Chunk, ChunkType, DocumentHeader};
 use crm_shared::protocol::{self, BatchKind, Message};
 use crm_shared::sync::{ConnectionId, Event};
-use std::fmt::Write;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// How much one frame's changes may expand.
@@ -335,63 +338,68 @@ impl TokenBucket {
 }
 
 /// Why connections were refused or slowed, for `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LimitCounters {
-    pub inflated: AtomicU64,
-    pub ops: AtomicU64,
-    pub unsupported: AtomicU64,
-    pub handshake_timeout: AtomicU64,
-    pub per_user: AtomicU64,
-    pub max_connections: AtomicU64,
-    /// Pending connections closed to make room in a full pool.
-    pub pending_connections: AtomicU64,
-    /// Connections dropped because their source address held its share of the pending pool.
-    pub pending_per_ip: AtomicU64,
-    pub tls_handshake_failed: AtomicU64,
+    /// Connections closed (or refused) for breaking a limit, by limit.
+    refusals: Family<LimitLabels, Counter>,
     /// Times a connection's reader waited for its rate limit.
-    pub throttled: AtomicU64,
-    /// Largest inflated size of one accepted frame's changes.
-    pub inflated_max: AtomicU64,
+    pub throttled: Counter,
+    /// Inflated size of each accepted frame that carried changes.
+    pub inflated: Histogram,
+}
+
+impl Default for LimitCounters {
+    fn default() -> Self {
+        LimitCounters {
+            refusals: metrics::family(Limit::ALL.map(|limit| LimitLabels { limit })),
+            throttled: Counter::default(),
+            // 1 KiB to 256 MiB, by fours.
+            inflated: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
+        }
+    }
 }
 
 impl LimitCounters {
-    pub fn count(&self, v: &Violation) {
-        let c = match v {
-            Violation::Inflated { .. } => &self.inflated,
-            Violation::Ops { .. } => &self.ops,
-            Violation::Unsupported(_) => &self.unsupported,
-        };
-        c.fetch_add(1, Relaxed);
+    /// Counts a connection closed or refused for breaking `limit`.
+    pub fn refuse(&self, limit: Limit) {
+        self.refusals.get_or_create(&LimitLabels { limit }).inc();
     }
 
-    /// Appended to the `/metrics` text.
-    pub fn render(&self, out: &mut String) {
-        crate::metrics::write_labelled_counter(
-            out,
-            "crm_sync_limit_refusals_total",
-            "Connections closed (or refused) for breaking a limit, by limit.",
-            "limit",
-            &[
-                ("inflated_bytes", &self.inflated),
-                ("operations", &self.ops),
-                ("unsupported_chunk", &self.unsupported),
-                ("handshake_timeout", &self.handshake_timeout),
-                ("connections_per_user", &self.per_user),
-                ("max_connections", &self.max_connections),
-                ("pending_connections", &self.pending_connections),
-                ("pending_per_ip", &self.pending_per_ip),
-                ("tls_handshake", &self.tls_handshake_failed),
-            ],
+    /// How many connections broke `limit`.
+    pub fn refused(&self, limit: Limit) -> u64 {
+        self.refusals.get_or_create(&LimitLabels { limit }).get()
+    }
+
+    pub fn count(&self, v: &Violation) {
+        self.refuse(match v {
+            Violation::Inflated { .. } => Limit::InflatedBytes,
+            Violation::Ops { .. } => Limit::Operations,
+            Violation::Unsupported(_) => Limit::UnsupportedChunk,
+        });
+    }
+
+    /// An accepted frame whose changes inflated to `bytes`.
+    pub fn accepted(&self, bytes: u64) {
+        if bytes > 0 {
+            self.inflated.observe(bytes as f64);
+        }
+    }
+
+    pub(crate) fn register(&self, r: &mut Registry) {
+        r.register(
+            "limit_refusals",
+            "Connections closed (or refused) for breaking a limit, by limit",
+            self.refusals.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP crm_sync_rate_limited_total Times a connection's reader waited for its rate limit.\n# TYPE crm_sync_rate_limited_total counter\ncrm_sync_rate_limited_total {}",
-            self.throttled.load(Relaxed)
+        r.register(
+            "rate_limited",
+            "Times a connection's reader waited for its rate limit",
+            self.throttled.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP crm_sync_inflated_frame_bytes_max Largest inflated size of one accepted frame's changes.\n# TYPE crm_sync_inflated_frame_bytes_max gauge\ncrm_sync_inflated_frame_bytes_max {}",
-            self.inflated_max.load(Relaxed)
+        r.register(
+            "inflated_frame_bytes",
+            "Accepted frames that carried changes, by the size their changes inflate to",
+            self.inflated.clone(),
         );
     }
 }

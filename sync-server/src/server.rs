@@ -110,6 +110,11 @@ pub async fn run_locked(
         max_pending_per_ip: args.max_pending_per_ip,
         counters: limit_counters.clone(),
     };
+    let exposition = Arc::new(crate::metrics::exposition(
+        &metrics,
+        &limit_counters,
+        &access,
+    ));
     let state = AppState {
         hub: hub_tx.clone(),
         metrics,
@@ -118,6 +123,7 @@ pub async fn run_locked(
         access,
         directory,
         limits: limit_counters,
+        exposition,
         user_conns: Arc::new(Mutex::new(HashMap::new())),
         storage_id: storage_id.into(),
     };

@@ -14,12 +14,12 @@
 use super::moves::{book_puts_in_sync_message, may_touch_book};
 use super::Access;
 use crate::directory::Access as Right;
+use crate::metrics::AccessRefusal;
 use automerge::Automerge;
 use crm_shared::protocol::{BatchKind, Message, PeerId};
 use crm_shared::schema::book_of_document;
 use crm_shared::sync::ConnectionId;
 use crm_shared::DocumentId;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What screening a frame decided.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl Access {
                         Decision::Pass
                     } else {
                         tracing::info!(conn = conn.0, document = %doc, book = ?book, "refused a new document in a book the peer may not write");
-                        self.refused_new.fetch_add(1, Relaxed);
+                        self.count_refusal(AccessRefusal::NewDocument);
                         Decision::Refuse
                     }
                 }
@@ -116,7 +116,7 @@ impl Access {
             Some(_) if (item.holds)() => Decision::Pass,
             Some(to) if !self.may_move(conn) => {
                 tracing::info!(conn = conn.0, document = %doc, from = ?recorded, to = ?to, "refused a move to another book: only a manager or an admin moves records");
-                self.refused_moves.fetch_add(1, Relaxed);
+                self.count_refusal(AccessRefusal::Move);
                 Decision::Refuse
             }
             _ => Decision::Rebook,

@@ -7,7 +7,7 @@ use crate::close_code;
 use crate::directory::Principal;
 use crate::hub::{Input, Outgoing};
 use crate::limits::{self, ChangeLimits, TokenBucket};
-use crate::metrics::Metrics;
+use crate::metrics::{Limit, Metrics};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use crm_shared::sync::{ConnectionId, Event};
 use futures_util::{SinkExt, StreamExt};
@@ -31,7 +31,7 @@ pub(super) async fn connection(
     let (queue_tx, mut queue_rx) = mpsc::channel::<Outgoing>(state.args.send_queue);
     let metrics = state.metrics.clone();
     Metrics::add(&metrics.connections_total, 1);
-    Metrics::add(&metrics.connections_open, 1);
+    metrics.connections_open.inc();
     if state
         .hub
         .send(Input::Open {
@@ -46,7 +46,7 @@ pub(super) async fn connection(
             .await
             .is_err()
     {
-        metrics.connections_open.fetch_sub(1, Relaxed);
+        metrics.connections_open.dec();
         return;
     }
     let (mut sink, mut stream) = socket.split();
@@ -114,7 +114,7 @@ pub(super) async fn connection(
                 }
                 if !joined {
                     tracing::info!(conn = conn.0, "no join in time: closing");
-                    Metrics::add(&state.limits.handshake_timeout, 1);
+                    state.limits.refuse(Limit::HandshakeTimeout);
                     kick(&state, conn, close_code::POLICY, "no join in time").await;
                 } else {
                     tracing::info!(conn = conn.0, "closing an idle connection");
@@ -138,13 +138,13 @@ pub(super) async fn connection(
                 if let Some(pause) = bucket.take(bytes.len(), last_frame) {
                     // Over its rate: read nothing more from this peer for a while (its TCP
                     // window fills and it slows down); others are not affected.
-                    Metrics::add(&state.limits.throttled, 1);
+                    state.limits.throttled.inc();
                     tokio::time::sleep(pause).await;
                 }
                 let event = match limits::admit(conn, &bytes, &change_limits) {
                     Ok((seen, event)) => {
                         joined |= seen.join;
-                        state.limits.inflated_max.fetch_max(seen.inflated, Relaxed);
+                        state.limits.accepted(seen.inflated);
                         event
                     }
                     Err(violation) => {
@@ -183,7 +183,7 @@ pub(super) async fn connection(
         abort.abort();
     }
     state.access.disconnect(conn);
-    metrics.connections_open.fetch_sub(1, Relaxed);
+    metrics.connections_open.dec();
 }
 
 /// Closes one connection through the hub (which sends the close frame and forgets the peer).

@@ -7,7 +7,7 @@ use crate::config::ServeArgs;
 use crate::directory::{unix_now, Directory, Principal};
 use crate::hub::Input;
 use crate::limits::LimitCounters;
-use crate::metrics::Metrics;
+use crate::metrics::{Exposition, Limit, Metrics, CONTENT_TYPE};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::Query;
 use axum::extract::State;
@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::sync::mpsc;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub(super) access: Arc<Access>,
     pub(super) directory: Arc<Mutex<Directory>>,
     pub(super) limits: Arc<LimitCounters>,
+    /// What `/metrics` shows.
+    pub(super) exposition: Arc<Exposition>,
     /// Open WebSocket connections per user (the `--max-connections-per-user` cap).
     pub(super) user_conns: Arc<Mutex<HashMap<String, usize>>>,
     /// The storage id the server gives in `peerMetadata` (also answered by `/me`).
@@ -72,10 +74,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut text = state.metrics.render();
-    state.limits.render(&mut text);
-    state.access.render(&mut text);
-    ([("content-type", "text/plain; version=0.0.4")], text)
+    ([("content-type", CONTENT_TYPE)], state.exposition.render())
 }
 
 /// The token of a request: `Authorization: Bearer T`, or `?token=T` for browsers.
@@ -175,8 +174,10 @@ async fn upgrade(
         Ok(p) => p,
         Err(refusal) => return refusal,
     };
-    if state.metrics.connections_open.load(Relaxed) >= state.args.max_connections as u64 {
-        Metrics::add(&state.limits.max_connections, 1);
+    if state.metrics.connections_open.get()
+        >= i64::try_from(state.args.max_connections).unwrap_or(i64::MAX)
+    {
+        state.limits.refuse(Limit::MaxConnections);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "too many connections: try again later\n",
@@ -192,7 +193,7 @@ async fn upgrade(
             let n = counts.entry(p.user.clone()).or_insert(0);
             if *n >= state.args.max_connections_per_user {
                 drop(counts);
-                Metrics::add(&state.limits.per_user, 1);
+                state.limits.refuse(Limit::ConnectionsPerUser);
                 Metrics::add(&state.metrics.connections_refused, 1);
                 tracing::info!(user = %p.user, "too many connections for one user: refusing one");
                 return (
