@@ -1,7 +1,19 @@
 //! `fanout`: K subscribers of one document, one writer; latency until every subscriber has each
 //! edit, and the server's CPU per edit.
 
-use super::*;
+use crate::peer::{join_many, next_message, Peer};
+use crate::report::{metric, ms, print_table, scrape_metrics};
+use crate::server::{cpu_time, loadavg, Server};
+use anyhow::{bail, Context};
+use automerge::sync::SyncDoc;
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ChangeHash, ReadDoc, ROOT};
+use crm_shared::protocol::{self, Message};
+use crm_shared::DocumentId;
+use futures_util::SinkExt;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Ws;
 
 /// A subscriber received a change: (peer, heads of the message, arrival).
 pub(crate) type Arrival = (usize, Vec<ChangeHash>, Instant);

@@ -1,6 +1,10 @@
 //! `idle`: C joined connections left idle; the server's resident memory before and after.
 
-use super::*;
+use crate::peer::join_many;
+use crate::report::{metric, print_table, scrape_metrics};
+use crate::server::{loadavg, status_kb, Server};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
 
 pub(crate) async fn idle(server: &Server, conns: usize, hold: Duration) -> anyhow::Result<()> {
     let before = status_kb(server.pid, "VmRSS")?;

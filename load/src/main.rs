@@ -24,29 +24,15 @@ mod peer;
 mod report;
 mod server;
 
-use fanout::*;
-use idle::*;
-use peer::*;
-use report::*;
-use server::*;
+use fanout::fanout;
+use idle::idle;
+use server::{check_fd_limits, Server};
 
-use anyhow::{bail, ensure, Context};
-use automerge::sync::SyncDoc;
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, ReadDoc, ROOT};
+use anyhow::ensure;
 use clap::{Args, Parser, Subcommand};
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
-use crm_shared::DocumentId;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message as Ws;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(

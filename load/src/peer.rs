@@ -1,6 +1,16 @@
 //! Raw protocol peers: joined over loopback WebSockets, reading and writing on their own tasks.
 
-use super::*;
+use anyhow::{bail, Context};
+use automerge::sync::SyncDoc;
+use automerge::AutoCommit;
+use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::DocumentId;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as Ws;
 
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -1,6 +1,7 @@
 //! Output: the table of figures and the server's `/metrics`.
 
-use super::*;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

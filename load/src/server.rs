@@ -1,7 +1,16 @@
 //! The server under test: started by the tool on a fresh data dir (optionally filled with
 //! stored documents) or a running one, and its figures from `/proc`.
 
-use super::*;
+use crate::ServerOpts;
+use anyhow::{bail, ensure, Context};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
+use crm_shared::DocumentId;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
