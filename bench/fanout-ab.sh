@@ -5,7 +5,7 @@
 # Usage: bench/fanout-ab.sh A B [ROUNDS] [PEERS] [EDITS]
 #   A, B     two crm-sync-server binaries (e.g. a copy of target/release/crm-sync-server per build)
 #   ROUNDS   runs of each (default 6); PEERS (default 100); EDITS per run (default 1000)
-# Uses target/release/crm-sync-load (build it with `cargo build --release -p crm-sync-server`).
+# Uses target/release/crm-sync-load (build it with `cargo build --release -p crm-sync-load`).
 # Prints mean, median, min and every figure of each build.
 set -euo pipefail
 A=$1
@@ -14,7 +14,7 @@ ROUNDS=${3:-6}
 PEERS=${4:-100}
 EDITS=${5:-1000}
 LOAD="$(dirname "$0")/../target/release/crm-sync-load"
-[ -x "$LOAD" ] || { echo "no $LOAD: cargo build --release -p crm-sync-server" >&2; exit 1; }
+[ -x "$LOAD" ] || { echo "no $LOAD: cargo build --release -p crm-sync-load" >&2; exit 1; }
 for _ in $(seq "$ROUNDS"); do
   for side in A B; do
     bin=$A; [ "$side" = B ] && bin=$B

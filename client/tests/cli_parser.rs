@@ -1,6 +1,9 @@
 //! Property tests of the command line: the parser never panics on any argument vector, and the
 //! real binary turns any value of a validated flag into a record or a one-line error.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use clap::{CommandFactory, Parser};
 use crm_client::cli::{Cli, Command, ContactCommand};
 use proptest::prelude::*;

@@ -9,6 +9,9 @@
 //! the subscribers, real automerge documents with their own sync states that apply every change
 //! and answer as automerge-repo does.
 
+// A measuring tool run by a developer: a panic is its error report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};

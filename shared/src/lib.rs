@@ -5,6 +5,7 @@
 //! exceptions (the random actor id `Automerge::new()` draws, two per-thread caches of document
 //! ids) are listed with their reasons in `tests/tidy.rs`, which enforces the rule.
 
+pub mod automerge_format;
 pub mod document_id;
 pub mod engine;
 pub mod heads;

@@ -19,6 +19,7 @@
 //! client reads an older one.
 
 mod author;
+mod book;
 mod conflicts;
 mod consistency;
 mod fields;
@@ -29,6 +30,7 @@ mod versions;
 mod write;
 
 pub use author::ChangeAuthor;
+pub use book::{book_of_document, BOOK_KEY};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::case_attention;
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD};

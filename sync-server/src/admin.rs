@@ -1,14 +1,15 @@
 //! The admin subcommands: users, books, grants and tokens, on the server's store file.
 
-use crate::auth::{Access, Directory, Role};
 use crate::config::{BookCommand, DataDir, GrantArgs, RevokeArgs, TokenCommand, UserCommand};
-use crate::server::{unix_now as now, STORE_FILE};
+use crate::data_dir;
+use crate::directory::unix_now as now;
+use crate::directory::{Access, Directory, Role};
 use anyhow::{Context, Result};
 
 fn open(dir: &DataDir) -> Result<Directory> {
     std::fs::create_dir_all(&dir.data_dir)
         .with_context(|| format!("cannot create the data dir {}", dir.data_dir.display()))?;
-    Ok(Directory::open(&dir.data_dir.join(STORE_FILE))?)
+    Ok(Directory::open(&data_dir::store_path(&dir.data_dir))?)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {

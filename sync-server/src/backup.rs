@@ -1,52 +1,16 @@
-//! `backup --to FILE` (online, consistent: SQLite `VACUUM INTO`), `restore --from FILE` (only while
-//! no server holds the data dir; swaps the store atomically), and the data dir lock that `serve`
-//! holds.
+//! `backup --to FILE` (online, consistent: SQLite `VACUUM INTO`) and `restore --from FILE` (only
+//! while no server holds the data dir; swaps the store atomically).
 
 use crate::config::{BackupArgs, RestoreArgs};
-use crate::server::STORE_FILE;
+use crate::data_dir::{self, DataDirLock};
 use crate::storage::SqliteStorage;
 use anyhow::Context;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// The lock file inside a data dir: `serve` and `restore` hold an exclusive lock on it.
-pub const LOCK_FILE: &str = "lock";
-
-/// An exclusive lock on a data dir, released when dropped (or when the process dies).
-#[derive(Debug)]
-pub struct DataDirLock {
-    _file: File,
-}
-
-impl DataDirLock {
-    /// Takes the lock, or says who holds it.
-    pub fn acquire(data_dir: &Path, what: &str) -> anyhow::Result<DataDirLock> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-        let path = data_dir.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(DataDirLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "cannot {what}: a crm-sync-server process is using the data dir {} (stop it first)",
-                data_dir.display()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}", path.display()))
-            }
-        }
-    }
-}
-
 /// `backup --to FILE`.
 pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
-    let store = args.dir.data_dir.join(STORE_FILE);
+    let store = data_dir::store_path(&args.dir.data_dir);
     anyhow::ensure!(store.exists(), "no store at {}", store.display());
     anyhow::ensure!(
         !args.to.exists(),
@@ -77,10 +41,10 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
 
 /// `restore --from FILE`.
 pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let data_dir = &args.dir.data_dir;
-    let _lock = DataDirLock::acquire(data_dir, "restore")?;
+    let dir = &args.dir.data_dir;
+    let _lock = DataDirLock::acquire(dir, "restore")?;
     check_backup(&args.from)?;
-    let store = data_dir.join(STORE_FILE);
+    let store = data_dir::store_path(dir);
     let incoming = sibling(&store, ".restoring");
     std::fs::copy(&args.from, &incoming)
         .with_context(|| format!("cannot copy {}", args.from.display()))?;
@@ -99,10 +63,10 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     std::fs::rename(&incoming, &store)
         .with_context(|| format!("cannot replace {}", store.display()))?;
-    File::open(data_dir)?.sync_all()?;
+    File::open(dir)?.sync_all()?;
     // Clients keep sync states per server storage id: the restored store is another server as
     // far as they know, so they compare everything again instead of trusting what they saved.
-    let _ = std::fs::remove_file(data_dir.join("storage-id"));
+    data_dir::forget_storage_id(dir);
     println!(
         "restored {} from {} (the previous store is kept as {})",
         store.display(),

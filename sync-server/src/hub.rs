@@ -12,15 +12,15 @@
 //! A storage failure is fatal: the hub closes every connection (1011) and stops, so that no
 //! change is ever acknowledged that storage did not take. Clients resend on reconnect.
 
-use crate::access::Access;
-use crate::auth::Directory;
+use crate::access::{self, Access};
+use crate::close_code;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::storage::{Append, Storage};
-use crm_shared::engine::{close_code, Action, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::protocol;
+use crm_shared::engine::{Action, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::DocumentId;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -79,7 +79,7 @@ pub enum HubError {
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot record documents' books: {0}")]
-    Books(#[from] crate::auth::AuthError),
+    Books(#[from] crate::directory::DirectoryError),
 }
 
 /// Access control: the shared state the engine's policy reads, and where learned books go.
@@ -120,7 +120,7 @@ pub fn run<S: Storage>(
 ) -> Result<(), HubError> {
     let catalog = storage.catalog()?;
     let known = catalog.len() as u64;
-    metrics.documents_known.store(known, Relaxed);
+    Metrics::set(&metrics.documents_known, known);
     engine.register_stored(catalog);
     let mut hub = Hub {
         engine,
@@ -159,19 +159,15 @@ pub fn run<S: Storage>(
         let result = hub.round(round.drain(..));
         if let Err(e) = result {
             tracing::error!(cause = %e, "storage failed: closing every connection and stopping");
-            hub.close_all(close_code_internal(), "server storage failure");
+            hub.close_all(close_code::INTERNAL, "server storage failure");
             return Err(e);
         }
         if shutdown {
-            hub.close_all(1001, "server shutting down");
+            hub.close_all(close_code::GOING_AWAY, "server shutting down");
             break;
         }
     }
     Ok(())
-}
-
-fn close_code_internal() -> u16 {
-    1011
 }
 
 impl<S: Storage> Hub<S> {
@@ -247,9 +243,10 @@ impl<S: Storage> Hub<S> {
         if tick {
             self.compact()?;
             // O(documents known to the engine): once per tick, not once per round.
-            self.metrics
-                .documents_loaded
-                .store(self.engine.loaded_count() as u64, Relaxed);
+            Metrics::set(
+                &self.metrics.documents_loaded,
+                self.engine.loaded_count() as u64,
+            );
             let engine = &self.engine;
             self.unstored.retain(|id| engine.document(id).is_some());
             self.rebook.retain(|id| engine.document(id).is_some());
@@ -308,10 +305,9 @@ impl<S: Storage> Hub<S> {
             documents.push((id, bytes));
         }
         Metrics::add(&self.metrics.storage_loads, documents.len() as u64);
-        Metrics::add(
-            &self.metrics.storage_load_micros_sum,
-            t.elapsed().as_micros() as u64,
-        );
+        self.metrics
+            .storage_load_seconds
+            .observe(t.elapsed().as_secs_f64());
         Ok(Event::Loaded { documents })
     }
 
@@ -323,10 +319,9 @@ impl<S: Storage> Hub<S> {
             documents.push((id, self.storage.load(&id)?));
         }
         Metrics::add(&self.metrics.storage_raw_reads, documents.len() as u64);
-        Metrics::add(
-            &self.metrics.storage_load_micros_sum,
-            t.elapsed().as_micros() as u64,
-        );
+        self.metrics
+            .storage_load_seconds
+            .observe(t.elapsed().as_secs_f64());
         Ok(Event::LoadedRaw { documents })
     }
 
@@ -354,57 +349,24 @@ impl<S: Storage> Hub<S> {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
-        // Moves: the book automerge now shows (after a merge of concurrent moves, the same on
-        // every replica), for documents whose book the applied changes touched. Recorded before
-        // the changes are stored: should the server stop in between, the mover's client, never
-        // acknowledged, sends the move again.
-        let mut moves = Vec::new();
-        if !self.rebook.is_empty() {
-            for a in &appends {
-                if !self.rebook.remove(&a.document_id) {
-                    continue;
-                }
-                let now = self
-                    .engine
-                    .document(&a.document_id)
-                    .and_then(crate::access::book_of_document);
-                if now != self.access.access.recorded_book(&a.document_id) {
-                    moves.push((a.document_id, now));
-                }
-            }
-            if !moves.is_empty() {
-                self.access.directory.move_doc_books(&moves)?;
-            }
-        }
-        // Documents stored for the first time without having been screened (open mode, or a
-        // document whose first changes named no book yet) get their book recorded now, from the
-        // copy in memory, so a restart never has to read every stored document to learn them.
-        for a in &appends {
-            if !self.access.access.knows_book(&a.document_id) {
-                if let Some(book) = self
-                    .engine
-                    .document(&a.document_id)
-                    .and_then(crate::access::book_of_document)
-                {
-                    self.access.access.learn(a.document_id, book);
-                }
-            }
-        }
+        let stored: Vec<DocumentId> = appends.iter().map(|a| a.document_id).collect();
+        let moves = access::books::before_store(
+            &self.access.access,
+            &mut self.access.directory,
+            &self.engine,
+            &mut self.rebook,
+            &stored,
+        )?;
         let t = Instant::now();
         self.storage.append(&appends)?;
-        self.metrics.record_commit(t.elapsed().as_micros() as u64);
+        self.metrics.record_commit(t.elapsed());
         for a in &appends {
             if self.unstored.remove(&a.document_id) {
                 self.known += 1;
             }
         }
-        self.metrics.documents_known.store(self.known, Relaxed);
-        let mut moved = Vec::with_capacity(moves.len());
-        for (id, book) in moves {
-            let from = self.access.access.rebook(id, book.clone());
-            tracing::info!(document = %id, from = ?from, to = ?book, "document moved to another book");
-            moved.push(id);
-        }
+        Metrics::set(&self.metrics.documents_known, self.known);
+        let moved = access::books::after_store(&self.access.access, moves);
         Ok(moved)
     }
 
@@ -468,7 +430,7 @@ impl<S: Storage> Hub<S> {
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             tracing::warn!(conn = conn.0, "send queue full: closing a slow peer");
                             Metrics::add(&self.metrics.slow_consumers_closed, 1);
-                            self.close(conn, 1008, "too slow: send queue full");
+                            self.close(conn, close_code::POLICY, "too slow: send queue full");
                             gone.push(conn);
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => gone.push(conn),

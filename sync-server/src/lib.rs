@@ -3,11 +3,11 @@
 
 pub mod access;
 pub mod admin;
-pub mod auth;
 pub mod backup;
-pub mod bomb;
-mod chunk;
+pub mod close_code;
 pub mod config;
+pub mod data_dir;
+pub mod directory;
 pub mod hub;
 pub mod limits;
 pub mod listen;

@@ -13,23 +13,19 @@
 //! Each refusal closes only that connection with a close code and reason, and is counted in
 //! `/metrics` ([`LimitCounters`]).
 
-use crate::chunk::{
-    take, Reader, CHUNK_BUNDLE, CHUNK_CHANGE, CHUNK_COMPRESSED, CHUNK_DOCUMENT, COLUMN_DEFLATE,
-    MAGIC,
-};
-use crm_shared::engine::{ConnectionId, Event};
+use crate::close_code;
+use crate::metrics::{self, Limit, LimitLabels};
+use crm_shared::automerge_format::columns::split_columns;
+use crm_shared::automerge_format::rle::count_items;
+use crm_shared::automerge_format::{ChangeHeader, Chunk, ChunkType, DocumentHeader};
 use crm_shared::protocol::{self, BatchKind, Message};
-use std::fmt::Write;
+use crm_shared::engine::{ConnectionId, Event};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-
-/// Close code for a message too big to process (RFC 6455).
-pub const CLOSE_TOO_BIG: u16 = 1009;
-/// Close code for a policy violation (RFC 6455).
-pub const CLOSE_POLICY: u16 = 1008;
-/// Close code for data the server does not accept (RFC 6455).
-pub const CLOSE_UNSUPPORTED: u16 = 1003;
 
 /// How much one frame's changes may expand.
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +50,8 @@ pub enum Violation {
 impl Violation {
     pub fn close_code(&self) -> u16 {
         match self {
-            Violation::Inflated { .. } | Violation::Ops { .. } => CLOSE_TOO_BIG,
-            Violation::Unsupported(_) => CLOSE_UNSUPPORTED,
+            Violation::Inflated { .. } | Violation::Ops { .. } => close_code::TOO_BIG,
+            Violation::Unsupported(_) => close_code::UNSUPPORTED,
         }
     }
 
@@ -200,35 +196,23 @@ pub fn check_changes(bytes: &[u8], limits: &ChangeLimits) -> Result<(u64, u64), 
 
 /// Walks concatenated storage chunks. Stops quietly at anything that does not parse: Automerge
 /// refuses it too, before expanding it.
-fn check_chunks(mut bytes: &[u8], budget: &mut Budget) -> Result<(), Violation> {
-    while !bytes.is_empty() {
-        let mut r = Reader(bytes);
-        let Some(header) = r.take(4) else {
-            return Ok(());
-        };
-        if header != MAGIC || r.take(4).is_none() {
-            return Ok(());
-        }
-        let (Some(kind), Some(len)) = (r.byte(), r.uleb()) else {
-            return Ok(());
-        };
-        let Some(body) = usize::try_from(len).ok().and_then(|n| r.take(n)) else {
-            return Ok(());
-        };
-        match kind {
-            CHUNK_CHANGE => {
-                budget.add_bytes(body.len() as u64)?;
-                check_change_body(body, budget)?;
+fn check_chunks(bytes: &[u8], budget: &mut Budget) -> Result<(), Violation> {
+    for chunk in Chunk::all(bytes) {
+        match chunk.kind {
+            Ok(ChunkType::Change) => {
+                budget.add_bytes(chunk.body.len() as u64)?;
+                check_change_body(chunk.body, budget)?;
             }
-            CHUNK_COMPRESSED => {
-                let inflated = inflate(body, budget)?;
+            Ok(ChunkType::Compressed) => {
+                let inflated = inflate(chunk.body, budget)?;
                 check_change_body(&inflated, budget)?;
             }
-            CHUNK_DOCUMENT => check_document_body(body, budget)?,
-            CHUNK_BUNDLE => return Err(Violation::Unsupported("bundle chunks in a sync message")),
-            _ => return Ok(()),
+            Ok(ChunkType::Document) => check_document_body(chunk.body, budget)?,
+            Ok(ChunkType::Bundle) => {
+                return Err(Violation::Unsupported("bundle chunks in a sync message"))
+            }
+            Err(_) => return Ok(()),
         }
-        bytes = r.0;
     }
     Ok(())
 }
@@ -245,143 +229,61 @@ fn inflate(deflated: &[u8], budget: &mut Budget) -> Result<Vec<u8>, Violation> {
     Ok(out)
 }
 
-/// The columns of a change chunk's body (automerge's `Change::parse_following_header`).
+/// The columns of a change chunk's body.
 fn check_change_body(body: &[u8], budget: &mut Budget) -> Result<(), Violation> {
-    let mut r = Reader(body);
-    let parsed = (|| {
-        let deps = r.uleb()?;
-        r.take(usize::try_from(deps).ok()?.checked_mul(32)?)?;
-        r.prefixed()?; // actor
-        r.uleb()?; // seq
-        r.uleb()?; // start op
-        r.uleb()?; // timestamp (signed: same length)
-        r.prefixed()?; // message
-        let others = r.uleb()?;
-        for _ in 0..others {
-            r.prefixed()?;
-        }
-        r.columns()
-    })();
-    let Some(columns) = parsed else { return Ok(()) };
-    let mut data = r.0;
+    let Some(header) = ChangeHeader::parse(body) else {
+        return Ok(());
+    };
+    let Some(columns) = split_columns(&header.columns, header.data) else {
+        return Ok(());
+    };
     let mut most = 0;
-    for (spec, len) in columns {
-        let Some(column) = take(&mut data, len) else {
-            return Ok(());
-        };
+    for (spec, column) in columns {
         // Automerge refuses deflated columns inside a change: nothing to inflate.
-        if spec & COLUMN_DEFLATE == 0 {
-            most = most.max(count_items(spec, column, budget.limits.max_ops));
+        if !spec.deflated() {
+            most = most.max(count_items(
+                spec.column_type(),
+                column,
+                budget.limits.max_ops,
+            ));
         }
     }
     budget.add_ops(most)
 }
 
-/// The columns of a document chunk's body (automerge's `Document::parse`).
+/// The columns of a document chunk's body.
 fn check_document_body(body: &[u8], budget: &mut Budget) -> Result<(), Violation> {
-    let mut r = Reader(body);
-    let parsed = (|| {
-        let actors = r.uleb()?;
-        for _ in 0..actors {
-            r.prefixed()?;
-        }
-        let heads = r.uleb()?;
-        r.take(usize::try_from(heads).ok()?.checked_mul(32)?)?;
-        let change_columns = r.columns()?;
-        let op_columns = r.columns()?;
-        Some((change_columns, op_columns))
-    })();
-    let Some((change_columns, op_columns)) = parsed else {
+    let Some(header) = DocumentHeader::parse(body) else {
         return Ok(());
     };
-    let mut data = r.0;
+    let mut data = header.data;
     let mut raw = 0u64;
     // Every column of a section holds one item per change (or per operation): the longest
     // decides. Changes count like operations: Automerge builds both.
     let (mut changes, mut ops) = (0u64, 0u64);
-    for (i, (spec, len)) in change_columns.iter().chain(&op_columns).enumerate() {
-        let Some(column) = take(&mut data, *len) else {
+    let sections = header.change_columns.len();
+    for (i, (spec, len)) in header
+        .change_columns
+        .iter()
+        .chain(&header.op_columns)
+        .enumerate()
+    {
+        let Some(column) = crm_shared::automerge_format::leb128::take(&mut data, *len) else {
             return Ok(());
         };
         let limit = budget.limits.max_ops;
-        let items = if spec & COLUMN_DEFLATE != 0 {
+        let items = if spec.deflated() {
             let inflated = inflate(column, budget)?;
-            count_items(*spec, &inflated, limit)
+            count_items(spec.column_type(), &inflated, limit)
         } else {
             raw += column.len() as u64;
-            count_items(*spec, column, limit)
+            count_items(spec.column_type(), column, limit)
         };
-        let section = if i < change_columns.len() {
-            &mut changes
-        } else {
-            &mut ops
-        };
+        let section = if i < sections { &mut changes } else { &mut ops };
         *section = (*section).max(items);
     }
     budget.add_ops(changes.saturating_add(ops))?;
     budget.add_bytes(raw)
-}
-
-/// How many values a column holds (counted up to `limit` plus a little: enough to refuse it).
-fn count_items(spec: u32, column: &[u8], limit: u64) -> u64 {
-    let mut r = Reader(column);
-    let mut count = 0u64;
-    let col_type = spec & 0b111;
-    match col_type {
-        // Boolean: alternating run lengths.
-        4 => {
-            while let Some(n) = r.uleb() {
-                count = count.saturating_add(n);
-                if count > limit {
-                    break;
-                }
-            }
-        }
-        // Raw values: their count comes from the metadata column.
-        7 => {}
-        // Run-length encoded: uleb values (group, actor, integer, metadata), sleb (delta) or
-        // length-prefixed strings.
-        _ => {
-            let value = |r: &mut Reader| -> Option<()> {
-                if col_type == 5 {
-                    r.prefixed().map(|_| ())
-                } else {
-                    r.uleb().map(|_| ())
-                }
-            };
-            while let Some(n) = r.sleb() {
-                if n > 0 {
-                    count = count.saturating_add(n as u64);
-                    if value(&mut r).is_none() {
-                        break;
-                    }
-                } else if n < 0 {
-                    let literals = n.unsigned_abs();
-                    count = count.saturating_add(literals);
-                    if count > limit {
-                        break;
-                    }
-                    let mut ok = true;
-                    for _ in 0..literals {
-                        if value(&mut r).is_none() {
-                            ok = false;
-                            break;
-                        }
-                    }
-                    if !ok {
-                        break;
-                    }
-                } else {
-                    let Some(nulls) = r.uleb() else { break };
-                    count = count.saturating_add(nulls);
-                }
-                if count > limit {
-                    break;
-                }
-            }
-        }
-    }
-    count
 }
 
 /// A token bucket per connection: `frames` per second and `bytes` per second (0: no limit), with
@@ -436,63 +338,68 @@ impl TokenBucket {
 }
 
 /// Why connections were refused or slowed, for `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LimitCounters {
-    pub inflated: AtomicU64,
-    pub ops: AtomicU64,
-    pub unsupported: AtomicU64,
-    pub handshake_timeout: AtomicU64,
-    pub per_user: AtomicU64,
-    pub max_connections: AtomicU64,
-    /// Pending connections closed to make room in a full pool.
-    pub pending_connections: AtomicU64,
-    /// Connections dropped because their source address held its share of the pending pool.
-    pub pending_per_ip: AtomicU64,
-    pub tls_handshake_failed: AtomicU64,
+    /// Connections closed (or refused) for breaking a limit, by limit.
+    refusals: Family<LimitLabels, Counter>,
     /// Times a connection's reader waited for its rate limit.
-    pub throttled: AtomicU64,
-    /// Largest inflated size of one accepted frame's changes.
-    pub inflated_max: AtomicU64,
+    pub throttled: Counter,
+    /// Inflated size of each accepted frame that carried changes.
+    pub inflated: Histogram,
+}
+
+impl Default for LimitCounters {
+    fn default() -> Self {
+        LimitCounters {
+            refusals: metrics::family(Limit::ALL.map(|limit| LimitLabels { limit })),
+            throttled: Counter::default(),
+            // 1 KiB to 256 MiB, by fours.
+            inflated: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
+        }
+    }
 }
 
 impl LimitCounters {
-    pub fn count(&self, v: &Violation) {
-        let c = match v {
-            Violation::Inflated { .. } => &self.inflated,
-            Violation::Ops { .. } => &self.ops,
-            Violation::Unsupported(_) => &self.unsupported,
-        };
-        c.fetch_add(1, Relaxed);
+    /// Counts a connection closed or refused for breaking `limit`.
+    pub fn refuse(&self, limit: Limit) {
+        self.refusals.get_or_create(&LimitLabels { limit }).inc();
     }
 
-    /// Appended to the `/metrics` text.
-    pub fn render(&self, out: &mut String) {
-        crate::metrics::write_labelled_counter(
-            out,
-            "crm_sync_limit_refusals_total",
-            "Connections closed (or refused) for breaking a limit, by limit.",
-            "limit",
-            &[
-                ("inflated_bytes", &self.inflated),
-                ("operations", &self.ops),
-                ("unsupported_chunk", &self.unsupported),
-                ("handshake_timeout", &self.handshake_timeout),
-                ("connections_per_user", &self.per_user),
-                ("max_connections", &self.max_connections),
-                ("pending_connections", &self.pending_connections),
-                ("pending_per_ip", &self.pending_per_ip),
-                ("tls_handshake", &self.tls_handshake_failed),
-            ],
+    /// How many connections broke `limit`.
+    pub fn refused(&self, limit: Limit) -> u64 {
+        self.refusals.get_or_create(&LimitLabels { limit }).get()
+    }
+
+    pub fn count(&self, v: &Violation) {
+        self.refuse(match v {
+            Violation::Inflated { .. } => Limit::InflatedBytes,
+            Violation::Ops { .. } => Limit::Operations,
+            Violation::Unsupported(_) => Limit::UnsupportedChunk,
+        });
+    }
+
+    /// An accepted frame whose changes inflated to `bytes`.
+    pub fn accepted(&self, bytes: u64) {
+        if bytes > 0 {
+            self.inflated.observe(bytes as f64);
+        }
+    }
+
+    pub(crate) fn register(&self, r: &mut Registry) {
+        r.register(
+            "limit_refusals",
+            "Connections closed (or refused) for breaking a limit, by limit",
+            self.refusals.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP crm_sync_rate_limited_total Times a connection's reader waited for its rate limit.\n# TYPE crm_sync_rate_limited_total counter\ncrm_sync_rate_limited_total {}",
-            self.throttled.load(Relaxed)
+        r.register(
+            "rate_limited",
+            "Times a connection's reader waited for its rate limit",
+            self.throttled.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP crm_sync_inflated_frame_bytes_max Largest inflated size of one accepted frame's changes.\n# TYPE crm_sync_inflated_frame_bytes_max gauge\ncrm_sync_inflated_frame_bytes_max {}",
-            self.inflated_max.load(Relaxed)
+        r.register(
+            "inflated_frame_bytes",
+            "Accepted frames that carried changes, by the size their changes inflate to",
+            self.inflated.clone(),
         );
     }
 }
@@ -559,6 +466,17 @@ mod tests {
             assert!(b.bytes >= 1600, "{}", b.bytes);
             assert!(b.ops >= 2, "{}", b.ops);
         }
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_it_expands() {
+        let bytes = crm_tests::bomb::compressed_change("notes", 64 << 20);
+        let limits = ChangeLimits {
+            max_bytes: 16 << 20,
+            max_ops: 1000,
+        };
+        let err = check_changes(&bytes, &limits).unwrap_err();
+        assert!(matches!(err, Violation::Inflated { .. }), "{err:?}");
     }
 
     #[test]

@@ -9,13 +9,13 @@
 //! rep out.
 
 use crate::limits::LimitCounters;
+use crate::metrics::Limit;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -73,14 +73,14 @@ async fn serve_with(
         } = match pool.admit(peer.ip()) {
             Ok(admitted) => admitted,
             Err(OverShare) => {
-                accept.counters.pending_per_ip.fetch_add(1, Relaxed);
+                accept.counters.refuse(Limit::PendingPerIp);
                 tracing::debug!(%peer, "too many pending connections from this address: dropping one");
                 drop(tcp);
                 continue;
             }
         };
         if let Some(oldest) = evicted {
-            accept.counters.pending_connections.fetch_add(1, Relaxed);
+            accept.counters.refuse(Limit::PendingConnections);
             tracing::debug!(%peer, "too many pending connections: closing the busiest address's oldest");
             drop(oldest);
         }
@@ -116,7 +116,7 @@ async fn handshake(tcp: TcpStream, peer: std::net::SocketAddr, router: Router, a
                 Ok(Ok(n)) if n > 0 => http(tcp, router, accept).await,
                 Ok(_) => {}
                 Err(_) => {
-                    accept.counters.handshake_timeout.fetch_add(1, Relaxed);
+                    accept.counters.refuse(Limit::HandshakeTimeout);
                     tracing::debug!(%peer, "nothing received in time: closing");
                 }
             }
@@ -124,11 +124,11 @@ async fn handshake(tcp: TcpStream, peer: std::net::SocketAddr, router: Router, a
         Some(tls) => match tokio::time::timeout(accept.handshake_timeout, tls.accept(tcp)).await {
             Ok(Ok(stream)) => http(stream, router, accept).await,
             Ok(Err(e)) => {
-                accept.counters.tls_handshake_failed.fetch_add(1, Relaxed);
+                accept.counters.refuse(Limit::TlsHandshake);
                 tracing::debug!(%peer, cause = %e, "TLS handshake failed");
             }
             Err(_) => {
-                accept.counters.handshake_timeout.fetch_add(1, Relaxed);
+                accept.counters.refuse(Limit::HandshakeTimeout);
                 tracing::debug!(%peer, "TLS handshake timed out");
             }
         },
@@ -151,7 +151,7 @@ where
         .with_upgrades();
     if let Err(e) = conn.await {
         if e.is_timeout() {
-            accept.counters.handshake_timeout.fetch_add(1, Relaxed);
+            accept.counters.refuse(Limit::HandshakeTimeout);
         }
         tracing::debug!(cause = %e, "HTTP connection ended");
     }
@@ -568,10 +568,10 @@ mod tests {
         ];
         let mut third = TcpStream::connect(addr).await.unwrap();
         assert_eq!(third.read(&mut [0u8; 8]).await.unwrap_or(0), 0);
-        assert_eq!(counters.pending_per_ip.load(Relaxed), 1);
+        assert_eq!(counters.refused(Limit::PendingPerIp), 1);
         assert_eq!(pool.counts().1[&Source::from(ip("127.0.0.1"))], 2);
         drained("timed out").await;
-        assert_eq!(counters.handshake_timeout.load(Relaxed), 2);
+        assert_eq!(counters.refused(Limit::HandshakeTimeout), 2);
         drop(silent);
         // Half a request from four addresses fills the pool; a fifth closes the oldest (the
         // loop accepts in the order the connections were made).
@@ -585,7 +585,7 @@ mod tests {
         }
         let got = half[0].read(&mut [0u8; 8]).await;
         assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
-        assert_eq!(counters.pending_connections.load(Relaxed), 1);
+        assert_eq!(counters.refused(Limit::PendingConnections), 1);
         assert_eq!(pool.counts().0, 4);
         drop(half);
         drained("closed by the peer mid-request").await;

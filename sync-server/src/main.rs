@@ -53,7 +53,7 @@ fn serve(args: crm_sync_server::config::ServeArgs) -> anyhow::Result<()> {
         .worker_threads(args.worker_threads())
         .enable_all()
         .build()?;
-    let lock = crm_sync_server::backup::DataDirLock::acquire(&args.data_dir, "serve")?;
+    let lock = crm_sync_server::data_dir::DataDirLock::acquire(&args.data_dir, "serve")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

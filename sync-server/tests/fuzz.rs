@@ -4,15 +4,20 @@
 //! peer still joins and gets its document acknowledged. `PROPTEST_CASES` runs more.
 //! Crashers found become the regression cases at the bottom.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerMetadata};
 use crm_shared::engine::{Config, ConnectionId, Engine, Event};
-use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerId, PeerMetadata};
 use crm_shared::DocumentId;
 use crm_sync_server::access::{Access, BookPolicy};
-use crm_sync_server::auth::Directory;
+use crm_sync_server::directory::Directory;
 use crm_sync_server::hub::{self, HubAccess, HubConfig, Input, Outgoing};
 use crm_sync_server::limits::{self, ChangeLimits};
 use crm_sync_server::metrics::Metrics;
 use crm_sync_server::storage::SqliteStorage;
+use crm_tests::bomb;
+use crm_tests::peer::{self, peer_id};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -38,7 +43,7 @@ fn hub() -> &'static Hub {
         let storage = SqliteStorage::open(&store).unwrap();
         let directory = Directory::open(&store).unwrap();
         let access = Arc::new(Access::new(true, directory.doc_books().unwrap()));
-        let mut config = Config::new(PeerId::try_from("fuzz-server".to_string()).unwrap());
+        let mut config = Config::new(peer_id("fuzz-server"));
         config.storage_id = None;
         let engine = Engine::with_policy(config, Box::new(BookPolicy(access.clone())));
         let (tx, rx) = mpsc::channel(1024);
@@ -109,19 +114,12 @@ fn close(conn: ConnectionId) {
     ACCESS.get().unwrap().disconnect(conn);
 }
 
-fn peer(name: &str) -> PeerId {
-    PeerId::try_from(name.to_string()).unwrap()
-}
-
 fn join(name: &str) -> Vec<u8> {
-    protocol::encode(&Message::Join {
-        sender_id: peer(name),
-        peer_metadata: PeerMetadata {
-            crm_batch: Some(1),
-            ..PeerMetadata::default()
-        },
-        supported_protocol_versions: Some(vec!["1".into()]),
-    })
+    let metadata = PeerMetadata {
+        crm_batch: Some(1),
+        ..PeerMetadata::default()
+    };
+    protocol::encode(&peer::join_with(name, metadata))
 }
 
 fn sync_data(text: &str) -> Vec<u8> {
@@ -134,8 +132,8 @@ fn sync_data(text: &str) -> Vec<u8> {
 
 /// Valid frames of every kind, to mutate.
 fn seeds() -> Vec<Vec<u8>> {
-    let me = peer("fuzzer");
-    let server = peer("fuzz-server");
+    let me = peer_id("fuzzer");
+    let server = peer_id("fuzz-server");
     let id = DocumentId::from_random([5; 16]);
     vec![
         join("fuzzer"),
@@ -171,7 +169,7 @@ fn seeds() -> Vec<Vec<u8>> {
             sender_id: me.clone(),
             target_id: server.clone(),
             document_id: DocumentId::from_random([8; 16]),
-            data: crm_sync_server::bomb::sync_message("notes", 1 << 16),
+            data: bomb::sync_message("notes", 1 << 16),
         }),
         protocol::encode(&Message::Leave { sender_id: me }),
     ]
@@ -261,8 +259,8 @@ fn good_peer_still_served(n: u64) {
         other => panic!("no peer message: {other:?}"),
     }
     let sync = protocol::encode(&Message::Sync {
-        sender_id: peer(&name),
-        target_id: peer("fuzz-server"),
+        sender_id: peer_id(&name),
+        target_id: peer_id("fuzz-server"),
         document_id: DocumentId::from_random({
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&n.to_le_bytes());
@@ -297,7 +295,7 @@ fn run_case(frames: Vec<Vec<u8>>, joined_first: bool) {
 static CASE: AtomicU64 = AtomicU64::new(0);
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn random_and_mutated_frames_never_break_the_server(
@@ -325,10 +323,10 @@ fn regressions_and_the_bomb_through_the_hub() {
     let (conn, _rx) = open();
     assert!(deliver(conn, join("bomber")));
     let bomb = protocol::encode(&Message::Sync {
-        sender_id: peer("bomber"),
-        target_id: peer("fuzz-server"),
+        sender_id: peer_id("bomber"),
+        target_id: peer_id("fuzz-server"),
         document_id: DocumentId::from_random([9; 16]),
-        data: crm_sync_server::bomb::sync_message("notes", 8 << 20),
+        data: bomb::sync_message("notes", 8 << 20),
     });
     assert!(!deliver(conn, bomb));
     close(conn);

@@ -11,20 +11,22 @@
 //! `npm install` runs once in `tests/js` when `node_modules` is missing (needs node, npm and the
 //! registry). Set `CRM_SKIP_JS_INTEROP=1` to skip these tests on a machine without node.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, AutoSerde, ChangeHash, ObjType, ReadDoc, ROOT};
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::protocol::Message;
 use crm_shared::DocumentId;
-use futures_util::{SinkExt, StreamExt};
+use crm_tests::peer::Peer;
+use crm_tests::SyncServer;
 use serde_json::Value as Json;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
-use tokio_tungstenite::tungstenite::Message as Ws;
 
 /// How long one node script may run (it enforces this itself; we allow a margin on top).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -83,54 +85,9 @@ fn ensure_node_modules() {
     *done = true;
 }
 
-// ------------------------------------------------------------------------------------------------
-// The real server binary
-
-struct ServerProcess {
-    child: Child,
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl ServerProcess {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-sync-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env("CRM_SYNC_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start crm-sync-server");
-        // Kept open: the server must never write to a closed pipe.
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
-            .to_string();
-        ServerProcess {
-            child,
-            _stdout: stdout,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    fn ws_url(&self) -> String {
-        format!("ws://{}/", self.addr)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The URL the JS client is given.
+fn ws_url(server: &SyncServer) -> String {
+    format!("{}/", server.url())
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -205,81 +162,23 @@ fn as_json(doc: &AutoCommit) -> Json {
 // ------------------------------------------------------------------------------------------------
 // A raw-protocol Rust peer
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct RawPeer {
-    ws: Socket,
-    me: PeerId,
-    server: PeerId,
-}
+/// The harness's peer, syncing whole documents with the server.
+struct RawPeer(Peer);
 
 impl RawPeer {
-    async fn connect(addr: &str, name: &str) -> Self {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
-            .await
-            .unwrap();
-        let me = PeerId::try_from(name.to_string()).unwrap();
-        let join = Message::Join {
-            sender_id: me.clone(),
-            peer_metadata: PeerMetadata::default(),
-            supported_protocol_versions: Some(vec!["1".into()]),
-        };
-        ws.send(Ws::Binary(protocol::encode(&join).into()))
-            .await
-            .unwrap();
-        let mut peer = RawPeer {
-            ws,
-            me,
-            server: PeerId::try_from("unknown".to_string()).unwrap(),
-        };
-        match peer.recv().await {
-            Message::Peer { sender_id, .. } => peer.server = sender_id,
-            other => panic!("expected peer, got {other:?}"),
-        }
-        peer
-    }
-
-    async fn send(&mut self, msg: Message) {
-        self.ws
-            .send(Ws::Binary(protocol::encode(&msg).into()))
-            .await
-            .unwrap();
-    }
-
-    async fn recv(&mut self) -> Message {
-        loop {
-            let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("timed out waiting for the server")
-                .expect("the server closed the connection")
-                .expect("socket error");
-            match next {
-                Ws::Binary(b) => return protocol::decode(&b).expect("a frame that decodes"),
-                Ws::Close(f) => panic!("the server closed the connection: {f:?}"),
-                _ => continue,
-            }
-        }
+    async fn connect(url: &str, name: &str) -> Self {
+        RawPeer(Peer::connect(url, name).await.expect("a joined peer"))
     }
 
     async fn send_sync(&mut self, id: DocumentId, data: Vec<u8>, request: bool) {
-        let (sender_id, target_id) = (self.me.clone(), self.server.clone());
-        self.send(if request {
-            Message::Request {
-                sender_id,
-                target_id,
-                document_id: id,
-                data,
-            }
-        } else {
-            Message::Sync {
-                sender_id,
-                target_id,
-                document_id: id,
-                data,
-            }
-        })
-        .await;
+        assert!(
+            self.0.send_sync(id, data, request).await,
+            "the socket is gone"
+        );
+    }
+
+    async fn recv(&mut self) -> Message {
+        self.0.recv().await
     }
 
     /// Syncs `doc` with the server until `until` holds, answering every server message.
@@ -352,8 +251,8 @@ async fn a_document_created_and_edited_by_js_is_fetched_by_a_rust_peer() {
         return;
     }
     ensure_node_modules();
-    let server = ServerProcess::start();
-    let created = run_script(&["create", &server.ws_url()]).await;
+    let server = SyncServer::start();
+    let created = run_script(&["create", &ws_url(&server)]).await;
     assert_eq!(
         created["doc"]["title"], "Edited by the JS client",
         "{created}"
@@ -363,7 +262,7 @@ async fn a_document_created_and_edited_by_js_is_fetched_by_a_rust_peer() {
     // The JS client is gone: the Rust peer gets the document from the server's storage/memory.
     let id: DocumentId = created["documentId"].as_str().unwrap().parse().unwrap();
     let js_heads = hex_heads(&created);
-    let mut rust = RawPeer::connect(&server.addr, "rust-reader").await;
+    let mut rust = RawPeer::connect(&server.url(), "rust-reader").await;
     let mut doc = rust.fetch(id, &parse_heads(&js_heads)).await;
     assert_eq!(heads_hex(&doc.get_heads()), js_heads);
     assert_eq!(as_json(&doc), created["doc"]);
@@ -379,12 +278,12 @@ async fn a_document_uploaded_by_a_rust_peer_is_found_by_js() {
         return;
     }
     ensure_node_modules();
-    let server = ServerProcess::start();
+    let server = SyncServer::start();
     let (id, mut doc) = rust_document(7);
-    let mut rust = RawPeer::connect(&server.addr, "rust-writer").await;
+    let mut rust = RawPeer::connect(&server.url(), "rust-writer").await;
     rust.upload(id, &mut doc).await;
 
-    let read = run_script(&["read", &server.ws_url(), &id.url()]).await;
+    let read = run_script(&["read", &ws_url(&server), &id.url()]).await;
     assert_eq!(read["url"], id.url());
     assert_eq!(hex_heads(&read), heads_hex(&doc.get_heads()));
     assert_eq!(read["doc"], as_json(&doc), "JS reads what Rust wrote");
@@ -396,14 +295,14 @@ async fn a_js_edit_is_relayed_live_to_a_second_js_client_and_a_rust_peer() {
         return;
     }
     ensure_node_modules();
-    let server = ServerProcess::start();
+    let server = SyncServer::start();
     let (id, mut doc) = rust_document(8);
-    let mut rust = RawPeer::connect(&server.addr, "rust-subscriber").await;
+    let mut rust = RawPeer::connect(&server.url(), "rust-subscriber").await;
     let mut state = rust.upload(id, &mut doc).await;
     let url = id.url();
 
     // The watcher connects, finds the document and says when the server has its sync state.
-    let mut watch = node(&["watch", &server.ws_url(), &url, "live"])
+    let mut watch = node(&["watch", &ws_url(&server), &url, "live"])
         .spawn()
         .expect("run node");
     let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
@@ -416,7 +315,7 @@ async fn a_js_edit_is_relayed_live_to_a_second_js_client_and_a_rust_peer() {
     assert_eq!(ready["event"], "ready", "{ready}");
 
     // A second JS client connects and edits.
-    let edited = run_script(&["edit", &server.ws_url(), &url, "live", "edited by JS"]).await;
+    let edited = run_script(&["edit", &ws_url(&server), &url, "live", "edited by JS"]).await;
     assert_eq!(edited["doc"]["live"], "edited by JS");
     let edit_heads = hex_heads(&edited);
 

@@ -9,17 +9,19 @@
 //! on the same data dir, a fresh peer fetches every document, and every acknowledged change must be
 //! there. Then streaming resumes against the restarted server, for several iterations.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, ROOT};
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::protocol::{self, Message};
 use crm_shared::DocumentId;
+use crm_tests::peer::Peer;
+use crm_tests::SyncServer;
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use std::collections::BTreeSet;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -27,90 +29,9 @@ const ITERATIONS: usize = 6;
 /// Documents the client streams at most.
 const MAX_DOCS: usize = 24;
 
-struct ServerProcess {
-    child: Child,
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
-    addr: String,
-}
-
-impl ServerProcess {
-    fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crm-sync-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("CRM_SYNC_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start crm-sync-server");
-        // Kept open: the server must never write to a closed pipe.
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
-            .to_string();
-        ServerProcess {
-            child,
-            _stdout: stdout,
-            addr,
-        }
-    }
-
-    /// SIGKILL (std's `Child::kill` on Unix).
-    fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL the server");
-    }
-
-    fn reap(&mut self) {
-        let status = self.child.wait().unwrap();
-        assert!(
-            !status.success(),
-            "the server should have died of SIGKILL: {status}"
-        );
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn join(addr: &str, me: &PeerId) -> Option<(Socket, PeerId)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
-        .await
-        .ok()?;
-    let join = Message::Join {
-        sender_id: me.clone(),
-        peer_metadata: PeerMetadata::default(),
-        supported_protocol_versions: Some(vec!["1".into()]),
-    };
-    ws.send(Ws::Binary(protocol::encode(&join).into()))
-        .await
-        .ok()?;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
-            Ok(Some(Ok(Ws::Binary(b)))) => match protocol::decode(&b).ok()? {
-                Message::Peer { sender_id, .. } => return Some((ws, sender_id)),
-                other => panic!("expected peer, got {other:?}"),
-            },
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
-fn sync_msg(me: &PeerId, server: &PeerId, id: DocumentId, data: Vec<u8>, request: bool) -> Ws {
-    let (sender_id, target_id, document_id) = (me.clone(), server.clone(), id);
-    let msg = Message::doc_sync(request, sender_id, target_id, document_id, data);
-    Ws::Binary(protocol::encode(&msg).into())
+/// A protocol message as a WebSocket frame.
+fn frame(message: &Message) -> Ws {
+    Ws::Binary(protocol::encode(message).into())
 }
 
 /// One document of the writing client.
@@ -178,15 +99,15 @@ enum KillAt {
 
 /// Streams edits to the server until the socket dies; kills the server as `kill` says.
 async fn stream(
-    server: &mut ServerProcess,
+    server: &mut SyncServer,
     docs: &mut Vec<Local>,
     kill: KillAt,
     rng: &mut impl Rng,
 ) -> Stats {
-    let me = PeerId::try_from(format!("writer-{}", rng.random::<u32>())).unwrap();
+    let me = format!("writer-{}", rng.random::<u32>());
     let mut stats = Stats::default();
     let mut killed = false;
-    let Some((mut ws, server_id)) = join(&server.addr, &me).await else {
+    let Some(mut peer) = Peer::connect(&server.url(), &me).await else {
         server.kill9();
         return stats;
     };
@@ -217,11 +138,8 @@ async fn stream(
                     stats.edits += 1;
                 }
                 if let Some(m) = d.doc.sync().generate_sync_message(&mut d.state) {
-                    if ws
-                        .send(sync_msg(&me, &server_id, d.id, m.encode(), false))
-                        .await
-                        .is_err()
-                    {
+                    let sync = peer.sync(d.id, m.encode(), false);
+                    if peer.ws.send(frame(&sync)).await.is_err() {
                         break 'outer;
                     }
                     stats.frames_sent += 1;
@@ -233,7 +151,7 @@ async fn stream(
         // for the first frame, then take every frame already received.
         let mut wait = Duration::from_millis(20);
         loop {
-            let frame = match tokio::time::timeout(wait, ws.next()).await {
+            let bytes = match tokio::time::timeout(wait, peer.ws.next()).await {
                 Err(_) => break,
                 Ok(Some(Ok(Ws::Binary(b)))) => b,
                 Ok(Some(Ok(Ws::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => break 'outer,
@@ -243,7 +161,7 @@ async fn stream(
             stats.frames_received += 1;
             let Ok(Message::Sync {
                 document_id, data, ..
-            }) = protocol::decode(&frame)
+            }) = protocol::decode(&bytes)
             else {
                 continue;
             };
@@ -264,11 +182,8 @@ async fn stream(
                 continue;
             }
             if let Some(m) = d.doc.sync().generate_sync_message(&mut d.state) {
-                if ws
-                    .send(sync_msg(&me, &server_id, d.id, m.encode(), false))
-                    .await
-                    .is_err()
-                {
+                let sync = peer.sync(d.id, m.encode(), false);
+                if peer.ws.send(frame(&sync)).await.is_err() {
                     break 'outer;
                 }
                 stats.frames_sent += 1;
@@ -283,26 +198,13 @@ async fn stream(
 }
 
 /// A fresh peer fetches `id` completely; `None` if the server does not have it.
-async fn fetch(
-    ws: &mut Socket,
-    me: &PeerId,
-    server: &PeerId,
-    id: DocumentId,
-) -> Option<AutoCommit> {
+async fn fetch(peer: &mut Peer, id: DocumentId) -> Option<AutoCommit> {
     let mut doc = AutoCommit::new();
     let mut state = automerge::sync::State::new();
     let first = doc.sync().generate_sync_message(&mut state).unwrap();
-    ws.send(sync_msg(me, server, id, first.encode(), true))
-        .await
-        .unwrap();
+    assert!(peer.send(&peer.sync(id, first.encode(), true)).await);
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("the restarted server did not answer")
-            .expect("socket closed")
-            .expect("socket error");
-        let Ws::Binary(b) = frame else { continue };
-        match protocol::decode(&b).unwrap() {
+        match peer.recv().await {
             Message::DocUnavailable { document_id, .. } if document_id == id => return None,
             Message::Sync {
                 document_id, data, ..
@@ -310,9 +212,7 @@ async fn fetch(
                 let m = automerge::sync::Message::decode(&data).unwrap();
                 doc.sync().receive_sync_message(&mut state, m).unwrap();
                 if let Some(m) = doc.sync().generate_sync_message(&mut state) {
-                    ws.send(sync_msg(me, server, id, m.encode(), false))
-                        .await
-                        .unwrap();
+                    assert!(peer.send(&peer.sync(id, m.encode(), false)).await);
                 }
                 // Converged: we have every head the server says it has.
                 if state.their_heads.as_deref() == Some(doc.get_heads().as_slice()) {
@@ -325,12 +225,13 @@ async fn fetch(
 }
 
 /// Every acknowledged change of every document is on the restarted server.
-async fn verify(addr: &str, docs: &[Local], iteration: usize) -> (usize, usize) {
-    let me = PeerId::try_from(format!("verifier-{iteration}")).unwrap();
-    let (mut ws, server) = join(addr, &me).await.expect("join the restarted server");
+async fn verify(url: &str, docs: &[Local], iteration: usize) -> (usize, usize) {
+    let mut peer = Peer::connect(url, &format!("verifier-{iteration}"))
+        .await
+        .expect("join the restarted server");
     let (mut acked_docs, mut acked_changes) = (0, 0);
     for d in docs {
-        let fetched = fetch(&mut ws, &me, &server, d.id).await;
+        let fetched = fetch(&mut peer, d.id).await;
         if d.acked.is_empty() {
             continue; // never acknowledged: the server may or may not have it
         }
@@ -363,11 +264,9 @@ async fn verify(addr: &str, docs: &[Local], iteration: usize) -> (usize, usize) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_sigkill_at_random_moments() {
-    let dir = tempfile::tempdir().unwrap();
-    let data: PathBuf = dir.path().join("data");
     let mut rng = rand::rng();
     let mut docs: Vec<Local> = Vec::new();
-    let mut server = ServerProcess::start(&data);
+    let mut server = SyncServer::start();
     let started = Instant::now();
     for iteration in 0..ITERATIONS {
         // Mostly mid-stream; sometimes right after the handshake; sometimes after a compaction
@@ -381,9 +280,8 @@ async fn acknowledged_changes_survive_sigkill_at_random_moments() {
             _ => KillAt::Time(now + Duration::from_millis(rng.random_range(30..1000))),
         };
         let stats = stream(&mut server, &mut docs, kill, &mut rng).await;
-        server.reap();
-        server = ServerProcess::start(&data);
-        let (acked_docs, changes) = verify(&server.addr, &docs, iteration).await;
+        let url = server.restart();
+        let (acked_docs, changes) = verify(&url, &docs, iteration).await;
         eprintln!(
             "iteration {iteration}: SIGKILL {:?}; {stats:?}; {acked_docs}/{} documents acknowledged, {changes} changes verified",
             match kill {

@@ -1,6 +1,9 @@
 //! Operations with the real binary: `--config FILE` beneath environment variables and flags,
 //! `backup` while serving, `restore` refused while serving and atomic when stopped.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

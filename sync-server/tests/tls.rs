@@ -2,14 +2,16 @@
 //! joins and syncs; plain ws:// and a client that does not trust the certificate are refused, and
 //! the server keeps serving.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::sync::SyncDoc;
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::protocol::Message;
 use crm_sync_server::config::ServeArgs;
-use futures_util::{SinkExt, StreamExt};
+use crm_tests::peer::Peer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_rustls::rustls;
-use tokio_tungstenite::tungstenite::Message as Ws;
 
 fn client_config(
     trusted: Option<&rustls::pki_types::CertificateDer<'static>>,
@@ -80,55 +82,15 @@ async fn a_wss_client_trusting_the_certificate_syncs_and_others_are_refused() {
     assert!(err.contains("certificate"), "{err}");
 
     // A client that trusts it: join, then upload a document and get it acknowledged.
-    let mut ws = wss(addr, client_config(Some(&cert_der))).await.unwrap();
-    let me = PeerId::try_from("tls-peer".to_string()).unwrap();
-    let join = Message::Join {
-        sender_id: me.clone(),
-        peer_metadata: PeerMetadata::default(),
-        supported_protocol_versions: Some(vec!["1".into()]),
-    };
-    ws.send(Ws::Binary(protocol::encode(&join).into()))
-        .await
-        .unwrap();
-    let server_peer = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            Ws::Binary(b) => match protocol::decode(&b).unwrap() {
-                Message::Peer { sender_id, .. } => break sender_id,
-                other => panic!("{other:?}"),
-            },
-            _ => continue,
-        }
-    };
+    let ws = wss(addr, client_config(Some(&cert_der))).await.unwrap();
+    let mut peer = Peer::join_on(ws, "tls-peer").await.expect("a joined peer");
     let mut doc = automerge::AutoCommit::new();
     automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "name", "Acme").unwrap();
     let mut state = automerge::sync::State::new();
     let msg = doc.sync().generate_sync_message(&mut state).unwrap();
     let id = crm_shared::DocumentId::from_random([3; 16]);
-    let sync = Message::Sync {
-        sender_id: me,
-        target_id: server_peer,
-        document_id: id,
-        data: msg.encode(),
-    };
-    ws.send(Ws::Binary(protocol::encode(&sync).into()))
-        .await
-        .unwrap();
-    let answered = loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            Ws::Binary(b) => break protocol::decode(&b).unwrap(),
-            _ => continue,
-        }
-    };
+    assert!(peer.send(&peer.sync(id, msg.encode(), false)).await);
+    let answered = peer.recv().await;
     assert!(
         matches!(answered, Message::Sync { document_id, .. } if document_id == id),
         "{answered:?}"

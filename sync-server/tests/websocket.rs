@@ -1,11 +1,14 @@
 //! The server over real sockets: handshake, upload, fetch, bad frames, health and metrics.
 
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crm_shared::protocol::{Message, PeerId, PeerMetadata};
 use crm_shared::DocumentId;
 use crm_sync_server::config::ServeArgs;
-use futures_util::{SinkExt, StreamExt};
+use crm_tests::peer::{self, join, recv, send, Socket};
+use futures_util::SinkExt;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 struct Server {
@@ -32,43 +35,8 @@ async fn start() -> Server {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(addr: SocketAddr, path: &str) -> Socket {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
-        .await
-        .unwrap();
-    ws
-}
-
-async fn send(ws: &mut Socket, msg: &Message) {
-    ws.send(Ws::Binary(protocol::encode(msg).into()))
-        .await
-        .unwrap();
-}
-
-/// The next protocol message, skipping pings; None when the socket closes.
-async fn recv(ws: &mut Socket) -> Option<Result<Message, (u16, String)>> {
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("timed out waiting for the server")?;
-        match next {
-            Ok(Ws::Binary(b)) => return Some(Ok(protocol::decode(&b).unwrap())),
-            Ok(Ws::Close(Some(f))) => return Some(Err((f.code.into(), f.reason.to_string()))),
-            Ok(Ws::Close(None)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
-
-fn join(peer: &str) -> Message {
-    Message::Join {
-        sender_id: PeerId::try_from(peer.to_string()).unwrap(),
-        peer_metadata: PeerMetadata::default(),
-        supported_protocol_versions: Some(vec!["1".into()]),
-    }
+    peer::connect(&format!("ws://{addr}{path}")).await
 }
 
 #[tokio::test]
@@ -80,7 +48,7 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
 
     // Peer A uploads through `/`.
     let mut a = connect(server.addr, "/").await;
-    send(&mut a, &join("peer-a")).await;
+    send(&mut a, &join("peer-a")).await.unwrap();
     let Some(Ok(Message::Peer {
         sender_id: server_id,
         ..
@@ -101,7 +69,8 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
                     data: m.encode(),
                 },
             )
-            .await;
+            .await
+            .unwrap();
         }
         match recv(&mut a).await {
             Some(Ok(Message::Sync { data, .. })) => {
@@ -122,7 +91,7 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
 
     // Peer B fetches through `/sync`.
     let mut b = connect(server.addr, "/sync").await;
-    send(&mut b, &join("peer-b")).await;
+    send(&mut b, &join("peer-b")).await.unwrap();
     assert!(matches!(recv(&mut b).await, Some(Ok(Message::Peer { .. }))));
     let mut copy = automerge::AutoCommit::new();
     let mut bstate = automerge::sync::State::new();
@@ -136,7 +105,8 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
             data: first.encode(),
         },
     )
-    .await;
+    .await
+    .unwrap();
     let Some(Ok(Message::Sync { data, .. })) = recv(&mut b).await else {
         panic!("no sync")
     };
@@ -161,7 +131,8 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
             data: m.encode(),
         },
     )
-    .await;
+    .await
+    .unwrap();
     assert!(matches!(
         recv(&mut b).await,
         Some(Ok(Message::DocUnavailable { .. }))
@@ -176,7 +147,7 @@ async fn a_document_uploaded_by_one_peer_is_fetched_by_another() {
 async fn garbage_and_wrong_versions_close_only_that_connection() {
     let server = start().await;
     let mut good = connect(server.addr, "/").await;
-    send(&mut good, &join("good")).await;
+    send(&mut good, &join("good")).await.unwrap();
     assert!(matches!(
         recv(&mut good).await,
         Some(Ok(Message::Peer { .. }))
@@ -200,7 +171,8 @@ async fn garbage_and_wrong_versions_close_only_that_connection() {
             supported_protocol_versions: Some(vec!["0".into()]),
         },
     )
-    .await;
+    .await
+    .unwrap();
     assert!(matches!(
         recv(&mut old).await,
         Some(Ok(Message::Error { .. }))

@@ -1,13 +1,12 @@
 //! Who may see what, end to end: tokens, books, read-only grants and revocation, with the real
 //! `crm-sync-server` and real `crm` processes.
 
-use crm_tests::{contact_names, rows, sync_server_bin, Crm, SyncServer};
+use crm_tests::{contact_names, rows, sync_server_bin, wait_for, wait_until, Crm, SyncServer};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    assert!(wait_for(what, done), "timed out waiting until {what}");
-}
+/// How long a change takes to reach a live connection at the most.
+const TEN_SECONDS: Duration = Duration::from_secs(10);
 
 #[test]
 fn books_keep_reps_apart_and_managers_see_all() {
@@ -141,13 +140,13 @@ fn a_revoked_token_is_cut_off_mid_watch() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn crm sync --watch");
-    wait_until("the watch is connected", || {
-        server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
+    wait_until("the watch is connected", TEN_SECONDS, || {
+        (server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0).then_some(())
     });
     server.admin(&["token", "revoke", "--user", "ana"]);
     let revoked = Instant::now();
-    wait_until("the connection is closed", || {
-        server.metric("crm_sync_connections_open").unwrap_or(1.0) == 0.0
+    wait_until("the connection is closed", TEN_SECONDS, || {
+        (server.metric("crm_sync_connections_open").unwrap_or(1.0) == 0.0).then_some(())
     });
     assert!(
         revoked.elapsed() < Duration::from_secs(3),
@@ -342,8 +341,8 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn crm sync --watch");
-    wait_until("the watch is connected", || {
-        server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0
+    wait_until("the watch is connected", TEN_SECONDS, || {
+        (server.metric("crm_sync_connections_open").unwrap_or(0.0) >= 1.0).then_some(())
     });
 
     let max = server.device("max", "north", &server.token("max"));
@@ -354,9 +353,7 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
     assert_eq!(report["refused"], 0, "{report}");
 
     // The south rep following live receives it; the other on their next sync.
-    let received = wait_for("the watching south rep has the moved record", || {
-        contact_names(&bruno) == ["Ines North"]
-    });
+    let received = wait_for(TEN_SECONDS, || contact_names(&bruno) == ["Ines North"]);
     let _ = watch.kill();
     let _ = watch.wait();
     assert!(received);
@@ -393,19 +390,6 @@ fn a_manager_moves_a_record_and_access_follows_its_book() {
     );
     mia.ok(&["sync"]);
     assert_eq!(mia.json(&["contact", "show", &ines])["title"], "Buyer");
-}
-
-/// Polls `done` until it holds or 10 s pass; returns whether it held.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        if Instant::now() >= deadline {
-            eprintln!("timed out waiting until {what}");
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    true
 }
 
 #[test]

@@ -4,118 +4,37 @@
 //! is closed (with a reason, counted in `/metrics`), the server's memory stays bounded, and the
 //! other clients keep syncing.
 
-use crm_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use crm_shared::protocol::{self, Message, PeerId};
 use crm_shared::DocumentId;
-use crm_tests::{contact_names, sync_server_bin, Crm};
-use std::io::{BufRead, Read, Write};
+use crm_tests::peer::blocking::{self, closed, Socket};
+use crm_tests::{contact_names, Crm, SyncServer};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{self, Message as Ws};
 
-/// The server binary with extra flags, its pid at hand (for its memory).
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
+/// The value of one line of `/metrics` (the name with its labels); panics when it is missing.
+fn metric(server: &SyncServer, name: &str) -> f64 {
+    server
+        .metric(name)
+        .unwrap_or_else(|| panic!("no {name} in\n{}", metrics(server)))
 }
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut child = Command::new(sync_server_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .env("CRM_SYNC_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .parse()
-            .unwrap();
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Server { child, addr, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    fn assert_running(&mut self) {
-        assert!(
-            matches!(self.child.try_wait(), Ok(None)),
-            "the server died:\n{}",
-            self.log()
-        );
-    }
-
-    /// Peak resident memory of the server process (VmHWM), in bytes.
-    fn peak_rss(&self) -> u64 {
-        proc_status_kb(self.child.id(), "VmHWM") * 1024
-    }
-
-    fn rss(&self) -> u64 {
-        proc_status_kb(self.child.id(), "VmRSS") * 1024
-    }
-
-    /// The `/metrics` text.
-    fn metrics(&self) -> String {
-        let mut tcp = TcpStream::connect(self.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            tcp,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        tcp.read_to_string(&mut response).unwrap();
-        response
-    }
-
-    /// One line's value of `/metrics` (the name with its labels).
-    fn metric(&self, name: &str) -> f64 {
-        let text = self.metrics();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-    }
-
-    fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(sync_server_bin())
-            .args(args)
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
+fn metrics(server: &SyncServer) -> String {
+    server.metrics().unwrap_or_default()
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn assert_running(server: &mut SyncServer) {
+    assert!(server.is_running(), "the server died:\n{}", server.log());
+}
+
+/// Peak resident memory of the server process (VmHWM), in bytes.
+fn peak_rss(server: &SyncServer) -> u64 {
+    proc_status_kb(server.pid().expect("the server runs"), "VmHWM") * 1024
+}
+
+fn rss(server: &SyncServer) -> u64 {
+    proc_status_kb(server.pid().expect("the server runs"), "VmRSS") * 1024
 }
 
 fn proc_status_kb(pid: u32, key: &str) -> u64 {
@@ -127,51 +46,18 @@ fn proc_status_kb(pid: u32, key: &str) -> u64 {
         .unwrap()
 }
 
-type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
-
 /// A WebSocket to the server (reads time out: a test never hangs).
-fn connect(server: &Server) -> Socket {
-    let (ws, _) = tungstenite::connect(format!("{}/sync", server.url())).unwrap();
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    }
-    ws
+fn connect(server: &SyncServer) -> Socket {
+    blocking::connect(&format!("{}/sync", server.url()))
 }
 
 /// A raw WebSocket peer, joined; returns the socket and the server's peer id.
-fn raw_peer(server: &Server, name: &str) -> (Socket, PeerId) {
-    let mut ws = connect(server);
-    let join = Message::Join {
-        sender_id: PeerId::try_from(name.to_string()).unwrap(),
-        peer_metadata: PeerMetadata::default(),
-        supported_protocol_versions: Some(vec!["1".into()]),
-    };
-    ws.send(Ws::Binary(protocol::encode(&join).into())).unwrap();
-    loop {
-        match ws.read().unwrap() {
-            Ws::Binary(b) => match protocol::decode(&b).unwrap() {
-                Message::Peer { sender_id, .. } => return (ws, sender_id),
-                other => panic!("expected peer, got {other:?}"),
-            },
-            _ => continue,
-        }
-    }
-}
-
-/// Reads until the server closes; returns the close code and reason (None: no close frame).
-fn closed(ws: &mut Socket) -> Option<(u16, String)> {
-    loop {
-        match ws.read() {
-            Ok(Ws::Close(Some(f))) => return Some((f.code.into(), f.reason.to_string())),
-            Ok(Ws::Close(None)) => return None,
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
+fn raw_peer(server: &SyncServer, name: &str) -> (Socket, PeerId) {
+    blocking::peer(&format!("{}/sync", server.url()), name)
 }
 
 /// Two reps syncing through the server: returns them, with one contact made by ana known to both.
-fn two_reps(server: &Server) -> (Crm, Crm) {
+fn two_reps(server: &SyncServer) -> (Crm, Crm) {
     let (ana, _) = Crm::init_with_server("ana", &server.url());
     let (bruno, _) = Crm::init_with_server("bruno", &server.url());
     ana.add(&["contact", "add", "--name", "Before Attack"]);
@@ -195,13 +81,13 @@ fn still_syncing(ana: &Crm, bruno: &Crm, name: &str) {
 
 #[test]
 fn a_decompression_bomb_is_refused_before_it_expands_and_others_keep_syncing() {
-    let mut server = Server::start(&[]);
+    let mut server = SyncServer::start_with(&[]);
     let (ana, bruno) = two_reps(&server);
-    let before = server.rss();
+    let before = rss(&server);
     // 256 MiB of "x" in one change: about 1.6 MB on the wire (this hand-made deflate stream
     // reaches 160:1; a real encoder gets ~1000:1, which the same limit catches sooner).
     let inflated: u64 = 256 << 20;
-    let data = crm_sync_server::bomb::sync_message("notes", inflated);
+    let data = crm_tests::bomb::sync_message("notes", inflated);
     assert!(data.len() < 2 << 20, "{}", data.len());
     let (mut ws, server_peer) = raw_peer(&server, "bomber");
     let bomb = Message::Sync {
@@ -214,14 +100,17 @@ fn a_decompression_bomb_is_refused_before_it_expands_and_others_keep_syncing() {
     let (code, reason) = closed(&mut ws).expect("a close frame");
     assert_eq!(code, 1009, "{reason}");
     assert!(reason.contains("inflate"), "{reason}");
-    server.assert_running();
+    assert_running(&mut server);
     assert_eq!(
-        server.metric("crm_sync_limit_refusals_total{limit=\"inflated_bytes\"}"),
+        metric(
+            &server,
+            "crm_sync_limit_refusals_total{limit=\"inflated_bytes\"}"
+        ),
         1.0
     );
     // Refused before it expanded: the server's peak memory never came near the bomb's size
     // (Automerge would hold it at least twice while loading it).
-    let peak = server.peak_rss();
+    let peak = peak_rss(&server);
     eprintln!(
         "bomb: {} bytes on the wire, {inflated} inflated; server RSS before {} MB, peak {} MB",
         protocol::encode(&bomb).len(),
@@ -236,7 +125,7 @@ fn a_decompression_bomb_is_refused_before_it_expands_and_others_keep_syncing() {
 
 #[test]
 fn an_oversized_frame_and_garbage_close_only_their_connection() {
-    let mut server = Server::start(&["--max-frame-bytes", "1048576"]);
+    let mut server = SyncServer::start_with(&["--max-frame-bytes", "1048576"]);
     let (ana, bruno) = two_reps(&server);
     // A frame over --max-frame-bytes.
     let (mut ws, _) = raw_peer(&server, "big");
@@ -259,7 +148,7 @@ fn an_oversized_frame_and_garbage_close_only_their_connection() {
     ws.send(Ws::Binary(junk.clone().into())).unwrap();
     assert!(closed(&mut ws).is_some());
     // Garbage instead of HTTP, and a text frame.
-    let mut tcp = TcpStream::connect(server.addr).unwrap();
+    let mut tcp = TcpStream::connect(server.addr()).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     tcp.write_all(&junk).unwrap();
     let mut answer = Vec::new();
@@ -267,22 +156,23 @@ fn an_oversized_frame_and_garbage_close_only_their_connection() {
     let (mut ws, _) = raw_peer(&server, "text");
     ws.send(Ws::Text("hello".into())).unwrap();
     let _ = closed(&mut ws);
-    server.assert_running();
-    assert!(server.metric("crm_sync_connections_refused_total") >= 1.0);
-    assert!(server.metric("crm_sync_protocol_errors_total") >= 2.0);
+    assert_running(&mut server);
+    assert!(metric(&server, "crm_sync_connections_refused_total") >= 1.0);
+    assert!(metric(&server, "crm_sync_protocol_errors_total") >= 2.0);
     still_syncing(&ana, &bruno, "After Garbage");
 }
 
 #[test]
 fn a_flood_of_half_open_connections_times_out_while_others_keep_syncing() {
     // Flood and reps share one address here: no share per address, only the timeout.
-    let mut server = Server::start(&["--handshake-timeout-secs", "2", "--max-pending-per-ip", "0"]);
+    let mut server =
+        SyncServer::start_with(&["--handshake-timeout-secs", "2", "--max-pending-per-ip", "0"]);
     let (ana, bruno) = two_reps(&server);
     let t0 = Instant::now();
     // TCP connections that send nothing, half an HTTP request, or upgrade and never join.
     let mut silent = Vec::new();
     for i in 0..300 {
-        let mut tcp = TcpStream::connect(server.addr).unwrap();
+        let mut tcp = TcpStream::connect(server.addr()).unwrap();
         if i % 2 == 1 {
             tcp.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n").unwrap();
         }
@@ -312,15 +202,18 @@ fn a_flood_of_half_open_connections_times_out_while_others_keep_syncing() {
     }
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(15), "{took:?}");
-    server.assert_running();
+    assert_running(&mut server);
     assert!(
-        server.metric("crm_sync_limit_refusals_total{limit=\"handshake_timeout\"}") >= 200.0,
+        metric(
+            &server,
+            "crm_sync_limit_refusals_total{limit=\"handshake_timeout\"}"
+        ) >= 200.0,
         "{}",
-        server.metrics()
+        metrics(&server)
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while server.metric("crm_sync_connections_open") > 0.0 {
-        assert!(Instant::now() < deadline, "{}", server.metrics());
+    while metric(&server, "crm_sync_connections_open") > 0.0 {
+        assert!(Instant::now() < deadline, "{}", metrics(&server));
         std::thread::sleep(Duration::from_millis(100));
     }
     still_syncing(&ana, &bruno, "After Flood");
@@ -352,17 +245,17 @@ fn held_open(tcp: &TcpStream) -> bool {
 }
 
 /// Polls a counter of `/metrics` until it reaches `at_least` (10 s at most); returns its value.
-fn metric_reaches(server: &Server, name: &str, at_least: f64) -> f64 {
+fn metric_reaches(server: &SyncServer, name: &str, at_least: f64) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let value = server.metric(name);
+        let value = metric(server, name);
         if value >= at_least {
             return value;
         }
         assert!(
             Instant::now() < deadline,
             "{name} is {value}, expected {at_least}:\n{}",
-            server.metrics()
+            metrics(server)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -373,7 +266,7 @@ const POOL_FULL: &str = "crm_sync_limit_refusals_total{limit=\"pending_connectio
 
 #[test]
 fn one_address_cannot_fill_the_pending_pool_and_lock_others_out() {
-    let mut server = Server::start(&[
+    let mut server = SyncServer::start_with(&[
         "--max-pending-connections",
         "64",
         "--max-pending-per-ip",
@@ -386,7 +279,7 @@ fn one_address_cannot_fill_the_pending_pool_and_lock_others_out() {
     // From 127.0.0.2: more half-open connections than the whole pool, silent or half a request.
     let mut flood: Vec<TcpStream> = (0..100)
         .map(|i| {
-            let mut tcp = connect_from([127, 0, 0, 2], server.addr);
+            let mut tcp = connect_from([127, 0, 0, 2], server.addr());
             if i % 2 == 1 {
                 tcp.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n").unwrap();
             }
@@ -403,14 +296,14 @@ fn one_address_cannot_fill_the_pending_pool_and_lock_others_out() {
     still_syncing(&ana, &bruno, "During Flood");
     assert!(flood[..16].iter().all(held_open), "the flood timed out");
     // The pool never filled: nobody was closed to make room.
-    assert_eq!(server.metric(POOL_FULL), 0.0);
-    assert_eq!(server.metric(PER_IP_REFUSALS), 84.0);
-    server.assert_running();
+    assert_eq!(metric(&server, POOL_FULL), 0.0);
+    assert_eq!(metric(&server, PER_IP_REFUSALS), 84.0);
+    assert_running(&mut server);
 }
 
 #[test]
 fn a_full_pending_pool_makes_room_at_the_expense_of_the_busiest_addresses() {
-    let mut server = Server::start(&[
+    let mut server = SyncServer::start_with(&[
         "--max-pending-connections",
         "64",
         "--max-pending-per-ip",
@@ -420,13 +313,13 @@ fn a_full_pending_pool_makes_room_at_the_expense_of_the_busiest_addresses() {
     ]);
     let (ana, bruno) = two_reps(&server);
     // A rep on a slow link: half its upgrade request is sent before the flood starts.
-    let mut slow = TcpStream::connect(server.addr).unwrap();
+    let mut slow = TcpStream::connect(server.addr()).unwrap();
     slow.write_all(b"GET /sync HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
     // From eight addresses, each within its share: twice as many silent connections as the pool
     // holds.
     let mut flood: Vec<TcpStream> = (0..128u8)
-        .map(|i| connect_from([127, 0, 0, 2 + i % 8], server.addr))
+        .map(|i| connect_from([127, 0, 0, 2 + i % 8], server.addr()))
         .collect();
     // Each of the newest 64 closed one of the oldest 64 to make room, not the rep's.
     metric_reaches(&server, POOL_FULL, 64.0);
@@ -455,13 +348,13 @@ fn a_full_pending_pool_makes_room_at_the_expense_of_the_busiest_addresses() {
     // The pool is still full of the flood, and the reps' connections get in too.
     still_syncing(&ana, &bruno, "Pool Full");
     assert!(flood[120..].iter().all(held_open), "the flood timed out");
-    assert_eq!(server.metric(PER_IP_REFUSALS), 0.0);
-    server.assert_running();
+    assert_eq!(metric(&server, PER_IP_REFUSALS), 0.0);
+    assert_running(&mut server);
 }
 
 #[test]
 fn one_user_cannot_hold_more_than_its_connections() {
-    let mut server = Server::start(&["--max-connections-per-user", "2"]);
+    let mut server = SyncServer::start_with(&["--max-connections-per-user", "2"]);
     server.admin(&["user", "add", "ana", "--role", "admin"]);
     let token = server.admin(&["token", "issue", "ana"]);
     let connect = |token: &str| {
@@ -481,7 +374,10 @@ fn one_user_cannot_hold_more_than_its_connections() {
         other => panic!("expected 429, got {:?}", other.map(|_| ())),
     }
     assert_eq!(
-        server.metric("crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"),
+        metric(
+            &server,
+            "crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"
+        ),
         1.0
     );
     // A connection that ends frees its place.
@@ -495,12 +391,12 @@ fn one_user_cannot_hold_more_than_its_connections() {
         }
     };
     drop((b, c));
-    server.assert_running();
+    assert_running(&mut server);
 }
 
 #[test]
 fn a_peer_sending_too_fast_is_slowed_down_not_others() {
-    let mut server = Server::start(&["--rate-frames", "20"]);
+    let mut server = SyncServer::start_with(&["--rate-frames", "20"]);
     let (ana, bruno) = two_reps(&server);
     let (mut ws, server_peer) = raw_peer(&server, "fast");
     // 60 requests for unknown documents: each is answered (doc-unavailable), at 20 frames/s.
@@ -529,8 +425,8 @@ fn a_peer_sending_too_fast_is_slowed_down_not_others() {
     let took = t0.elapsed();
     eprintln!("60 frames at 20/s answered in {took:?}; the reps' sync took {rep_took:?}");
     assert!(took >= Duration::from_millis(1800), "{took:?}");
-    assert!(server.metric("crm_sync_rate_limited_total") >= 30.0);
-    server.assert_running();
+    assert!(metric(&server, "crm_sync_rate_limited_total") >= 30.0);
+    assert_running(&mut server);
 }
 
 /// An Automerge sync message from a peer with nothing.
@@ -541,7 +437,7 @@ fn automerge_sync_request() -> Vec<u8> {
 
 #[test]
 fn a_rep_who_syncs_again_at_once_is_not_refused_for_the_connection_just_closed() {
-    let server = Server::start(&["--max-connections-per-user", "2"]);
+    let server = SyncServer::start_with(&["--max-connections-per-user", "2"]);
     server.admin(&["user", "add", "ana"]);
     server.admin(&["book", "add", "north"]);
     server.admin(&["grant", "ana", "north"]);
@@ -561,7 +457,10 @@ fn a_rep_who_syncs_again_at_once_is_not_refused_for_the_connection_just_closed()
         ana.ok(&["sync"]);
     }
     assert_eq!(
-        server.metric("crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"),
+        metric(
+            &server,
+            "crm_sync_limit_refusals_total{limit=\"connections_per_user\"}"
+        ),
         0.0
     );
 }

@@ -15,7 +15,7 @@
 //!
 //! Waiting is bounded polling, never a fixed sleep that a race must beat.
 
-use crm_tests::{check_failure, contact_names, message, rows, Crm, SyncServer};
+use crm_tests::{check_failure, contact_names, message, rows, wait_until, Crm, SyncServer};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -39,21 +39,6 @@ fn counts(report: &Value) -> (u64, u64) {
             .unwrap_or_else(|| panic!("no {key} in the sync report {report}"))
     };
     (n("created"), n("updated"))
-}
-
-/// Polls `probe` (every 100 ms) until it gives a value; panics after `limit`.
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// What two replicas must agree on: every list and conflict, and each record as `show` and
@@ -608,7 +593,7 @@ fn a_server_killed_mid_sync_loses_nothing_reported_done() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("crm sync can be started");
-    let sending = wait_for("the server to send the book", LIVE, || {
+    let sending = wait_until("the server to send the book", LIVE, || {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the restore ended ({status}) before the server sent 100 KB");
         }
@@ -668,7 +653,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
     // Ana's new contact shows up in Bruno's lists by itself.
     let elena = ana.add(&["contact", "add", "--name", "Elena Live"]);
     sync(&ana);
-    wait_for("Ana's contact in Bruno's list", LIVE, || {
+    wait_until("Ana's contact in Bruno's list", LIVE, || {
         watch.assert_running();
         contact_names(&bruno)
             .contains(&"Elena Live".to_string())
@@ -677,7 +662,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
 
     // Bruno edits it with another crm process while the watch runs; the watch pushes it.
     bruno.ok(&["contact", "edit", &elena, "--title", "CTO"]);
-    wait_for("Bruno's edit at Ana's", LIVE, || {
+    wait_until("Bruno's edit at Ana's", LIVE, || {
         watch.assert_running();
         sync(&ana);
         (ana.json(&["contact", "show", &elena])["title"] == "CTO").then_some(())
@@ -697,13 +682,13 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
     assert_eq!(server.url(), url);
     let after = ana.add(&["contact", "add", "--name", "Ana After-Restart"]);
     sync(&ana);
-    wait_for("Ana's contact at Bruno's after the restart", LIVE, || {
+    wait_until("Ana's contact at Bruno's after the restart", LIVE, || {
         watch.assert_running();
         contact_names(&bruno)
             .contains(&"Ana After-Restart".to_string())
             .then_some(())
     });
-    wait_for(
+    wait_until(
         "Bruno's offline contact at Ana's after the restart",
         LIVE,
         || {
@@ -715,7 +700,7 @@ fn sync_watch_receives_and_pushes_live_and_survives_a_server_restart() {
         },
     );
     bruno.ok(&["contact", "edit", &after, "--title", "Buyer"]);
-    wait_for("Bruno's edit at Ana's after the restart", LIVE, || {
+    wait_until("Bruno's edit at Ana's after the restart", LIVE, || {
         watch.assert_running();
         sync(&ana);
         (ana.json(&["contact", "show", &after])["title"] == "Buyer").then_some(())

@@ -5,14 +5,14 @@
 //! 2. `crm sync --watch` keeps retrying when a reconnection gets an HTTP answer other than the
 //!    upgrade (a proxy's 503 while the server restarts); only 401/403 mean a bad token.
 
-use crm_tests::{Crm, SyncServer};
+use crm_tests::{wait_until, Crm, SyncServer};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
@@ -74,14 +74,6 @@ fn replicas_with_the_same_records_list_them_in_the_same_order() {
     );
 }
 
-fn wait_for(what: &str, limit: Duration, mut probe: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !probe() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn has_contact(crm: &Crm, name: &str) -> bool {
     crm.json(&["contact", "list"])
         .as_array()
@@ -115,8 +107,8 @@ fn sync_watch_keeps_retrying_when_the_server_answers_503_while_it_restarts() {
     );
     ana.add(&["contact", "add", "--name", "Before"]);
     ana.json(&["sync"]);
-    wait_for("the watch to receive", Duration::from_secs(20), || {
-        has_contact(&bruno, "Before")
+    wait_until("the watch to receive", Duration::from_secs(20), || {
+        has_contact(&bruno, "Before").then_some(())
     });
 
     // The server goes down; for a while its address answers 503 (as a proxy in front of a
@@ -146,8 +138,8 @@ fn sync_watch_keeps_retrying_when_the_server_answers_503_while_it_restarts() {
             }
         })
     };
-    wait_for("the watch to try again", Duration::from_secs(20), || {
-        served.load(Ordering::Relaxed) > 0
+    wait_until("the watch to try again", Duration::from_secs(20), || {
+        (served.load(Ordering::Relaxed) > 0).then_some(())
     });
     stop.store(true, Ordering::Relaxed);
     proxy.join().unwrap();
@@ -157,7 +149,7 @@ fn sync_watch_keeps_retrying_when_the_server_answers_503_while_it_restarts() {
 
     ana.add(&["contact", "add", "--name", "After"]);
     ana.json(&["sync"]);
-    wait_for(
+    wait_until(
         "the watch to receive after the restart",
         Duration::from_secs(20),
         || {
@@ -166,7 +158,7 @@ fn sync_watch_keeps_retrying_when_the_server_answers_503_while_it_restarts() {
                 let _ = watch.0.stderr.take().unwrap().read_to_string(&mut err);
                 panic!("crm sync --watch gave up ({status}) after one 503: {err}");
             }
-            has_contact(&bruno, "After")
+            has_contact(&bruno, "After").then_some(())
         },
     );
 }

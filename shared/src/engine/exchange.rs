@@ -310,22 +310,7 @@ fn whole_document(msg: &sync::Message) -> Option<Vec<u8>> {
     is_document_chunk(chunk).then(|| chunk.to_vec())
 }
 
-/// Automerge's storage format: a chunk starts with 4 magic bytes and a 4-byte checksum, then
-/// its type (0: a whole document) and its length (LEB128). True for exactly one document chunk.
+/// True for exactly one whole-document chunk of Automerge's storage format.
 pub(super) fn is_document_chunk(bytes: &[u8]) -> bool {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    if bytes.len() < 9 || bytes[..4] != MAGIC || bytes[8] != 0 {
-        return false;
-    }
-    let mut len: u64 = 0;
-    for (i, b) in bytes[9..].iter().enumerate().take(10) {
-        len |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return usize::try_from(len)
-                .ok()
-                .and_then(|len| len.checked_add(9 + i + 1))
-                == Some(bytes.len());
-        }
-    }
-    false
+    crate::automerge_format::chunk::is_single_document(bytes)
 }

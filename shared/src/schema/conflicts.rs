@@ -30,7 +30,7 @@ pub struct FieldConflict {
     pub values: Vec<ConflictValue>,
 }
 
-const META_FIELDS: [&str; 3] = ["owner", "book", "deleted_at"];
+const META_FIELDS: [&str; 3] = ["owner", super::BOOK_KEY, "deleted_at"];
 
 /// Every field of the record in `doc` that holds concurrent values.
 pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {

@@ -240,7 +240,7 @@ pub fn read_record(
         created_at: v.int(&ROOT, "created_at").unwrap_or(0),
         created_by: v.string(&ROOT, "created_by").unwrap_or_default(),
         owner: v.string(&ROOT, "owner").unwrap_or_default(),
-        book: v.string(&ROOT, "book").unwrap_or_default(),
+        book: v.string(&ROOT, super::BOOK_KEY).unwrap_or_default(),
         deleted_at: v.int(&ROOT, "deleted_at"),
         fields: BTreeMap::new(),
         problems: Vec::new(),

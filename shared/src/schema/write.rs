@@ -286,7 +286,7 @@ pub fn create_record(
     doc.put(ROOT, "created_at", new.created_at)?;
     doc.put(ROOT, "created_by", new.created_by.as_str())?;
     doc.put(ROOT, "owner", new.owner.as_str())?;
-    doc.put(ROOT, "book", new.book.as_str())?;
+    doc.put(ROOT, super::BOOK_KEY, new.book.as_str())?;
     for spec in fields(new.kind) {
         if let Some(obj_type) = container_type(spec.ty) {
             doc.put_object(ROOT, spec.name, obj_type)?;
@@ -499,7 +499,7 @@ fn apply_one(doc: &mut AutoCommit, kind: RecordKind, edit: &Edit) -> Result<(), 
             doc.put(ROOT, "owner", owner.as_str())?;
         }
         Edit::SetBook(book) => {
-            doc.put(ROOT, "book", book.as_str())?;
+            doc.put(ROOT, super::BOOK_KEY, book.as_str())?;
         }
         Edit::Delete { at } => {
             doc.put(ROOT, "deleted_at", *at)?;

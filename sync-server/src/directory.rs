@@ -1,5 +1,6 @@
-//! Who may connect and what they may see: users with roles, books (territories), grants, and
-//! access tokens. Kept in the server's SQLite file beside the documents, so one backup holds all.
+//! The directory of users (with roles), books (territories), grants and access tokens: who may
+//! connect and what they may see. Kept in the server's SQLite file beside the documents, so one
+//! backup holds all.
 //!
 //! Tokens are random (32 bytes, shown once as `crm_<base58>`); only their SHA-256 is stored.
 //! Managers and admins may read and write every book; a rep only the books granted to them.
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 /// An admin or authentication failure, worded for the person at the terminal.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub enum DirectoryError {
     #[error("no user `{0}` (see `crm-sync-server user list`)")]
     NoUser(String),
     #[error("no book `{0}` (see `crm-sync-server book list`)")]
@@ -170,7 +171,7 @@ pub struct Directory {
     conn: Connection,
 }
 
-fn check_name(name: &str) -> Result<(), AuthError> {
+fn check_name(name: &str) -> Result<(), DirectoryError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -179,7 +180,7 @@ fn check_name(name: &str) -> Result<(), AuthError> {
     if ok {
         Ok(())
     } else {
-        Err(AuthError::BadName(name.to_string()))
+        Err(DirectoryError::BadName(name.to_string()))
     }
 }
 
@@ -190,7 +191,7 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 impl Directory {
     /// Opens the directory tables in the server's store file (creating them if needed).
-    pub fn open(path: &Path) -> Result<Self, AuthError> {
+    pub fn open(path: &Path) -> Result<Self, DirectoryError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -200,7 +201,7 @@ impl Directory {
         Ok(Directory { conn })
     }
 
-    fn user_exists(&self, name: &str) -> Result<bool, AuthError> {
+    fn user_exists(&self, name: &str) -> Result<bool, DirectoryError> {
         Ok(self
             .conn
             .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
@@ -208,7 +209,7 @@ impl Directory {
             .is_some())
     }
 
-    fn book_exists(&self, name: &str) -> Result<bool, AuthError> {
+    fn book_exists(&self, name: &str) -> Result<bool, DirectoryError> {
         Ok(self
             .conn
             .query_row("SELECT 1 FROM books WHERE name = ?1", [name], |_| Ok(()))
@@ -216,10 +217,10 @@ impl Directory {
             .is_some())
     }
 
-    pub fn add_user(&mut self, name: &str, role: Role, now: i64) -> Result<(), AuthError> {
+    pub fn add_user(&mut self, name: &str, role: Role, now: i64) -> Result<(), DirectoryError> {
         check_name(name)?;
         if self.user_exists(name)? {
-            return Err(AuthError::UserExists(name.to_string()));
+            return Err(DirectoryError::UserExists(name.to_string()));
         }
         self.conn.execute(
             "INSERT INTO users(name, role, created_at) VALUES (?1, ?2, ?3)",
@@ -228,21 +229,21 @@ impl Directory {
         Ok(())
     }
 
-    pub fn set_role(&mut self, name: &str, role: Role) -> Result<(), AuthError> {
+    pub fn set_role(&mut self, name: &str, role: Role) -> Result<(), DirectoryError> {
         if self.conn.execute(
             "UPDATE users SET role = ?2 WHERE name = ?1",
             (name, role.as_str()),
         )? == 0
         {
-            return Err(AuthError::NoUser(name.to_string()));
+            return Err(DirectoryError::NoUser(name.to_string()));
         }
         Ok(())
     }
 
-    pub fn add_book(&mut self, name: &str, now: i64) -> Result<(), AuthError> {
+    pub fn add_book(&mut self, name: &str, now: i64) -> Result<(), DirectoryError> {
         check_name(name)?;
         if self.book_exists(name)? {
-            return Err(AuthError::BookExists(name.to_string()));
+            return Err(DirectoryError::BookExists(name.to_string()));
         }
         self.conn.execute(
             "INSERT INTO books(name, created_at) VALUES (?1, ?2)",
@@ -251,12 +252,12 @@ impl Directory {
         Ok(())
     }
 
-    pub fn grant(&mut self, user: &str, book: &str, access: Access) -> Result<(), AuthError> {
+    pub fn grant(&mut self, user: &str, book: &str, access: Access) -> Result<(), DirectoryError> {
         if !self.user_exists(user)? {
-            return Err(AuthError::NoUser(user.to_string()));
+            return Err(DirectoryError::NoUser(user.to_string()));
         }
         if !self.book_exists(book)? {
-            return Err(AuthError::NoBook(book.to_string()));
+            return Err(DirectoryError::NoBook(book.to_string()));
         }
         let access = match access {
             Access::Read => "read",
@@ -270,9 +271,9 @@ impl Directory {
     }
 
     /// Removes a user's grant on a book; returns false if there was none.
-    pub fn revoke(&mut self, user: &str, book: &str) -> Result<bool, AuthError> {
+    pub fn revoke(&mut self, user: &str, book: &str) -> Result<bool, DirectoryError> {
         if !self.user_exists(user)? {
-            return Err(AuthError::NoUser(user.to_string()));
+            return Err(DirectoryError::NoUser(user.to_string()));
         }
         Ok(self.conn.execute(
             "DELETE FROM grants WHERE user = ?1 AND book = ?2",
@@ -280,7 +281,7 @@ impl Directory {
         )? > 0)
     }
 
-    pub fn users(&self) -> Result<Vec<UserRow>, AuthError> {
+    pub fn users(&self) -> Result<Vec<UserRow>, DirectoryError> {
         let mut stmt = self.conn.prepare(
             "SELECT u.name, u.role,
                     (SELECT group_concat(g.book || ':' || g.access, ',') FROM grants g WHERE g.user = u.name),
@@ -301,7 +302,7 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn books(&self) -> Result<Vec<String>, AuthError> {
+    pub fn books(&self) -> Result<Vec<String>, DirectoryError> {
         let mut stmt = self.conn.prepare("SELECT name FROM books ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -315,9 +316,9 @@ impl Directory {
         random: [u8; 32],
         now: i64,
         expires_at: Option<i64>,
-    ) -> Result<(i64, String), AuthError> {
+    ) -> Result<(i64, String), DirectoryError> {
         if !self.user_exists(user)? {
-            return Err(AuthError::NoUser(user.to_string()));
+            return Err(DirectoryError::NoUser(user.to_string()));
         }
         let token = format!("crm_{}", bs58::encode(random).into_string());
         self.conn.execute(
@@ -328,21 +329,21 @@ impl Directory {
     }
 
     /// Revokes a token by id.
-    pub fn revoke_token(&mut self, id: i64, now: i64) -> Result<(), AuthError> {
+    pub fn revoke_token(&mut self, id: i64, now: i64) -> Result<(), DirectoryError> {
         if self.conn.execute(
             "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
             (id, now),
         )? == 0
         {
-            return Err(AuthError::NoToken(id));
+            return Err(DirectoryError::NoToken(id));
         }
         Ok(())
     }
 
     /// Revokes every token of a user; returns how many.
-    pub fn revoke_user_tokens(&mut self, user: &str, now: i64) -> Result<usize, AuthError> {
+    pub fn revoke_user_tokens(&mut self, user: &str, now: i64) -> Result<usize, DirectoryError> {
         if !self.user_exists(user)? {
-            return Err(AuthError::NoUser(user.to_string()));
+            return Err(DirectoryError::NoUser(user.to_string()));
         }
         Ok(self.conn.execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at IS NULL",
@@ -350,7 +351,7 @@ impl Directory {
         )?)
     }
 
-    pub fn tokens(&self) -> Result<Vec<TokenRow>, AuthError> {
+    pub fn tokens(&self) -> Result<Vec<TokenRow>, DirectoryError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, user, created_at, expires_at, revoked_at FROM tokens ORDER BY id",
         )?;
@@ -367,7 +368,7 @@ impl Directory {
     }
 
     /// True once any user exists: from then on every connection needs a token.
-    pub fn has_users(&self) -> Result<bool, AuthError> {
+    pub fn has_users(&self) -> Result<bool, DirectoryError> {
         Ok(self
             .conn
             .query_row("SELECT 1 FROM users LIMIT 1", [], |_| Ok(()))
@@ -376,7 +377,7 @@ impl Directory {
     }
 
     /// Every known document's book.
-    pub fn doc_books(&self) -> Result<Vec<(crm_shared::DocumentId, String)>, AuthError> {
+    pub fn doc_books(&self) -> Result<Vec<(crm_shared::DocumentId, String)>, DirectoryError> {
         let mut stmt = self.conn.prepare("SELECT doc, book FROM doc_books")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
@@ -391,7 +392,7 @@ impl Directory {
 
     /// Stored documents whose book is not recorded yet (stored before books were tracked, or
     /// a crash between storing a document and recording its book).
-    pub fn docs_without_book(&self) -> Result<Vec<crm_shared::DocumentId>, AuthError> {
+    pub fn docs_without_book(&self) -> Result<Vec<crm_shared::DocumentId>, DirectoryError> {
         let mut stmt = self.conn.prepare(
             "SELECT d.id FROM documents d LEFT JOIN doc_books b ON b.doc = d.id WHERE b.doc IS NULL",
         )?;
@@ -404,7 +405,7 @@ impl Directory {
     pub fn set_doc_books(
         &mut self,
         items: &[(crm_shared::DocumentId, String)],
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), DirectoryError> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt =
@@ -422,7 +423,7 @@ impl Directory {
     pub fn move_doc_books(
         &mut self,
         items: &[(crm_shared::DocumentId, Option<String>)],
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), DirectoryError> {
         let tx = self.conn.transaction()?;
         {
             let mut put = tx.prepare_cached(
@@ -442,13 +443,13 @@ impl Directory {
     }
 
     /// The principal a token stands for, if it is valid (known, not revoked, not expired).
-    pub fn authenticate(&self, token: &str, now: i64) -> Result<Option<Principal>, AuthError> {
+    pub fn authenticate(&self, token: &str, now: i64) -> Result<Option<Principal>, DirectoryError> {
         self.principal_where("t.hash = ?1", token_hash(token), now)
     }
 
     /// Why a token that [`Directory::authenticate`] did not take is no good: said to the client,
     /// so a rep knows whether to ask for a new token or to check the one they typed.
-    pub fn refusal(&self, token: &str, now: i64) -> Result<&'static str, AuthError> {
+    pub fn refusal(&self, token: &str, now: i64) -> Result<&'static str, DirectoryError> {
         let row: Option<(Option<i64>, Option<i64>)> = self
             .conn
             .prepare_cached("SELECT revoked_at, expires_at FROM tokens WHERE hash = ?1")?
@@ -465,7 +466,11 @@ impl Directory {
     }
 
     /// The principal of a token id, if the token is still valid: grants as they are now.
-    pub fn principal_of_token(&self, id: i64, now: i64) -> Result<Option<Principal>, AuthError> {
+    pub fn principal_of_token(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<Principal>, DirectoryError> {
         self.principal_where("t.id = ?1", id, now)
     }
 
@@ -474,7 +479,7 @@ impl Directory {
         condition: &str,
         key: impl rusqlite::ToSql,
         now: i64,
-    ) -> Result<Option<Principal>, AuthError> {
+    ) -> Result<Option<Principal>, DirectoryError> {
         let sql = format!(
             "SELECT t.id, u.name, u.role FROM tokens t JOIN users u ON u.name = t.user
              WHERE {condition} AND t.revoked_at IS NULL
@@ -511,6 +516,14 @@ impl Directory {
             books,
         }))
     }
+}
+
+/// Seconds since the epoch (token expiry and revocation times).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -560,19 +573,19 @@ mod tests {
         assert_eq!(p.access("anything"), Some(Access::Write));
         assert!(matches!(
             d.add_user("Max", Role::Rep, 0),
-            Err(AuthError::BadName(_))
+            Err(DirectoryError::BadName(_))
         ));
         assert!(matches!(
             d.add_user("max", Role::Rep, 0),
-            Err(AuthError::UserExists(_))
+            Err(DirectoryError::UserExists(_))
         ));
         assert!(matches!(
             d.grant("max", "nowhere", Access::Read),
-            Err(AuthError::NoBook(_))
+            Err(DirectoryError::NoBook(_))
         ));
         assert!(matches!(
             d.issue_token("nobody", [0; 32], 0, None),
-            Err(AuthError::NoUser(_))
+            Err(DirectoryError::NoUser(_))
         ));
     }
 }
