@@ -39,6 +39,11 @@ pub enum Command {
     Activity(ActivityCommand),
     /// Your appointments and due tasks
     Agenda(AgendaArgs),
+    /// Log a call, visit, e-mail, meeting or note that already happened, in one line
+    #[command(
+        after_help = "Examples:\n  crm log call --contact 7Hq2 --outcome \"wants a quote\"\n  crm log visit --contact 7Hq2 --at \"yesterday 15:00\" --duration 1h"
+    )]
+    Log(LogArgs),
     /// Relate two contacts or organizations (referred-by, reports-to, colleague, ...)
     Relate(RelateArgs),
     /// List every field that holds concurrent values from different people
@@ -446,14 +451,19 @@ pub struct CheckArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ActivityCommand {
-    /// Add an activity; prints its id
-    Add(ActivityFields),
+    /// Add an activity (with --repeat, a series); prints its id
+    #[command(
+        after_help = "Dates and times may be typed as 2026-12-01T10:00, `tomorrow 10:00`, `monday 14:30`, `+3d`, `2w`, or 31/12/2026 10:00 when `crm config locale` says dmy; each is told back in ISO form.\n\nWith --repeat daily|weekly|monthly --until DATE, every occurrence up to DATE is saved as an activity of its own (one transaction), so each can be moved, done or cancelled alone; the ids of all are printed, the first one first."
+    )]
+    Add(ActivityAdd),
     /// List activities
     List(ActivityListArgs),
     /// Show one activity
     Show(IdArg),
-    /// Change fields of an activity (e.g. `--status done --notes "..."`)
+    /// Change fields of an activity (e.g. `--at "tomorrow 10:00" --location "..."`)
     Edit(ActivityEdit),
+    /// Mark an activity done, optionally saying what came of it
+    Done(DoneArgs),
     /// Remove an activity
     Rm(RmArgs),
 }
@@ -491,12 +501,76 @@ pub struct ActivityFields {
     /// Remind this long before: 30m, 2h, 1d
     #[arg(long)]
     pub remind: Option<String>,
-    /// Outcome notes
+    /// Notes
     #[arg(long)]
     pub notes: Option<String>,
+    /// What came of it, e.g. "sent the price list"
+    #[arg(long)]
+    pub outcome: Option<String>,
     /// The user who owns it [default: you]
     #[arg(long)]
     pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivityAdd {
+    #[command(flatten)]
+    pub fields: ActivityFields,
+    /// Repeat it daily, weekly or monthly (needs --until)
+    #[arg(long, requires = "until")]
+    pub repeat: Option<String>,
+    /// The last day of the series (with --repeat)
+    #[arg(long, requires = "repeat")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoneArgs {
+    /// The activity's id (or a unique prefix of it); `-` reads ids from stdin, one a line
+    pub id: String,
+    /// What came of it, e.g. "ordered 20 units"
+    #[arg(long)]
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogKind {
+    Call,
+    Visit,
+    Email,
+    Meeting,
+    Note,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// What it was
+    #[arg(value_enum)]
+    pub kind: LogKind,
+    /// Who it was with
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// The organization [default: the contact's first]
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub case: Option<String>,
+    /// [default: "Call with NAME", "Visit to NAME", ...]
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// What came of it
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// When it happened [default: now], e.g. `today 9:30`, `yesterday 16:00`
+    #[arg(long)]
+    pub at: Option<String>,
+    /// How long it took, e.g. 30m, 1h
+    #[arg(long)]
+    pub duration: Option<String>,
+    #[arg(long)]
+    pub location: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod demo;
 mod edits;
 mod handover;
 mod init;
+mod log;
 mod merge;
 mod r#move;
 mod network;
@@ -18,6 +19,7 @@ mod page;
 mod report;
 mod review;
 mod rows;
+mod series;
 mod server;
 mod settings;
 mod show;
@@ -38,6 +40,8 @@ pub struct Ctx {
     pub json: bool,
     pub now_ms: i64,
     pub today: chrono::NaiveDate,
+    /// Now in local time, for reading the dates people type (`tomorrow 10:00`).
+    pub now_local: chrono::NaiveDateTime,
 }
 
 impl Ctx {
@@ -50,12 +54,13 @@ impl Ctx {
                 )
             })?,
         };
-        let (now_ms, today) = now()?;
+        let (now_ms, now_local) = now()?;
         Ok(Ctx {
             data_dir,
             json: cli.json,
             now_ms,
-            today,
+            today: now_local.date(),
+            now_local,
         })
     }
 
@@ -69,7 +74,9 @@ impl Ctx {
             });
             b.set_position(done);
         };
-        Ok(Store::open(&self.data_dir, &mut progress)?)
+        let mut store = Store::open(&self.data_dir, &mut progress)?;
+        store.dates.now = self.now_local;
+        Ok(store)
     }
 }
 
@@ -77,8 +84,8 @@ impl Ctx {
 /// demos that need stage histories and report dates to be the same on every run.
 pub const NOW_VAR: &str = "CRM_NOW";
 
-/// Now, in ms since the epoch, and today's local date: the clock's, or `CRM_NOW`'s.
-fn now() -> Result<(i64, chrono::NaiveDate)> {
+/// Now, in ms since the epoch and in local time: the clock's, or `CRM_NOW`'s.
+fn now() -> Result<(i64, chrono::NaiveDateTime)> {
     use chrono::TimeZone;
     match std::env::var(NOW_VAR) {
         Ok(text) if !text.trim().is_empty() => {
@@ -88,11 +95,11 @@ fn now() -> Result<(i64, chrono::NaiveDate)> {
                 .from_local_datetime(&dt)
                 .earliest()
                 .ok_or_else(|| anyhow::anyhow!("{NOW_VAR}: {text} does not exist in local time"))?;
-            Ok((local.timestamp_millis(), dt.date()))
+            Ok((local.timestamp_millis(), dt))
         }
         _ => {
             let now = chrono::Local::now();
-            Ok((now.timestamp_millis(), now.date_naive()))
+            Ok((now.timestamp_millis(), now.naive_local()))
         }
     }
 }
@@ -113,7 +120,16 @@ pub fn new_id() -> DocumentId {
     DocumentId::from_random(bytes)
 }
 
+/// Runs the command; what it noted for stderr is told only if it succeeds.
 pub fn run(cli: Cli) -> Result<()> {
+    let done = dispatch(cli);
+    if done.is_ok() {
+        crate::output::flush_notes();
+    }
+    done
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -122,6 +138,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Case(c) => case::run(&ctx, c),
         Command::Activity(c) => activity::run(&ctx, c),
         Command::Agenda(a) => agenda::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
         Command::Relate(a) => contact::relate(&ctx, a),
         Command::Conflicts => review::conflicts(&ctx),
         Command::Resolve(a) => review::resolve(&ctx, a),

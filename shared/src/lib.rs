@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing in this crate opens a file or a socket, reads the clock or draws
 //! random numbers. Time and randomness are passed in by the caller.
 
+pub mod dates;
 pub mod document_id;
 pub mod heads;
 pub mod model;

@@ -17,6 +17,7 @@ where
     let mut store = ctx.open()?;
     let edits = build(&store)?;
     let record = store.create(kind, new_id(), None, &edits, ctx.now_ms)?;
+    output::flush_notes();
     if ctx.json {
         output::json(&record)
     } else {
@@ -58,6 +59,7 @@ where
         );
     }
     let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
+    output::flush_notes();
     if ctx.json {
         output::json(&record)
     } else {
