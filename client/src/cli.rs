@@ -672,6 +672,18 @@ pub struct ConfigArgs {
     /// Also trust the CA certificate(s) in this PEM file for wss:// (a copy is kept)
     #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    #[command(subcommand)]
+    pub setting: Option<ConfigSetting>,
+}
+
+/// Settings of this data dir alone (not the workspace's: see `crm settings`).
+#[derive(Debug, Subcommand)]
+pub enum ConfigSetting {
+    /// How dates typed with slashes are read: dmy (31/12/2026), mdy (12/31/2026) or iso (refused)
+    Locale {
+        /// dmy, mdy or iso; without it, shows the current one
+        order: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -162,3 +162,56 @@ fn a_weekly_meeting_is_saved_as_one_activity_per_week_until_its_last_day() {
     assert!(err.contains("earlier --until"), "{err}");
     assert_eq!(rows(&json(&crm, &["activity", "list"])).len(), 4);
 }
+
+#[test]
+fn dates_are_typed_as_people_say_them_and_told_back_in_iso_form() {
+    let (crm, org, _) = rep();
+    let (task, err) = ok(
+        &crm,
+        &["activity", "add", "--kind", "task", "--subject", "Send the quote", "--due", "monday"],
+    );
+    assert!(err.contains("due 2026-12-07 (monday)"), "{err}");
+    assert_eq!(json(&crm, &["activity", "show", task.trim()])["due"], "2026-12-07T00:00");
+    for (typed, stored) in [("+3d", "2026-12-07"), ("2w", "2026-12-18"), ("next month", "2027-01-04"), ("tomorrow", "2026-12-05")] {
+        let (case, err) = ok(
+            &crm,
+            &["case", "add", "--title", typed, "--org", &org, "--close-date", typed],
+        );
+        assert!(err.contains(&format!("close date {stored} (")), "{typed}: {err}");
+        assert_eq!(json(&crm, &["case", "show", case.trim()])["close_date"], stored, "{typed}");
+    }
+    // A slashed date is ambiguous until the data dir's locale says which comes first.
+    let err = fail(&crm, &["case", "add", "--title", "Slashed", "--close-date", "31/12/2026"]);
+    assert!(err.contains("crm config locale"), "{err}");
+    ok(&crm, &["config", "locale", "dmy"]);
+    assert_eq!(json(&crm, &["config", "locale"])["locale"], "dmy");
+    let (case, err) = ok(&crm, &["case", "add", "--title", "Slashed", "--close-date", "31/12/2026"]);
+    assert!(err.contains("close date 2026-12-31 (thursday)"), "{err}");
+    assert_eq!(json(&crm, &["case", "show", case.trim()])["close_date"], "2026-12-31");
+    fail(&crm, &["case", "add", "--title", "US date", "--close-date", "12/31/2026"]);
+    ok(&crm, &["config", "locale", "mdy"]);
+    let case = id(&crm, &["case", "add", "--title", "US date", "--close-date", "12/31/2026"]);
+    assert_eq!(json(&crm, &["case", "show", &case])["close_date"], "2026-12-31");
+    let err = fail(&crm, &["config", "locale", "klingon"]);
+    assert!(err.contains("dmy"), "{err}");
+    // Filters take the same forms.
+    let soon = json(&crm, &["case", "list", "--closing-before", "+2d"]);
+    let titles: Vec<&str> = rows(&soon).iter().filter_map(|r| r["title"].as_str()).collect();
+    assert_eq!(titles, ["tomorrow"]);
+    // Nonsense is refused with the forms understood, and nothing is saved.
+    let err = fail(&crm, &["activity", "add", "--kind", "call", "--subject", "x", "--at", "someday"]);
+    assert!(err.contains("tomorrow") && err.contains("+3d"), "{err}");
+}
+
+#[test]
+fn amounts_take_a_thousands_separator_where_it_cannot_be_a_decimal_comma() {
+    let (crm, org, _) = rep();
+    let case = id(&crm, &["case", "add", "--title", "Fleet", "--org", &org, "--amount", "12,000.50"]);
+    let shown = json(&crm, &["case", "show", &case]);
+    assert_eq!(shown["amount"], 1_200_050, "{shown}");
+    ok(&crm, &["case", "edit", &case, "--amount", "1,250,000"]);
+    assert_eq!(json(&crm, &["case", "show", &case])["amount"], 125_000_000);
+    let err = fail(&crm, &["case", "edit", &case, "--amount", "12,50"]);
+    assert!(err.contains("12,50"), "{err}");
+    assert_eq!(json(&crm, &["case", "show", &case])["amount"], 125_000_000);
+}

@@ -10,7 +10,7 @@ use crate::store::{fts_query, Store};
 use anyhow::Result;
 use crm_shared::model::{choice, GRADES};
 use crm_shared::schema::{Edit, Record, Scalar, Settings, StageChange};
-use crm_shared::values::{format_amount, parse_date, Currency};
+use crm_shared::values::{format_amount, Currency};
 use crm_shared::{RecordKind, Stage};
 use rusqlite::types::Value;
 
@@ -126,7 +126,14 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 );
             }
             if let Some(d) = &a.closing_before {
-                filter(&mut sql, "c.close_date <", parse_date(d)?.to_string());
+                let day = store.dates.day(d)?;
+                super::edits::echo(
+                    "closing before",
+                    d,
+                    &day.to_string(),
+                    &crm_shared::dates::describe_day(day),
+                );
+                filter(&mut sql, "c.close_date <", day.to_string());
             }
             if let Some(org) = &a.org {
                 let (org, _) = store.resolve(org, Some(RecordKind::Organization))?;

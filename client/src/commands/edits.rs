@@ -67,7 +67,12 @@ impl<'a> EditBuilder<'a> {
             Some(FieldType::DateTime) => {
                 let at = self.store.dates.moment(text)?;
                 let iso = crm_shared::values::format_datetime(at);
-                echo(name, text, &iso, &dates::describe_moment(at));
+                let described = if text.contains(':') {
+                    dates::describe_moment(at)
+                } else {
+                    dates::describe_day(at.date())
+                };
+                echo(name, text, &iso, &described);
                 iso
             }
             _ => text.clone(),
