@@ -55,7 +55,7 @@ pub enum Command {
     /// Move a record to another book (territory); the server takes the move from a manager or an admin only
     #[command(
         long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).\n\n--all-from BOOK moves every record of a book in one transaction: a manager's or an admin's all; a rep's only into a book they may write, and only records the server never took (such as those made in `default` before the data dir knew its book: the server judges them as new records, by the book they arrive in).",
-        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
+        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm case list --owner bruno --ids | crm move - --book south   (ids from stdin, one transaction)\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
     )]
     Move(BookMoveArgs),
     /// Show or change this data dir's server, token, book and CA certificate
@@ -111,6 +111,9 @@ pub struct InitArgs {
     pub book: Option<String>,
 }
 
+/// The help of an edit's id: one record, or many read from stdin.
+pub const IDS_FROM_STDIN: &str = "With `-` for the id, the ids are read from stdin, one a line (e.g. from `crm case list ... --ids`), and every record is changed in one transaction: all or none (a bad id refuses the batch, naming its line).";
+
 #[derive(Debug, Args)]
 pub struct IdArg {
     /// The record's id (or a unique prefix of it, at least 4 characters)
@@ -140,6 +143,9 @@ pub struct ListArgs {
     /// Show every row
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+    /// Print only the ids, one a line, every row unless --limit (to pipe into `edit -`)
+    #[arg(long)]
+    pub ids: bool,
 }
 
 // ---------------------------------------------------------------- organizations
@@ -193,7 +199,9 @@ pub struct OrgFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct OrgEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: OrgFields,
@@ -292,7 +300,9 @@ pub struct ContactFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct ContactEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: ContactFields,
@@ -394,7 +404,9 @@ pub struct CaseFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct CaseEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: CaseFields,
@@ -427,7 +439,9 @@ pub struct CaseListArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct MoveArgs {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     /// The new stage
     #[arg(long)]
@@ -574,7 +588,9 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct ActivityEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: ActivityFields,
@@ -646,8 +662,9 @@ pub struct ResolveArgs {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["id", "all_from"])))]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct BookMoveArgs {
-    /// The record's id (or a unique prefix of it, at least 4 characters)
+    /// The record's id (or a unique prefix of it, at least 4 characters); `-` reads ids from stdin
     pub id: Option<String>,
     /// Move every record of this book instead (e.g. those made in `default` before the data dir
     /// knew its book), in one transaction

@@ -3,6 +3,7 @@
 
 mod activity;
 mod agenda;
+mod bulk;
 mod case;
 mod config;
 mod contact;

@@ -2,10 +2,9 @@
 //! done, repeating meetings, typing dates as people say them. Time is fixed with `CRM_NOW`
 //! (friday 2026-12-04, 09:00) so "monday" and "tomorrow" mean the same day on every run.
 
-use crm_tests::{expect_clean_failure, expect_ok, rows, Crm};
+use crm_tests::{expect_clean_failure, expect_ok, rows, run_with_stdin, Crm};
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 const NOW: &str = "2026-12-04T09:00";
 
@@ -38,24 +37,11 @@ fn id(crm: &Crm, args: &[&str]) -> String {
     ok(crm, args).0.trim().to_string()
 }
 
-/// Runs `crm ARGS` with `input` on stdin.
-pub fn with_stdin(crm: &Crm, args: &[&str], input: &str) -> Output {
-    let mut child = crm
-        .command()
-        .env("CRM_NOW", NOW)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("crm starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("stdin written");
-    child.wait_with_output().expect("crm ends")
+/// Runs `crm ARGS` at `NOW` with `input` on stdin.
+fn with_stdin(crm: &Crm, args: &[&str], input: &str) -> Output {
+    let mut cmd = crm.command();
+    cmd.env("CRM_NOW", NOW).args(args);
+    run_with_stdin(cmd, input)
 }
 
 /// A rep with an organization and a contact working there; returns (crm, org, contact).
@@ -214,4 +200,56 @@ fn amounts_take_a_thousands_separator_where_it_cannot_be_a_decimal_comma() {
     let err = fail(&crm, &["case", "edit", &case, "--amount", "12,50"]);
     assert!(err.contains("12,50"), "{err}");
     assert_eq!(json(&crm, &["case", "show", &case])["amount"], 125_000_000);
+}
+
+#[test]
+fn ids_piped_from_a_list_are_edited_in_one_transaction_or_not_at_all() {
+    let (crm, org, _) = rep();
+    let mine: Vec<String> = (1..=3)
+        .map(|i| id(&crm, &["case", "add", "--title", &format!("North {i}"), "--org", &org, "--grade", "A"]))
+        .collect();
+    let other = id(&crm, &["case", "add", "--title", "Elsewhere", "--grade", "C"]);
+    let (listed, _) = ok(&crm, &["case", "list", "--grade", "A", "--ids"]);
+    let mut listed_ids: Vec<&str> = listed.lines().collect();
+    listed_ids.sort();
+    let mut want: Vec<&str> = mine.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed_ids, want, "--ids prints the full ids, one a line");
+    // A bad id on line 3 refuses the whole batch: no case changes owner.
+    let bad = format!("{}\n{}\nnot-an-id\n", mine[0], mine[1]);
+    let out = with_stdin(&crm, &["case", "edit", "-", "--owner", "bruno"], &bad);
+    let err = expect_clean_failure(&["case", "edit", "-"], out);
+    assert!(err.contains("line 3"), "{err}");
+    let owners = |crm: &Crm| -> Vec<String> {
+        rows(&json(crm, &["case", "list"]))
+            .iter()
+            .map(|r| format!("{}={}", r["title"].as_str().unwrap_or(""), r["owner"].as_str().unwrap_or("")))
+            .collect()
+    };
+    assert!(owners(&crm).iter().all(|o| o.ends_with("=ana")), "{:?}", owners(&crm));
+    // The ids of the list, piped in: all three change, the other case does not.
+    let out = with_stdin(&crm, &["case", "edit", "-", "--owner", "bruno"], &listed);
+    let printed = expect_ok(&["case", "edit", "-"], out);
+    assert_eq!(printed.lines().count(), 3, "{printed}");
+    let mut now = owners(&crm);
+    now.sort();
+    assert_eq!(now, ["Elsewhere=ana", "North 1=bruno", "North 2=bruno", "North 3=bruno"]);
+    // Stage moves and book moves take ids the same way.
+    let out = with_stdin(&crm, &["case", "move", "-", "--stage", "proposal"], &listed);
+    expect_ok(&["case", "move", "-"], out);
+    let stages: Vec<&str> = mine.iter().map(|_| "proposal").collect();
+    let got: Vec<String> = mine
+        .iter()
+        .map(|c| json(&crm, &["case", "show", c])["stage"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(got, stages);
+    assert_eq!(json(&crm, &["case", "show", &other])["stage"], "prospecting");
+    let out = with_stdin(&crm, &["move", "-", "--book", "south"], &listed);
+    expect_ok(&["move", "-"], out);
+    assert_eq!(json(&crm, &["case", "show", &mine[2]])["book"], "south");
+    assert_eq!(json(&crm, &["case", "show", &other])["book"], "default");
+    // Nothing on stdin is refused, saying how to pipe ids in.
+    let out = with_stdin(&crm, &["case", "edit", "-", "--grade", "B"], "");
+    let err = expect_clean_failure(&["case", "edit", "-"], out);
+    assert!(err.contains("--ids"), "{err}");
 }

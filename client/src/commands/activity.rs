@@ -89,6 +89,9 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             let page = Page::new(ctx, &a.list);
             let listed = format!("{sql} ORDER BY at DESC, id{}", page.sql());
             let rows = rows(&store, &listed, &params)?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }

@@ -163,6 +163,9 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "probability",
             ];
             let rows = query(&store, &listed, &params, &cols)?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }
@@ -201,7 +204,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     if to == Stage::Lost && reason.is_none() {
         anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
     }
-    let mut warning = None;
+    let mut warnings = Vec::new();
     show::edit(ctx, KIND, &m.id, |store, r| {
         let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
         if from == Some(to) {
@@ -221,10 +224,10 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
                 .map(|st| format!("{} ({})", st.key, st.title))
                 .collect();
             if !undone.is_empty() {
-                warning = Some(format!(
+                warnings.push(format!(
                     "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
                     undone.join(", "),
-                    m.id
+                    output::short_id(&r.id.to_string())
                 ));
             }
         }
@@ -263,7 +266,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
         }
         Ok(edits)
     })?;
-    if let Some(w) = warning {
+    for w in warnings {
         eprintln!("{w}");
     }
     Ok(())
