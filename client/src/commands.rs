@@ -5,6 +5,7 @@ mod activity;
 mod agenda;
 mod bulk;
 mod case;
+mod changes;
 mod config;
 mod contact;
 mod demo;

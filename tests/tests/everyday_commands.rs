@@ -253,3 +253,29 @@ fn ids_piped_from_a_list_are_edited_in_one_transaction_or_not_at_all() {
     let err = expect_clean_failure(&["case", "edit", "-"], out);
     assert!(err.contains("--ids"), "{err}");
 }
+
+#[test]
+fn history_shows_each_fields_old_and_new_value_and_a_short_diff_of_text() {
+    let (crm, _, contact) = rep();
+    ok(&crm, &["contact", "edit", &contact, "--title", "CFO", "--notes", "Met at the fair"]);
+    ok(&crm, &["contact", "edit", &contact, "--title", "Finance Director", "--notes", "Met at the Lisbon fair"]);
+    let (table, _) = ok(&crm, &["history", &contact]);
+    assert!(table.contains("CFO -> Finance Director"), "{table}");
+    assert!(table.contains("Met at the {+Lisbon+} fair"), "{table}");
+    let entries = json(&crm, &["history", &contact]);
+    let last = &entries[entries.as_array().map_or(0, |a| a.len() - 1)];
+    let change = |field: &str| {
+        last["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["field"] == field))
+            .cloned()
+            .unwrap_or_else(|| panic!("the last change names {field}: {last}"))
+    };
+    assert_eq!(change("title")["before"], "CFO");
+    assert_eq!(change("title")["after"], "Finance Director");
+    assert_eq!(change("notes")["before"], "Met at the fair");
+    assert_eq!(change("notes")["after"], "Met at the Lisbon fair");
+    assert_eq!(change("notes")["diff"], "Met at the {+Lisbon+} fair");
+    // The first change made the record: every field from nothing.
+    assert_eq!(entries[0]["changes"][0]["before"], "");
+}
