@@ -86,6 +86,19 @@ pub enum Command {
     Handover(HandoverArgs),
     /// Reports on the pipeline, as of now or any earlier date
     Report(ReportArgs),
+    /// Saved views: a list command with its flags, kept under a name
+    #[command(
+        long_about = "Saved views: a list command with its flags, kept under a name in this data dir (views.json, not shared with the team).\n\n  crm view save NAME COMMAND...   save a list command (org/contact/case/activity list, agenda, report)\n  crm view NAME [FLAGS...]        run it (flags given here are added to the saved ones)\n  crm view list                   the saved views\n  crm view rm NAME                forget one",
+        after_help = "Examples:\n  crm view save closing case list --open --mine --closing this-month\n  crm view closing\n  crm view closing --json"
+    )]
+    View(ViewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// `save NAME COMMAND...`, `list`, `rm NAME`, or a view's NAME [FLAGS...]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -436,6 +449,15 @@ pub struct CaseListArgs {
     /// Only cases expected to close before this date
     #[arg(long)]
     pub closing_before: Option<String>,
+    /// Only open cases (not won or lost)
+    #[arg(long)]
+    pub open: bool,
+    /// Only your cases (this data dir's user)
+    #[arg(long, conflicts_with = "owner")]
+    pub mine: bool,
+    /// Only cases expected to close in this-month, next-month, this-quarter, next-quarter or this-year
+    #[arg(long, value_name = "PERIOD")]
+    pub closing: Option<String>,
 }
 
 #[derive(Debug, Args)]

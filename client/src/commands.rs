@@ -28,6 +28,7 @@ mod show;
 mod sync;
 pub use sync::{RecordsRefused, EXIT_REFUSED};
 mod timeline;
+mod view;
 
 use crate::cli::{Cli, Command};
 use crate::store::Store;
@@ -154,5 +155,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Settings(c) => settings::run(&ctx, c),
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::View(a) => view::run(&ctx, a),
     }
 }

@@ -123,6 +123,34 @@ pub fn occurrences(
     Some(out)
 }
 
+/// The days of a named period around `today`, as `[first, end)`: `this-month`, `next-month`,
+/// `this-quarter`, `next-quarter`, `this-year`.
+pub fn period(name: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), ValueError> {
+    let month_start = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1);
+    let this_month = month_start(today.year(), today.month());
+    let quarter = month_start(today.year(), (today.month() - 1) / 3 * 3 + 1);
+    let (first, months) = match name.trim().to_ascii_lowercase().as_str() {
+        "this-month" => (this_month, 1),
+        "next-month" => (this_month.and_then(|d| d.checked_add_months(Months::new(1))), 1),
+        "this-quarter" => (quarter, 3),
+        "next-quarter" => (quarter.and_then(|d| d.checked_add_months(Months::new(3))), 3),
+        "this-year" => (month_start(today.year(), 1), 12),
+        _ => {
+            return Err(ValueError::Choice {
+                field: "period",
+                value: name.to_string(),
+                expected: "this-month, next-month, this-quarter, next-quarter, this-year".into(),
+            })
+        }
+    };
+    let overflow = || ValueError::Date(name.to_string());
+    let first = first.ok_or_else(overflow)?;
+    let end = first
+        .checked_add_months(Months::new(months))
+        .ok_or_else(overflow)?;
+    Ok((first, end))
+}
+
 /// Why a typed date was refused: the message lists the forms understood.
 fn bad(text: &str, order: DateOrder) -> ValueError {
     let local = match order {
@@ -391,6 +419,20 @@ mod tests {
         assert_eq!(occurrences(first, Repeat::Daily, until, 10), None);
         let before = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         assert_eq!(occurrences(first, Repeat::Daily, before, 10), Some(vec![]));
+    }
+
+    #[test]
+    fn periods_are_whole_months_and_quarters() {
+        let p = |name: &str| {
+            let (a, b) = period(name, today()).unwrap();
+            format!("{a}..{b}")
+        };
+        assert_eq!(p("this-month"), "2026-12-01..2027-01-01");
+        assert_eq!(p("next-month"), "2027-01-01..2027-02-01");
+        assert_eq!(p("this-quarter"), "2026-10-01..2027-01-01");
+        assert_eq!(p("next-quarter"), "2027-01-01..2027-04-01");
+        assert_eq!(p("this-year"), "2026-01-01..2027-01-01");
+        assert!(period("someday", today()).is_err());
     }
 
     proptest! {

@@ -279,3 +279,58 @@ fn history_shows_each_fields_old_and_new_value_and_a_short_diff_of_text() {
     // The first change made the record: every field from nothing.
     assert_eq!(entries[0]["changes"][0]["before"], "");
 }
+
+#[test]
+fn saved_views_keep_a_list_with_its_flags_in_the_data_dir() {
+    let (crm, org, _) = rep();
+    let add = |title: &str, extra: &[&str]| {
+        let mut args = vec!["case", "add", "--title", title, "--org", &org];
+        args.extend_from_slice(extra);
+        id(&crm, &args)
+    };
+    add("Mine this month", &["--close-date", "2026-12-20"]);
+    add("Mine next month", &["--close-date", "2027-01-15"]);
+    add("Bruno's this month", &["--close-date", "2026-12-21", "--owner", "bruno"]);
+    let won = add("Mine won this month", &["--close-date", "2026-12-22"]);
+    ok(&crm, &["case", "move", &won, "--stage", "won"]);
+    let titles = |list: &Value| -> Vec<String> {
+        let mut t: Vec<String> = rows(list)
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or("").to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let listed = json(&crm, &["case", "list", "--open", "--mine", "--closing", "this-month"]);
+    assert_eq!(titles(&listed), ["Mine this month"]);
+    assert_eq!(
+        titles(&json(&crm, &["case", "list", "--open", "--closing", "this-quarter"])),
+        ["Bruno's this month", "Mine this month"]
+    );
+    assert_eq!(
+        titles(&json(&crm, &["case", "list", "--mine", "--closing", "next-month"])),
+        ["Mine next month"]
+    );
+    let err = fail(&crm, &["case", "list", "--closing", "someday"]);
+    assert!(err.contains("this-month"), "{err}");
+
+    let (_, said) = ok(&crm, &["view", "save", "closing", "case", "list", "--open", "--mine", "--closing", "this-month"]);
+    assert!(said.contains("crm view closing"), "{said}");
+    assert!(crm.dir().join("views.json").exists(), "kept in the data dir");
+    assert_eq!(json(&crm, &["view", "closing"]), listed);
+    // Flags given when running it are added to the saved ones.
+    let (table, _) = ok(&crm, &["view", "closing"]);
+    assert!(table.contains("Mine this month") && !table.contains("next month"), "{table}");
+    assert_eq!(rows(&json(&crm, &["view", "closing", "--grade", "A"])).len(), 0);
+    let views = json(&crm, &["view", "list"]);
+    assert_eq!(views["closing"][0], "case");
+    // Only list commands are views; a bad flag is caught when saving.
+    let err = fail(&crm, &["view", "save", "oops", "case", "add", "--title", "x"]);
+    assert!(err.contains("a view holds a list"), "{err}");
+    let err = fail(&crm, &["view", "save", "oops", "case", "list", "--nope"]);
+    assert!(err.contains("--nope"), "{err}");
+    let err = fail(&crm, &["view", "nope"]);
+    assert!(err.contains("closing"), "the error names the saved views: {err}");
+    ok(&crm, &["view", "rm", "closing"]);
+    fail(&crm, &["view", "closing"]);
+}

@@ -110,6 +110,17 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             if let Some(o) = &a.owner {
                 filter(&mut sql, "c.owner =", o.clone());
             }
+            if a.mine {
+                filter(&mut sql, "c.owner =", store.identity.user.clone());
+            }
+            if a.open {
+                sql.push_str(" AND c.stage NOT IN ('won', 'lost')");
+            }
+            if let Some(p) = &a.closing {
+                let (first, end) = crm_shared::dates::period(p, ctx.today)?;
+                filter(&mut sql, "c.close_date >=", first.to_string());
+                filter(&mut sql, "c.close_date <", end.to_string());
+            }
             if let Some(g) = &a.grade {
                 filter(
                     &mut sql,
