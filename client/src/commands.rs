@@ -20,6 +20,7 @@ mod org;
 mod page;
 mod report;
 mod review;
+mod roles;
 mod rows;
 mod series;
 mod server;

@@ -20,6 +20,9 @@ pub fn run(ctx: &Ctx, a: HandoverArgs) -> Result<()> {
         anyhow::bail!("--from and --to name the same user");
     }
     let mut store = ctx.open()?;
+    if from != store.identity.user {
+        super::roles::require_manager(ctx, &store, "hands over another rep's work")?;
+    }
     store.warn_if_unknown_user(&to)?;
     let mut sql = String::from(
         "SELECT id, at, kind, subject FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status = 'planned'",

@@ -59,18 +59,22 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         .as_ref()
         .is_none_or(|g| g.may_write(&store.identity.book));
     let record = if writable {
-        Some(store.create(
+        let mut edits = vec![Edit::parse_set(
             RecordKind::User,
-            new_id(),
-            None,
-            &[Edit::parse_set(
+            "name",
+            &name,
+            crm_shared::values::Currency::EUR,
+        )?];
+        // The role the server gave, so the team's laptops can say who is a manager.
+        if let Some(role) = grants.as_ref().and_then(|g| g.role) {
+            edits.push(Edit::parse_set(
                 RecordKind::User,
-                "name",
-                &name,
+                "role",
+                role.as_str(),
                 crm_shared::values::Currency::EUR,
-            )?],
-            ctx.now_ms,
-        )?)
+            )?);
+        }
+        Some(store.create(RecordKind::User, new_id(), None, &edits, ctx.now_ms)?)
     } else {
         None
     };

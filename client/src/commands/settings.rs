@@ -57,15 +57,7 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
     };
     // The server takes settings changes from managers and admins only: a rep's is refused here,
     // not saved and refused at every sync. Unknown grants (never synced, an open server) allow it.
-    if let Some(grants) = super::server::kept_grants(&ctx.data_dir)? {
-        if !grants.may_change_settings() {
-            anyhow::bail!(
-                "only a manager or an admin changes the workspace settings, and {} is a rep on {}: ask your manager; nothing was saved",
-                grants.user.as_deref().unwrap_or("this user"),
-                store.identity.server.as_deref().unwrap_or("the server")
-            );
-        }
-    }
+    super::roles::require_manager(ctx, &store, "changes the workspace settings")?;
     let settings = store.edit_settings(&edits, ctx.now_ms)?;
     if ctx.json {
         return output::json(&settings);
