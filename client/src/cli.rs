@@ -808,6 +808,29 @@ pub enum SettingsCommand {
     },
     /// Add or change (or with --remove drop) a playbook step of a stage
     Step(StepArgs),
+    /// Set (or with --remove drop) an exchange rate: 1 CODE is RATE of the base currency
+    #[command(
+        after_help = "A rate holds from its date until a later rate of the same pair. Reports total their amounts in the base currency with the latest rate on or before the report's day (today, or --as-of), and say which rates they used.\n\nExamples:\n  crm settings rate USD 0.92                  (1 USD = 0.92 EUR from today)\n  crm settings rate GBP 1.17 --date 2026-01-01"
+    )]
+    Rate(RateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    /// ISO 4217 code of the currency converted, e.g. USD
+    pub code: String,
+    /// What 1 of it is worth in the base currency (or --to), e.g. 0.92
+    #[arg(required_unless_present = "remove", allow_hyphen_values = true)]
+    pub rate: Option<String>,
+    /// The currency the rate is in [default: the base currency]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The day the rate holds from [default: today]
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Drop the rate of that day
+    #[arg(long, conflicts_with = "rate")]
+    pub remove: bool,
 }
 
 #[derive(Debug, Args)]

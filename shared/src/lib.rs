@@ -8,6 +8,7 @@ pub mod document_id;
 pub mod heads;
 pub mod model;
 pub mod protocol;
+pub mod rates;
 pub mod schema;
 pub mod sync;
 pub mod values;

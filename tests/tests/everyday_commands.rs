@@ -334,3 +334,61 @@ fn saved_views_keep_a_list_with_its_flags_in_the_data_dir() {
     ok(&crm, &["view", "rm", "closing"]);
     fail(&crm, &["view", "closing"]);
 }
+
+#[test]
+fn reports_total_in_the_base_currency_at_the_dated_rates_and_say_which() {
+    let (crm, org, _) = rep();
+    for (title, amount, currency) in [("Euro deal", "1000", "EUR"), ("Dollar deal", "1,000.00", "USD"), ("Pound deal", "500", "GBP")] {
+        let case = id(&crm, &["case", "add", "--title", title, "--org", &org, "--amount", amount, "--currency", currency]);
+        ok(&crm, &["case", "move", &case, "--stage", "won"]);
+    }
+    ok(&crm, &["case", "add", "--title", "Open dollars", "--org", &org, "--amount", "2000", "--currency", "USD"]);
+    // No rates: totals stay per currency, as before.
+    let plain = json(&crm, &["report", "revenue"]);
+    assert!(rows(&plain["rows"]).iter().all(|r| r["month"] != "total in EUR"), "{plain}");
+
+    ok(&crm, &["settings", "rate", "USD", "0.90", "--date", "2026-01-01"]);
+    ok(&crm, &["settings", "rate", "USD", "0.92", "--date", "2026-12-01"]);
+    let shown = json(&crm, &["settings", "show"]);
+    assert_eq!(rows(&shown["rates"]).len(), 2, "{shown}");
+    let revenue = json(&crm, &["report", "revenue"]);
+    let total = |report: &Value, group: &str, key: &str| {
+        rows(&report["rows"])
+            .iter()
+            .find(|r| r[group] == "total in EUR")
+            .unwrap_or_else(|| panic!("a total in EUR: {report}"))[key]
+            .clone()
+    };
+    // 1000.00 EUR + 1000.00 USD at 0.92; the pounds have no rate and are left out, with a warning.
+    assert_eq!(total(&revenue, "month", "revenue"), 192_000);
+    assert_eq!(total(&revenue, "month", "cases"), 2);
+    let notes = revenue["notes"].to_string();
+    assert!(notes.contains("1 USD = 0.92 EUR (2026-12-01)"), "{notes}");
+    let warnings = revenue["warnings"].to_string();
+    assert!(warnings.contains("GBP") && warnings.contains("left out"), "{warnings}");
+    // The original currencies stay in the report beside the converted total.
+    let currencies: Vec<&str> = rows(&revenue["rows"])
+        .iter()
+        .filter(|r| r["month"] == "total")
+        .filter_map(|r| r["currency"].as_str())
+        .collect();
+    assert_eq!(currencies, ["EUR", "GBP", "USD"]);
+
+    ok(&crm, &["settings", "rate", "GBP", "1.17", "--date", "2026-06-01"]);
+    let revenue = json(&crm, &["report", "revenue"]);
+    assert_eq!(total(&revenue, "month", "revenue"), 100_000 + 92_000 + 58_500);
+    assert_eq!(revenue["warnings"], serde_json::json!([]));
+    // The pipeline converts its open value the same way, and the table says so.
+    let pipeline = json(&crm, &["report", "pipeline"]);
+    assert_eq!(total(&pipeline, "stage", "value"), 184_000);
+    let (table, _) = ok(&crm, &["report", "pipeline"]);
+    assert!(table.contains("total in EUR") && table.contains("1840.00"), "{table}");
+    assert!(table.contains("1 USD = 0.92 EUR (2026-12-01)"), "{table}");
+    // A rate is exact: nonsense is refused, and a removed rate is gone.
+    let err = fail(&crm, &["settings", "rate", "USD", "-1"]);
+    assert!(err.contains("exchange rate"), "{err}");
+    fail(&crm, &["settings", "rate", "EUR", "1"]);
+    ok(&crm, &["settings", "rate", "USD", "--remove", "--date", "2026-12-01"]);
+    let revenue = json(&crm, &["report", "revenue"]);
+    assert_eq!(total(&revenue, "month", "revenue"), 100_000 + 90_000 + 58_500);
+}
