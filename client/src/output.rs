@@ -168,25 +168,6 @@ pub fn print_section(title: &str, header: &[&str], rows: Vec<Vec<String>>, empty
     print_rows(header, rows, empty);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The fast path only runs when it matches comfy-table; this keeps it in use.
-    #[test]
-    fn plain_rendering_matches_the_table_style() {
-        let header = ["ID", "DUE", "", "KIND"];
-        let rows: Vec<Vec<String>> = vec![
-            vec!["abc".into(), "2026-01-02".into(), "".into(), "call".into()],
-            vec!["abcdefghij".into(), "".into(), "".into(), "meeting".into()],
-        ];
-        let widths = column_widths(&header, &rows);
-        let mut t = table(&header);
-        t.force_no_tty().add_rows(rows.clone());
-        assert_eq!(t.to_string(), render_plain(&header, &widths, &rows));
-    }
-}
-
 /// Lines told on stderr once the command has succeeded (how typed dates were read): a failing
 /// command prints its one error line alone.
 static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -204,5 +185,24 @@ pub fn flush_notes() {
         for line in notes.drain(..) {
             eprintln!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path only runs when it matches comfy-table; this keeps it in use.
+    #[test]
+    fn plain_rendering_matches_the_table_style() {
+        let header = ["ID", "DUE", "", "KIND"];
+        let rows: Vec<Vec<String>> = vec![
+            vec!["abc".into(), "2026-01-02".into(), "".into(), "call".into()],
+            vec!["abcdefghij".into(), "".into(), "".into(), "meeting".into()],
+        ];
+        let widths = column_widths(&header, &rows);
+        let mut t = table(&header);
+        t.force_no_tty().add_rows(rows.clone());
+        assert_eq!(t.to_string(), render_plain(&header, &widths, &rows));
     }
 }

@@ -131,9 +131,15 @@ pub fn period(name: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), Va
     let quarter = month_start(today.year(), (today.month() - 1) / 3 * 3 + 1);
     let (first, months) = match name.trim().to_ascii_lowercase().as_str() {
         "this-month" => (this_month, 1),
-        "next-month" => (this_month.and_then(|d| d.checked_add_months(Months::new(1))), 1),
+        "next-month" => (
+            this_month.and_then(|d| d.checked_add_months(Months::new(1))),
+            1,
+        ),
         "this-quarter" => (quarter, 3),
-        "next-quarter" => (quarter.and_then(|d| d.checked_add_months(Months::new(3))), 3),
+        "next-quarter" => (
+            quarter.and_then(|d| d.checked_add_months(Months::new(3))),
+            3,
+        ),
         "this-year" => (month_start(today.year(), 1), 12),
         _ => {
             return Err(ValueError::Choice {
@@ -302,7 +308,10 @@ fn local(t: &str, order: DateOrder) -> Option<Option<NaiveDate>> {
     if parts.len() != 3 || !parts.iter().all(|p| !p.is_empty() && p.len() <= 4) {
         return None;
     }
-    let nums: Vec<u32> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let nums: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     if parts[2].len() != 4 {
         return Some(None);
     }
@@ -371,7 +380,10 @@ mod tests {
         assert_eq!(day("01/02/2026", DateOrder::DayFirst), "2026-02-01");
         assert_eq!(day("01/02/2026", DateOrder::MonthFirst), "2026-01-02");
         let refused = parse_day("31/12/2026", today(), DateOrder::Iso).unwrap_err();
-        assert!(refused.to_string().contains("crm config locale"), "{refused}");
+        assert!(
+            refused.to_string().contains("crm config locale"),
+            "{refused}"
+        );
         assert!(parse_day("12/31/2026", today(), DateOrder::DayFirst).is_err());
         assert!(parse_day("31/12/26", today(), DateOrder::DayFirst).is_err());
         assert!(parse_day("soon", today(), DateOrder::DayFirst).is_err());
@@ -411,7 +423,12 @@ mod tests {
             .collect();
         assert_eq!(
             monthly,
-            ["2026-01-31T09:00", "2026-02-28T09:00", "2026-03-31T09:00", "2026-04-30T09:00"]
+            [
+                "2026-01-31T09:00",
+                "2026-02-28T09:00",
+                "2026-03-31T09:00",
+                "2026-04-30T09:00"
+            ]
         );
         let weekly = occurrences(first, Repeat::Weekly, until, 100).unwrap();
         assert_eq!(weekly.len(), 13);

@@ -24,7 +24,9 @@ impl Rate {
         let bad = || ValueError::Choice {
             field: "exchange rate",
             value: text.to_string(),
-            expected: format!("a positive decimal number with at most {MAX_SCALE} decimals, like 0.92"),
+            expected: format!(
+                "a positive decimal number with at most {MAX_SCALE} decimals, like 0.92"
+            ),
         };
         let (int, frac) = t.split_once('.').unwrap_or((t, ""));
         let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
@@ -69,7 +71,11 @@ impl Rate {
 
 impl std::fmt::Display for Rate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let digits = format!("{:0>width$}", self.mantissa, width = self.scale as usize + 1);
+        let digits = format!(
+            "{:0>width$}",
+            self.mantissa,
+            width = self.scale as usize + 1
+        );
         let (int, frac) = digits.split_at(digits.len() - self.scale as usize);
         if frac.is_empty() {
             write!(f, "{int}")
@@ -100,7 +106,10 @@ impl ExchangeRate {
 
     /// How a report says it used this rate: `1 USD = 0.92 EUR (2026-12-01)`.
     pub fn describe(&self) -> String {
-        format!("1 {} = {} {} ({})", self.from, self.rate, self.to, self.date)
+        format!(
+            "1 {} = {} {} ({})",
+            self.from, self.rate, self.to, self.date
+        )
     }
 }
 
@@ -168,9 +177,15 @@ mod tests {
         }
         let r = Rate::parse("0.92").unwrap();
         // 1000.00 USD at 0.92 is 920.00 EUR.
-        assert_eq!(r.convert(100_000, cur("USD"), cur("EUR"), false), Some(92_000));
+        assert_eq!(
+            r.convert(100_000, cur("USD"), cur("EUR"), false),
+            Some(92_000)
+        );
         // 920.00 EUR at the inverse of 0.92 is 1000.00 USD.
-        assert_eq!(r.convert(92_000, cur("EUR"), cur("USD"), true), Some(100_000));
+        assert_eq!(
+            r.convert(92_000, cur("EUR"), cur("USD"), true),
+            Some(100_000)
+        );
         // Between exponents: 1500 JPY at 0.0062 EUR is 9.30 EUR.
         let jpy = Rate::parse("0.0062").unwrap();
         assert_eq!(jpy.convert(1500, cur("JPY"), cur("EUR"), false), Some(930));
@@ -188,16 +203,28 @@ mod tests {
             rate("EUR", "GBP", "2026-01-01", "0.80"),
         ];
         let (usd, eur, gbp) = (cur("USD"), cur("EUR"), cur("GBP"));
-        let c = convert(&rates, 100_000, usd, eur, day("2026-03-01")).unwrap().unwrap();
+        let c = convert(&rates, 100_000, usd, eur, day("2026-03-01"))
+            .unwrap()
+            .unwrap();
         assert_eq!((c.minor, c.rate.date.as_str()), (90_000, "2026-01-01"));
-        let c = convert(&rates, 100_000, usd, eur, day("2026-12-01")).unwrap().unwrap();
+        let c = convert(&rates, 100_000, usd, eur, day("2026-12-01"))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.minor, 95_000);
         assert_eq!(c.rate.describe(), "1 USD = 0.95 EUR (2026-06-01)");
         // GBP -> EUR through the inverse of EUR -> GBP.
-        let c = convert(&rates, 80_000, gbp, eur, day("2026-12-01")).unwrap().unwrap();
+        let c = convert(&rates, 80_000, gbp, eur, day("2026-12-01"))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.minor, 100_000);
         assert_eq!(convert(&rates, 100, usd, eur, day("2025-12-31")), None);
-        assert_eq!(convert(&rates, 100, cur("JPY"), eur, day("2026-12-31")), None);
-        assert_eq!(convert(&rates, 100, eur, eur, day("2026-12-31")), Some(None));
+        assert_eq!(
+            convert(&rates, 100, cur("JPY"), eur, day("2026-12-31")),
+            None
+        );
+        assert_eq!(
+            convert(&rates, 100, eur, eur, day("2026-12-31")),
+            Some(None)
+        );
     }
 }

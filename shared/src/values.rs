@@ -357,7 +357,10 @@ mod tests {
         assert!(parse_amount("1,2,3", eur).is_err());
         assert!(parse_amount("12.000,50", eur).is_err());
         let kwd = Currency::parse("KWD").unwrap();
-        assert!(parse_amount("1,500", kwd).is_err(), "a decimal comma for a 3-decimal currency");
+        assert!(
+            parse_amount("1,500", kwd).is_err(),
+            "a decimal comma for a 3-decimal currency"
+        );
         assert_eq!(parse_amount("1,500.250", kwd), Ok(1_500_250));
         assert!(parse_amount("", eur).is_err());
         assert!(parse_amount(".", eur).is_err());

@@ -79,7 +79,14 @@ fn a_rep_cannot_hand_over_another_reps_work_and_is_told_who_can() {
     let (ana, max) = north_team(&server);
     let bruno = server.device("bruno", "north", &server.token("bruno"));
     let visit = bruno.add(&[
-        "activity", "add", "--kind", "visit", "--subject", "Plant tour", "--at", "2026-12-10T10:00",
+        "activity",
+        "add",
+        "--kind",
+        "visit",
+        "--subject",
+        "Plant tour",
+        "--at",
+        "2026-12-10T10:00",
     ]);
     bruno.ok(&["sync"]);
     max.ok(&["sync"]);
@@ -88,12 +95,24 @@ fn a_rep_cannot_hand_over_another_reps_work_and_is_told_who_can() {
     let err = ana.fail(&["handover", "--from", "bruno", "--to", "ana"]);
     let said = message(&err);
     assert!(said.contains("only a manager or an admin"), "{err}");
-    assert!(said.contains("ana is a rep") && said.contains("ask max"), "{err}");
+    assert!(
+        said.contains("ana is a rep") && said.contains("ask max"),
+        "{err}"
+    );
     assert_eq!(ana.json(&["activity", "show", &visit])["owner"], "bruno");
     let err = ana.fail(&["settings", "probability", "proposal", "30"]);
     assert!(message(&err).contains("ask max"), "{err}");
     // Her own work she may hand over.
-    ana.add(&["activity", "add", "--kind", "call", "--subject", "Mine", "--at", "2026-12-11T09:00"]);
+    ana.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "call",
+        "--subject",
+        "Mine",
+        "--at",
+        "2026-12-11T09:00",
+    ]);
     ana.ok(&["handover", "--from", "ana", "--to", "bruno"]);
     // The manager may; the rep receives the handover.
     max.ok(&["handover", "--from", "bruno", "--to", "ana"]);
@@ -106,8 +125,16 @@ fn a_rep_cannot_hand_over_another_reps_work_and_is_told_who_can() {
 fn a_laptop_that_never_learned_its_role_allows_a_handover_as_before() {
     let offline = Crm::init("ana");
     offline.add(&[
-        "activity", "add", "--kind", "visit", "--subject", "Tour", "--at", "2026-12-10T10:00",
-        "--owner", "bruno",
+        "activity",
+        "add",
+        "--kind",
+        "visit",
+        "--subject",
+        "Tour",
+        "--at",
+        "2026-12-10T10:00",
+        "--owner",
+        "bruno",
     ]);
     let out = offline.ok(&["handover", "--from", "bruno", "--to", "ana"]);
     assert!(out.contains("Handed 1 activities"), "{out}");

@@ -103,7 +103,11 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
 
 /// `crm activity done ID [--outcome TEXT]`.
 fn done(ctx: &Ctx, d: DoneArgs) -> Result<()> {
-    let outcome = d.outcome.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    let outcome = d
+        .outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
     show::edit(ctx, KIND, &d.id, |_, r| {
         let already = r.str("status") == Some("done");
         if already && outcome.is_none() {

@@ -31,7 +31,12 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     let first = match &a.date {
         Some(d) => {
             let day = store.dates.day(d)?;
-            super::edits::echo("date", d, &day.to_string(), &crm_shared::dates::describe_day(day));
+            super::edits::echo(
+                "date",
+                d,
+                &day.to_string(),
+                &crm_shared::dates::describe_day(day),
+            );
             day
         }
         None => ctx.today,
@@ -86,14 +91,18 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     };
     println!("Agenda of {user}, {span}");
     output::print_rows(
-        &["ID", "WHEN", "UNTIL", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE"],
+        &[
+            "ID", "WHEN", "UNTIL", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE",
+        ],
         items,
         "Nothing planned.",
     );
     if !overdue.is_empty() {
         println!("\nOverdue tasks ({})", overdue.len());
         output::print_rows(
-            &["ID", "DUE", "", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE"],
+            &[
+                "ID", "DUE", "", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE",
+            ],
             overdue,
             "",
         );

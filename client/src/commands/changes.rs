@@ -110,7 +110,11 @@ pub fn word_diff(old: &str, new: &str) -> String {
 /// An unchanged run of words between changes, cut to a few words next to each change.
 fn squeeze(run: &[&str], first: bool, last: bool) -> String {
     const CONTEXT: usize = 3;
-    let words: Vec<&str> = run.iter().copied().filter(|w| !w.trim().is_empty()).collect();
+    let words: Vec<&str> = run
+        .iter()
+        .copied()
+        .filter(|w| !w.trim().is_empty())
+        .collect();
     let head = if first { 0 } else { CONTEXT };
     let tail = if last { 0 } else { CONTEXT };
     if words.len() <= head + tail {

@@ -139,7 +139,9 @@ fn locale(ctx: &Ctx, store: &mut crate::store::Store, order: Option<&str>) -> Re
         return output::json(&serde_json::json!({ "locale": order.as_str() }));
     }
     let example = match order {
-        DateOrder::Iso => "dates are typed 2026-12-31 (or today, monday, +3d); 31/12/2026 is refused as ambiguous",
+        DateOrder::Iso => {
+            "dates are typed 2026-12-31 (or today, monday, +3d); 31/12/2026 is refused as ambiguous"
+        }
         DateOrder::DayFirst => "31/12/2026 is the 31st of December",
         DateOrder::MonthFirst => "12/31/2026 is the 31st of December",
     };

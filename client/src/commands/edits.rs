@@ -3,8 +3,8 @@
 use crate::cli::EditCommon;
 use crate::store::Store;
 use crate::StoreError;
-use crm_shared::schema::{field, Edit, FieldType, Record, Scalar};
 use crm_shared::dates;
+use crm_shared::schema::{field, Edit, FieldType, Record, Scalar};
 use crm_shared::values::Currency;
 use crm_shared::RecordKind;
 

@@ -22,7 +22,12 @@ pub fn add(ctx: &Ctx, f: &ActivityFields, every: &str, until: &str) -> Result<()
     let every = Repeat::parse(every)?;
     let mut store = ctx.open()?;
     let until_day = store.dates.day(until)?;
-    super::edits::echo("until", until, &until_day.to_string(), &describe_day(until_day));
+    super::edits::echo(
+        "until",
+        until,
+        &until_day.to_string(),
+        &describe_day(until_day),
+    );
     let base = edits(&store, f, None)?;
     let moment = |field: &str| {
         base.iter().rev().find_map(|e| match e {
@@ -63,7 +68,7 @@ pub fn add(ctx: &Ctx, f: &ActivityFields, every: &str, until: &str) -> Result<()
                         value: Scalar::Str(v),
                     } => match parse_datetime(v) {
                         Ok(t) => Edit::Set {
-                            field: *field,
+                            field,
                             value: Scalar::Str(format_datetime(t + shift)),
                         },
                         Err(_) => edit.clone(),

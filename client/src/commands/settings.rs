@@ -2,9 +2,9 @@
 
 use super::Ctx;
 use crate::cli::{RateArgs, SettingsCommand, StepArgs};
-use crm_shared::rates::Rate;
 use crate::output;
 use anyhow::Result;
+use crm_shared::rates::Rate;
 use crm_shared::schema::{Settings, SettingsEdit};
 use crm_shared::values::Currency;
 use crm_shared::Stage;
@@ -81,7 +81,12 @@ fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEd
     let date = match &a.date {
         Some(d) => {
             let day = store.dates.day(d)?;
-            super::edits::echo("date", d, &day.to_string(), &crm_shared::dates::describe_day(day));
+            super::edits::echo(
+                "date",
+                d,
+                &day.to_string(),
+                &crm_shared::dates::describe_day(day),
+            );
             day
         }
         None => store.dates.now.date(),
@@ -92,7 +97,9 @@ fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEd
                 r.from == from.as_str() && r.to == to.as_str() && r.date == date.to_string()
             });
             if !held {
-                anyhow::bail!("there is no rate of {from} in {to} dated {date} (see `crm settings show`)");
+                anyhow::bail!(
+                    "there is no rate of {from} in {to} dated {date} (see `crm settings show`)"
+                );
             }
             None
         }

@@ -57,10 +57,14 @@ fn write(dir: &Path, views: &Views) -> Result<()> {
 
 /// The command `words` make, checked to be one a view may hold.
 fn parse(words: &[&str]) -> Result<Cli> {
-    let cli = Cli::try_parse_from(std::iter::once("crm").chain(words.iter().copied()))
-        .map_err(|e| {
+    let cli =
+        Cli::try_parse_from(std::iter::once("crm").chain(words.iter().copied())).map_err(|e| {
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
             anyhow::anyhow!("`{}` is not a command crm takes: {first}", words.join(" "))
         })?;
     let listing = matches!(
@@ -103,7 +107,10 @@ fn save(ctx: &Ctx, name: &str, command: &[&str]) -> Result<()> {
     ctx.open()?; // a view belongs to an existing data dir
     let mut views = read(&ctx.data_dir)?;
     let replaced = views
-        .insert(name.to_string(), command.iter().map(|w| w.to_string()).collect())
+        .insert(
+            name.to_string(),
+            command.iter().map(|w| w.to_string()).collect(),
+        )
         .is_some();
     write(&ctx.data_dir, &views)?;
     if ctx.json {

@@ -41,7 +41,10 @@ impl Store {
         static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
             std::sync::Mutex::new(std::collections::BTreeSet::new());
         let known = self.known_users()?;
-        let first = WARNED.lock().map(|mut w| w.insert(user.to_string())).unwrap_or(true);
+        let first = WARNED
+            .lock()
+            .map(|mut w| w.insert(user.to_string()))
+            .unwrap_or(true);
         if first && !known.iter().any(|u| u == user) {
             eprintln!(
                 "crm: warning: no user `{user}` has been seen here (known: {}); kept as typed, in case they have not synced yet",

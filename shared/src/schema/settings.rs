@@ -212,7 +212,8 @@ pub fn read_settings(doc: Option<&Automerge>) -> Settings {
             }
             ["rate", from, to, date] => {
                 let rate = scalar_to_string(&v).unwrap_or_default();
-                if Rate::parse(&rate).is_ok() && Currency::parse(from).is_ok()
+                if Rate::parse(&rate).is_ok()
+                    && Currency::parse(from).is_ok()
                     && Currency::parse(to).is_ok()
                     && crate::values::parse_date(date).is_ok()
                 {

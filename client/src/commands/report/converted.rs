@@ -4,10 +4,10 @@
 //! currencies had none.
 
 use super::{Cell, Report};
+use chrono::NaiveDate;
 use crm_shared::rates::convert;
 use crm_shared::schema::Settings;
 use crm_shared::values::Currency;
-use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
 /// Adds the row `total in BASE` after the report's `total` rows (one per currency), when the
