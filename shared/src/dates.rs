@@ -209,6 +209,13 @@ pub fn parse_moment(
     now: NaiveDateTime,
     order: DateOrder,
 ) -> Result<NaiveDateTime, ValueError> {
+    moment(text, now, order).map_err(|e| match e {
+        ValueError::TypedDate(_, local) => ValueError::TypedMoment(text.to_string(), local),
+        other => other,
+    })
+}
+
+fn moment(text: &str, now: NaiveDateTime, order: DateOrder) -> Result<NaiveDateTime, ValueError> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("now") {
         return Ok(now.with_second(0).unwrap_or(now));
@@ -404,7 +411,8 @@ mod tests {
         assert_eq!(m("+2d"), "2026-12-06T00:00");
         let dmy = parse_moment("31/12/2026 18:00", now, DateOrder::DayFirst).unwrap();
         assert_eq!(format_datetime(dmy), "2026-12-31T18:00");
-        assert!(parse_moment("tomorrow 25:00", now, iso).is_err());
+        let bad = parse_moment("tomorrow 25:00", now, iso).unwrap_err();
+        assert!(bad.to_string().contains("not a date and time"), "{bad}");
         assert_eq!(describe_moment(dmy), "2026-12-31T18:00 (thursday)");
         assert_eq!(describe_day(today()), "2026-12-04 (friday)");
     }

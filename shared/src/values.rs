@@ -19,6 +19,8 @@ pub enum ValueError {
     Date(String),
     #[error("`{0}` is not a date (expected 2026-12-31, today, tomorrow, monday, +3d, 2w, next month{1})")]
     TypedDate(String, &'static str),
+    #[error("`{0}` is not a date and time (expected 2026-12-01T10:00, `tomorrow 10:00`, `monday 14:30`, now, +3d{1})")]
+    TypedMoment(String, &'static str),
     #[error("`{0}` is not a date and time (expected YYYY-MM-DDTHH:MM, e.g. 2026-12-01T10:00)")]
     DateTime(String),
     #[error("`{0}` is not an amount (expected a decimal number like 12000.50 with at most {1} decimals)")]
