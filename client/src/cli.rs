@@ -39,6 +39,11 @@ pub enum Command {
     Activity(ActivityCommand),
     /// Your appointments and due tasks
     Agenda(AgendaArgs),
+    /// Log a call, visit, e-mail, meeting or note that already happened, in one line
+    #[command(
+        after_help = "Examples:\n  crm log call --contact 7Hq2 --outcome \"wants a quote\"\n  crm log visit --contact 7Hq2 --at \"yesterday 15:00\" --duration 1h"
+    )]
+    Log(LogArgs),
     /// Relate two contacts or organizations (referred-by, reports-to, colleague, ...)
     Relate(RelateArgs),
     /// List every field that holds concurrent values from different people
@@ -50,7 +55,7 @@ pub enum Command {
     /// Move a record to another book (territory); the server takes the move from a manager or an admin only
     #[command(
         long_about = "Move a record to another book (territory).\n\nThe move is an edit like any other: it is saved on this laptop at once and sent by the next `crm sync`. The server takes it from a manager or an admin only; then the reps of the new book receive the record and those of the old one no longer do. A rep's move is refused by the server and stays on this laptop (`crm sync` says how many records it refused).\n\n--all-from BOOK moves every record of a book in one transaction: a manager's or an admin's all; a rep's only into a book they may write, and only records the server never took (such as those made in `default` before the data dir knew its book: the server judges them as new records, by the book they arrive in).",
-        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
+        after_help = "Examples:\n  crm move 7Hq2 --book south\n  crm case list --owner bruno --ids | crm move - --book south   (ids from stdin, one transaction)\n  crm move --all-from default --book north   (records made before this data dir knew its book)"
     )]
     Move(BookMoveArgs),
     /// Show or change this data dir's server, token, book and CA certificate
@@ -81,6 +86,19 @@ pub enum Command {
     Handover(HandoverArgs),
     /// Reports on the pipeline, as of now or any earlier date
     Report(ReportArgs),
+    /// Saved views: a list command with its flags, kept under a name
+    #[command(
+        long_about = "Saved views: a list command with its flags, kept under a name in this data dir (views.json, not shared with the team).\n\n  crm view save NAME COMMAND...   save a list command (org/contact/case/activity list, agenda, report)\n  crm view NAME [FLAGS...]        run it (flags given here are added to the saved ones)\n  crm view list                   the saved views\n  crm view rm NAME                forget one",
+        after_help = "Examples:\n  crm view save closing case list --open --mine --closing this-month\n  crm view closing\n  crm view closing --json"
+    )]
+    View(ViewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// `save NAME COMMAND...`, `list`, `rm NAME`, or a view's NAME [FLAGS...]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +123,9 @@ pub struct InitArgs {
     #[arg(long)]
     pub book: Option<String>,
 }
+
+/// The help of an edit's id: one record, or many read from stdin.
+pub const IDS_FROM_STDIN: &str = "With `-` for the id, the ids are read from stdin, one a line (e.g. from `crm case list ... --ids`), and every record is changed in one transaction: all or none (a bad id refuses the batch, naming its line).";
 
 #[derive(Debug, Args)]
 pub struct IdArg {
@@ -135,6 +156,9 @@ pub struct ListArgs {
     /// Show every row
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+    /// Print only the ids, one a line, every row unless --limit (to pipe into `edit -`)
+    #[arg(long)]
+    pub ids: bool,
 }
 
 // ---------------------------------------------------------------- organizations
@@ -188,7 +212,9 @@ pub struct OrgFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct OrgEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: OrgFields,
@@ -287,7 +313,9 @@ pub struct ContactFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct ContactEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: ContactFields,
@@ -389,7 +417,9 @@ pub struct CaseFields {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct CaseEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: CaseFields,
@@ -419,10 +449,21 @@ pub struct CaseListArgs {
     /// Only cases expected to close before this date
     #[arg(long)]
     pub closing_before: Option<String>,
+    /// Only open cases (not won or lost)
+    #[arg(long)]
+    pub open: bool,
+    /// Only your cases (this data dir's user)
+    #[arg(long, conflicts_with = "owner")]
+    pub mine: bool,
+    /// Only cases expected to close in this-month, next-month, this-quarter, next-quarter or this-year
+    #[arg(long, value_name = "PERIOD")]
+    pub closing: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct MoveArgs {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     /// The new stage
     #[arg(long)]
@@ -446,14 +487,19 @@ pub struct CheckArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ActivityCommand {
-    /// Add an activity; prints its id
-    Add(ActivityFields),
+    /// Add an activity (with --repeat, a series); prints its id
+    #[command(
+        after_help = "Dates and times may be typed as 2026-12-01T10:00, `tomorrow 10:00`, `monday 14:30`, `+3d`, `2w`, or 31/12/2026 10:00 when `crm config locale` says dmy; each is told back in ISO form.\n\nWith --repeat daily|weekly|monthly --until DATE, every occurrence up to DATE is saved as an activity of its own (one transaction), so each can be moved, done or cancelled alone; the ids of all are printed, the first one first."
+    )]
+    Add(ActivityAdd),
     /// List activities
     List(ActivityListArgs),
     /// Show one activity
     Show(IdArg),
-    /// Change fields of an activity (e.g. `--status done --notes "..."`)
+    /// Change fields of an activity (e.g. `--at "tomorrow 10:00" --location "..."`)
     Edit(ActivityEdit),
+    /// Mark an activity done, optionally saying what came of it
+    Done(DoneArgs),
     /// Remove an activity
     Rm(RmArgs),
 }
@@ -491,16 +537,82 @@ pub struct ActivityFields {
     /// Remind this long before: 30m, 2h, 1d
     #[arg(long)]
     pub remind: Option<String>,
-    /// Outcome notes
+    /// Notes
     #[arg(long)]
     pub notes: Option<String>,
+    /// What came of it, e.g. "sent the price list"
+    #[arg(long)]
+    pub outcome: Option<String>,
     /// The user who owns it [default: you]
     #[arg(long)]
     pub owner: Option<String>,
 }
 
 #[derive(Debug, Args)]
+pub struct ActivityAdd {
+    #[command(flatten)]
+    pub fields: ActivityFields,
+    /// Repeat it daily, weekly or monthly (needs --until)
+    #[arg(long, requires = "until")]
+    pub repeat: Option<String>,
+    /// The last day of the series (with --repeat)
+    #[arg(long, requires = "repeat")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoneArgs {
+    /// The activity's id (or a unique prefix of it); `-` reads ids from stdin, one a line
+    pub id: String,
+    /// What came of it, e.g. "ordered 20 units"
+    #[arg(long)]
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogKind {
+    Call,
+    Visit,
+    Email,
+    Meeting,
+    Note,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// What it was
+    #[arg(value_enum)]
+    pub kind: LogKind,
+    /// Who it was with
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// The organization [default: the contact's first]
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub case: Option<String>,
+    /// [default: "Call with NAME", "Visit to NAME", ...]
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// What came of it
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// When it happened [default: now], e.g. `today 9:30`, `yesterday 16:00`
+    #[arg(long)]
+    pub at: Option<String>,
+    /// How long it took, e.g. 30m, 1h
+    #[arg(long)]
+    pub duration: Option<String>,
+    #[arg(long)]
+    pub location: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct ActivityEdit {
+    /// The id (or a unique prefix of it); `-` reads ids from stdin
     pub id: String,
     #[command(flatten)]
     pub fields: ActivityFields,
@@ -572,8 +684,9 @@ pub struct ResolveArgs {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["id", "all_from"])))]
+#[command(after_help = IDS_FROM_STDIN)]
 pub struct BookMoveArgs {
-    /// The record's id (or a unique prefix of it, at least 4 characters)
+    /// The record's id (or a unique prefix of it, at least 4 characters); `-` reads ids from stdin
     pub id: Option<String>,
     /// Move every record of this book instead (e.g. those made in `default` before the data dir
     /// knew its book), in one transaction
@@ -598,6 +711,18 @@ pub struct ConfigArgs {
     /// Also trust the CA certificate(s) in this PEM file for wss:// (a copy is kept)
     #[arg(long, env = "CRM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    #[command(subcommand)]
+    pub setting: Option<ConfigSetting>,
+}
+
+/// Settings of this data dir alone (not the workspace's: see `crm settings`).
+#[derive(Debug, Subcommand)]
+pub enum ConfigSetting {
+    /// How dates typed with slashes are read: dmy (31/12/2026), mdy (12/31/2026) or iso (refused)
+    Locale {
+        /// dmy, mdy or iso; without it, shows the current one
+        order: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -683,6 +808,29 @@ pub enum SettingsCommand {
     },
     /// Add or change (or with --remove drop) a playbook step of a stage
     Step(StepArgs),
+    /// Set (or with --remove drop) an exchange rate: 1 CODE is RATE of the base currency
+    #[command(
+        after_help = "A rate holds from its date until a later rate of the same pair. Reports total their amounts in the base currency with the latest rate on or before the report's day (today, or --as-of), and say which rates they used.\n\nExamples:\n  crm settings rate USD 0.92                  (1 USD = 0.92 EUR from today)\n  crm settings rate GBP 1.17 --date 2026-01-01"
+    )]
+    Rate(RateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    /// ISO 4217 code of the currency converted, e.g. USD
+    pub code: String,
+    /// What 1 of it is worth in the base currency (or --to), e.g. 0.92
+    #[arg(required_unless_present = "remove", allow_hyphen_values = true)]
+    pub rate: Option<String>,
+    /// The currency the rate is in [default: the base currency]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The day the rate holds from [default: today]
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Drop the rate of that day
+    #[arg(long, conflicts_with = "rate")]
+    pub remove: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,13 +3,16 @@
 
 mod activity;
 mod agenda;
+mod bulk;
 mod case;
+mod changes;
 mod config;
 mod contact;
 mod demo;
 mod edits;
 mod handover;
 mod init;
+mod log;
 mod merge;
 mod r#move;
 mod network;
@@ -18,13 +21,16 @@ mod page;
 mod rebuild;
 mod report;
 mod review;
+mod roles;
 mod rows;
+mod series;
 mod server;
 mod settings;
 mod show;
 mod sync;
 pub use sync::{RecordsRefused, EXIT_REFUSED};
 mod timeline;
+mod view;
 
 use crate::cli::{Cli, Command};
 use crate::store::Store;
@@ -39,6 +45,8 @@ pub struct Ctx {
     pub json: bool,
     pub now_ms: i64,
     pub today: chrono::NaiveDate,
+    /// Now in local time, for reading the dates people type (`tomorrow 10:00`).
+    pub now_local: chrono::NaiveDateTime,
 }
 
 impl Ctx {
@@ -51,12 +59,13 @@ impl Ctx {
                 )
             })?,
         };
-        let (now_ms, today) = now()?;
+        let (now_ms, now_local) = now()?;
         Ok(Ctx {
             data_dir,
             json: cli.json,
             now_ms,
-            today,
+            today: now_local.date(),
+            now_local,
         })
     }
 
@@ -70,7 +79,9 @@ impl Ctx {
             });
             b.set_position(done);
         };
-        Ok(Store::open(&self.data_dir, &mut progress)?)
+        let mut store = Store::open(&self.data_dir, &mut progress)?;
+        store.dates.now = self.now_local;
+        Ok(store)
     }
 }
 
@@ -78,8 +89,8 @@ impl Ctx {
 /// demos that need stage histories and report dates to be the same on every run.
 pub const NOW_VAR: &str = "CRM_NOW";
 
-/// Now, in ms since the epoch, and today's local date: the clock's, or `CRM_NOW`'s.
-fn now() -> Result<(i64, chrono::NaiveDate)> {
+/// Now, in ms since the epoch and in local time: the clock's, or `CRM_NOW`'s.
+fn now() -> Result<(i64, chrono::NaiveDateTime)> {
     use chrono::TimeZone;
     match std::env::var(NOW_VAR) {
         Ok(text) if !text.trim().is_empty() => {
@@ -89,11 +100,11 @@ fn now() -> Result<(i64, chrono::NaiveDate)> {
                 .from_local_datetime(&dt)
                 .earliest()
                 .ok_or_else(|| anyhow::anyhow!("{NOW_VAR}: {text} does not exist in local time"))?;
-            Ok((local.timestamp_millis(), dt.date()))
+            Ok((local.timestamp_millis(), dt))
         }
         _ => {
             let now = chrono::Local::now();
-            Ok((now.timestamp_millis(), now.date_naive()))
+            Ok((now.timestamp_millis(), now.naive_local()))
         }
     }
 }
@@ -114,7 +125,16 @@ pub fn new_id() -> DocumentId {
     DocumentId::from_random(bytes)
 }
 
+/// Runs the command; what it noted for stderr is told only if it succeeds.
 pub fn run(cli: Cli) -> Result<()> {
+    let done = dispatch(cli);
+    if done.is_ok() {
+        crate::output::flush_notes();
+    }
+    done
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -123,6 +143,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Case(c) => case::run(&ctx, c),
         Command::Activity(c) => activity::run(&ctx, c),
         Command::Agenda(a) => agenda::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
         Command::Relate(a) => contact::relate(&ctx, a),
         Command::Conflicts => review::conflicts(&ctx),
         Command::Resolve(a) => review::resolve(&ctx, a),
@@ -136,5 +157,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Settings(c) => settings::run(&ctx, c),
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::View(a) => view::run(&ctx, a),
     }
 }

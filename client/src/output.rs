@@ -168,6 +168,26 @@ pub fn print_section(title: &str, header: &[&str], rows: Vec<Vec<String>>, empty
     print_rows(header, rows, empty);
 }
 
+/// Lines told on stderr once the command has succeeded (how typed dates were read): a failing
+/// command prints its one error line alone.
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `line` to print on stderr when the command succeeds (or at the next [`flush_notes`]).
+pub fn note(line: String) {
+    if let Ok(mut notes) = NOTES.lock() {
+        notes.push(line);
+    }
+}
+
+/// Prints the kept notes on stderr, in order, and forgets them.
+pub fn flush_notes() {
+    if let Ok(mut notes) = NOTES.lock() {
+        for line in notes.drain(..) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,10 @@
 //! (`BEGIN IMMEDIATE` ... `COMMIT`, WAL, `synchronous=FULL`) before it reports success. Killing
 //! `crm` at any instant leaves either the old or the new state.
 
+mod batch;
 mod books;
 mod documents;
+mod locale;
 mod notices;
 mod read_model;
 mod replica;
@@ -66,6 +68,8 @@ pub struct Store {
     pub identity: Identity,
     /// Opened read-only: the data dir or its store file may not be written here.
     read_only: bool,
+    /// How dates typed here are read: now (set by the command from its clock) and the locale.
+    pub dates: crm_shared::dates::TypedDates,
 }
 
 /// Called while the read model is rebuilt: (done, total).
@@ -117,6 +121,7 @@ impl Store {
             path,
             identity,
             read_only: false,
+            dates: Default::default(),
         })
     }
 
@@ -180,11 +185,18 @@ impl Store {
             configure(&conn).map_err(|e| StoreError::open(&path, e))?;
         }
         let rm_version = meta("read_model_version")?.and_then(|v| v.parse::<i64>().ok());
+        let order = meta(locale::LOCALE_KEY)?
+            .and_then(|l| crm_shared::dates::DateOrder::parse(&l).ok())
+            .unwrap_or_default();
         let mut store = Store {
             conn,
             path,
             identity,
             read_only,
+            dates: crm_shared::dates::TypedDates {
+                order,
+                ..Default::default()
+            },
         };
         if rm_version != Some(READ_MODEL_VERSION) {
             if read_only {

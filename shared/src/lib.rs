@@ -6,11 +6,13 @@
 //! ids) are listed with their reasons in `tests/tidy.rs`, which enforces the rule.
 
 pub mod automerge_format;
+pub mod dates;
 pub mod document_id;
 pub mod engine;
 pub mod heads;
 pub mod model;
 pub mod protocol;
+pub mod rates;
 pub mod schema;
 pub mod values;
 

@@ -17,6 +17,10 @@ pub enum ValueError {
     Phone(String),
     #[error("`{0}` is not a date (expected YYYY-MM-DD, e.g. 2026-12-31)")]
     Date(String),
+    #[error("`{0}` is not a date (expected 2026-12-31, today, tomorrow, monday, +3d, 2w, next month{1})")]
+    TypedDate(String, &'static str),
+    #[error("`{0}` is not a date and time (expected 2026-12-01T10:00, `tomorrow 10:00`, `monday 14:30`, now, +3d{1})")]
+    TypedMoment(String, &'static str),
     #[error("`{0}` is not a date and time (expected YYYY-MM-DDTHH:MM, e.g. 2026-12-01T10:00)")]
     DateTime(String),
     #[error("`{0}` is not an amount (expected a decimal number like 12000.50 with at most {1} decimals)")]
@@ -151,12 +155,21 @@ impl fmt::Display for Currency {
     }
 }
 
-/// Parses a decimal amount (`12000.50`, `-3`, `1_000`) into integer minor units of `currency`.
-/// Never goes through floating point.
+/// Parses a decimal amount (`12000.50`, `-3`, `1_000`, `12,000.50`) into integer minor units of
+/// `currency`. Never goes through floating point.
+///
+/// Commas are thousands separators only where they cannot be a decimal comma: groups of exactly
+/// three digits after the first, and either a decimal point, several commas, or a currency with
+/// fewer than three decimals (`12,50` is refused: it may mean 12.50).
 pub fn parse_amount(s: &str, currency: Currency) -> Result<i64, ValueError> {
     let exp = currency.exponent();
     let bad = || ValueError::Amount(s.to_string(), exp);
     let t: String = s.trim().chars().filter(|c| *c != '_').collect();
+    let t = if t.contains(',') {
+        without_thousands_commas(&t, exp).ok_or_else(bad)?
+    } else {
+        t
+    };
     let (neg, body) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, t.as_str()),
@@ -193,6 +206,29 @@ pub fn parse_amount(s: &str, currency: Currency) -> Result<i64, ValueError> {
         return Err(range());
     }
     Ok(if neg { -minor } else { minor })
+}
+
+/// `12,000.50` as `12000.50`, or `None` where a comma may not be a thousands separator.
+fn without_thousands_commas(t: &str, exp: u32) -> Option<String> {
+    let (int_part, frac) = match t.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (t, None),
+    };
+    let digits = int_part.strip_prefix('-').unwrap_or(int_part);
+    let groups: Vec<&str> = digits.split(',').collect();
+    let grouped = (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
+    let unambiguous = frac.is_some() || groups.len() > 2 || exp < 3;
+    if !grouped || !unambiguous || frac.is_some_and(|f| f.contains(',')) {
+        return None;
+    }
+    let mut out = int_part.replace(',', "");
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    Some(out)
 }
 
 /// Formats integer minor units as a decimal string (`1200050` EUR -> `12000.50`).
@@ -316,6 +352,18 @@ mod tests {
         assert!(parse_amount("1500.5", jpy).is_err());
         assert!(parse_amount("12.345", eur).is_err());
         assert!(parse_amount("12,50", eur).is_err());
+        assert_eq!(parse_amount("12,000.50", eur), Ok(1_200_050));
+        assert_eq!(parse_amount("12,000", eur), Ok(1_200_000));
+        assert_eq!(parse_amount("1,234,567", jpy), Ok(1_234_567));
+        assert!(parse_amount("12,0000", eur).is_err());
+        assert!(parse_amount("1,2,3", eur).is_err());
+        assert!(parse_amount("12.000,50", eur).is_err());
+        let kwd = Currency::parse("KWD").unwrap();
+        assert!(
+            parse_amount("1,500", kwd).is_err(),
+            "a decimal comma for a 3-decimal currency"
+        );
+        assert_eq!(parse_amount("1,500.250", kwd), Ok(1_500_250));
         assert!(parse_amount("", eur).is_err());
         assert!(parse_amount(".", eur).is_err());
         assert!(parse_amount("1e5", eur).is_err());

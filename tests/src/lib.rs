@@ -341,6 +341,22 @@ impl Crm {
     }
 }
 
+/// Runs `cmd` (e.g. [`Crm::command`] with its arguments) with `input` on its stdin.
+pub fn run_with_stdin(mut cmd: Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crm can be started");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that stops reading early closes the pipe: not this helper's failure.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    child.wait_with_output().expect("crm ends")
+}
+
 /// The rows of a `list --json` output.
 pub fn rows(list: &Value) -> &Vec<Value> {
     list.as_array()

@@ -86,7 +86,7 @@ fn malformed_dates_are_refused() {
     for bad in [
         "2026-02-30",
         "31/12/2026",
-        "tomorrow",
+        "someday",
         "2026-12-31T10:00",
         "",
         "2026-1-1x",

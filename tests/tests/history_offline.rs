@@ -21,8 +21,10 @@ fn offline_column(table: &str) -> Vec<String> {
     let mut lines = table.lines().skip_while(|l| !l.contains("OFFLINE"));
     let header = lines.next().expect("the table has a header with OFFLINE");
     let at = header.find("OFFLINE").expect("an OFFLINE column");
+    let who = header.find("WHO").expect("a WHO column");
+    // One line per change: its first field's, the one naming who made it.
     lines
-        .filter(|l| l.len() > at && l.contains("ana"))
+        .filter(|l| l.len() > at && l.get(who..).is_some_and(|w| w.starts_with("ana")))
         .map(|l| l[at..].split_whitespace().next().unwrap_or("").to_string())
         .collect()
 }

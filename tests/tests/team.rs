@@ -842,8 +842,13 @@ impl Sim {
             .choose(&mut self.rng)
             .expect("a pair");
         let book = TEAM.iter().find(|m| m.name == from).expect("a member").home;
+        // A rep's laptop refuses to hand over another rep's work: the manager, or the absent rep
+        // themself, runs it.
         let runners: Vec<usize> = (0..self.devices.len())
-            .filter(|&d| self.member(d).writes(book))
+            .filter(|&d| {
+                let m = self.member(d);
+                m.writes(book) && (m.manager || m.name == from)
+            })
             .collect();
         let d = *runners.choose(&mut self.rng).expect("a runner");
         let who = self.name(d);

@@ -4,13 +4,12 @@ use super::edits::EditBuilder;
 use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
-use crate::cli::{ActivityCommand, ActivityFields};
+use crate::cli::{ActivityCommand, ActivityFields, DoneArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
 use crm_shared::model::{choice, ACTIVITY_KINDS, ACTIVITY_STATUSES};
-use crm_shared::schema::{Edit, Record};
-use crm_shared::values::parse_date;
+use crm_shared::schema::{Edit, Record, Scalar};
 use crm_shared::RecordKind;
 use rusqlite::types::Value;
 
@@ -19,14 +18,17 @@ const COLUMNS: [&str; 6] = ["id", "at", "kind", "subject", "status", "owner"];
 
 pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
     match cmd {
-        ActivityCommand::Add(f) => {
-            show::add(ctx, KIND, |s| {
-                if f.at.is_none() && f.due.is_none() && !matches!(f.kind.as_deref(), Some("note")) {
-                    anyhow::bail!("give a time: --at 2026-12-01T10:00 for an appointment, or --due for a task");
-                }
-                edits(s, &f, None)
-            })
+        ActivityCommand::Add(a) => {
+            let f = &a.fields;
+            if f.at.is_none() && f.due.is_none() && !matches!(f.kind.as_deref(), Some("note")) {
+                anyhow::bail!("give a time: --at 2026-12-01T10:00 (or `tomorrow 10:00`) for an appointment, or --due for a task");
+            }
+            match (&a.repeat, &a.until) {
+                (Some(every), Some(until)) => super::series::add(ctx, f, every, until),
+                _ => show::add(ctx, KIND, |s| edits(s, f, None)),
+            }
         }
+        ActivityCommand::Done(d) => done(ctx, d),
         ActivityCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
             let mut edits = edits(s, &e.fields, Some(r))?;
             edits.extend(
@@ -71,11 +73,11 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
                 }
             }
             if let Some(d) = &a.from {
-                params.push(Value::Text(parse_date(d)?.to_string()));
+                params.push(Value::Text(store.dates.day(d)?.to_string()));
                 sql.push_str(&format!(" AND at >= ?{}", params.len()));
             }
             if let Some(d) = &a.to {
-                params.push(Value::Text(format!("{}T99", parse_date(d)?)));
+                params.push(Value::Text(format!("{}T99", store.dates.day(d)?)));
                 sql.push_str(&format!(" AND at < ?{}", params.len()));
             }
             if let Some(q) = a.list.search.as_deref() {
@@ -87,6 +89,9 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             let page = Page::new(ctx, &a.list);
             let listed = format!("{sql} ORDER BY at DESC, id{}", page.sql());
             let rows = rows(&store, &listed, &params)?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }
@@ -96,7 +101,39 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
     }
 }
 
-fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
+/// `crm activity done ID [--outcome TEXT]`.
+fn done(ctx: &Ctx, d: DoneArgs) -> Result<()> {
+    let outcome = d
+        .outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    show::edit(ctx, KIND, &d.id, |_, r| {
+        let already = r.str("status") == Some("done");
+        if already && outcome.is_none() {
+            anyhow::bail!(
+                "activity \"{}\" is already done: add --outcome \"...\" to say what came of it",
+                r.title()
+            );
+        }
+        let mut edits = Vec::new();
+        if !already {
+            edits.push(Edit::Set {
+                field: "status",
+                value: Scalar::Str("done".into()),
+            });
+        }
+        if let Some(o) = outcome {
+            edits.push(Edit::Set {
+                field: "outcome",
+                value: Scalar::Str(o.to_string()),
+            });
+        }
+        Ok(edits)
+    })
+}
+
+pub fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
     let mut b = EditBuilder::new(store, KIND, None, existing)?;
     b.set("kind", f.kind.as_ref())?
         .set("subject", f.subject.as_ref())?
@@ -110,6 +147,7 @@ fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Result
         .set("location", f.location.as_ref())?
         .set("remind", f.remind.as_ref())?
         .set("notes", f.notes.as_ref())?
+        .set("outcome", f.outcome.as_ref())?
         .owner(f.owner.as_ref())?;
     match (&f.status, existing) {
         (Some(s), _) => {

@@ -6,12 +6,21 @@ use crate::cli::AgendaArgs;
 use crate::output;
 use crate::store::Store;
 use anyhow::Result;
-use crm_shared::values::{parse_date, UserName};
+use crm_shared::values::UserName;
 use rusqlite::types::{Value, ValueRef};
 
-const COLUMNS: [&str; 7] = [
-    "id", "at", "end_at", "kind", "subject", "status", "location",
+const COLUMNS: [&str; 8] = [
+    "id", "at", "end_at", "kind", "subject", "status", "with", "location",
 ];
+
+/// The columns selected: an activity's, and who it is with (its contact, and its organization).
+const SELECT: &str = "a.id, a.at, a.end_at, a.kind, a.subject, a.status,
+    CASE WHEN c.name IS NOT NULL AND o.name IS NOT NULL THEN c.name || ' (' || o.name || ')'
+         ELSE coalesce(c.name, o.name) END,
+    a.location
+    FROM rm_activities a
+    LEFT JOIN rm_contacts c ON c.id = a.contact_id
+    LEFT JOIN rm_orgs o ON o.id = a.org_id";
 
 pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     let store = ctx.open()?;
@@ -20,22 +29,31 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         None => store.identity.user.clone(),
     };
     let first = match &a.date {
-        Some(d) => parse_date(d)?,
+        Some(d) => {
+            let day = store.dates.day(d)?;
+            super::edits::echo(
+                "date",
+                d,
+                &day.to_string(),
+                &crm_shared::dates::describe_day(day),
+            );
+            day
+        }
         None => ctx.today,
     };
     let days = if a.week { 7 } else { 1 };
     let last = first
         .checked_add_days(chrono::Days::new(days))
         .ok_or_else(|| anyhow::anyhow!("--date {first} is too late for a {days}-day agenda"))?;
-    let cols = COLUMNS.join(", ");
-    // Both queries read a covering index of the read model in order (see `read_model`).
-    let items_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3 ORDER BY at, id");
+    // Both queries read a covering index of the read model in order (see `read_model`), and
+    // look up the names of who each is with by primary key.
+    let items_sql = format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status != 'cancelled' AND a.at >= ?2 AND a.at < ?3 ORDER BY a.at, a.id");
     let items_params = [
         Value::Text(user.clone()),
         Value::Text(first.to_string()),
         Value::Text(last.to_string()),
     ];
-    let overdue_sql = format!("SELECT {cols} FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND due IS NOT NULL AND due < ?2 ORDER BY due, id");
+    let overdue_sql = format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status = 'planned' AND a.due IS NOT NULL AND a.due < ?2 ORDER BY a.due, a.id");
     let overdue_params = [
         Value::Text(user.clone()),
         Value::Text(ctx.today.to_string()),
@@ -73,14 +91,18 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     };
     println!("Agenda of {user}, {span}");
     output::print_rows(
-        &["ID", "WHEN", "UNTIL", "KIND", "SUBJECT", "STATUS", "WHERE"],
+        &[
+            "ID", "WHEN", "UNTIL", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE",
+        ],
         items,
         "Nothing planned.",
     );
     if !overdue.is_empty() {
         println!("\nOverdue tasks ({})", overdue.len());
         output::print_rows(
-            &["ID", "DUE", "", "KIND", "SUBJECT", "STATUS", "WHERE"],
+            &[
+                "ID", "DUE", "", "KIND", "SUBJECT", "STATUS", "WITH", "WHERE",
+            ],
             overdue,
             "",
         );

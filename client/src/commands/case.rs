@@ -10,7 +10,7 @@ use crate::store::{fts_query, Store};
 use anyhow::Result;
 use crm_shared::model::{choice, GRADES};
 use crm_shared::schema::{Edit, Record, Scalar, Settings, StageChange};
-use crm_shared::values::{format_amount, parse_date, Currency};
+use crm_shared::values::{format_amount, Currency};
 use crm_shared::{RecordKind, Stage};
 use rusqlite::types::Value;
 
@@ -110,6 +110,17 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             if let Some(o) = &a.owner {
                 filter(&mut sql, "c.owner =", o.clone());
             }
+            if a.mine {
+                filter(&mut sql, "c.owner =", store.identity.user.clone());
+            }
+            if a.open {
+                sql.push_str(" AND c.stage NOT IN ('won', 'lost')");
+            }
+            if let Some(p) = &a.closing {
+                let (first, end) = crm_shared::dates::period(p, ctx.today)?;
+                filter(&mut sql, "c.close_date >=", first.to_string());
+                filter(&mut sql, "c.close_date <", end.to_string());
+            }
             if let Some(g) = &a.grade {
                 filter(
                     &mut sql,
@@ -126,7 +137,14 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 );
             }
             if let Some(d) = &a.closing_before {
-                filter(&mut sql, "c.close_date <", parse_date(d)?.to_string());
+                let day = store.dates.day(d)?;
+                super::edits::echo(
+                    "closing before",
+                    d,
+                    &day.to_string(),
+                    &crm_shared::dates::describe_day(day),
+                );
+                filter(&mut sql, "c.close_date <", day.to_string());
             }
             if let Some(org) = &a.org {
                 let (org, _) = store.resolve(org, Some(RecordKind::Organization))?;
@@ -156,6 +174,9 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "probability",
             ];
             let rows = query(&store, &listed, &params, &cols)?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }
@@ -194,7 +215,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     if to == Stage::Lost && reason.is_none() {
         anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
     }
-    let mut warning = None;
+    let mut warnings = Vec::new();
     show::edit(ctx, KIND, &m.id, |store, r| {
         let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
         if from == Some(to) {
@@ -214,10 +235,10 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
                 .map(|st| format!("{} ({})", st.key, st.title))
                 .collect();
             if !undone.is_empty() {
-                warning = Some(format!(
+                warnings.push(format!(
                     "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
                     undone.join(", "),
-                    m.id
+                    output::short_id(&r.id.to_string())
                 ));
             }
         }
@@ -256,7 +277,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
         }
         Ok(edits)
     })?;
-    if let Some(w) = warning {
+    for w in warnings {
         eprintln!("{w}");
     }
     Ok(())

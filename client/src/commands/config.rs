@@ -5,12 +5,15 @@
 //! server at all) only the book can change.
 
 use super::{server, Ctx};
-use crate::cli::ConfigArgs;
+use crate::cli::{ConfigArgs, ConfigSetting};
 use crate::output;
 use anyhow::Result;
 
 pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
     let mut store = ctx.open()?;
+    if let Some(ConfigSetting::Locale { order }) = &a.setting {
+        return locale(ctx, &mut store, order.as_deref());
+    }
     if let Some(book) = &a.book {
         super::r#move::check_book(book)?;
     }
@@ -122,5 +125,26 @@ fn show(ctx: &Ctx, store: &crate::store::Store) -> Result<()> {
         }
     }
     output::print_fields(&rows);
+    Ok(())
+}
+
+/// `crm config locale [dmy|mdy|iso]`: shows or sets how this data dir reads `31/12/2026`.
+fn locale(ctx: &Ctx, store: &mut crate::store::Store, order: Option<&str>) -> Result<()> {
+    use crm_shared::dates::DateOrder;
+    if let Some(order) = order {
+        store.set_locale(DateOrder::parse(order)?)?;
+    }
+    let order = store.dates.order;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "locale": order.as_str() }));
+    }
+    let example = match order {
+        DateOrder::Iso => {
+            "dates are typed 2026-12-31 (or today, monday, +3d); 31/12/2026 is refused as ambiguous"
+        }
+        DateOrder::DayFirst => "31/12/2026 is the 31st of December",
+        DateOrder::MonthFirst => "12/31/2026 is the 31st of December",
+    };
+    println!("locale {}: {example}", order.as_str());
     Ok(())
 }

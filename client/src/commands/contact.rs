@@ -105,6 +105,9 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 "id", "name", "title", "email", "phone", "orgs", "region", "owner",
             ];
             let rows = query(&store, &listed, &params, &cols)?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }

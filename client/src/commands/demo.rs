@@ -462,5 +462,6 @@ fn clone_ctx(ctx: &Ctx) -> Ctx {
         json: ctx.json,
         now_ms: ctx.now_ms,
         today: ctx.today,
+        now_local: ctx.now_local,
     }
 }

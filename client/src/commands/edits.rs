@@ -3,9 +3,22 @@
 use crate::cli::EditCommon;
 use crate::store::Store;
 use crate::StoreError;
+use crm_shared::dates;
 use crm_shared::schema::{field, Edit, FieldType, Record, Scalar};
 use crm_shared::values::Currency;
 use crm_shared::RecordKind;
+
+/// Tells on stderr (once the command succeeds) how a date typed in another form than ISO was
+/// read: `due 2026-12-07 (monday)`.
+pub fn echo(field: &str, typed: &str, iso: &str, described: &str) {
+    if typed.trim() != iso {
+        let label = match field {
+            "start" => "at",
+            other => other,
+        };
+        crate::output::note(format!("{} {described}", label.replace('_', " ")));
+    }
+}
 
 /// Collects the edits of one add or edit command.
 pub struct EditBuilder<'a> {
@@ -46,6 +59,22 @@ impl<'a> EditBuilder<'a> {
         let Some(text) = value else { return Ok(self) };
         let text = match field(self.kind, name).map(|f| f.ty) {
             Some(FieldType::Ref(target)) => self.store.resolve(text, target)?.0.to_string(),
+            Some(FieldType::Date) => {
+                let day = self.store.dates.day(text)?;
+                echo(name, text, &day.to_string(), &dates::describe_day(day));
+                day.to_string()
+            }
+            Some(FieldType::DateTime) => {
+                let at = self.store.dates.moment(text)?;
+                let iso = crm_shared::values::format_datetime(at);
+                let described = if text.contains(':') {
+                    dates::describe_moment(at)
+                } else {
+                    dates::describe_day(at.date())
+                };
+                echo(name, text, &iso, &described);
+                iso
+            }
             _ => text.clone(),
         };
         self.edits

@@ -9,7 +9,7 @@ use crate::cli::HandoverArgs;
 use crate::output;
 use anyhow::Result;
 use crm_shared::schema::{Edit, Scalar};
-use crm_shared::values::{parse_date, UserName};
+use crm_shared::values::UserName;
 use crm_shared::DocumentId;
 use rusqlite::types::Value;
 
@@ -20,17 +20,20 @@ pub fn run(ctx: &Ctx, a: HandoverArgs) -> Result<()> {
         anyhow::bail!("--from and --to name the same user");
     }
     let mut store = ctx.open()?;
+    if from != store.identity.user {
+        super::roles::require_manager(ctx, &store, "hands over another rep's work")?;
+    }
     store.warn_if_unknown_user(&to)?;
     let mut sql = String::from(
         "SELECT id, at, kind, subject FROM rm_activities WHERE owner = ?1 AND deleted = 0 AND status = 'planned'",
     );
     let mut params = vec![Value::Text(from.clone())];
     if let Some(d) = &a.from_date {
-        params.push(Value::Text(parse_date(d)?.to_string()));
+        params.push(Value::Text(store.dates.day(d)?.to_string()));
         sql.push_str(&format!(" AND at >= ?{}", params.len()));
     }
     if let Some(d) = &a.to_date {
-        params.push(Value::Text(format!("{}T99", parse_date(d)?)));
+        params.push(Value::Text(format!("{}T99", store.dates.day(d)?)));
         sql.push_str(&format!(" AND at < ?{}", params.len()));
     }
     sql.push_str(" ORDER BY at, id");

@@ -87,23 +87,23 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let record = if let Some(id) = existing {
         Some(id)
     } else if writable {
-        Some(
-            store
-                .create(
-                    RecordKind::User,
-                    new_id(),
-                    None,
-                    &[Edit::parse_set(
-                        RecordKind::User,
-                        "name",
-                        &name,
-                        crm_shared::values::Currency::EUR,
-                    )?],
-                    ctx.now_ms,
-                )?
-                .id
-                .to_string(),
-        )
+        let mut edits = vec![Edit::parse_set(
+            RecordKind::User,
+            "name",
+            &name,
+            crm_shared::values::Currency::EUR,
+        )?];
+        // The role the server gave, so the team's laptops can say who is a manager.
+        if let Some(role) = grants.as_ref().and_then(|g| g.role) {
+            edits.push(Edit::parse_set(
+                RecordKind::User,
+                "role",
+                role.as_str(),
+                crm_shared::values::Currency::EUR,
+            )?);
+        }
+        let made = store.create(RecordKind::User, new_id(), None, &edits, ctx.now_ms)?;
+        Some(made.id.to_string())
     } else {
         None
     };

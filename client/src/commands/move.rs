@@ -20,6 +20,15 @@ pub fn run(ctx: &Ctx, a: BookMoveArgs) -> Result<()> {
     let Some(id) = a.id.as_deref() else {
         anyhow::bail!("give the record's id, or --all-from BOOK");
     };
+    if id == super::bulk::STDIN {
+        return super::bulk::edit_all(ctx, None, |_, r| {
+            Ok(if r.book == book {
+                Vec::new()
+            } else {
+                vec![Edit::SetBook(book.to_string())]
+            })
+        });
+    }
     let mut store = ctx.open()?;
     let (id, kind) = store.resolve(id, None)?;
     let mut from = String::new();

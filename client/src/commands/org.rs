@@ -96,6 +96,9 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 &params,
                 &["id", "name", "industry", "kind", "region", "phone", "owner"],
             )?;
+            if a.list.ids {
+                return super::bulk::print_ids(&rows);
+            }
             if ctx.json {
                 return output::json(&rows);
             }

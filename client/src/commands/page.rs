@@ -21,7 +21,7 @@ impl Page {
         let limit = match (a.all, a.limit) {
             (true, _) => None,
             (false, Some(n)) => Some(n),
-            (false, None) if ctx.json => None,
+            (false, None) if ctx.json || a.ids => None,
             (false, None) => Some(TABLE_ROWS),
         };
         Page { limit }

@@ -7,6 +7,8 @@
 //! each record valid at T and the stage changes known by T: the same figures the report gave at T
 //! (with the settings of now), whatever was edited, merged or removed since.
 
+mod converted;
+
 use super::Ctx;
 use crate::cli::{ReportArgs, ReportBy, ReportKind};
 use crate::output;
@@ -271,6 +273,10 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
         .as_deref()
         .map(|d| format!("as of {}", d.trim()))
         .unwrap_or_else(|| "now".into());
+    if matches!(a.kind, ReportKind::Pipeline | ReportKind::Revenue) {
+        let day = as_of.0.and_then(local_date).unwrap_or(ctx.today);
+        converted::add_total_in_base(&mut report, &settings, day);
+    }
     report.title = format!("{}{}, {moment}", report.title, period.describe());
     print(ctx, &a, &report, by)
 }

@@ -1,5 +1,6 @@
 //! `crm conflicts`, `crm resolve` and `crm history`: the reasons to keep a CRM in a CRDT.
 
+use super::changes::{field_changes, FieldChange};
 use super::show::ref_name;
 use super::Ctx;
 use crate::cli::{IdArg, ResolveArgs};
@@ -173,13 +174,26 @@ pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {
     let (id, _) = store.resolve(&a.id, None)?;
     let mut doc = store.load(id)?;
     let entries = schema::history(doc.document());
+    let changes: Vec<Vec<FieldChange>> = entries
+        .iter()
+        .map(|e| field_changes(&store, doc.document(), id, e))
+        .collect();
     if ctx.json {
-        return output::json(&entries);
+        let v: Vec<serde_json::Value> = entries
+            .iter()
+            .zip(&changes)
+            .map(|(e, c)| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                v["changes"] = serde_json::to_value(c).unwrap_or_default();
+                v
+            })
+            .collect();
+        return output::json(&v);
     }
     println!("History of {}", ref_name(&store, &id.to_string()));
-    let mut t = output::table(&["WHEN", "WHO", "DEVICE", "OFFLINE", "FIELDS"]);
-    for e in &entries {
-        t.add_row(vec![
+    let mut t = output::table(&["WHEN", "WHO", "DEVICE", "OFFLINE", "FIELD", "CHANGE"]);
+    for (e, fields) in entries.iter().zip(&changes) {
+        let mut who = vec![
             output::local_time_s(e.at),
             e.user.clone().unwrap_or_else(|| "?".into()),
             e.device
@@ -192,9 +206,45 @@ pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {
                 None => "",
             }
             .to_string(),
-            e.fields.join(", "),
-        ]);
+        ];
+        if fields.is_empty() {
+            who.extend([String::new(), String::new()]);
+            t.add_row(who);
+            continue;
+        }
+        for f in fields {
+            let mut row = std::mem::replace(&mut who, vec![String::new(); 4]);
+            row.push(f.field.replace('_', " "));
+            row.push(change_text(f));
+            t.add_row(row);
+        }
     }
     println!("{t}");
     Ok(())
+}
+
+/// A field's change in a table cell: `old -> new`, or its short diff.
+fn change_text(f: &FieldChange) -> String {
+    if !f.diff.is_empty() {
+        return f.diff.clone();
+    }
+    let value = |v: &str| output::one_line(&shorten(v));
+    match (f.before.is_empty(), f.after.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!("-> {}", value(&f.after)),
+        (false, true) => format!("{} -> (empty)", value(&f.before)),
+        (false, false) => format!("{} -> {}", value(&f.before), value(&f.after)),
+    }
+}
+
+/// A value cut to 60 characters.
+fn shorten(v: &str) -> String {
+    const MAX: usize = 60;
+    if v.chars().count() <= MAX {
+        v.to_string()
+    } else {
+        let mut s: String = v.chars().take(MAX - 1).collect();
+        s.push('…');
+        s
+    }
 }

@@ -1,9 +1,10 @@
 //! `crm settings ...`: the workspace settings document (pipeline, playbook, thresholds, currencies).
 
 use super::Ctx;
-use crate::cli::{SettingsCommand, StepArgs};
+use crate::cli::{RateArgs, SettingsCommand, StepArgs};
 use crate::output;
 use anyhow::Result;
+use crm_shared::rates::Rate;
 use crm_shared::schema::{Settings, SettingsEdit};
 use crm_shared::values::Currency;
 use crm_shared::Stage;
@@ -54,24 +55,63 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
             }
         }
         SettingsCommand::Step(a) => step_edits(&store.settings()?, a)?,
+        SettingsCommand::Rate(a) => rate_edits(&store, a)?,
     };
     // The server takes settings changes from managers and admins only: a rep's is refused here,
     // not saved and refused at every sync. Unknown grants (never synced, an open server) allow it.
-    if let Some(grants) = super::server::kept_grants(&ctx.data_dir)? {
-        if !grants.may_change_settings() {
-            anyhow::bail!(
-                "only a manager or an admin changes the workspace settings, and {} is a rep on {}: ask your manager; nothing was saved",
-                grants.user.as_deref().unwrap_or("this user"),
-                store.identity.server.as_deref().unwrap_or("the server")
-            );
-        }
-    }
+    super::roles::require_manager(ctx, &store, "changes the workspace settings")?;
     let settings = store.edit_settings(&edits, ctx.now_ms)?;
     if ctx.json {
         return output::json(&settings);
     }
     eprintln!("Saved the settings.");
     print(ctx, &settings)
+}
+
+fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEdit>> {
+    let settings = store.settings()?;
+    let from = Currency::parse(&a.code)?;
+    let to = match &a.to {
+        Some(t) => Currency::parse(t)?,
+        None => Currency::parse(&settings.base_currency)?,
+    };
+    if from == to {
+        anyhow::bail!("{from} is the currency the rate is in: give another code, or --to CODE");
+    }
+    let date = match &a.date {
+        Some(d) => {
+            let day = store.dates.day(d)?;
+            super::edits::echo(
+                "date",
+                d,
+                &day.to_string(),
+                &crm_shared::dates::describe_day(day),
+            );
+            day
+        }
+        None => store.dates.now.date(),
+    };
+    let rate = match (&a.rate, a.remove) {
+        (_, true) => {
+            let held = settings.rates.iter().any(|r| {
+                r.from == from.as_str() && r.to == to.as_str() && r.date == date.to_string()
+            });
+            if !held {
+                anyhow::bail!(
+                    "there is no rate of {from} in {to} dated {date} (see `crm settings show`)"
+                );
+            }
+            None
+        }
+        (Some(r), false) => Some(Rate::parse(r)?),
+        (None, false) => anyhow::bail!("give the rate, e.g. `crm settings rate {from} 0.92`"),
+    };
+    Ok(vec![SettingsEdit::Rate {
+        from,
+        to,
+        date,
+        rate,
+    }])
 }
 
 fn percent_value(text: &str) -> Result<i64> {
@@ -163,5 +203,11 @@ fn print(ctx: &Ctx, s: &Settings) -> Result<()> {
         s.currencies.join(", "),
         s.base_currency
     );
+    if !s.rates.is_empty() {
+        println!("Exchange rates (each from its day on):");
+        for r in &s.rates {
+            println!("  {}", r.describe());
+        }
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ where
     let mut store = ctx.open()?;
     let edits = build(&store)?;
     let record = store.create(kind, new_id(), None, &edits, ctx.now_ms)?;
+    output::flush_notes();
     if ctx.json {
         output::json(&record)
     } else {
@@ -28,7 +29,7 @@ where
 
 /// How "Saved ..." names a record: its kind and title, or for a relationship (which has no
 /// title) the two records it relates.
-fn saved_name(store: &Store, record: &Record) -> String {
+pub fn saved_name(store: &Store, record: &Record) -> String {
     let name = match (record.kind, record.title()) {
         (RecordKind::Relationship, _) => format!(
             "relationship: {} {} {}",
@@ -42,11 +43,16 @@ fn saved_name(store: &Store, record: &Record) -> String {
     output::one_line(&name)
 }
 
-/// Edits a record with the edits `build` returns from its current state.
+/// Edits a record with the edits `build` returns from its current state; with id `-`, every
+/// record whose id is on stdin, in one transaction (see `bulk`).
 pub fn edit<F>(ctx: &Ctx, kind: RecordKind, id: &str, build: F) -> Result<()>
 where
-    F: FnOnce(&Store, &Record) -> Result<Vec<Edit>>,
+    F: FnMut(&Store, &Record) -> Result<Vec<Edit>>,
 {
+    if id == super::bulk::STDIN {
+        return super::bulk::edit_all(ctx, Some(kind), build);
+    }
+    let mut build = build;
     let mut store = ctx.open()?;
     let (id, _) = store.resolve(id, Some(kind))?;
     let before = store.record(id)?;
@@ -58,6 +64,7 @@ where
         );
     }
     let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
+    output::flush_notes();
     if ctx.json {
         output::json(&record)
     } else {

@@ -13,7 +13,8 @@ mod tests;
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
-pub const READ_MODEL_VERSION: i64 = 6;
+/// 7: the agenda's covering indexes hold the contact and organization (who a meeting is with).
+pub const READ_MODEL_VERSION: i64 = 7;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -73,9 +74,9 @@ CREATE INDEX rm_activities_at ON rm_activities(at);
 -- The agenda reads only these two covering indexes, in order, never the table: a week of a busy
 -- book is thousands of rows, and fetching each from the table costs a random page read.
 CREATE INDEX rm_activities_agenda ON rm_activities(
-    owner, at, deleted, status, id, end_at, kind, subject, location);
+    owner, at, deleted, status, id, end_at, kind, subject, location, contact_id, org_id);
 CREATE INDEX rm_activities_overdue ON rm_activities(
-    owner, due, deleted, status, id, at, end_at, kind, subject, location)
+    owner, due, deleted, status, id, at, end_at, kind, subject, location, contact_id, org_id)
     WHERE status = 'planned' AND due IS NOT NULL AND deleted = 0;
 CREATE INDEX rm_activities_due ON rm_activities(due) WHERE due IS NOT NULL;
 CREATE INDEX rm_activities_case ON rm_activities(case_id) WHERE case_id IS NOT NULL;

@@ -48,10 +48,17 @@ impl Store {
             .optional()?)
     }
 
-    /// Warns on stderr when `user` is none of the users seen here, listing those.
+    /// Warns on stderr when `user` is none of the users seen here, listing those (once per
+    /// command, however many records it changes).
     pub fn warn_if_unknown_user(&self, user: &str) -> Result<(), StoreError> {
+        static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+            std::sync::Mutex::new(std::collections::BTreeSet::new());
         let known = self.known_users()?;
-        if !known.iter().any(|u| u == user) {
+        let first = WARNED
+            .lock()
+            .map(|mut w| w.insert(user.to_string()))
+            .unwrap_or(true);
+        if first && !known.iter().any(|u| u == user) {
             eprintln!(
                 "crm: warning: no user `{user}` has been seen here (known: {}); kept as typed, in case they have not synced yet",
                 known.join(", ")

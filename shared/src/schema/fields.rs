@@ -188,6 +188,11 @@ const ACTIVITY: &[FieldSpec] = &[
     f("remind", Minutes),
     f("handed_over_from", Str),
     f("notes", Text),
+    // What came of it, said when it is marked done (`crm activity done --outcome`, `crm log`).
+    f("outcome", Str),
+    // The first activity of a repeating series: every occurrence is a record of its own.
+    f("series", Ref(Some(RecordKind::Activity))),
+    f("repeat", Str),
     f(DEMO_FIELD, Bool),
 ];
 

@@ -4,7 +4,7 @@
 //!
 //! Architecture invariant: every setting is one scalar key at the root, never a container
 //! (`probability/proposal`, `step/proposal/send-proposal`, `grade_min/A`, `currency/USD`,
-//! `base_currency`). Two replicas that each create the settings document offline then merge key
+//! `base_currency`, `rate/USD/EUR/2026-12-01` = `"0.92"`: 1 USD is 0.92 EUR from that day on). Two replicas that each create the settings document offline then merge key
 //! by key, and a setting both changed is a conflict like any other field. A key that is absent
 //! means "the default", so a replica without the document works with the defaults.
 
@@ -12,6 +12,7 @@ use super::author::ChangeAuthor;
 use super::read::{scalar_to_int, scalar_to_string};
 use super::write::{commit, WriteError};
 use crate::model::{Stage, GRADES};
+use crate::rates::{ExchangeRate, Rate};
 use crate::values::Currency;
 use crate::DocumentId;
 use automerge::transaction::Transactable;
@@ -62,6 +63,8 @@ pub struct Settings {
     pub base_currency: String,
     /// The checklist of each stage, in order, keyed by stage key.
     pub playbook: BTreeMap<String, Vec<Step>>,
+    /// Dated exchange rates (`rate/FROM/TO/DATE` keys), by pair and date.
+    pub rates: Vec<ExchangeRate>,
 }
 
 /// The playbook every workspace starts with: (stage, key, title, required).
@@ -140,6 +143,7 @@ impl Default for Settings {
             currencies: vec!["EUR".into()],
             base_currency: "EUR".into(),
             playbook,
+            rates: Vec::new(),
         }
     }
 }
@@ -206,6 +210,21 @@ pub fn read_settings(doc: Option<&Automerge>) -> Settings {
                     s.base_currency = c;
                 }
             }
+            ["rate", from, to, date] => {
+                let rate = scalar_to_string(&v).unwrap_or_default();
+                if Rate::parse(&rate).is_ok()
+                    && Currency::parse(from).is_ok()
+                    && Currency::parse(to).is_ok()
+                    && crate::values::parse_date(date).is_ok()
+                {
+                    s.rates.push(ExchangeRate {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        date: date.to_string(),
+                        rate,
+                    });
+                }
+            }
             ["step", stage, step] => {
                 let stored =
                     scalar_to_string(&v).and_then(|j| serde_json::from_str::<StoredStep>(&j).ok());
@@ -252,6 +271,13 @@ pub enum SettingsEdit {
         used: bool,
     },
     BaseCurrency(Currency),
+    /// Sets (or with `rate: None` removes) the rate of 1 `from` in `to` from `date` on.
+    Rate {
+        from: Currency,
+        to: Currency,
+        date: chrono::NaiveDate,
+        rate: Option<Rate>,
+    },
     /// Adds or replaces a step of a stage's playbook.
     Step {
         stage: Stage,
@@ -327,6 +353,19 @@ fn apply(doc: &mut AutoCommit, edits: &[SettingsEdit]) -> Result<(), WriteError>
             SettingsEdit::BaseCurrency(code) => {
                 doc.put(ROOT, "base_currency", code.as_str())?;
                 doc.put(ROOT, format!("currency/{code}"), true)?;
+            }
+            SettingsEdit::Rate {
+                from,
+                to,
+                date,
+                rate,
+            } => {
+                let key = format!("rate/{from}/{to}/{date}");
+                match rate {
+                    Some(r) => doc.put(ROOT, key, r.to_string())?,
+                    None if doc.get(ROOT, key.as_str())?.is_some() => doc.delete(ROOT, key)?,
+                    None => {}
+                }
             }
             SettingsEdit::Step {
                 stage,
