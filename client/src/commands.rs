@@ -8,7 +8,9 @@ mod config;
 mod contact;
 mod demo;
 mod edits;
+mod export;
 mod handover;
+mod import;
 mod init;
 mod merge;
 mod r#move;
@@ -135,5 +137,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Settings(c) => settings::run(&ctx, c),
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
     }
 }

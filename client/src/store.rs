@@ -9,6 +9,7 @@
 //! (`BEGIN IMMEDIATE` ... `COMMIT`, WAL, `synchronous=FULL`) before it reports success. Killing
 //! `crm` at any instant leaves either the old or the new state.
 
+mod batch;
 mod books;
 mod documents;
 mod notices;
@@ -24,6 +25,7 @@ use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
+pub use batch::Batch;
 pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
 pub use search_terms::fts_query;
