@@ -105,6 +105,7 @@ pub struct OrgIn {
     pub region: Option<String>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    /// Relationships as a contact's; (`parent`, its UID) for the parent organization.
     pub related: Vec<(String, String)>,
 }
 
@@ -125,6 +126,8 @@ pub struct ActivityIn {
     pub remind: Option<i64>,
     pub attendees: Vec<String>,
     pub notes: Option<String>,
+    /// (`case`, `contact` or `org`, that record's id in the file) of our own export.
+    pub related: Vec<(String, String)>,
 }
 
 /// One record read from a file.

@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<()> {
         let related = match item {
             Incoming::Contact(c) => &c.related,
             Incoming::Org(o) => &o.related,
-            Incoming::Activity(_) => continue,
+            Incoming::Activity(a) => &a.related,
         };
         if !related.is_empty() {
             planner.relate(line, id, related)?;

@@ -417,9 +417,12 @@ fn row(cols: &[Col], record: &csv::StringRecord) -> Result<Incoming, String> {
                 address.insert((group.as_str(), *part), v);
             }
             Col::Notes => notes.push(v),
+            // Google joins labels with ` ::: `, Outlook categories with `;`.
             Col::Tags => c.tags.extend(
                 multi(&v)
-                    .into_iter()
+                    .iter()
+                    .flat_map(|t| t.split(';'))
+                    .map(str::to_string)
                     .map(|t| t.trim_start_matches('*').trim().to_string())
                     .filter(|t| {
                         !t.is_empty()

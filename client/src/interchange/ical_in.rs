@@ -169,7 +169,7 @@ fn to_local(pdt: &PartialDateTime, tz: Option<Tz>) -> Option<NaiveDateTime> {
     }
 }
 
-/// Our own `X-CRM-...` time properties: UTC, `YYYYMMDDTHHMMSSZ`.
+/// Our own `X-CRM-...` time properties: UTC (`YYYYMMDDTHHMMSSZ`) or floating.
 fn utc_text(comp: &ICalendarComponent, name: &str) -> Option<NaiveDateTime> {
     let t = text_of(comp, &ICalendarProperty::Other(name.into()))?;
     let utc = NaiveDateTime::parse_from_str(&t, "%Y%m%dT%H%M%SZ").ok()?;
@@ -256,6 +256,12 @@ fn activity(
     for e in comp.properties(&ICalendarProperty::Other("X-CRM-ATTENDEE".into())) {
         if let Some(who) = e.values.first().and_then(|v| v.as_text()).and_then(clean) {
             a.attendees.push(who);
+        }
+    }
+    for field in ["case", "contact", "org"] {
+        let prop = ICalendarProperty::Other(format!("X-CRM-{}", field.to_ascii_uppercase()));
+        if let Some(id) = text_of(comp, &prop) {
+            a.related.push((field.to_string(), id));
         }
     }
     let mut notes: Vec<String> = comp

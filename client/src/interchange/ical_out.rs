@@ -17,15 +17,17 @@ pub fn end(out: &mut String) {
     line(out, "END:VCALENDAR");
 }
 
-/// A stored local date-time in UTC, `YYYYMMDDTHHMMSSZ`.
+/// A stored local date-time in UTC, `YYYYMMDDTHHMMSSZ`; a time this computer's zone skips (a
+/// daylight-saving gap) is written as it is stored, floating, so nothing is shifted.
 fn utc(local: &str) -> Option<String> {
     let dt = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").ok()?;
-    let t = chrono::Local.from_local_datetime(&dt).earliest()?;
-    Some(
-        t.with_timezone(&chrono::Utc)
+    Some(match chrono::Local.from_local_datetime(&dt).earliest() {
+        Some(t) => t
+            .with_timezone(&chrono::Utc)
             .format("%Y%m%dT%H%M%SZ")
             .to_string(),
-    )
+        None => dt.format("%Y%m%dT%H%M%S").to_string(),
+    })
 }
 
 /// Writes one activity. `sequence` counts its changes after the first; `stamp_ms` is now.
@@ -73,6 +75,15 @@ pub fn component(out: &mut String, r: &Record, sequence: usize, stamp_ms: i64) {
             line(out, &format!("ATTENDEE:mailto:{a}"));
         } else {
             line(out, &format!("X-CRM-ATTENDEE:{}", escape(a)));
+        }
+    }
+    for (field, prop) in [
+        ("case", "X-CRM-CASE"),
+        ("contact", "X-CRM-CONTACT"),
+        ("org", "X-CRM-ORG"),
+    ] {
+        if let Some(id) = r.str(field) {
+            line(out, &format!("{prop}:{id}"));
         }
     }
     if let Some(m) = r.int("remind") {

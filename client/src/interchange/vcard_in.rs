@@ -251,6 +251,11 @@ fn convert(card: &VCard) -> Incoming {
             VCardProperty::Other(n) if n.eq_ignore_ascii_case("X-CRM-INDUSTRY") => {
                 org_extra.industry = clean(&text(e))
             }
+            VCardProperty::Other(n) if n.eq_ignore_ascii_case("X-CRM-PARENT") => {
+                if let Some(p) = clean(&text(e)) {
+                    c.related.push(("parent".into(), p));
+                }
+            }
             VCardProperty::Other(n) if n.eq_ignore_ascii_case("X-CRM-ORG-KIND") => {
                 org_extra.kind = clean(&text(e))
             }

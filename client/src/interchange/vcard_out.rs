@@ -113,7 +113,11 @@ pub fn card(
         if let Some(w) = r.str("website") {
             line(out, &format!("URL:{w}"));
         }
-        for (field, prop) in [("industry", "X-CRM-INDUSTRY"), ("kind", "X-CRM-ORG-KIND")] {
+        for (field, prop) in [
+            ("industry", "X-CRM-INDUSTRY"),
+            ("kind", "X-CRM-ORG-KIND"),
+            ("parent", "X-CRM-PARENT"),
+        ] {
             if let Some(v) = r.str(field) {
                 line(out, &format!("{prop}:{}", escape(v)));
             }

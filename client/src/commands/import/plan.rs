@@ -203,7 +203,8 @@ impl<'s> Planner<'s> {
         let table = match kind {
             RecordKind::Contact => "rm_contacts",
             RecordKind::Organization => "rm_orgs",
-            _ => "rm_activities",
+            RecordKind::Activity => "rm_activities",
+            _ => return Ok(()),
         };
         let ids: Vec<String> = {
             let mut stmt = self
@@ -381,33 +382,55 @@ impl<'s> Planner<'s> {
         Ok(())
     }
 
-    /// Plans the relationships the file names (RELATED), once every record of it is planned.
+    /// Plans the relationships the file names (RELATED), and the references of our own export
+    /// (an organization's parent, an activity's case, contact and organization), once every
+    /// record of the file is planned.
     pub fn relate(
         &mut self,
         line: usize,
         from: DocumentId,
         related: &[(String, String)],
     ) -> Result<(), crate::StoreError> {
+        let from_kind = self
+            .steps
+            .iter()
+            .find(|s| s.id == from)
+            .map(|s| s.kind)
+            .unwrap_or(RecordKind::Contact);
         for (kind, target) in related {
-            let from_kind = self.steps.iter().find(|s| s.id == from).map(|s| s.kind);
-            let mut to = self.find_uid(from_kind.unwrap_or(RecordKind::Contact), target)?;
-            if to.is_none() {
-                let other = if from_kind == Some(RecordKind::Organization) {
-                    RecordKind::Contact
-                } else {
-                    RecordKind::Organization
-                };
-                to = self.find_uid(other, target)?;
+            let wanted: &[RecordKind] = match kind.as_str() {
+                "parent" | "org" => &[RecordKind::Organization],
+                "contact" => &[RecordKind::Contact],
+                "case" => &[RecordKind::Case],
+                _ if from_kind == RecordKind::Organization => {
+                    &[RecordKind::Organization, RecordKind::Contact]
+                }
+                _ => &[RecordKind::Contact, RecordKind::Organization],
+            };
+            let mut to = None;
+            for k in wanted {
+                if to.is_none() {
+                    to = self.find_uid(*k, target)?;
+                }
             }
-            let Some(to) = to else {
+            let Some(to) = to.filter(|to| *to != from) else {
                 self.warnings.push(Problem {
                     line,
-                    reason: format!("RELATED {kind} `{target}` names no card of the file and no record here: left out"),
+                    reason: format!(
+                        "{kind} `{target}` names no record of the file and none here: left out"
+                    ),
                 });
                 continue;
             };
+            if let Some(field) = ["parent", "org", "contact", "case"]
+                .into_iter()
+                .find(|f| f == kind)
+            {
+                self.set_reference(from, field, to);
+                continue;
+            }
             let triple = (from.to_string(), to.to_string(), kind.clone());
-            if to == from || !self.relationships.insert(triple) {
+            if !self.relationships.insert(triple) {
                 continue;
             }
             let edits = vec![
@@ -434,6 +457,27 @@ impl<'s> Planner<'s> {
             });
         }
         Ok(())
+    }
+
+    /// Adds `field = to` to the step of record `from`, unless the record holds it already.
+    fn set_reference(&mut self, from: DocumentId, field: &'static str, to: DocumentId) {
+        let value = to.to_string();
+        let Some(snapshot) = self.snapshots.get_mut(&from) else {
+            return;
+        };
+        if snapshot.scalars.get(field) == Some(&value) {
+            return;
+        }
+        snapshot.scalars.insert(field, value.clone());
+        if let Some(step) = self.steps.iter_mut().rev().find(|s| s.id == from) {
+            step.edits.push(Edit::Set {
+                field,
+                value: Scalar::Str(value),
+            });
+            if step.action == Action::Unchanged {
+                step.action = Action::Update;
+            }
+        }
     }
 
     fn diff(
