@@ -278,6 +278,9 @@ fn csv_in_our_layout_imports_back_as_the_same_contacts() {
     );
 }
 
+/// A person as a phone's address book keeps them: name, e-mails, phones, organizations, title.
+type Person = (String, Vec<String>, Vec<String>, String, String);
+
 #[test]
 fn google_and_outlook_layouts_import_back_as_the_same_people() {
     let from = sample_book();
@@ -297,7 +300,7 @@ fn google_and_outlook_layouts_import_back_as_the_same_people() {
         }
         let to = Crm::init("bea");
         run(&to, &["import", &file]);
-        let people = |c: &Crm| -> Vec<(String, Vec<String>, Vec<String>, String, String)> {
+        let people = |c: &Crm| -> Vec<Person> {
             let mut v: Vec<_> = book(c)
                 .remove("contacts")
                 .unwrap_or_default()

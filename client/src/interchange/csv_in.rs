@@ -286,14 +286,18 @@ pub fn read(text: &str, maps: &BTreeMap<String, String>) -> (Parsed, Layout) {
     let mut parsed = Parsed::default();
     let body = text.trim_start_matches('\u{feff}');
     // A record's line, from its byte offset (the reader's own line count is off by one after
-    // CRLF line ends).
-    let line_at = |byte: u64| {
+    // CRLF line ends), counted on from the previous record's.
+    let mut counted = (0usize, 1usize);
+    let mut line_at = |byte: u64| {
         let bytes = body.as_bytes();
         let mut at = (byte as usize).min(bytes.len());
         while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
             at += 1;
         }
-        bytes[..at].iter().filter(|b| **b == b'\n').count() + 1
+        let (from, line) = if at >= counted.0 { counted } else { (0, 1) };
+        let line = line + bytes[from..at].iter().filter(|b| **b == b'\n').count();
+        counted = (at, line);
+        line
     };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -154,7 +154,7 @@ fn local_time(
 fn to_local(pdt: &PartialDateTime, tz: Option<Tz>) -> Option<NaiveDateTime> {
     let r = pdt.to_date_time()?;
     if pdt.hour.is_none() {
-        return Some(r.date_time.date().and_hms_opt(0, 0, 0)?);
+        return r.date_time.date().and_hms_opt(0, 0, 0);
     }
     if let Some(offset) = r.offset {
         let utc = offset.from_local_datetime(&r.date_time).single()?;
