@@ -3,6 +3,7 @@
 //! only says what it would do).
 
 mod plan;
+mod wants;
 
 use super::Ctx;
 use crate::cli::ImportArgs;
