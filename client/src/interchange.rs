@@ -11,6 +11,7 @@ pub mod ical_out;
 pub mod text;
 pub mod vcard_in;
 pub mod vcard_out;
+pub mod vtimezone;
 
 use std::fmt;
 

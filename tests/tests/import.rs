@@ -664,3 +664,23 @@ fn a_rep_imports_a_vcard_offline_and_the_manager_sees_the_contacts_after_sync() 
     let again = import(&max, &[&ours("apple-contacts-vcard30-ablabel-photo.vcf")]);
     assert_eq!(again["created"], serde_json::json!([]), "{again}");
 }
+
+#[test]
+fn a_zone_the_file_defines_under_an_unknown_name_is_converted_by_its_own_rules() {
+    let crm = Crm::init("ana");
+    // Exchange's `GMT +0100 (Standard) / GMT +0200 (Daylight)`: 10:00 on 3 July is summer time,
+    // 08:00 UTC.
+    let file = real_file("ics/exchange-cdo-meeting-request-quirky-rrule.ics");
+    let args = ["--json", "import", file.as_str()];
+    let out = crm
+        .command()
+        .env("TZ", "UTC")
+        .args(args)
+        .output()
+        .expect("crm runs");
+    let out: Value = serde_json::from_str(&crm_tests::expect_ok(&args, out)).expect("JSON");
+    assert_eq!(out["warnings"], serde_json::json!([]), "{out}");
+    let standup = activity(&crm, "Sprint 25 Daily Standup");
+    assert_eq!(standup["start"], "2015-07-03T08:00", "{standup}");
+    assert_eq!(standup["end"], "2015-07-03T08:30", "{standup}");
+}

@@ -2,8 +2,9 @@
 //! VTODO -> task, the first VALARM -> the reminder.
 //!
 //! Times with a TZID are converted through the file's VTIMEZONE (or the IANA or Windows zone it
-//! names, as `calcard` resolves it) to this computer's local time, which is how the CRM keeps
-//! them; UTC times likewise; floating times are kept as written. A recurring event is imported
+//! names, as `calcard` resolves it; a VTIMEZONE under a name no one knows by its own rules,
+//! `vtimezone.rs`) to this computer's local time, which is how the CRM keeps them; UTC times
+//! likewise; floating times are kept as written. A recurring event is imported
 //! as its first occurrence with its rule (`RRULE:...`) kept in the notes; the moved or changed
 //! occurrences of a series (RECURRENCE-ID) are listed as skipped.
 
@@ -128,6 +129,7 @@ fn text_of(comp: &ICalendarComponent, prop: &ICalendarProperty) -> Option<String
 /// A date or date-time property in local time; `None` when absent. Date-only values are the
 /// day's start.
 fn local_time(
+    cal: &ICalendar,
     comp: &ICalendarComponent,
     prop: &ICalendarProperty,
     tzs: &TzResolver<String>,
@@ -139,15 +141,26 @@ fn local_time(
         _ => return None,
     };
     let tzid = entry.tz_id();
-    let tz = tzid.map(|id| match tzs.resolve(id) {
-        Some(tz) => tz,
-        None => {
-            warnings.push(format!(
-                "time zone `{id}` is not known: its times are kept as written"
-            ));
-            Tz::Floating
+    let tz = match tzid.map(|id| (id, tzs.resolve(id))) {
+        None => None,
+        Some((_, Some(tz))) => Some(tz),
+        // A zone by a name no one knows: its own VTIMEZONE's observances give the offset.
+        Some((id, None)) => {
+            let offset = pdt
+                .to_date_time()
+                .and_then(|r| super::vtimezone::offset_at(cal, id, r.date_time))
+                .and_then(chrono::FixedOffset::east_opt);
+            match offset {
+                Some(o) => Some(Tz::Fixed(o)),
+                None => {
+                    warnings.push(format!(
+                        "time zone `{id}` is not known and the file does not define it: its times are kept as written"
+                    ));
+                    Some(Tz::Floating)
+                }
+            }
         }
-    });
+    };
     to_local(pdt, tz)
 }
 
@@ -172,13 +185,16 @@ fn to_local(pdt: &PartialDateTime, tz: Option<Tz>) -> Option<NaiveDateTime> {
 /// Our own `X-CRM-...` time properties: UTC (`YYYYMMDDTHHMMSSZ`) or floating.
 fn utc_text(comp: &ICalendarComponent, name: &str) -> Option<NaiveDateTime> {
     let t = text_of(comp, &ICalendarProperty::Other(name.into()))?;
-    let utc = NaiveDateTime::parse_from_str(&t, "%Y%m%dT%H%M%SZ").ok()?;
-    Some(
-        chrono::Utc
-            .from_utc_datetime(&utc)
-            .with_timezone(&chrono::Local)
-            .naive_local(),
-    )
+    match NaiveDateTime::parse_from_str(&t, "%Y%m%dT%H%M%SZ") {
+        Ok(utc) => Some(
+            chrono::Utc
+                .from_utc_datetime(&utc)
+                .with_timezone(&chrono::Local)
+                .naive_local(),
+        ),
+        // Floating: a local time as it is stored.
+        Err(_) => NaiveDateTime::parse_from_str(&t, "%Y%m%dT%H%M%S").ok(),
+    }
 }
 
 fn fmt(t: NaiveDateTime) -> String {
@@ -203,8 +219,8 @@ fn activity(
         location: text_of(comp, &ICalendarProperty::Location),
         ..ActivityIn::default()
     };
-    let start = local_time(comp, &ICalendarProperty::Dtstart, tzs, &mut warnings);
-    let mut end = local_time(comp, &ICalendarProperty::Dtend, tzs, &mut warnings);
+    let start = local_time(cal, comp, &ICalendarProperty::Dtstart, tzs, &mut warnings);
+    let mut end = local_time(cal, comp, &ICalendarProperty::Dtend, tzs, &mut warnings);
     if end.is_none() {
         if let (Some(s), Some(ICalendarValue::Duration(d))) = (
             start,
@@ -215,7 +231,7 @@ fn activity(
         }
     }
     let end = end.or_else(|| utc_text(comp, "X-CRM-END"));
-    let due = local_time(comp, &ICalendarProperty::Due, tzs, &mut warnings)
+    let due = local_time(cal, comp, &ICalendarProperty::Due, tzs, &mut warnings)
         .or_else(|| utc_text(comp, "X-CRM-DUE"));
     if default_kind == "meeting" && start.is_none() {
         return Err("an event without DTSTART: no time to put it at".into());
