@@ -72,7 +72,14 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<()> {
 
 /// A file refused whole: nothing was changed.
 fn refuse(name: &str, problems: &[Problem]) -> anyhow::Error {
-    let listed: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
+    let listed: Vec<String> = problems
+        .iter()
+        .take(5)
+        .map(|p| match p.line {
+            0 => p.reason.clone(),
+            _ => p.to_string(),
+        })
+        .collect();
     let more = problems.len().saturating_sub(5);
     let more = if more > 0 {
         format!(" (and {more} more)")
