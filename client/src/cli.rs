@@ -92,6 +92,18 @@ pub enum Command {
         after_help = "Examples:\n  crm view save closing case list --open --mine --closing this-month\n  crm view closing\n  crm view closing --json"
     )]
     View(ViewArgs),
+    /// Bring contacts and appointments in from CSV (Google, Outlook, any), vCard or iCalendar
+    #[command(
+        long_about = "Bring contacts in from CSV (Google Contacts, Outlook, or any CSV with a header) or vCard (2.1, 3.0, 4.0), and appointments and tasks from iCalendar.\n\nThe format and the text encoding are recognised from the file (give --format or --encoding to say). Records already here are found by the file's ids (vCard/iCalendar UID), e-mail or phone and updated, not duplicated: importing the same file again creates nothing. Rows that cannot be read are listed with their line and skipped; a damaged file (a card cut short, bytes that are not text, no header) is refused whole. Everything is saved in one transaction, or nothing is.\n\nA recurring event is imported as its first occurrence, with its rule (RRULE) kept in the notes.",
+        after_help = "Examples:\n  crm import contacts.csv --dry-run\n  crm import google.csv\n  crm import outlook.csv --encoding windows-1252\n  crm import leads.csv --map \"Full Name=name\" --map \"Mail=email\"\n  crm import phone.vcf\n  crm import calendar.ics"
+    )]
+    Import(ImportArgs),
+    /// Write contacts, organizations, cases or activities to a CSV, vCard, iCalendar or JSON file
+    #[command(
+        long_about = "Write records to a file: every record that matches the filters (no cap).\n\ncsv: one row per record (--layout google or outlook for a phone's or a mail program's import); vcard: vCard 4.0 with UID (the record id), REV, CATEGORIES and RELATED; ical: activities as VEVENT/VTODO with UID and SEQUENCE; json: the records as `show --json` gives them.",
+        after_help = "Examples:\n  crm export contacts --format vcard --out book.vcf\n  crm export contacts --format csv --layout google --out google.csv\n  crm export activities --format ical --out agenda.ics\n  crm export all --format json --out backup.json"
+    )]
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -921,4 +933,84 @@ pub struct ReportArgs {
     /// Print comma-separated values
     #[arg(long)]
     pub csv: bool,
+}
+
+// ---------------------------------------------------------------- import and export
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import
+    pub file: std::path::PathBuf,
+    /// The file's format [default: recognised from its content and name]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::interchange::Format>,
+    /// Show what would be created, updated and skipped; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read CSV column COLUMN as FIELD (name, given_name, family_name, title, department, org,
+    /// email, phone, address, region, tags, notes, source, do_not_call, id, ignore)
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    pub maps: Vec<String>,
+    /// The file's text encoding (utf-8, utf-16le, windows-1252, ...) [default: recognised]
+    #[arg(long)]
+    pub encoding: Option<String>,
+}
+
+/// What `crm export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportWhat {
+    Contacts,
+    Orgs,
+    Cases,
+    Activities,
+    All,
+}
+
+/// The file format of `crm export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Vcard,
+    Ical,
+    Json,
+}
+
+/// The columns of a CSV export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CsvLayout {
+    /// One column per field, as `crm import` reads back
+    Crm,
+    /// Google Contacts' import layout
+    Google,
+    /// Outlook's import layout
+    Outlook,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(value_enum)]
+    pub what: ExportWhat,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file [default: standard output]
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// The columns of a CSV file
+    #[arg(long, value_enum, default_value = "crm")]
+    pub layout: CsvLayout,
+    /// Only records found by these words (names, e-mails, phones, notes)
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Only records of this region
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only records owned by this user
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only cases in this stage
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Include removed records
+    #[arg(long)]
+    pub deleted: bool,
 }

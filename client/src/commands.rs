@@ -10,7 +10,9 @@ mod config;
 mod contact;
 mod demo;
 mod edits;
+mod export;
 mod handover;
+mod import;
 mod init;
 mod log;
 mod merge;
@@ -158,5 +160,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::View(a) => view::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
     }
 }

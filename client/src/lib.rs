@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod interchange;
 pub mod live;
 pub mod output;
 pub mod replace_file;

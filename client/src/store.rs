@@ -10,6 +10,7 @@
 //! `crm` at any instant leaves either the old or the new state.
 
 mod batch;
+mod bulk;
 mod books;
 mod documents;
 mod locale;
@@ -26,6 +27,7 @@ use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
+pub use batch::Batch;
 pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
 pub use search_terms::fts_query;

@@ -33,7 +33,7 @@ pub use author::ChangeAuthor;
 pub use book::{book_of_document, BOOK_KEY};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::case_attention;
-pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD};
+pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD, EXTERNAL_IDS_FIELD};
 pub use history::{history, HistoryEntry};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
 pub use settings::{

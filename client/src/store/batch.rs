@@ -1,62 +1,83 @@
-//! Many records created or edited in one transaction: a repeating activity's occurrences, and
-//! bulk edits of ids read from stdin (all or nothing).
+//! Many records created and edited in one write transaction (`crm import`): all of them are
+//! saved, with their read model, or none is.
 
-use super::{author_now, documents, edit_in, read_model, Store};
+use super::{author_now, documents, edit_in, read_model, Identity, Store};
 use crate::error::StoreError;
-use crm_shared::schema::{self, Edit, NewRecord, Record};
+use crm_shared::schema::{self, ChangeAuthor, Edit, NewRecord};
 use crm_shared::{DocumentId, RecordKind};
-use rusqlite::TransactionBehavior;
+use rusqlite::{Transaction, TransactionBehavior};
+
+/// An open write transaction of a store. Dropped without [`Batch::commit`], it changes nothing.
+pub struct Batch<'s> {
+    tx: Transaction<'s>,
+    identity: &'s Identity,
+    author: ChangeAuthor,
+    now_ms: i64,
+}
 
 impl Store {
-    /// Creates records of `kind` (each id with its edits) in one transaction.
-    pub fn create_many(
+    /// Begins a batch of writes made at `now_ms`.
+    pub fn batch(&mut self, now_ms: i64) -> Result<Batch<'_>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let author = author_now(&self.identity, &self.path);
+        Ok(Batch {
+            tx,
+            identity: &self.identity,
+            author,
+            now_ms,
+        })
+    }
+}
+
+impl Batch<'_> {
+    /// Creates a record owned by this data dir's user, in its book. A record the edits leave
+    /// invalid is refused before anything of it is written.
+    pub fn create(
         &mut self,
         kind: RecordKind,
-        records: &[(DocumentId, Vec<Edit>)],
-        now_ms: i64,
-    ) -> Result<Vec<Record>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let author = author_now(&self.identity, &self.path);
-        let mut made = Vec::with_capacity(records.len());
-        for (id, edits) in records {
-            let new = NewRecord {
-                id: *id,
-                kind,
-                created_at: now_ms,
-                created_by: self.identity.user.clone(),
-                owner: self.identity.user.clone(),
-                book: self.identity.book.clone(),
-            };
-            let mut doc =
-                schema::create_record(&new, edits, self.identity.actor(), &author, now_ms)?;
-            let n = documents::insert(&tx, *id, kind, &mut doc)?;
-            read_model::upsert(&tx, n, doc.document(), *id)?;
-            made.push(schema::read_record(*id, doc.document(), None)?);
-        }
-        tx.commit()?;
-        Ok(made)
+        id: DocumentId,
+        edits: &[Edit],
+    ) -> Result<(), StoreError> {
+        let new = NewRecord {
+            id,
+            kind,
+            created_at: self.now_ms,
+            created_by: self.identity.user.clone(),
+            owner: self.identity.user.clone(),
+            book: self.identity.book.clone(),
+        };
+        let mut doc = schema::create_record(
+            &new,
+            edits,
+            self.identity.actor(),
+            &self.author,
+            self.now_ms,
+        )?;
+        let n = documents::insert(&self.tx, id, kind, &mut doc)?;
+        read_model::upsert(&self.tx, n, doc.document(), id)?;
+        Ok(())
     }
 
-    /// Applies each record's edits in one transaction: every record changes, or none does.
-    /// Returns the records as they are after it.
-    pub fn edit_many(
-        &mut self,
-        edits: Vec<(DocumentId, Vec<Edit>)>,
-        now_ms: i64,
-    ) -> Result<Vec<Record>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let author = author_now(&self.identity, &self.path);
-        let mut out = Vec::with_capacity(edits.len());
-        for (id, e) in edits {
-            let n = documents::number(&tx, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
-            let (record, _) = edit_in(&tx, &self.identity, &author, n, id, now_ms, |_| Ok(e))?;
-            out.push(record);
-        }
-        tx.commit()?;
-        Ok(out)
+    /// Applies `edits` to an existing record; returns whether it changed.
+    pub fn edit(&mut self, id: DocumentId, edits: Vec<Edit>) -> Result<bool, StoreError> {
+        let n = documents::number(&self.tx, id)?.ok_or(StoreError::NotFound(id.to_string()))?;
+        let (_, changed) = edit_in(
+            &self.tx,
+            self.identity,
+            &self.author,
+            n,
+            id,
+            self.now_ms,
+            |_| Ok(edits),
+        )?;
+        Ok(changed)
+    }
+
+    /// Saves everything the batch wrote.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit()?;
+        Ok(())
     }
 }

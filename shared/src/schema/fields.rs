@@ -107,6 +107,7 @@ const ORGANIZATION: &[FieldSpec] = &[
     f("parent", Ref(Some(RecordKind::Organization))),
     f("tags", Set),
     f("notes", Text),
+    f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
 ];
 
@@ -131,6 +132,7 @@ const CONTACT: &[FieldSpec] = &[
     f("notes", Text),
     f("do_not_call", Bool),
     f("source", Str),
+    f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
 ];
 
@@ -193,6 +195,7 @@ const ACTIVITY: &[FieldSpec] = &[
     // The first activity of a repeating series: every occurrence is a record of its own.
     f("series", Ref(Some(RecordKind::Activity))),
     f("repeat", Str),
+    f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
 ];
 
@@ -203,6 +206,10 @@ const USER: &[FieldSpec] = &[
     f("regions", Set),
     f("industries", Set),
 ];
+
+/// The ids a record has in other address books and calendars (a vCard's or an iCalendar UID),
+/// so importing the same file again finds it (`crm import`).
+pub const EXTERNAL_IDS_FIELD: &str = "external_ids";
 
 /// The field that marks a record as sample data (`crm demo-data`), so it can be told apart from
 /// real work and removed; organizations, contacts, cases and activities have it.
