@@ -23,6 +23,7 @@ mod conflicts;
 mod consistency;
 mod fields;
 mod history;
+mod merge;
 mod read;
 mod settings;
 mod versions;
@@ -33,6 +34,10 @@ pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::case_attention;
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD};
 pub use history::{history, HistoryEntry};
+pub use merge::{
+    is_log_key, last_edits, linked_ids, merge_logs, plan_merge, plan_unmerge, to_undo, LoggedMerge,
+    MergeError, MergeLog, Plan, Source, Take, MERGED_INTO,
+};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
 pub use settings::{
     create_settings, edit_settings, read_settings, settings_id, valid_step_key, Settings,

@@ -93,6 +93,7 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
     }
 }
 
+use super::merge::MERGED_INTO;
 use FieldType::*;
 
 const ORGANIZATION: &[FieldSpec] = &[
@@ -108,6 +109,7 @@ const ORGANIZATION: &[FieldSpec] = &[
     f("tags", Set),
     f("notes", Text),
     f(DEMO_FIELD, Bool),
+    f(MERGED_INTO, Ref(Some(RecordKind::Organization))),
 ];
 
 const CONTACT: &[FieldSpec] = &[
@@ -132,6 +134,7 @@ const CONTACT: &[FieldSpec] = &[
     f("do_not_call", Bool),
     f("source", Str),
     f(DEMO_FIELD, Bool),
+    f(MERGED_INTO, Ref(Some(RecordKind::Contact))),
 ];
 
 const RELATIONSHIP: &[FieldSpec] = &[

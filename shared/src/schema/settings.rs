@@ -388,6 +388,7 @@ mod tests {
             user: user.into(),
             device: format!("{user}-laptop"),
             offline: true,
+            action: None,
         }
     }
 
