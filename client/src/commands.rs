@@ -7,10 +7,12 @@ mod case;
 mod config;
 mod contact;
 mod demo;
+mod duplicates;
 mod edits;
 mod handover;
 mod init;
 mod merge;
+mod merge_records;
 mod r#move;
 mod network;
 mod org;
@@ -135,5 +137,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Settings(c) => settings::run(&ctx, c),
         Command::Handover(a) => handover::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Duplicates(a) => duplicates::run(&ctx, a),
+        Command::MergeRecords(a) => merge_records::run(&ctx, a),
+        Command::Unmerge(a) => merge_records::unmerge(&ctx, a),
     }
 }

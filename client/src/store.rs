@@ -9,8 +9,10 @@
 //! (`BEGIN IMMEDIATE` ... `COMMIT`, WAL, `synchronous=FULL`) before it reports success. Killing
 //! `crm` at any instant leaves either the old or the new state.
 
+mod batch;
 mod books;
 mod documents;
+mod duplicates;
 mod notices;
 mod read_model;
 mod replica;
@@ -24,6 +26,9 @@ use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
+pub use batch::Reading;
+pub use duplicates::{Found, Pair, MAX_GROUP};
+pub use read_model::match_keys::fold_name;
 pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
 pub use search_terms::fts_query;
@@ -55,6 +60,7 @@ impl Identity {
             user: self.user.clone(),
             device: self.device.clone(),
             offline,
+            action: None,
         }
     }
 }

@@ -192,7 +192,10 @@ pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {
                 None => "",
             }
             .to_string(),
-            e.fields.join(", "),
+            match &e.action {
+                Some(action) => format!("{action}: {}", e.fields.join(", ")),
+                None => e.fields.join(", "),
+            },
         ]);
     }
     println!("{t}");

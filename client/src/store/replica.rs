@@ -8,7 +8,7 @@ use automerge::{Automerge, ChangeHash};
 use crm_shared::heads::decode_heads;
 use crm_shared::protocol::{bucket_of, doc_digest, DocDigest, SetSummary};
 use crm_shared::schema;
-use crm_shared::DocumentId;
+use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 
@@ -82,6 +82,13 @@ pub struct Merged {
     pub removed: Vec<DocumentId>,
     /// Records the merge left needing attention, with why ([`schema::case_attention`]).
     pub attention: Vec<(DocumentId, String)>,
+    /// Contacts and organizations that were new here or changed (for likely duplicates).
+    pub arrived: Vec<DocumentId>,
+}
+
+/// Whether a record of `kind` can have likely duplicates.
+fn matched(kind: RecordKind) -> bool {
+    matches!(kind, RecordKind::Contact | RecordKind::Organization)
 }
 
 /// What storing a merged document told of its record.
@@ -90,6 +97,7 @@ pub(super) struct Stored {
     pub deleted: bool,
     /// Why a merge left it needing attention ([`schema::case_attention`]), if it does.
     pub attention: Option<String>,
+    pub kind: RecordKind,
 }
 
 /// Writes the read model of a document that a merge changed (row `n`), reading its record once
@@ -104,6 +112,7 @@ pub(super) fn store_merged(
     let stored = Stored {
         deleted: record.is_deleted(),
         attention: schema::case_attention(doc, &record),
+        kind: record.kind,
     };
     read_model::write(tx, n, doc, id, record, false)?;
     Ok(stored)
@@ -114,6 +123,9 @@ impl Merged {
     fn note(&mut self, id: DocumentId, was_live: bool, stored: Stored) {
         if was_live && stored.deleted {
             self.removed.push(id);
+        }
+        if matched(stored.kind) {
+            self.arrived.push(id);
         }
         if let Some(why) = stored.attention {
             self.attention.push((id, why));
@@ -285,6 +297,9 @@ impl Store {
                     if let Some(why) = schema::case_attention(doc, &record) {
                         merged.attention.push((*id, why));
                     }
+                    if matched(record.kind) {
+                        merged.arrived.push(*id);
+                    }
                     let n =
                         documents::insert_bytes(&tx, *id, record.kind, bytes, &doc.get_heads())?;
                     read_model::write(&tx, n, doc, *id, record, true)?;
@@ -331,6 +346,9 @@ impl Store {
             }
             if let Some(why) = d.attention {
                 merged.attention.push((d.id, why));
+            }
+            if matched(d.derived.kind()) {
+                merged.arrived.push(d.id);
             }
             let n = documents::insert_bytes(&tx, d.id, d.derived.kind(), &d.bytes, &d.heads)?;
             read_model::write_derived(&tx, n, d.id, d.derived, true)?;
@@ -501,6 +519,7 @@ mod tests {
             user: "bruno".into(),
             device: "ffeeddccbbaa99887766554433221100".into(),
             offline: false,
+            action: None,
         };
         let edits = contact("Remote Rui");
         let mut doc =

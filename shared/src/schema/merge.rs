@@ -18,7 +18,7 @@
 //! only what still is as the merge left it: an edit made since (to KEEP, or a link moved again)
 //! stays where it was made.
 
-use super::fields::{field, fields, FieldType, DEMO_FIELD};
+use super::fields::{field, fields, FieldType, LabelKind, DEMO_FIELD};
 use super::history::history;
 use super::read::{FieldValue, Record};
 use super::write::{Edit, Scalar};
@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The field of a merged record naming the record it was merged into.
 pub const MERGED_INTO: &str = "merged_into";
 const LOG_PREFIX: &str = "merge:";
-const UNDO_PREFIX: &str = "unmerged:";
+pub(super) const UNDO_PREFIX: &str = "unmerged:";
 
 /// Whether a root key holds a merge log or the mark of an undone merge (not a field).
 pub fn is_log_key(key: &str) -> bool {
@@ -48,7 +48,7 @@ pub enum LoggedValue {
 }
 
 impl LoggedValue {
-    fn of(v: Option<&FieldValue>) -> Option<LoggedValue> {
+    pub(super) fn of(v: Option<&FieldValue>) -> Option<LoggedValue> {
         match v? {
             FieldValue::Str(s) if !s.trim().is_empty() => Some(LoggedValue::Str(s.clone())),
             FieldValue::Int(i) => Some(LoggedValue::Int(*i)),
@@ -57,7 +57,7 @@ impl LoggedValue {
         }
     }
 
-    fn edit(value: &Option<LoggedValue>, field: &'static str) -> Edit {
+    pub(super) fn edit(value: &Option<LoggedValue>, field: &'static str) -> Edit {
         match value {
             None => Edit::Clear { field },
             Some(v) => Edit::Set {
@@ -255,10 +255,10 @@ fn command_of(kind: RecordKind) -> &'static str {
 
 /// Edits gathered per record, in the order records are first named.
 #[derive(Default)]
-struct Edits(Vec<(DocumentId, Vec<Edit>)>);
+pub(super) struct Edits(pub(super) Vec<(DocumentId, Vec<Edit>)>);
 
 impl Edits {
-    fn push(&mut self, id: DocumentId, edit: Edit) {
+    pub(super) fn push(&mut self, id: DocumentId, edit: Edit) {
         match self.0.iter_mut().find(|(i, _)| *i == id) {
             Some((_, v)) => v.push(edit),
             None => self.0.push((id, vec![edit])),
@@ -391,11 +391,13 @@ pub fn plan_merge(
                 }
             }
             FieldType::Labelled(_) | FieldType::Set | FieldType::Links { .. } => {
-                let mut have: BTreeSet<String> =
-                    values_of(k, name).into_iter().map(|v| v.0).collect();
+                let mut have: BTreeSet<String> = values_of(k, name)
+                    .into_iter()
+                    .map(|v| same(spec.ty, &v.0))
+                    .collect();
                 for o in others {
                     for (value, label) in values_of(o.record, name) {
-                        if value == keep_id || !have.insert(value.clone()) {
+                        if value == keep_id || !have.insert(same(spec.ty, &value)) {
                             continue;
                         }
                         edits.push(k.id, add_edit(spec.ty, name, &value, &label));
@@ -441,8 +443,21 @@ pub fn plan_merge(
     })
 }
 
+/// What makes two values of a multi-valued field one: an e-mail in any letter case, a phone
+/// number written with any spacing or international prefix (its last 9 digits).
+fn same(ty: FieldType, value: &str) -> String {
+    match ty {
+        FieldType::Labelled(LabelKind::Email) => value.trim().to_lowercase(),
+        FieldType::Labelled(LabelKind::Phone) => {
+            let digits: Vec<char> = value.chars().filter(char::is_ascii_digit).collect();
+            digits[digits.len().saturating_sub(9)..].iter().collect()
+        }
+        _ => value.to_string(),
+    }
+}
+
 /// The values of a multi-valued field with their label (or role).
-fn values_of(r: &Record, name: &str) -> Vec<(String, String)> {
+pub(super) fn values_of(r: &Record, name: &str) -> Vec<(String, String)> {
     match r.fields.get(name) {
         Some(FieldValue::Labelled(v)) => v
             .iter()
@@ -477,24 +492,6 @@ fn add_edit(ty: FieldType, field: &'static str, value: &str, label: &str) -> Edi
             },
         },
     }
-}
-
-fn remove_edit(ty: FieldType, field: &'static str, value: &str) -> Option<Edit> {
-    Some(match ty {
-        FieldType::Labelled(_) => Edit::RemoveLabelled {
-            field,
-            value: value.to_string(),
-        },
-        FieldType::Set => Edit::RemoveFromSet {
-            field,
-            item: value.to_string(),
-        },
-        FieldType::Links { .. } => Edit::Unlink {
-            field,
-            id: value.parse().ok()?,
-        },
-        _ => return None,
-    })
 }
 
 /// Points the fields of `r` that name a merged record at KEEP (a relationship between merged
@@ -585,156 +582,6 @@ fn repoint(
         }
     }
     Ok(())
-}
-
-/// The (merge, other) pairs that `crm unmerge target` undoes: every active other of KEEP's merges
-/// when `target` is KEEP, else the merges that took `target` in.
-pub fn to_undo(target: &str, keep: &str, logs: &[LoggedMerge]) -> Vec<(String, String)> {
-    logs.iter()
-        .flat_map(|l| l.active().map(move |o| (l.log.id.clone(), o.clone())))
-        .filter(|(_, o)| target == keep || o == target)
-        .collect()
-}
-
-/// Plans undoing, for each (merge, other) of `undo`, what the merge changed: `keep` and `others`
-/// (by id) as they are now, `linked`: the records the merges re-pointed, as they are now.
-pub fn plan_unmerge(
-    target: DocumentId,
-    keep: &Record,
-    logs: &[LoggedMerge],
-    others: &BTreeMap<String, Record>,
-    linked: &BTreeMap<String, Record>,
-    at_ms: i64,
-    by: &str,
-) -> Result<Plan, MergeError> {
-    let keep_id = keep.id.to_string();
-    let undo = to_undo(&target.to_string(), &keep_id, logs);
-    if undo.is_empty() {
-        return Err(MergeError::NothingToUndo(target));
-    }
-    let undone_others: BTreeSet<&String> = undo.iter().map(|(_, o)| o).collect();
-    // Records that stay merged into KEEP: a value they hold stays on KEEP.
-    let staying: Vec<&Record> = others
-        .values()
-        .filter(|r| r.merged_into() == Some(keep_id.as_str()))
-        .filter(|r| !undone_others.contains(&r.id.to_string()))
-        .collect();
-    let mut edits = Edits::default();
-    let mut texts: BTreeMap<&'static str, String> = BTreeMap::new();
-    for (merge, other) in &undo {
-        let Some(l) = logs.iter().find(|l| &l.log.id == merge) else {
-            continue;
-        };
-        if let Some(o) = others.get(other) {
-            if o.merged_into() == Some(keep_id.as_str()) {
-                edits.push(o.id, Edit::Clear { field: MERGED_INTO });
-            }
-        }
-        for t in l.log.fields.iter().filter(|t| &t.from == other) {
-            let Some(spec) = field(keep.kind, &t.field) else {
-                continue;
-            };
-            if LoggedValue::of(keep.fields.get(spec.name)) == t.value {
-                edits.push(keep.id, LoggedValue::edit(&t.before, spec.name));
-            }
-        }
-        for a in l.log.added.iter().filter(|a| &a.from == other) {
-            let Some(spec) = field(keep.kind, &a.field) else {
-                continue;
-            };
-            let held = |r: &Record| values_of(r, spec.name).iter().any(|(v, _)| *v == a.value);
-            if held(keep) && !staying.iter().any(|r| held(r)) {
-                if let Some(e) = remove_edit(spec.ty, spec.name, &a.value) {
-                    edits.push(keep.id, e);
-                }
-            }
-        }
-        for n in l.log.notes.iter().filter(|n| &n.from == other) {
-            let Some(spec) = field(keep.kind, &n.field) else {
-                continue;
-            };
-            let text = texts
-                .entry(spec.name)
-                .or_insert_with(|| keep.str(spec.name).unwrap_or("").to_string());
-            if let Some(at) = text.find(&n.text) {
-                text.replace_range(at..at + n.text.len(), "");
-            }
-        }
-        for p in l.log.repointed.iter().filter(|p| &p.from == other) {
-            let (Some(r), Ok(from)) = (linked.get(&p.record), p.from.parse::<DocumentId>()) else {
-                continue;
-            };
-            let Some(spec) = field(r.kind, &p.field) else {
-                continue;
-            };
-            match r.fields.get(spec.name) {
-                Some(FieldValue::Str(now)) if *now == keep_id => edits.push(
-                    r.id,
-                    Edit::Set {
-                        field: spec.name,
-                        value: Scalar::Str(p.from.clone()),
-                    },
-                ),
-                Some(FieldValue::Links(links)) => {
-                    if let Some(role) = links.get(&keep_id) {
-                        if !p.kept {
-                            edits.push(
-                                r.id,
-                                Edit::Unlink {
-                                    field: spec.name,
-                                    id: keep.id,
-                                },
-                            );
-                        }
-                        edits.push(
-                            r.id,
-                            Edit::Link {
-                                field: spec.name,
-                                id: from,
-                                role: role.clone(),
-                            },
-                        );
-                    }
-                }
-                _ => {}
-            }
-        }
-        for rm in l.log.removed.iter().filter(|rm| &rm.from == other) {
-            if let Some(r) = linked.get(&rm.record) {
-                if r.is_deleted() {
-                    edits.push(r.id, Edit::Restore);
-                }
-            }
-        }
-        let mark = serde_json::json!({ "at": at_ms, "by": by }).to_string();
-        edits.push(
-            keep.id,
-            Edit::PutLog {
-                key: format!("{UNDO_PREFIX}{merge}:{other}"),
-                text: mark,
-            },
-        );
-    }
-    for (field, text) in texts {
-        edits.push(keep.id, Edit::SetText { field, text });
-    }
-    Ok(Plan {
-        edits: edits.0,
-        log: None,
-    })
-}
-
-/// Every record id a log names as re-pointed or removed (what an unmerge must read).
-pub fn linked_ids(logs: &[LoggedMerge]) -> BTreeSet<String> {
-    logs.iter()
-        .flat_map(|l| {
-            l.log
-                .repointed
-                .iter()
-                .map(|p| p.record.clone())
-                .chain(l.log.removed.iter().map(|r| r.record.clone()))
-        })
-        .collect()
 }
 
 #[cfg(test)]

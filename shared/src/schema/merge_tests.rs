@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::schema::{apply_edits_and_commit, create_record, read_record, ChangeAuthor, NewRecord};
+use crate::schema::{plan_unmerge, to_undo};
 use crate::values::Currency;
 use automerge::{ActorId, AutoCommit};
 
