@@ -12,6 +12,9 @@ use crm_shared::schema::{self, Edit, MergeLog, Record, Source, Take};
 use crm_shared::DocumentId;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The edits a plan makes, record by record.
+type Planned = Vec<(DocumentId, Vec<Edit>)>;
+
 pub fn run(ctx: &Ctx, a: MergeRecordsArgs) -> Result<()> {
     let mut store = ctx.open()?;
     let (keep, _) = store.resolve(&a.keep, None)?;
@@ -91,7 +94,7 @@ fn plan_merge(
     takes: &[Take],
     now_ms: i64,
     by: &str,
-) -> Result<(MergeLog, Vec<(DocumentId, Vec<Edit>)>), StoreError> {
+) -> Result<(MergeLog, Planned), StoreError> {
     let keep = sourced(r, keep)?;
     let others: Vec<_> = others
         .iter()
@@ -195,48 +198,46 @@ pub fn unmerge(ctx: &Ctx, a: IdArg) -> Result<()> {
         None => target,
     };
     let (now, by) = (ctx.now_ms, store.identity.user.clone());
-    let plan =
-        |r: &Reading<'_>| -> Result<(Vec<String>, Vec<(DocumentId, Vec<Edit>)>), StoreError> {
-            let mut doc = r.doc(keep)?;
-            let keep_record = schema::read_record(keep, doc.document(), None)?;
-            let logs = schema::merge_logs(doc.document());
-            let undo = schema::to_undo(&target.to_string(), &keep.to_string(), &logs);
-            let mut others = BTreeMap::new();
-            for (_, o) in &undo {
-                if let Ok(id) = o.parse() {
+    let plan = |r: &Reading<'_>| -> Result<(Vec<String>, Planned), StoreError> {
+        let mut doc = r.doc(keep)?;
+        let keep_record = schema::read_record(keep, doc.document(), None)?;
+        let logs = schema::merge_logs(doc.document());
+        let undo = schema::to_undo(&target.to_string(), &keep.to_string(), &logs);
+        let mut others = BTreeMap::new();
+        for (_, o) in &undo {
+            if let Ok(id) = o.parse() {
+                if let Ok(rec) = r.record(id) {
+                    others.insert(o.clone(), rec);
+                }
+            }
+        }
+        // The others of KEEP's merges that stay: a value they hold stays on KEEP.
+        for l in &logs {
+            for o in l.active() {
+                if let (false, Ok(id)) = (others.contains_key(o), o.parse()) {
                     if let Ok(rec) = r.record(id) {
                         others.insert(o.clone(), rec);
                     }
                 }
             }
-            // The others of KEEP's merges that stay: a value they hold stays on KEEP.
-            for l in &logs {
-                for o in l.active() {
-                    if let (false, Ok(id)) = (others.contains_key(o), o.parse()) {
-                        if let Ok(rec) = r.record(id) {
-                            others.insert(o.clone(), rec);
-                        }
-                    }
-                }
+        }
+        let mut linked = BTreeMap::new();
+        for id in schema::linked_ids(&logs) {
+            if let Ok(rec) = id
+                .parse()
+                .map_err(|_| ())
+                .and_then(|i| r.record(i).map_err(|_| ()))
+            {
+                linked.insert(id, rec);
             }
-            let mut linked = BTreeMap::new();
-            for id in schema::linked_ids(&logs) {
-                if let Ok(rec) = id
-                    .parse()
-                    .map_err(|_| ())
-                    .and_then(|i| r.record(i).map_err(|_| ()))
-                {
-                    linked.insert(id, rec);
-                }
-            }
-            let plan =
-                schema::plan_unmerge(target, &keep_record, &logs, &others, &linked, now, &by)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let mut undone: Vec<String> = undo.into_iter().map(|(_, o)| o).collect();
-            undone.sort();
-            undone.dedup();
-            Ok((undone, plan.edits))
-        };
+        }
+        let plan = schema::plan_unmerge(target, &keep_record, &logs, &others, &linked, now, &by)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut undone: Vec<String> = undo.into_iter().map(|(_, o)| o).collect();
+        undone.sort();
+        undone.dedup();
+        Ok((undone, plan.edits))
+    };
     let undone = plan(&store.reading())?.0;
     let ids: Vec<DocumentId> = undone.iter().filter_map(|o| o.parse().ok()).collect();
     let action = format!(

@@ -8,7 +8,7 @@ use super::Store;
 use crate::error::StoreError;
 use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, TransactionBehavior};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dup_attention (
@@ -65,31 +65,42 @@ impl Store {
     /// Every pair of listed records of `kind` that share a match key, best first.
     pub fn likely_duplicates(&self, kind: RecordKind) -> Result<Found, StoreError> {
         let conn = &self.conn;
-        let mut stmt = conn.prepare(
-            "WITH g AS (SELECT key, count(*) AS n FROM rm_match_keys WHERE type = ?1 GROUP BY key
-                        HAVING n > 1)
-             SELECT a.id, b.id, a.key FROM g
-             JOIN rm_match_keys a ON a.type = ?1 AND a.key = g.key
-             JOIN rm_match_keys b ON b.type = ?1 AND b.key = g.key AND b.id > a.id
-             WHERE g.n <= ?2",
-        )?;
-        let mut pairs: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        let rows = stmt.query_map((kind.as_str(), MAX_GROUP), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-        })?;
-        for row in rows {
-            let (a, b, key) = row?;
-            pairs.entry((a, b)).or_default().push(key);
+        // One scan in key order (the primary key's): each run of one key is a group.
+        let mut stmt = conn
+            .prepare("SELECT key, id FROM rm_match_keys WHERE type = ?1 ORDER BY type, key, id")?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut keys_of: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (key, id) in &rows {
+            keys_of.entry(id.as_str()).or_default().push(key.as_str());
         }
-        let common_keys: i64 = conn.query_row(
-            "SELECT count(*) FROM (SELECT key FROM rm_match_keys WHERE type = ?1 GROUP BY key
-                                   HAVING count(*) > ?2)",
-            (kind.as_str(), MAX_GROUP),
-            |r| r.get(0),
-        )?;
+        let mut pairs: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+        let mut common_keys: u64 = 0;
+        for group in rows.chunk_by(|x, y| x.0 == y.0) {
+            if group.len() as i64 > MAX_GROUP {
+                common_keys += 1;
+                continue;
+            }
+            for (i, (_, a)) in group.iter().enumerate() {
+                for (_, b) in &group[i + 1..] {
+                    // Every key the two share, those too common to group by included.
+                    pairs.entry((a.as_str(), b.as_str())).or_insert_with(|| {
+                        let theirs = keys_of.get(b.as_str());
+                        keys_of
+                            .get(a.as_str())
+                            .into_iter()
+                            .flatten()
+                            .filter(|k| theirs.is_some_and(|t| t.contains(k)))
+                            .map(|k| k.to_string())
+                            .collect()
+                    });
+                }
+            }
+        }
         let mut found = Found {
             pairs: Vec::with_capacity(pairs.len()),
-            common_keys: common_keys as u64,
+            common_keys,
         };
         for ((a, b), keys) in pairs {
             let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else {
@@ -103,7 +114,7 @@ impl Store {
                 same_org,
             });
         }
-        found.pairs.sort_by(|x, y| y.score().cmp(&x.score()));
+        found.pairs.sort_by_key(|p| std::cmp::Reverse(p.score()));
         Ok(found)
     }
 
