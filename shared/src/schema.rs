@@ -32,7 +32,7 @@ mod write;
 
 pub use author::ChangeAuthor;
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
-pub use consistency::case_attention;
+pub use consistency::{attention, case_attention};
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD};
 pub use history::{history, HistoryEntry};
 pub use merge::{

@@ -358,7 +358,12 @@ fn two_reps_merging_the_same_pair_offline_agree_and_lose_nothing() {
     bruno.ok(&["merge-records", &keep, &other]);
     ana.ok(&["contact", "edit", &keep, "--add-email", "ana-saw@acme.pt"]);
     bruno.ok(&["case", "edit", &case, "--amount", "5000"]);
-    meet(&ana, &bruno);
+    for told in [ana.ok(&["sync"]), bruno.ok(&["sync"]), ana.ok(&["sync"])] {
+        assert!(
+            !told.contains("had not seen the merge"),
+            "one merge twice is no news: {told}"
+        );
+    }
 
     assert_eq!(ana.snapshot(), bruno.snapshot(), "the replicas agree");
     let merged = show(&ana, &keep);
@@ -437,7 +442,21 @@ fn an_edit_to_a_record_another_rep_merged_is_kept_and_unmerge_brings_it_back() {
         "--contact",
         &other,
     ]);
-    meet(&ana, &bruno);
+    ana.ok(&["sync"]);
+    let told = bruno.ok(&["sync"]);
+    assert!(
+        told.contains("had not seen the merge"),
+        "bruno is told: {told}"
+    );
+    let told = ana.ok(&["sync"]);
+    assert!(
+        told.contains("had not seen the merge"),
+        "ana is told: {told}"
+    );
+    assert!(
+        told.contains(&format!("crm merge-records {keep}")),
+        "{told}"
+    );
     assert_eq!(ana.snapshot(), bruno.snapshot());
 
     let merged = show(&ana, &keep);

@@ -56,8 +56,12 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
     );
     for (id, why) in &attention {
         let shown = super::show::ref_name(&store, &id.to_string());
+        let kind = store
+            .record(*id)
+            .map(|r| r.kind.as_str())
+            .unwrap_or("record");
         println!(
-            "To settle: case {shown}: {}.",
+            "To settle: {kind} {shown}: {}.",
             why.replace("ID", &id.to_string())
         );
     }

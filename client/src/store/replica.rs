@@ -41,7 +41,7 @@ pub struct FetchedDocument {
     bytes: Vec<u8>,
     heads: Vec<ChangeHash>,
     derived: read_model::Derived,
-    /// Why the record needs attention ([`schema::case_attention`]), if it does.
+    /// Why the record needs attention ([`schema::attention`]), if it does.
     attention: Option<String>,
 }
 
@@ -50,7 +50,7 @@ impl FetchedDocument {
     pub fn read(id: DocumentId, bytes: Vec<u8>) -> Result<FetchedDocument, String> {
         let doc = Automerge::load(&bytes).map_err(|e| e.to_string())?;
         let record = schema::read_record(id, &doc, None).map_err(|e| e.to_string())?;
-        let attention = schema::case_attention(&doc, &record);
+        let attention = schema::attention(&doc, &record);
         let derived = read_model::derive(&doc, id, record).map_err(|e| e.to_string())?;
         Ok(FetchedDocument {
             id,
@@ -80,7 +80,7 @@ pub struct Merged {
     pub updated: u64,
     /// Records listed here that the incoming changes removed (someone else's `crm rm`).
     pub removed: Vec<DocumentId>,
-    /// Records the merge left needing attention, with why ([`schema::case_attention`]).
+    /// Records the merge left needing attention, with why ([`schema::attention`]).
     pub attention: Vec<(DocumentId, String)>,
     /// Contacts and organizations that were new here or changed (for likely duplicates).
     pub arrived: Vec<DocumentId>,
@@ -95,7 +95,7 @@ fn matched(kind: RecordKind) -> bool {
 pub(super) struct Stored {
     /// The record is removed now.
     pub deleted: bool,
-    /// Why a merge left it needing attention ([`schema::case_attention`]), if it does.
+    /// Why a merge left it needing attention ([`schema::attention`]), if it does.
     pub attention: Option<String>,
     pub kind: RecordKind,
 }
@@ -111,7 +111,7 @@ pub(super) fn store_merged(
     let record = schema::read_record(id, doc, None)?;
     let stored = Stored {
         deleted: record.is_deleted(),
-        attention: schema::case_attention(doc, &record),
+        attention: schema::attention(doc, &record),
         kind: record.kind,
     };
     read_model::write(tx, n, doc, id, record, false)?;
@@ -294,7 +294,7 @@ impl Store {
             if !existed && count.get(id) == Some(&1) {
                 if let Some(doc) = loaded(id) {
                     let record = schema::read_record(*id, doc, None)?;
-                    if let Some(why) = schema::case_attention(doc, &record) {
+                    if let Some(why) = schema::attention(doc, &record) {
                         merged.attention.push((*id, why));
                     }
                     if matched(record.kind) {

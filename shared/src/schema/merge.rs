@@ -266,6 +266,44 @@ impl Edits {
     }
 }
 
+/// Why a record merged into another needs attention: it was edited by someone who had not seen
+/// the merge (a change neither before the merge nor only marking it), so those edits are on it
+/// and not on KEEP; `None` otherwise.
+pub fn merged_attention(doc: &Automerge, record: &Record) -> Option<String> {
+    let keep = record.merged_into()?;
+    let entries = history(doc);
+    let merge = entries
+        .iter()
+        .rev()
+        .find(|e| e.fields.iter().any(|f| f == MERGED_INTO))?;
+    let metas = doc.get_changes_meta(&[]);
+    let deps: BTreeMap<String, Vec<String>> = metas
+        .iter()
+        .map(|m| {
+            (
+                m.hash.to_string(),
+                m.deps.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    let mut before = BTreeSet::new();
+    let mut stack = vec![merge.hash.clone()];
+    while let Some(h) = stack.pop() {
+        if before.insert(h.clone()) {
+            stack.extend(deps.get(&h).into_iter().flatten().cloned());
+        }
+    }
+    let edited = entries
+        .iter()
+        .filter(|e| !before.contains(&e.hash))
+        .any(|e| e.fields.iter().any(|f| f != MERGED_INTO));
+    edited.then(|| {
+        format!(
+            "merged into {keep}, then edited by someone who had not seen the merge (the edits are on it): `crm merge-records {keep} ID` brings them over"
+        )
+    })
+}
+
 /// Plans the merge `merge_id` of `others` into `keep`. `linked`: every record that points at
 /// one of the others (any kind). `at_ms` and `by`: when and by whom, for the log.
 pub fn plan_merge(
@@ -418,16 +456,15 @@ pub fn plan_merge(
     for r in linked.iter().filter(|r| !seen.contains(&r.id)) {
         repoint(r, &keep_id, &merged, &mut edits, &mut log)?;
     }
+    // Put again on a record merged before: this merge has seen every edit made to it.
     for o in others {
-        if o.record.merged_into().is_none() {
-            edits.push(
-                o.record.id,
-                Edit::Set {
-                    field: MERGED_INTO,
-                    value: Scalar::Str(keep_id.clone()),
-                },
-            );
-        }
+        edits.push(
+            o.record.id,
+            Edit::Set {
+                field: MERGED_INTO,
+                value: Scalar::Str(keep_id.clone()),
+            },
+        );
     }
     let json = serde_json::to_string(&log).unwrap_or_default();
     edits.push(
