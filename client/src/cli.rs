@@ -104,6 +104,23 @@ pub enum Command {
         after_help = "Examples:\n  crm export contacts --format vcard --out book.vcf\n  crm export contacts --format csv --layout google --out google.csv\n  crm export activities --format ical --out agenda.ics\n  crm export all --format json --out backup.json"
     )]
     Export(ExportArgs),
+    /// List likely duplicate contacts or organizations, with a score and why
+    #[command(
+        long_about = "List likely duplicate contacts or organizations, with a score (0-100) and why.\n\nTwo records are likely one when they share an e-mail (60), a phone number (45: its last 9 digits) or a name (40: after folding accents, letter case, punctuation, word order and script, so `Inês Duarte`, `DUARTE, Ines` and `Инес Дуарте` are one name), plus 20 when two contacts work for the same organization. A value shared by more than 20 records (a switchboard number) says little and is left out. Pairs that a `crm sync` or `crm merge` brought in are listed first, as needing attention. Merge a pair with `crm merge-records KEEP OTHER`.",
+        after_help = "Examples:\n  crm duplicates\n  crm duplicates orgs\n  crm duplicates --json"
+    )]
+    Duplicates(DuplicatesArgs),
+    /// Merge duplicate records into one (undo with `crm unmerge`)
+    #[command(
+        long_about = "Merge any number of contacts (or organizations) into KEEP.\n\nEach single-valued field keeps KEEP's value unless it is empty, then takes the value of the record that edited it last (or of the record named by --take FIELD=ID). E-mails, phones, tags and organizations are united, the others' notes appended. The cases, activities, relationships (and an organization's contacts and child organizations) that point at the others point at KEEP instead. The others are marked merged into KEEP: never removed, lists and search hide them, `crm contact show OTHER` says where they went. All in one transaction, offline like any edit; `crm unmerge` undoes it, keeping edits made since.",
+        after_help = "Examples:\n  crm merge-records 7Hq2 9Kd1\n  crm merge-records 7Hq2 9Kd1 4Zz8 --take title=9Kd1 --dry-run"
+    )]
+    MergeRecords(MergeRecordsArgs),
+    /// Undo merges: give back the records merged into a record (or one merged record)
+    #[command(
+        long_about = "Undo merges made by `crm merge-records`.\n\nGiven a merged record, it is taken out of the merge: listed again, the fields and values KEEP took from it given back, the links moved to KEEP pointed at it again. Given KEEP, every record merged into it is. What was edited since the merge stays as edited: a field of KEEP changed after the merge keeps its new value, a link moved elsewhere stays there."
+    )]
+    Unmerge(IdArg),
 }
 
 #[derive(Debug, Args)]
@@ -1013,4 +1030,29 @@ pub struct ExportArgs {
     /// Include removed records
     #[arg(long)]
     pub deleted: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DuplicatesArgs {
+    /// What to look for duplicates of: contacts or orgs
+    #[arg(default_value = "contacts", value_parser = ["contacts", "orgs"])]
+    pub kind: String,
+    /// Show at most this many pairs in the table (default: a page; --json: all)
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeRecordsArgs {
+    /// The record to keep (id or a unique prefix of it)
+    pub keep: String,
+    /// The records merged into it
+    #[arg(required = true, num_args = 1..)]
+    pub others: Vec<String>,
+    /// Take FIELD from record ID instead of the rule (repeatable), e.g. --take title=9Kd1
+    #[arg(long, value_name = "FIELD=ID")]
+    pub take: Vec<String>,
+    /// Show what the merge would change, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -9,6 +9,7 @@ mod changes;
 mod config;
 mod contact;
 mod demo;
+mod duplicates;
 mod edits;
 mod export;
 mod handover;
@@ -16,6 +17,7 @@ mod import;
 mod init;
 mod log;
 mod merge;
+mod merge_records;
 mod r#move;
 mod network;
 mod org;
@@ -162,5 +164,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::View(a) => view::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
+        Command::Duplicates(a) => duplicates::run(&ctx, a),
+        Command::MergeRecords(a) => merge_records::run(&ctx, a),
+        Command::Unmerge(a) => merge_records::unmerge(&ctx, a),
     }
 }

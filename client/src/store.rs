@@ -10,10 +10,12 @@
 //! `crm` at any instant leaves either the old or the new state.
 
 mod batch;
-mod bulk;
 mod books;
+mod bulk;
 mod documents;
+mod duplicates;
 mod locale;
+mod planned_edits;
 mod notices;
 mod read_model;
 mod replica;
@@ -28,6 +30,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 pub use batch::Batch;
+pub use duplicates::{Found, Pair, MAX_GROUP};
+pub use planned_edits::Reading;
+pub use read_model::match_keys::fold_name;
 pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
 pub use search_terms::fts_query;
@@ -59,6 +64,7 @@ impl Identity {
             user: self.user.clone(),
             device: self.device.clone(),
             offline,
+            action: None,
         }
     }
 }

@@ -118,6 +118,9 @@ pub struct SyncReport {
     /// Records the merge of what arrived left needing attention, with why.
     #[serde(skip)]
     pub attention: Vec<(DocumentId, String)>,
+    /// Contacts and organizations new here or changed (checked for likely duplicates).
+    #[serde(skip)]
+    pub arrived: Vec<DocumentId>,
     /// Records whose local changes a `--watch` session sent.
     #[serde(skip)]
     pub pushed: u64,
@@ -135,6 +138,7 @@ impl SyncReport {
         self.updated += merged.updated;
         self.removed_ids.extend(merged.removed);
         self.attention.extend(merged.attention);
+        self.arrived.extend(merged.arrived);
     }
 }
 

@@ -24,22 +24,29 @@ mod conflicts;
 mod consistency;
 mod fields;
 mod history;
+mod merge;
 mod read;
 mod settings;
+mod unmerge;
 mod versions;
 mod write;
 
 pub use author::ChangeAuthor;
 pub use book::{book_of_document, BOOK_KEY};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
-pub use consistency::case_attention;
+pub use consistency::{attention, case_attention};
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD, EXTERNAL_IDS_FIELD};
 pub use history::{history, HistoryEntry};
+pub use merge::{
+    is_log_key, last_edits, merge_logs, plan_merge, LoggedMerge, LoggedValue, MergeError, MergeLog,
+    Plan, Source, Take, MERGED_INTO,
+};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
 pub use settings::{
     create_settings, edit_settings, read_settings, settings_id, valid_step_key, Settings,
     SettingsEdit, Step,
 };
+pub use unmerge::{linked_ids, plan_unmerge, to_undo};
 pub use versions::{handover_edits, versions, HandoverEdit, Version};
 pub use write::{
     apply_edits, apply_edits_and_commit, create_record, Edit, NewRecord, Scalar, WriteError,

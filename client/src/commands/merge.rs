@@ -24,15 +24,21 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
     }
     let mut changed = 0u64;
     let mut attention = Vec::new();
+    let mut arrived = Vec::new();
     for (id, bytes) in &docs {
         let (did, why) = store.merge_document(*id, bytes)?;
         changed += u64::from(did);
+        if did {
+            arrived.push(*id);
+        }
         if let Some(why) = why {
             attention.push((*id, why));
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // Only contacts and organizations have match keys: the others find no pair.
+    let flagged = store.flag_duplicates(&arrived, ctx.now_ms)?;
     if ctx.json {
         let attention: Vec<_> = attention
             .iter()
@@ -40,6 +46,7 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
             .collect();
         return output::json(&serde_json::json!({
             "examined": docs.len(), "changed": changed, "attention": attention,
+            "likely_duplicates": flagged.len(),
         }));
     }
     println!(
@@ -49,10 +56,17 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
     );
     for (id, why) in &attention {
         let shown = super::show::ref_name(&store, &id.to_string());
+        let kind = store
+            .record(*id)
+            .map(|r| r.kind.as_str())
+            .unwrap_or("record");
         println!(
-            "To settle: case {shown}: {}.",
+            "To settle: {kind} {shown}: {}.",
             why.replace("ID", &id.to_string())
         );
+    }
+    if let Some(line) = super::duplicates::flagged_line(&store, &flagged) {
+        println!("{line}");
     }
     Ok(())
 }

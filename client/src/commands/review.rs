@@ -207,6 +207,15 @@ pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {
             }
             .to_string(),
         ];
+        // A merge or an unmerge says so on a line of its own, above the fields it changed.
+        if let Some(action) = &e.action {
+            let mut row = std::mem::replace(&mut who, vec![String::new(); 4]);
+            row.extend([String::new(), action.clone()]);
+            t.add_row(row);
+            if fields.is_empty() {
+                continue;
+            }
+        }
         if fields.is_empty() {
             who.extend([String::new(), String::new()]);
             t.add_row(who);

@@ -124,6 +124,7 @@ fn print_report(ctx: &Ctx, r: &SyncReport, told: &outcome::Outcome) -> Result<()
         let mut value = serde_json::to_value(r)?;
         if let Some(map) = value.as_object_mut() {
             map.insert("records".into(), serde_json::to_value(&told.groups)?);
+            map.insert("likely_duplicates".into(), told.duplicates.into());
         }
         return output::json(&value);
     }

@@ -10,11 +10,13 @@ use rusqlite::{Connection, OptionalExtension};
 
 #[cfg(test)]
 mod tests;
+pub mod match_keys;
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.
 /// 7: the agenda's covering indexes hold the contact and organization (who a meeting is with).
-pub const READ_MODEL_VERSION: i64 = 7;
+/// 8: `rm_match_keys` (likely duplicates), and records merged into another are not listed.
+pub const READ_MODEL_VERSION: i64 = 8;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -32,6 +34,7 @@ const TABLES: &[&str] = &[
     "rm_stage_changes",
     "rm_activity_versions",
     "rm_handover_edits",
+    "rm_match_keys",
 ];
 
 const SCHEMA: &str = "
@@ -120,6 +123,11 @@ CREATE TABLE rm_activity_versions (
 -- Changes by the rep who handed a record over, made concurrently with the handover (merged, shown).
 CREATE TABLE rm_handover_edits (id TEXT NOT NULL, type TEXT NOT NULL, user TEXT NOT NULL,
     at INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (id, hash)) WITHOUT ROWID;
+-- What a listed contact or organization shares with its likely duplicates (`match_keys`): one
+-- row per normalised e-mail, phone and name. `crm duplicates` groups by key.
+CREATE TABLE rm_match_keys (type TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY (type, key, id)) WITHOUT ROWID;
+CREATE INDEX rm_match_keys_id ON rm_match_keys(id);
 CREATE VIRTUAL TABLE rm_search USING fts5(
     body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
@@ -137,8 +145,10 @@ pub fn drop_all(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The `deleted` column: 1 for a record lists and search leave out (removed, or merged into
+/// another record).
 fn deleted(r: &Record) -> i64 {
-    i64::from(r.is_deleted())
+    i64::from(!r.is_listed())
 }
 
 /// Brings the read model of one document (row `n` of `documents`) up to date.
@@ -429,9 +439,26 @@ pub fn write_derived(
         conn.prepare_cached("DELETE FROM rm_search WHERE rowid = ?1")?
             .execute([n])?;
     }
-    if !r.is_deleted() {
+    if r.is_listed() {
         conn.prepare_cached("INSERT INTO rm_search(rowid, body) VALUES (?1, ?2)")?
             .execute((n, search_terms::index_text(&search, &phones)))?;
+    }
+    if matches!(r.kind, RecordKind::Contact | RecordKind::Organization) {
+        if !fresh {
+            conn.prepare_cached("DELETE FROM rm_match_keys WHERE id = ?1")?
+                .execute([&id_s])?;
+        }
+        if r.is_listed() {
+            let emails: Vec<String> = r
+                .labelled("emails")
+                .iter()
+                .map(|l| l.value.clone())
+                .collect();
+            for key in match_keys::keys(r.title(), &emails, &phones) {
+                conn.prepare_cached("INSERT OR IGNORE INTO rm_match_keys VALUES (?1, ?2, ?3)")?
+                    .execute((r.kind.as_str(), key, &id_s))?;
+            }
+        }
     }
     Ok(())
 }

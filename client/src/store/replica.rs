@@ -8,7 +8,7 @@ use automerge::{Automerge, ChangeHash};
 use crm_shared::heads::decode_heads;
 use crm_shared::protocol::{bucket_of, doc_digest, DocDigest, SetSummary};
 use crm_shared::schema;
-use crm_shared::DocumentId;
+use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 
@@ -41,7 +41,7 @@ pub struct FetchedDocument {
     bytes: Vec<u8>,
     heads: Vec<ChangeHash>,
     derived: read_model::Derived,
-    /// Why the record needs attention ([`schema::case_attention`]), if it does.
+    /// Why the record needs attention ([`schema::attention`]), if it does.
     attention: Option<String>,
 }
 
@@ -50,7 +50,7 @@ impl FetchedDocument {
     pub fn read(id: DocumentId, bytes: Vec<u8>) -> Result<FetchedDocument, String> {
         let doc = Automerge::load(&bytes).map_err(|e| e.to_string())?;
         let record = schema::read_record(id, &doc, None).map_err(|e| e.to_string())?;
-        let attention = schema::case_attention(&doc, &record);
+        let attention = schema::attention(&doc, &record);
         let derived = read_model::derive(&doc, id, record).map_err(|e| e.to_string())?;
         Ok(FetchedDocument {
             id,
@@ -80,16 +80,24 @@ pub struct Merged {
     pub updated: u64,
     /// Records listed here that the incoming changes removed (someone else's `crm rm`).
     pub removed: Vec<DocumentId>,
-    /// Records the merge left needing attention, with why ([`schema::case_attention`]).
+    /// Records the merge left needing attention, with why ([`schema::attention`]).
     pub attention: Vec<(DocumentId, String)>,
+    /// Contacts and organizations that were new here or changed (for likely duplicates).
+    pub arrived: Vec<DocumentId>,
+}
+
+/// Whether a record of `kind` can have likely duplicates.
+fn matched(kind: RecordKind) -> bool {
+    matches!(kind, RecordKind::Contact | RecordKind::Organization)
 }
 
 /// What storing a merged document told of its record.
 pub(super) struct Stored {
     /// The record is removed now.
     pub deleted: bool,
-    /// Why a merge left it needing attention ([`schema::case_attention`]), if it does.
+    /// Why a merge left it needing attention ([`schema::attention`]), if it does.
     pub attention: Option<String>,
+    pub kind: RecordKind,
 }
 
 /// Writes the read model of a document that a merge changed (row `n`), reading its record once
@@ -103,7 +111,8 @@ pub(super) fn store_merged(
     let record = schema::read_record(id, doc, None)?;
     let stored = Stored {
         deleted: record.is_deleted(),
-        attention: schema::case_attention(doc, &record),
+        attention: schema::attention(doc, &record),
+        kind: record.kind,
     };
     read_model::write(tx, n, doc, id, record, false)?;
     Ok(stored)
@@ -114,6 +123,9 @@ impl Merged {
     fn note(&mut self, id: DocumentId, was_live: bool, stored: Stored) {
         if was_live && stored.deleted {
             self.removed.push(id);
+        }
+        if matched(stored.kind) {
+            self.arrived.push(id);
         }
         if let Some(why) = stored.attention {
             self.attention.push((id, why));
@@ -282,8 +294,11 @@ impl Store {
             if !existed && count.get(id) == Some(&1) {
                 if let Some(doc) = loaded(id) {
                     let record = schema::read_record(*id, doc, None)?;
-                    if let Some(why) = schema::case_attention(doc, &record) {
+                    if let Some(why) = schema::attention(doc, &record) {
                         merged.attention.push((*id, why));
+                    }
+                    if matched(record.kind) {
+                        merged.arrived.push(*id);
                     }
                     let n =
                         documents::insert_bytes(&tx, *id, record.kind, bytes, &doc.get_heads())?;
@@ -331,6 +346,9 @@ impl Store {
             }
             if let Some(why) = d.attention {
                 merged.attention.push((d.id, why));
+            }
+            if matched(d.derived.kind()) {
+                merged.arrived.push(d.id);
             }
             let n = documents::insert_bytes(&tx, d.id, d.derived.kind(), &d.bytes, &d.heads)?;
             read_model::write_derived(&tx, n, d.id, d.derived, true)?;
@@ -501,6 +519,7 @@ mod tests {
             user: "bruno".into(),
             device: "ffeeddccbbaa99887766554433221100".into(),
             offline: false,
+            action: None,
         };
         let edits = contact("Remote Rui");
         let mut doc =

@@ -10,6 +10,9 @@ pub struct ChangeAuthor {
     /// True when the change was made with no live connection to the server.
     #[serde(default)]
     pub offline: bool,
+    /// What the change did, when more than its fields say (a merge of records, an unmerge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 impl ChangeAuthor {

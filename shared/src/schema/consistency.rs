@@ -7,6 +7,12 @@ use super::read::Record;
 use crate::model::RecordKind;
 use automerge::Automerge;
 
+/// Why a record needs attention after a merge of replicas, and what settles it: a case left
+/// inconsistent, or a record merged into another and edited since by someone who had not seen it.
+pub fn attention(doc: &Automerge, record: &Record) -> Option<String> {
+    case_attention(doc, record).or_else(|| super::merge::merged_attention(doc, record))
+}
+
 /// Why a case needs attention after a merge, and what settles it; `None` when it is consistent.
 pub fn case_attention(doc: &Automerge, record: &Record) -> Option<String> {
     if record.kind != RecordKind::Case || record.is_deleted() {

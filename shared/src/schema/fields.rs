@@ -93,6 +93,7 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
     }
 }
 
+use super::merge::MERGED_INTO;
 use FieldType::*;
 
 const ORGANIZATION: &[FieldSpec] = &[
@@ -109,6 +110,7 @@ const ORGANIZATION: &[FieldSpec] = &[
     f("notes", Text),
     f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
+    f(MERGED_INTO, Ref(Some(RecordKind::Organization))),
 ];
 
 const CONTACT: &[FieldSpec] = &[
@@ -134,6 +136,7 @@ const CONTACT: &[FieldSpec] = &[
     f("source", Str),
     f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
+    f(MERGED_INTO, Ref(Some(RecordKind::Contact))),
 ];
 
 const RELATIONSHIP: &[FieldSpec] = &[

@@ -15,6 +15,9 @@ pub struct HistoryEntry {
     pub user: Option<String>,
     pub device: Option<String>,
     pub offline: Option<bool>,
+    /// What the change did beyond its fields (a merge of records, an unmerge), if it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The top-level fields this change touched.
     pub fields: Vec<String>,
 }
@@ -43,7 +46,7 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
                         _ => None,
                     },
                 })
-                .filter(|k| !INTERNAL_KEYS.contains(&k.as_str()))
+                .filter(|k| !INTERNAL_KEYS.contains(&k.as_str()) && !super::merge::is_log_key(k))
                 .collect();
             let author = ChangeAuthor::from_message(meta.message.as_deref());
             HistoryEntry {
@@ -51,7 +54,8 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
                 at: meta.timestamp,
                 user: author.as_ref().map(|a| a.user.clone()),
                 device: author.as_ref().map(|a| a.device.clone()),
-                offline: author.map(|a| a.offline),
+                offline: author.as_ref().map(|a| a.offline),
+                action: author.and_then(|a| a.action),
                 fields: fields.into_iter().collect(),
             }
         })

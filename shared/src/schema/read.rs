@@ -120,6 +120,16 @@ impl Record {
         self.deleted_at.is_some()
     }
 
+    /// The record this one was merged into (`crm merge-records`), if it was.
+    pub fn merged_into(&self) -> Option<&str> {
+        self.str(super::merge::MERGED_INTO)
+    }
+
+    /// Whether lists and search show the record: neither removed nor merged into another.
+    pub fn is_listed(&self) -> bool {
+        !self.is_deleted() && self.merged_into().is_none()
+    }
+
     /// The record's display title: its name, title or subject.
     pub fn title(&self) -> &str {
         self.str("name")
@@ -309,15 +319,19 @@ fn read_field(v: &View<'_>, value: Value<'_>, id: ObjId, ty: FieldType) -> Optio
         }
         FieldType::Labelled(_) => {
             let list = object(ObjType::List)?;
-            let items = (0..v.length(&list))
-                .filter_map(|i| match v.get_index(&list, i)? {
-                    (Value::Object(ObjType::Map), item) => Some(Labelled {
-                        label: v.string(&item, "label").unwrap_or_default(),
-                        value: v.string(&item, "value")?,
-                    }),
-                    _ => None,
-                })
-                .collect();
+            let mut items: Vec<Labelled> = Vec::new();
+            for i in 0..v.length(&list) {
+                if let Some((Value::Object(ObjType::Map), item)) = v.get_index(&list, i) {
+                    let Some(value) = v.string(&item, "value") else {
+                        continue;
+                    };
+                    // A value two replicas added at once is there twice: it is one value.
+                    if items.iter().all(|l| l.value != value) {
+                        let label = v.string(&item, "label").unwrap_or_default();
+                        items.push(Labelled { label, value });
+                    }
+                }
+            }
             Some(FieldValue::Labelled(items))
         }
         FieldType::StageHistory => {

@@ -427,6 +427,7 @@ mod tests {
             user: user.into(),
             device: format!("{user}-laptop"),
             offline: true,
+            action: None,
         }
     }
 

@@ -11,6 +11,7 @@ fn author(user: &str) -> ChangeAuthor {
         user: user.into(),
         device: format!("{user}-laptop"),
         offline: true,
+        action: None,
     }
 }
 

@@ -89,6 +89,11 @@ pub enum Edit {
         at: i64,
     },
     Restore,
+    /// Put a merge log or the mark of an undone merge under its root key (see `schema::merge`).
+    PutLog {
+        key: String,
+        text: String,
+    },
 }
 
 /// Why an edit was refused. Nothing is written when any edit of a batch fails.
@@ -458,8 +463,12 @@ fn apply_one(doc: &mut AutoCommit, kind: RecordKind, edit: &Edit) -> Result<(), 
         Edit::RemoveLabelled { field, value } => {
             let spec = spec_of(kind, field)?;
             let list = container(doc, spec.name, ObjType::List)?;
+            // Every entry of the value: replicas that added it at once each inserted one.
             let existing = labelled_values(doc, &list);
-            if let Some(i) = existing.iter().position(|(_, v)| v == value) {
+            for i in (0..existing.len())
+                .rev()
+                .filter(|i| existing[*i].1 == *value)
+            {
                 doc.delete(&list, i)?;
             }
         }
@@ -508,6 +517,12 @@ fn apply_one(doc: &mut AutoCommit, kind: RecordKind, edit: &Edit) -> Result<(), 
             if doc.get(ROOT, "deleted_at")?.is_some() {
                 doc.delete(ROOT, "deleted_at")?;
             }
+        }
+        Edit::PutLog { key, text } => {
+            if !super::merge::is_log_key(key) {
+                return Err(wrong(key));
+            }
+            doc.put(ROOT, key.as_str(), text.as_str())?;
         }
     }
     Ok(())

@@ -46,6 +46,10 @@ pub struct Group {
 pub struct Outcome {
     pub groups: Vec<Group>,
     pub unshared_told_before: usize,
+    /// Likely duplicates the sync brought in, newly flagged (`crm duplicates` lists them).
+    pub duplicates: usize,
+    /// The one line naming them.
+    duplicates_line: Option<String>,
 }
 
 impl Outcome {
@@ -144,9 +148,12 @@ impl Outcome {
                 records,
             });
         }
+        let flagged = store.flag_duplicates(&report.arrived, now_ms)?;
         Ok(Outcome {
             groups,
             unshared_told_before: report.unshared_ids.len() - fresh.len(),
+            duplicates: flagged.len(),
+            duplicates_line: crate::commands::duplicates::flagged_line(store, &flagged),
         })
     }
 
@@ -182,6 +189,9 @@ impl Outcome {
                 );
             }
             println!("  Next: {}.", g.next);
+        }
+        if let Some(line) = &self.duplicates_line {
+            println!("{line}");
         }
         if self.unshared_told_before > 0 {
             println!(

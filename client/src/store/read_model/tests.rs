@@ -13,6 +13,7 @@ fn author(user: &str) -> ChangeAuthor {
         user: user.into(),
         device: format!("{user}-laptop"),
         offline: false,
+        action: None,
     }
 }
 
