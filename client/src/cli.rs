@@ -81,6 +81,8 @@ pub enum Command {
     Handover(HandoverArgs),
     /// Reports on the pipeline, as of now or any earlier date
     Report(ReportArgs),
+    /// Serve the web UI on this computer (127.0.0.1 only) and print the address to open
+    Ui(UiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -773,4 +775,16 @@ pub struct ReportArgs {
     /// Print comma-separated values
     #[arg(long)]
     pub csv: bool,
+}
+
+// ---------------------------------------------------------------- web UI
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// The port to listen on, on 127.0.0.1 [default: any free port]
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the address in the web browser
+    #[arg(long)]
+    pub open: bool,
 }

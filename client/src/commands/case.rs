@@ -165,7 +165,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
     }
 }
 
-fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
+pub fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
     let mut b = EditBuilder::new(store, KIND, f.currency.as_deref(), existing)?;
     b.set("title", f.title.as_ref())?
         .set("org", f.org.as_ref())?
@@ -186,16 +186,43 @@ fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec
     Ok(b.finish())
 }
 
-/// `crm case move ID --stage S [--reason R]`: records the move in the stage history; a lost case
-/// keeps its last open stage and the reason; won and lost set the close date to today.
+/// `crm case move ID --stage S [--reason R]`.
 fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     let to: Stage = m.stage.parse()?;
-    let reason = m.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let mut store = ctx.open()?;
+    let (record, warning) = move_case(
+        &mut store,
+        &m.id,
+        to,
+        m.reason.as_deref(),
+        ctx.now_ms,
+        ctx.today,
+    )?;
+    show::saved(ctx, &store, &record)?;
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+    Ok(())
+}
+
+/// Moves case `id` to stage `to` in one transaction (the CLI's and the web UI's move): records
+/// the move in the stage history; a lost case keeps its last open stage and the reason (which
+/// it needs); won and lost set the close date to `today`. Returns the case and a warning when
+/// required playbook steps of the stage it left were not done.
+pub fn move_case(
+    store: &mut Store,
+    id: &str,
+    to: Stage,
+    reason: Option<&str>,
+    now_ms: i64,
+    today: chrono::NaiveDate,
+) -> Result<(Record, Option<String>)> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if to == Stage::Lost && reason.is_none() {
         anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
     }
     let mut warning = None;
-    show::edit(ctx, KIND, &m.id, |store, r| {
+    let record = show::save_edit(store, KIND, id, now_ms, |store, r| {
         let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
         if from == Some(to) {
             anyhow::bail!("case \"{}\" is already in stage {to}", r.title());
@@ -217,7 +244,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
                 warning = Some(format!(
                     "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
                     undone.join(", "),
-                    m.id
+                    id
                 ));
             }
         }
@@ -229,7 +256,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
             Edit::AppendStageChange(StageChange {
                 stage: to.key().into(),
                 from: from.map(|s| s.key().to_string()),
-                at: ctx.now_ms,
+                at: now_ms,
                 by: store.identity.user.clone(),
             }),
         ];
@@ -251,15 +278,12 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
         if !to.is_open() {
             edits.push(Edit::Set {
                 field: "close_date",
-                value: Scalar::Str(ctx.today.to_string()),
+                value: Scalar::Str(today.to_string()),
             });
         }
         Ok(edits)
     })?;
-    if let Some(w) = warning {
-        eprintln!("{w}");
-    }
-    Ok(())
+    Ok((record, warning))
 }
 
 /// The edits that remove what only a lost case has (its loss reason and the stage it was lost
@@ -294,7 +318,7 @@ pub fn stage_settled(r: &Record, to: Stage, at: i64, by: &str) -> Vec<Edit> {
 }
 
 /// The playbook of the case's current stage: each step and whether it is done.
-fn playbook(settings: &Settings, r: &Record) -> serde_json::Value {
+pub fn playbook(settings: &Settings, r: &Record) -> serde_json::Value {
     let Some(stage) = r.str("stage").and_then(|s| s.parse::<Stage>().ok()) else {
         return serde_json::Value::Null;
     };
