@@ -27,7 +27,7 @@ use tokio::sync::watch;
 pub(crate) struct App {
     /// The data dir and output settings; each request takes its own "now" from it.
     ctx: Ctx,
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     session: session::Session,
     /// The port served, for the Host check.
     port: u16,
@@ -59,8 +59,9 @@ impl App {
 
 /// `crm ui [--port N] [--open]`.
 pub fn run(ctx: &Ctx, a: UiArgs) -> Result<()> {
-    let store = ctx.open()?;
-    let watcher = ctx.open()?;
+    // One connection for the whole process: a second `Store::open` here would close a file
+    // descriptor of the store file, which drops this process's SQLite locks on it (POSIX).
+    let store = Arc::new(Mutex::new(ctx.open()?));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,10 +74,10 @@ pub fn run(ctx: &Ctx, a: UiArgs) -> Result<()> {
         let session = session::Session::new(port);
         let url = format!("http://127.0.0.1:{port}/?token={}", session.login_token());
         let (stop_tx, stopping) = watch::channel(false);
-        let changes = live::watch_changes(watcher, stopping.clone())?;
+        let changes = live::watch_changes(Arc::clone(&store), stopping.clone())?;
         let app = Arc::new(App {
             ctx: ctx.refreshed()?,
-            store: Mutex::new(store),
+            store,
             session,
             port,
             changes,

@@ -9,6 +9,7 @@
 //! rebuild, e.g. of an edit in progress, leaves the old one).
 
 pub mod team;
+pub mod web_ui;
 
 use serde_json::Value;
 use std::ffi::OsStr;

@@ -10,19 +10,21 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often the store's change order is read.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Starts the watcher on its own connection; it stops when `stopping` is set.
+/// Starts the watcher (on the UI's connection, between requests); it stops when `stopping` is
+/// set.
 pub fn watch_changes(
-    store: Store,
+    store: Arc<Mutex<Store>>,
     stopping: watch::Receiver<bool>,
 ) -> Result<watch::Receiver<i64>> {
-    let first = store.change_seq()?;
+    let seq = move || -> Option<i64> { store.lock().ok()?.change_seq().ok() };
+    let first = seq().unwrap_or(0);
     let (tx, rx) = watch::channel(first);
     std::thread::Builder::new()
         .name("crm-ui-watch".into())
@@ -31,7 +33,7 @@ pub fn watch_changes(
             while !*stopping.borrow() {
                 std::thread::sleep(POLL);
                 // A busy store (another process's write) is read again at the next poll.
-                if let Ok(seq) = store.change_seq() {
+                if let Some(seq) = seq() {
                     if seq != last {
                         last = seq;
                         if tx.send(seq).is_err() {
