@@ -121,6 +121,8 @@ pub enum Command {
         long_about = "Undo merges made by `crm merge-records`.\n\nGiven a merged record, it is taken out of the merge: listed again, the fields and values KEEP took from it given back, the links moved to KEEP pointed at it again. Given KEEP, every record merged into it is. What was edited since the merge stays as edited: a field of KEEP changed after the merge keeps its new value, a link moved elsewhere stays there."
     )]
     Unmerge(IdArg),
+    /// Serve the web UI on this computer (127.0.0.1 only) and print the address to open
+    Ui(UiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -1055,4 +1057,16 @@ pub struct MergeRecordsArgs {
     /// Show what the merge would change, and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+// ---------------------------------------------------------------- web UI
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// The port to listen on, on 127.0.0.1 [default: any free port]
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the address in the web browser
+    #[arg(long)]
+    pub open: bool,
 }

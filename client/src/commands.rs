@@ -167,5 +167,35 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Duplicates(a) => duplicates::run(&ctx, a),
         Command::MergeRecords(a) => merge_records::run(&ctx, a),
         Command::Unmerge(a) => merge_records::unmerge(&ctx, a),
+        Command::Ui(a) => crate::ui::run(&ctx, a),
     }
+}
+
+impl Ctx {
+    /// The same data dir and output, at the time of now (a long-running command's each request).
+    pub fn refreshed(&self) -> Result<Ctx> {
+        let (now_ms, now_local) = now()?;
+        Ok(Ctx {
+            data_dir: self.data_dir.clone(),
+            json: self.json,
+            now_ms,
+            today: now_local.date(),
+            now_local,
+        })
+    }
+}
+
+/// What the web UI (`crate::ui`) shares with the commands: one product, two faces.
+pub(crate) mod shared {
+    pub(crate) use super::agenda::agenda;
+    pub(crate) use super::case::{edits as case_edits, move_case, playbook};
+    pub(crate) use super::contact::{
+        cases_of as contact_cases, edits as contact_edits, list as contact_list,
+    };
+    pub(crate) use super::org::{edits as org_edits, list as org_list, members as org_members};
+    pub(crate) use super::report::report_json;
+    pub(crate) use super::review::resolve_field;
+    pub(crate) use super::rows::{query, Row};
+    pub(crate) use super::show::{field_rows, save_edit, save_new};
+    pub(crate) use super::timeline::{timeline, Subject};
 }

@@ -9,6 +9,7 @@ pub mod output;
 pub mod replace_file;
 pub mod store;
 pub mod sync;
+pub mod ui;
 
 pub use error::StoreError;
 pub use store::{Identity, Store};

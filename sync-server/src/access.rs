@@ -23,8 +23,8 @@ pub mod watch;
 
 use crate::directory::{Access as Right, Principal, Role};
 use crate::metrics::{self, AccessLabels, AccessRefusal};
-use crm_shared::schema::settings_id;
 use crm_shared::engine::{AccessPolicy, ConnectionId, PeerContext};
+use crm_shared::schema::settings_id;
 use crm_shared::DocumentId;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

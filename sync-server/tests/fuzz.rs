@@ -7,8 +7,8 @@
 // A test may unwrap: a panic is its failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerMetadata};
 use crm_shared::engine::{Config, ConnectionId, Engine, Event};
+use crm_shared::protocol::{self, BatchItem, BatchKind, Message, PeerMetadata};
 use crm_shared::DocumentId;
 use crm_sync_server::access::{Access, BookPolicy};
 use crm_sync_server::directory::Directory;

@@ -21,6 +21,7 @@ mod wait;
 
 pub use server::SyncServer;
 pub use wait::{wait_for, wait_until};
+pub mod web_ui;
 
 use serde_json::Value;
 use std::ffi::OsStr;

@@ -1,11 +1,12 @@
 //! `crm agenda`: appointments in a day or week, and overdue tasks.
 
-use super::rows::query;
+use super::rows::{query, Row};
 use super::Ctx;
 use crate::cli::AgendaArgs;
 use crate::output;
 use crate::store::Store;
 use anyhow::Result;
+use chrono::NaiveDate;
 use crm_shared::values::UserName;
 use rusqlite::types::{Value, ValueRef};
 
@@ -45,19 +46,8 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     let last = first
         .checked_add_days(chrono::Days::new(days))
         .ok_or_else(|| anyhow::anyhow!("--date {first} is too late for a {days}-day agenda"))?;
-    // Both queries read a covering index of the read model in order (see `read_model`), and
-    // look up the names of who each is with by primary key.
-    let items_sql = format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status != 'cancelled' AND a.at >= ?2 AND a.at < ?3 ORDER BY a.at, a.id");
-    let items_params = [
-        Value::Text(user.clone()),
-        Value::Text(first.to_string()),
-        Value::Text(last.to_string()),
-    ];
-    let overdue_sql = format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status = 'planned' AND a.due IS NOT NULL AND a.due < ?2 ORDER BY a.due, a.id");
-    let overdue_params = [
-        Value::Text(user.clone()),
-        Value::Text(ctx.today.to_string()),
-    ];
+    let (items_sql, items_params) = items_query(&user, first, last);
+    let (overdue_sql, overdue_params) = overdue_query(&user, ctx.today);
     let reminders = reminders(ctx, &store, &user)?;
     if ctx.json {
         let items = query(&store, &items_sql, &items_params, &COLUMNS)?;
@@ -110,8 +100,50 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     Ok(())
 }
 
+// Both queries read a covering index of the read model in order (see `read_model`).
+
+/// The query of `user`'s activities from `first` to before `last` (not cancelled).
+fn items_query(user: &str, first: NaiveDate, last: NaiveDate) -> (String, [Value; 3]) {
+    (
+        // Both queries read a covering index of the read model in order (see `read_model`), and
+        // look up the names of who each is with by primary key.
+        format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status != 'cancelled' AND a.at >= ?2 AND a.at < ?3 ORDER BY a.at, a.id"),
+        [
+            Value::Text(user.to_string()),
+            Value::Text(first.to_string()),
+            Value::Text(last.to_string()),
+        ],
+    )
+}
+
+/// The query of `user`'s planned activities due before `today`.
+fn overdue_query(user: &str, today: NaiveDate) -> (String, [Value; 2]) {
+    (
+        format!("SELECT {SELECT} WHERE a.owner = ?1 AND a.deleted = 0 AND a.status = 'planned' AND a.due IS NOT NULL AND a.due < ?2 ORDER BY a.due, a.id"),
+        [Value::Text(user.to_string()), Value::Text(today.to_string())],
+    )
+}
+
+/// The agenda of `user` from `first` to before `last`, their overdue tasks on `today`, and their
+/// due reminders (the rows of `crm agenda --json`).
+pub fn agenda(
+    ctx: &Ctx,
+    store: &Store,
+    user: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<(Vec<Row>, Vec<Row>, Vec<Row>)> {
+    let (items_sql, items_params) = items_query(user, first, last);
+    let (overdue_sql, overdue_params) = overdue_query(user, ctx.today);
+    Ok((
+        query(store, &items_sql, &items_params, &COLUMNS)?,
+        query(store, &overdue_sql, &overdue_params, &COLUMNS)?,
+        reminders(ctx, store, user)?,
+    ))
+}
+
 /// Planned appointments of `user` whose reminder time has come and that have not started yet.
-fn reminders(ctx: &Ctx, store: &Store, user: &str) -> Result<Vec<super::rows::Row>> {
+fn reminders(ctx: &Ctx, store: &Store, user: &str) -> Result<Vec<Row>> {
     use chrono::TimeZone;
     let now = chrono::Local
         .timestamp_millis_opt(ctx.now_ms)

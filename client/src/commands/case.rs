@@ -186,7 +186,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
     }
 }
 
-fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
+pub fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec<Edit>> {
     let mut b = EditBuilder::new(store, KIND, f.currency.as_deref(), existing)?;
     b.set("title", f.title.as_ref())?
         .set("org", f.org.as_ref())?
@@ -207,80 +207,120 @@ fn edits(store: &Store, f: &CaseFields, existing: Option<&Record>) -> Result<Vec
     Ok(b.finish())
 }
 
-/// `crm case move ID --stage S [--reason R]`: records the move in the stage history; a lost case
-/// keeps its last open stage and the reason; won and lost set the close date to today.
+/// `crm case move ID --stage S [--reason R]` (with `-` for the id, every case on stdin, in one
+/// transaction).
 fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     let to: Stage = m.stage.parse()?;
-    let reason = m.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    if to == Stage::Lost && reason.is_none() {
-        anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
-    }
+    let reason = move_reason(to, m.reason.as_deref())?;
     let mut warnings = Vec::new();
     show::edit(ctx, KIND, &m.id, |store, r| {
-        let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
-        if from == Some(to) {
-            anyhow::bail!("case \"{}\" is already in stage {to}", r.title());
-        }
-        if let Some(from) = from.filter(|f| f.is_open() && to != Stage::Lost) {
-            let undone: Vec<String> = store
-                .settings()?
-                .steps(from)
-                .iter()
-                .filter(|st| {
-                    st.required
-                        && !r
-                            .set("steps_done")
-                            .contains(&Settings::done_key(from, &st.key))
-                })
-                .map(|st| format!("{} ({})", st.key, st.title))
-                .collect();
-            if !undone.is_empty() {
-                warnings.push(format!(
-                    "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
-                    undone.join(", "),
-                    output::short_id(&r.id.to_string())
-                ));
-            }
-        }
-        let mut edits = vec![
-            Edit::Set {
-                field: "stage",
-                value: Scalar::Str(to.key().into()),
-            },
-            Edit::AppendStageChange(StageChange {
-                stage: to.key().into(),
-                from: from.map(|s| s.key().to_string()),
-                at: ctx.now_ms,
-                by: store.identity.user.clone(),
-            }),
-        ];
-        edits.extend(loss_cleared(r, to));
-        if to == Stage::Lost {
-            if let Some(reason) = reason {
-                edits.push(Edit::Set {
-                    field: "loss_reason",
-                    value: Scalar::Str(reason.into()),
-                });
-            }
-            if let Some(f) = from.filter(|s| s.is_open()) {
-                edits.push(Edit::Set {
-                    field: "lost_from_stage",
-                    value: Scalar::Str(f.key().into()),
-                });
-            }
-        }
-        if !to.is_open() {
-            edits.push(Edit::Set {
-                field: "close_date",
-                value: Scalar::Str(ctx.today.to_string()),
-            });
-        }
-        Ok(edits)
+        move_edits(store, r, to, reason, ctx.now_ms, ctx.today, &mut warnings)
     })?;
     for w in warnings {
         eprintln!("{w}");
     }
     Ok(())
+}
+
+/// Moves case `id` to stage `to` in one transaction (the web UI's move, the same edits as the
+/// CLI's). Returns the case and a warning when required playbook steps of the stage it left
+/// were not done.
+pub fn move_case(
+    store: &mut Store,
+    id: &str,
+    to: Stage,
+    reason: Option<&str>,
+    now_ms: i64,
+    today: chrono::NaiveDate,
+) -> Result<(Record, Option<String>)> {
+    let reason = move_reason(to, reason)?;
+    let mut warnings = Vec::new();
+    let record = show::save_edit(store, KIND, id, now_ms, |store, r| {
+        move_edits(store, r, to, reason, now_ms, today, &mut warnings)
+    })?;
+    Ok((record, warnings.pop()))
+}
+
+/// The reason of a move, which a move to lost needs.
+fn move_reason(to: Stage, reason: Option<&str>) -> Result<Option<&str>> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if to == Stage::Lost && reason.is_none() {
+        anyhow::bail!("moving a case to lost needs a reason: add --reason \"...\"");
+    }
+    Ok(reason)
+}
+
+/// The edits that move case `r` to stage `to`: the move in the stage history; a lost case keeps
+/// its last open stage and the reason; won and lost set the close date to `today`. A warning is
+/// added when required playbook steps of the stage it leaves were not done.
+fn move_edits(
+    store: &Store,
+    r: &Record,
+    to: Stage,
+    reason: Option<&str>,
+    now_ms: i64,
+    today: chrono::NaiveDate,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Edit>> {
+    let from = r.str("stage").and_then(|s| s.parse::<Stage>().ok());
+    if from == Some(to) {
+        anyhow::bail!("case \"{}\" is already in stage {to}", r.title());
+    }
+    if let Some(from) = from.filter(|f| f.is_open() && to != Stage::Lost) {
+        let undone: Vec<String> = store
+            .settings()?
+            .steps(from)
+            .iter()
+            .filter(|st| {
+                st.required
+                    && !r
+                        .set("steps_done")
+                        .contains(&Settings::done_key(from, &st.key))
+            })
+            .map(|st| format!("{} ({})", st.key, st.title))
+            .collect();
+        if !undone.is_empty() {
+            warnings.push(format!(
+                "warning: moved on from {from} with required steps not done: {}. Tick them with `crm case check {} STEP`.",
+                undone.join(", "),
+                output::short_id(&r.id.to_string())
+            ));
+        }
+    }
+    let mut edits = vec![
+        Edit::Set {
+            field: "stage",
+            value: Scalar::Str(to.key().into()),
+        },
+        Edit::AppendStageChange(StageChange {
+            stage: to.key().into(),
+            from: from.map(|s| s.key().to_string()),
+            at: now_ms,
+            by: store.identity.user.clone(),
+        }),
+    ];
+    edits.extend(loss_cleared(r, to));
+    if to == Stage::Lost {
+        if let Some(reason) = reason {
+            edits.push(Edit::Set {
+                field: "loss_reason",
+                value: Scalar::Str(reason.into()),
+            });
+        }
+        if let Some(f) = from.filter(|s| s.is_open()) {
+            edits.push(Edit::Set {
+                field: "lost_from_stage",
+                value: Scalar::Str(f.key().into()),
+            });
+        }
+    }
+    if !to.is_open() {
+        edits.push(Edit::Set {
+            field: "close_date",
+            value: Scalar::Str(today.to_string()),
+        });
+    }
+    Ok(edits)
 }
 
 /// The edits that remove what only a lost case has (its loss reason and the stage it was lost
@@ -315,7 +355,7 @@ pub fn stage_settled(r: &Record, to: Stage, at: i64, by: &str) -> Vec<Edit> {
 }
 
 /// The playbook of the case's current stage: each step and whether it is done.
-fn playbook(settings: &Settings, r: &Record) -> serde_json::Value {
+pub fn playbook(settings: &Settings, r: &Record) -> serde_json::Value {
     let Some(stage) = r.str("stage").and_then(|s| s.parse::<Stage>().ok()) else {
         return serde_json::Value::Null;
     };

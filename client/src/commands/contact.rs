@@ -4,7 +4,7 @@ use super::edits::EditBuilder;
 use super::page::Page;
 use super::rows::{query, row_cells, Row};
 use super::{show, Ctx};
-use crate::cli::{ContactCommand, ContactFields, RelateArgs};
+use crate::cli::{ContactCommand, ContactFields, ContactListArgs, RelateArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
@@ -33,11 +33,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
             let record = store.record(id)?;
             let p = [Value::Text(id.to_string())];
-            let cases = super::case::rows(
-                &store,
-                "SELECT c.id, c.title, c.stage, c.amount, c.currency, c.grade, c.close_date, c.owner FROM rm_cases c JOIN rm_case_contacts cc ON cc.case_id = c.id WHERE cc.contact_id = ?1 AND c.deleted = 0 ORDER BY c.close_date",
-                &p,
-            )?;
+            let cases = cases_of(&store, &id.to_string())?;
             let activities = super::activity::rows(
                 &store,
                 "SELECT id, at, kind, subject, status, owner FROM rm_activities WHERE contact_id = ?1 AND deleted = 0 ORDER BY at DESC, id LIMIT 50",
@@ -65,46 +61,8 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
         }
         ContactCommand::List(a) => {
             let store = ctx.open()?;
-            // The page of contacts is chosen first, then only its rows get their organizations.
-            let mut sql = String::from("SELECT c.id FROM rm_contacts c WHERE 1=1");
-            let mut params: Vec<Value> = Vec::new();
-            if !a.list.deleted {
-                sql.push_str(" AND c.deleted = 0");
-            }
-            if let Some(q) = a.list.search.as_deref() {
-                let q = fts_query(q)
-                    .ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
-                params.push(Value::Text(q));
-                let p = params.len();
-                sql.push_str(&format!(
-                    " AND (c.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})
-                      OR c.id IN (SELECT co.contact_id FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id
-                                  WHERE o.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})))"
-                ));
-            }
-            if let Some(org) = &a.org {
-                let (org, _) = store.resolve(org, Some(RecordKind::Organization))?;
-                params.push(Value::Text(org.to_string()));
-                sql.push_str(&format!(
-                    " AND c.id IN (SELECT contact_id FROM rm_contact_orgs WHERE org_id = ?{})",
-                    params.len()
-                ));
-            }
-            if let Some(region) = &a.region {
-                params.push(Value::Text(region.clone()));
-                sql.push_str(&format!(" AND c.region = ?{} COLLATE NOCASE", params.len()));
-            }
+            let (rows, sql, params) = list(ctx, &store, &a)?;
             let page = Page::new(ctx, &a.list);
-            let listed = format!(
-                "WITH page AS MATERIALIZED ({sql} ORDER BY c.name COLLATE NOCASE, c.id{})
-                 SELECT c.id, c.name, c.title, c.email, c.phone, (SELECT group_concat(o.name, ', ') FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id WHERE co.contact_id = c.id) AS orgs, c.region, c.owner
-                 FROM page JOIN rm_contacts c ON c.id = page.id ORDER BY c.name COLLATE NOCASE, c.id",
-                page.sql()
-            );
-            let cols = [
-                "id", "name", "title", "email", "phone", "orgs", "region", "owner",
-            ];
-            let rows = query(&store, &listed, &params, &cols)?;
             if a.list.ids {
                 return super::bulk::print_ids(&rows);
             }
@@ -122,7 +80,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 "OWNER",
             ]);
             for r in &rows {
-                t.add_row(row_cells(r, &cols));
+                t.add_row(row_cells(r, &LIST_COLUMNS));
             }
             output::print_table(t, "No contacts found.");
             page.tell(ctx, &store, &sql, &params, rows.len())
@@ -130,7 +88,58 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
     }
 }
 
-fn edits(
+/// The columns of `crm contact list`.
+pub const LIST_COLUMNS: [&str; 8] = [
+    "id", "name", "title", "email", "phone", "orgs", "region", "owner",
+];
+
+/// The rows of `crm contact list` (a page of them, see `Page`), with the query of every match
+/// (without order and limit) and its parameters.
+pub fn list(
+    ctx: &Ctx,
+    store: &Store,
+    a: &ContactListArgs,
+) -> Result<(Vec<Row>, String, Vec<Value>)> {
+    // The page of contacts is chosen first, then only its rows get their organizations.
+    let mut sql = String::from("SELECT c.id FROM rm_contacts c WHERE 1=1");
+    let mut params: Vec<Value> = Vec::new();
+    if !a.list.deleted {
+        sql.push_str(" AND c.deleted = 0");
+    }
+    if let Some(q) = a.list.search.as_deref() {
+        let q = fts_query(q).ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
+        params.push(Value::Text(q));
+        let p = params.len();
+        sql.push_str(&format!(
+            " AND (c.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})
+              OR c.id IN (SELECT co.contact_id FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id
+                          WHERE o.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{p})))"
+        ));
+    }
+    if let Some(org) = &a.org {
+        let (org, _) = store.resolve(org, Some(RecordKind::Organization))?;
+        params.push(Value::Text(org.to_string()));
+        sql.push_str(&format!(
+            " AND c.id IN (SELECT contact_id FROM rm_contact_orgs WHERE org_id = ?{})",
+            params.len()
+        ));
+    }
+    if let Some(region) = &a.region {
+        params.push(Value::Text(region.clone()));
+        sql.push_str(&format!(" AND c.region = ?{} COLLATE NOCASE", params.len()));
+    }
+    let page = Page::new(ctx, &a.list);
+    let listed = format!(
+        "WITH page AS MATERIALIZED ({sql} ORDER BY c.name COLLATE NOCASE, c.id{})
+         SELECT c.id, c.name, c.title, c.email, c.phone, (SELECT group_concat(o.name, ', ') FROM rm_contact_orgs co JOIN rm_orgs o ON o.id = co.org_id WHERE co.contact_id = c.id) AS orgs, c.region, c.owner
+         FROM page JOIN rm_contacts c ON c.id = page.id ORDER BY c.name COLLATE NOCASE, c.id",
+        page.sql()
+    );
+    let rows = query(store, &listed, &params, &LIST_COLUMNS)?;
+    Ok((rows, sql, params))
+}
+
+pub fn edits(
     store: &Store,
     f: &ContactFields,
     existing: Option<&Record>,
@@ -153,6 +162,15 @@ fn edits(
         .set("source", f.source.as_ref())?
         .owner(f.owner.as_ref())?;
     Ok(b.finish())
+}
+
+/// The cases contact `id` takes part in (not removed), by close date.
+pub fn cases_of(store: &Store, id: &str) -> Result<Vec<Row>> {
+    super::case::rows(
+        store,
+        "SELECT c.id, c.title, c.stage, c.amount, c.currency, c.grade, c.close_date, c.owner FROM rm_cases c JOIN rm_case_contacts cc ON cc.case_id = c.id WHERE cc.contact_id = ?1 AND c.deleted = 0 ORDER BY c.close_date",
+        &[Value::Text(id.to_string())],
+    )
 }
 
 /// Rows for a table of contacts.

@@ -2,10 +2,10 @@
 
 use super::edits::EditBuilder;
 use super::page::Page;
-use super::rows::{query, row_cells};
+use super::rows::{query, row_cells, Row};
 use super::show;
 use super::Ctx;
-use crate::cli::{OrgCommand, OrgFields};
+use crate::cli::{OrgCommand, OrgFields, OrgListArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
 use anyhow::Result;
@@ -33,16 +33,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             let store = ctx.open()?;
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
             let record = store.record(id)?;
-            let contacts = super::contact::rows(
-                &store,
-                "SELECT c.id, c.name, c.title, c.email, c.phone FROM rm_contacts c JOIN rm_contact_orgs o ON o.contact_id = c.id WHERE o.org_id = ?1 AND c.deleted = 0 ORDER BY c.name",
-                &[Value::Text(id.to_string())],
-            )?;
-            let cases = super::case::rows(
-                &store,
-                "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date, id",
-                &[Value::Text(id.to_string())],
-            )?;
+            let (contacts, cases) = members(&store, &id.to_string())?;
             let timeline = super::timeline::timeline(
                 &store,
                 super::timeline::Subject::Organization,
@@ -60,42 +51,8 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
         }
         OrgCommand::List(a) => {
             let store = ctx.open()?;
-            let mut sql = String::from(
-                "SELECT o.id, o.name, o.industry, o.kind, o.region, o.phone, o.owner FROM rm_orgs o WHERE 1=1",
-            );
-            let mut params: Vec<Value> = Vec::new();
-            if !a.list.deleted {
-                sql.push_str(" AND o.deleted = 0");
-            }
-            if let Some(q) = a.list.search.as_deref() {
-                let q = fts_query(q)
-                    .ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
-                params.push(Value::Text(q));
-                sql.push_str(&format!(" AND o.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
-            }
-            let kind = a
-                .kind
-                .as_deref()
-                .map(|k| choice("kind", k, ORG_KINDS).map(str::to_string))
-                .transpose()?;
-            for (col, v) in [
-                ("region", &a.region),
-                ("industry", &a.industry),
-                ("kind", &kind),
-            ] {
-                if let Some(v) = v {
-                    params.push(Value::Text(v.clone()));
-                    sql.push_str(&format!(" AND o.{col} = ?{} COLLATE NOCASE", params.len()));
-                }
-            }
+            let (rows, sql, params) = list(ctx, &store, &a)?;
             let page = Page::new(ctx, &a.list);
-            let listed = format!("{sql} ORDER BY o.name COLLATE NOCASE, o.id{}", page.sql());
-            let rows = query(
-                &store,
-                &listed,
-                &params,
-                &["id", "name", "industry", "kind", "region", "phone", "owner"],
-            )?;
             if a.list.ids {
                 return super::bulk::print_ids(&rows);
             }
@@ -105,10 +62,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             let mut t =
                 output::table(&["ID", "NAME", "INDUSTRY", "KIND", "REGION", "PHONE", "OWNER"]);
             for r in &rows {
-                t.add_row(row_cells(
-                    r,
-                    &["id", "name", "industry", "kind", "region", "phone", "owner"],
-                ));
+                t.add_row(row_cells(r, &LIST_COLUMNS));
             }
             output::print_table(
                 t,
@@ -119,7 +73,62 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     }
 }
 
-fn edits(
+/// The contacts (by name) and cases (by close date) of organization `id`, not removed.
+pub fn members(store: &Store, id: &str) -> Result<(Vec<Row>, Vec<Row>)> {
+    let p = [Value::Text(id.to_string())];
+    let contacts = super::contact::rows(
+        store,
+        "SELECT c.id, c.name, c.title, c.email, c.phone FROM rm_contacts c JOIN rm_contact_orgs o ON o.contact_id = c.id WHERE o.org_id = ?1 AND c.deleted = 0 ORDER BY c.name",
+        &p,
+    )?;
+    let cases = super::case::rows(
+        store,
+        "SELECT id, title, stage, amount, currency, grade, close_date, owner FROM rm_cases WHERE org_id = ?1 AND deleted = 0 ORDER BY close_date, id",
+        &p,
+    )?;
+    Ok((contacts, cases))
+}
+
+/// The columns of `crm org list`.
+pub const LIST_COLUMNS: [&str; 7] = ["id", "name", "industry", "kind", "region", "phone", "owner"];
+
+/// The rows of `crm org list` (a page of them, see `Page`), with the query of every match
+/// (without order and limit) and its parameters.
+pub fn list(ctx: &Ctx, store: &Store, a: &OrgListArgs) -> Result<(Vec<Row>, String, Vec<Value>)> {
+    let mut sql = String::from(
+        "SELECT o.id, o.name, o.industry, o.kind, o.region, o.phone, o.owner FROM rm_orgs o WHERE 1=1",
+    );
+    let mut params: Vec<Value> = Vec::new();
+    if !a.list.deleted {
+        sql.push_str(" AND o.deleted = 0");
+    }
+    if let Some(q) = a.list.search.as_deref() {
+        let q = fts_query(q).ok_or_else(|| anyhow::anyhow!("--search needs letters or digits"))?;
+        params.push(Value::Text(q));
+        sql.push_str(&format!(" AND o.id IN (SELECT d.id FROM documents d WHERE d.n IN (SELECT rowid FROM rm_search WHERE rm_search MATCH ?{}))", params.len()));
+    }
+    let kind = a
+        .kind
+        .as_deref()
+        .map(|k| choice("kind", k, ORG_KINDS).map(str::to_string))
+        .transpose()?;
+    for (col, v) in [
+        ("region", &a.region),
+        ("industry", &a.industry),
+        ("kind", &kind),
+    ] {
+        if let Some(v) = v {
+            params.push(Value::Text(v.clone()));
+            sql.push_str(&format!(" AND o.{col} = ?{} COLLATE NOCASE", params.len()));
+        }
+    }
+    let page = Page::new(ctx, &a.list);
+    let listed = format!("{sql} ORDER BY o.name COLLATE NOCASE, o.id{}", page.sql());
+    let rows = query(store, &listed, &params, &LIST_COLUMNS)?;
+    Ok((rows, sql, params))
+}
+
+pub fn edits(
     store: &Store,
     f: &OrgFields,
     existing: Option<&crm_shared::schema::Record>,

@@ -225,12 +225,24 @@ fn changes_at(store: &Store, as_of: AsOf, cases: &[CaseState]) -> Result<Vec<Cha
 
 pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
     let store = ctx.open()?;
+    let (report, by) = build(ctx, &store, &a)?;
+    print(ctx, &a, &report, by)
+}
+
+/// The report `crm report ... --json` prints (the web UI's reports read it too).
+pub fn report_json(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<serde_json::Value> {
+    let (report, by) = build(ctx, store, a)?;
+    Ok(json_of(a, &report, by))
+}
+
+/// The report `a` asks for, and how its rows are grouped.
+fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)> {
     let settings = store.settings()?;
     let as_of = match &a.as_of {
         None => AsOf(None),
         Some(text) => AsOf(Some(as_of_ms(text)?)),
     };
-    let period = period(ctx, &a)?;
+    let period = period(ctx, a)?;
     let snapshot = matches!(a.kind, ReportKind::Pipeline | ReportKind::Grades);
     if snapshot && period.is_set() {
         anyhow::bail!(
@@ -261,12 +273,12 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
     }
     let by = a.by.unwrap_or(allowed[0]);
     let mut report = match a.kind {
-        ReportKind::Pipeline => pipeline(&store, &settings, as_of, by)?,
-        ReportKind::Funnel => funnel(&store, as_of, period)?,
-        ReportKind::Cycle => cycle(&store, as_of, period)?,
-        ReportKind::Revenue => revenue(&store, as_of, period, by)?,
-        ReportKind::Grades => grades(&store, &settings, as_of)?,
-        ReportKind::Activity => activity(&store, as_of, period)?,
+        ReportKind::Pipeline => pipeline(store, &settings, as_of, by)?,
+        ReportKind::Funnel => funnel(store, as_of, period)?,
+        ReportKind::Cycle => cycle(store, as_of, period)?,
+        ReportKind::Revenue => revenue(store, as_of, period, by)?,
+        ReportKind::Grades => grades(store, &settings, as_of)?,
+        ReportKind::Activity => activity(store, as_of, period)?,
     };
     let moment = a
         .as_of
@@ -278,7 +290,7 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
         converted::add_total_in_base(&mut report, &settings, day);
     }
     report.title = format!("{}{}, {moment}", report.title, period.describe());
-    print(ctx, &a, &report, by)
+    Ok((report, by))
 }
 
 fn kind_name(k: ReportKind) -> &'static str {
@@ -819,30 +831,35 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// A report as JSON: its rows as objects keyed by column.
+fn json_of(a: &ReportArgs, r: &Report, by: ReportBy) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let m: serde_json::Map<String, serde_json::Value> = r
+                .columns
+                .iter()
+                .zip(row)
+                .map(|((k, _), c)| ((*k).to_string(), c.json()))
+                .collect();
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    serde_json::json!({
+        "report": kind_name(a.kind),
+        "title": r.title,
+        "as_of": a.as_of,
+        "by": by_name(by),
+        "rows": rows,
+        "warnings": r.warnings,
+        "notes": r.notes,
+    })
+}
+
 fn print(ctx: &Ctx, a: &ReportArgs, r: &Report, by: ReportBy) -> Result<()> {
     if ctx.json {
-        let rows: Vec<serde_json::Value> = r
-            .rows
-            .iter()
-            .map(|row| {
-                let m: serde_json::Map<String, serde_json::Value> = r
-                    .columns
-                    .iter()
-                    .zip(row)
-                    .map(|((k, _), c)| ((*k).to_string(), c.json()))
-                    .collect();
-                serde_json::Value::Object(m)
-            })
-            .collect();
-        return output::json(&serde_json::json!({
-            "report": kind_name(a.kind),
-            "title": r.title,
-            "as_of": a.as_of,
-            "by": by_name(by),
-            "rows": rows,
-            "warnings": r.warnings,
-            "notes": r.notes,
-        }));
+        return output::json(&json_of(a, r, by));
     }
     if a.csv {
         let header: Vec<&str> = r.columns.iter().map(|(k, _)| *k).collect();

@@ -5,7 +5,9 @@ use super::show::ref_name;
 use super::Ctx;
 use crate::cli::{IdArg, ResolveArgs};
 use crate::output;
+use crate::store::Store;
 use anyhow::Result;
+use crm_shared::schema::Record;
 use crm_shared::schema::{self, field, Edit, FieldType};
 use crm_shared::values::Currency;
 use crm_shared::{DocumentId, RecordKind, Stage};
@@ -98,6 +100,34 @@ pub fn conflicts(ctx: &Ctx) -> Result<()> {
 
 pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
     let mut store = ctx.open()?;
+    let record = resolve_field(&mut store, &a.id, &a.field, &a.value, ctx.now_ms)?;
+    if ctx.json {
+        return output::json(&record);
+    }
+    eprintln!(
+        "Resolved {} of {} \"{}\".",
+        a.field,
+        record.kind,
+        record.title()
+    );
+    println!("{}", record.id);
+    Ok(())
+}
+
+/// Settles the conflicting values of `field` of record `id` as `value` (in the form `edit`
+/// takes), in one transaction: the CLI's `crm resolve` and the web UI's "keep this".
+pub fn resolve_field(
+    store: &mut Store,
+    id: &str,
+    field_name: &str,
+    value: &str,
+    now_ms: i64,
+) -> Result<Record> {
+    let a = ResolveArgs {
+        id: id.to_string(),
+        field: field_name.to_string(),
+        value: value.to_string(),
+    };
     let (id, kind) = store.resolve(&a.id, None)?;
     let before = store.record(id)?;
     let mut doc = store.load(id)?;
@@ -137,7 +167,7 @@ pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
             "owner" => Edit::SetOwner(crm_shared::values::UserName::parse(&a.value)?.to_string()),
             "book" => Edit::SetBook(a.value.clone()),
             "deleted_at" => match a.value.as_str() {
-                "removed" | "deleted" | "yes" => Edit::Delete { at: ctx.now_ms },
+                "removed" | "deleted" | "yes" => Edit::Delete { at: now_ms },
                 "kept" | "restored" | "no" => Edit::Restore,
                 _ => anyhow::bail!("resolve deleted_at with `removed` or `kept`"),
             },
@@ -156,17 +186,11 @@ pub fn resolve(ctx: &Ctx, a: ResolveArgs) -> Result<()> {
         edits.extend(super::case::stage_settled(
             &before,
             to,
-            ctx.now_ms,
+            now_ms,
             &store.identity.user,
         ));
     }
-    let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
-    if ctx.json {
-        return output::json(&record);
-    }
-    eprintln!("Resolved {} of {kind} \"{}\".", a.field, record.title());
-    println!("{}", record.id);
-    Ok(())
+    Ok(store.edit(id, now_ms, |_| Ok(edits))?)
 }
 
 pub fn history(ctx: &Ctx, a: IdArg) -> Result<()> {

@@ -15,16 +15,54 @@ where
     F: FnOnce(&Store) -> Result<Vec<Edit>>,
 {
     let mut store = ctx.open()?;
-    let edits = build(&store)?;
-    let record = store.create(kind, new_id(), None, &edits, ctx.now_ms)?;
+    let record = save_new(&mut store, kind, ctx.now_ms, build)?;
+    saved(ctx, &store, &record)
+}
+
+/// Says a record was saved: "Saved ..." and its id, or the record as JSON.
+pub fn saved(ctx: &Ctx, store: &Store, record: &Record) -> Result<()> {
     output::flush_notes();
     if ctx.json {
-        output::json(&record)
+        output::json(record)
     } else {
-        eprintln!("Saved {}.", saved_name(&store, &record));
+        eprintln!("Saved {}.", saved_name(store, record));
         println!("{}", record.id);
         Ok(())
     }
+}
+
+/// Creates a record from the edits `build` returns, in one transaction; the CLI's and the web
+/// UI's way to add.
+pub fn save_new<F>(store: &mut Store, kind: RecordKind, now_ms: i64, build: F) -> Result<Record>
+where
+    F: FnOnce(&Store) -> Result<Vec<Edit>>,
+{
+    let edits = build(store)?;
+    Ok(store.create(kind, new_id(), None, &edits, now_ms)?)
+}
+
+/// Edits the record `id` of `kind` with the edits `build` returns from its current state, in
+/// one transaction; the CLI's and the web UI's way to edit.
+pub fn save_edit<F>(
+    store: &mut Store,
+    kind: RecordKind,
+    id: &str,
+    now_ms: i64,
+    build: F,
+) -> Result<Record>
+where
+    F: FnOnce(&Store, &Record) -> Result<Vec<Edit>>,
+{
+    let (id, _) = store.resolve(id, Some(kind))?;
+    let before = store.record(id)?;
+    let edits = build(store, &before)?;
+    if edits.is_empty() {
+        anyhow::bail!(
+            "nothing to change: give at least one --FIELD VALUE (see `crm {} edit --help`)",
+            cli_name(kind)
+        );
+    }
+    Ok(store.edit(id, now_ms, |_| Ok(edits))?)
 }
 
 /// How "Saved ..." names a record: its kind and title, or for a relationship (which has no
@@ -52,26 +90,9 @@ where
     if id == super::bulk::STDIN {
         return super::bulk::edit_all(ctx, Some(kind), build);
     }
-    let mut build = build;
     let mut store = ctx.open()?;
-    let (id, _) = store.resolve(id, Some(kind))?;
-    let before = store.record(id)?;
-    let edits = build(&store, &before)?;
-    if edits.is_empty() {
-        anyhow::bail!(
-            "nothing to change: give at least one --FIELD VALUE (see `crm {} edit --help`)",
-            cli_name(kind)
-        );
-    }
-    let record = store.edit(id, ctx.now_ms, |_| Ok(edits))?;
-    output::flush_notes();
-    if ctx.json {
-        output::json(&record)
-    } else {
-        eprintln!("Saved {}.", saved_name(&store, &record));
-        println!("{}", record.id);
-        Ok(())
-    }
+    let record = save_edit(&mut store, kind, id, ctx.now_ms, build)?;
+    saved(ctx, &store, &record)
 }
 
 /// Removes (or restores) a record: a flag, so concurrent edits are never dropped.

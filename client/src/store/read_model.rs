@@ -8,9 +8,9 @@ use crm_shared::schema::{self, Record};
 use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OptionalExtension};
 
+pub mod match_keys;
 #[cfg(test)]
 mod tests;
-pub mod match_keys;
 mod versions;
 
 /// Bump when the tables or what goes into them change: stores rebuild on open.

@@ -9,8 +9,8 @@
 use super::Access;
 use crate::directory::{Directory, DirectoryError};
 use crate::storage::{SqliteStorage, Storage};
-use crm_shared::schema::book_of_document;
 use crm_shared::engine::Engine;
+use crm_shared::schema::book_of_document;
 use crm_shared::DocumentId;
 use std::collections::HashSet;
 

@@ -16,9 +16,9 @@ use super::Access;
 use crate::directory::Access as Right;
 use crate::metrics::AccessRefusal;
 use automerge::Automerge;
+use crm_shared::engine::ConnectionId;
 use crm_shared::protocol::{BatchKind, Message, PeerId};
 use crm_shared::schema::book_of_document;
-use crm_shared::engine::ConnectionId;
 use crm_shared::DocumentId;
 
 /// What screening a frame decided.

@@ -1,0 +1,202 @@
+//! The fields of the contact, organization and case forms, their current values, and the edits
+//! they make: the form's values go into the same flag structs the CLI parses
+//! (`ContactFields`, ...) and through the same edit builders, so the validation and its
+//! messages are the CLI's; each changed field is also checked alone, to put its error beside it.
+
+use crate::cli::{CaseFields, ContactFields, OrgFields};
+use crate::commands::shared::{case_edits, contact_edits, org_edits};
+use crate::store::Store;
+use anyhow::Result;
+use crm_shared::model::{GRADES, ORG_KINDS};
+use crm_shared::schema::{Edit, Record};
+use crm_shared::values::{format_amount, Currency};
+use crm_shared::RecordKind;
+use std::collections::BTreeMap;
+
+/// How a field is typed in.
+#[derive(Debug, Clone, Copy)]
+pub enum Input {
+    Text,
+    Email,
+    Tel,
+    Date,
+    Area,
+    Choice(&'static [&'static str]),
+}
+
+/// One field of a form: its name (the CLI's flag without `--`), its label and its input.
+#[derive(Debug, Clone, Copy)]
+pub struct FormField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input: Input,
+}
+
+const fn f(name: &'static str, label: &'static str, input: Input) -> FormField {
+    FormField { name, label, input }
+}
+
+const CONTACT: &[FormField] = &[
+    f("name", "Name", Input::Text),
+    f("title", "Job title", Input::Text),
+    f("department", "Department", Input::Text),
+    f("email", "E-mail", Input::Email),
+    f("phone", "Phone", Input::Tel),
+    f("address", "Address", Input::Area),
+    f("region", "Region", Input::Text),
+    f("source", "Source", Input::Text),
+    f("notes", "Notes", Input::Area),
+];
+const ORG: &[FormField] = &[
+    f("name", "Name", Input::Text),
+    f("industry", "Industry", Input::Text),
+    f("kind", "Kind", Input::Choice(ORG_KINDS)),
+    f("website", "Website", Input::Text),
+    f("email", "E-mail", Input::Email),
+    f("phone", "Phone", Input::Tel),
+    f("address", "Address", Input::Area),
+    f("region", "Region", Input::Text),
+    f("notes", "Notes", Input::Area),
+];
+const CASE: &[FormField] = &[
+    f("title", "Title", Input::Text),
+    f("amount", "Amount", Input::Text),
+    f("currency", "Currency", Input::Text),
+    f("probability", "Probability (%)", Input::Text),
+    f("grade", "Grade", Input::Choice(GRADES)),
+    f("close_date", "Close date", Input::Date),
+    f("region", "Region", Input::Text),
+    f("source", "Source", Input::Text),
+    f("notes", "Notes", Input::Area),
+];
+
+/// The kinds with a form, by the name in their address.
+pub fn kind_of(name: &str) -> Option<RecordKind> {
+    match name {
+        "contact" => Some(RecordKind::Contact),
+        "organization" => Some(RecordKind::Organization),
+        "case" => Some(RecordKind::Case),
+        _ => None,
+    }
+}
+
+pub fn fields_of(kind: RecordKind) -> &'static [FormField] {
+    match kind {
+        RecordKind::Contact => CONTACT,
+        RecordKind::Organization => ORG,
+        _ => CASE,
+    }
+}
+
+/// The value a field's input starts with: as `edit` takes it (amounts as decimals).
+pub fn current(r: Option<&Record>, name: &str) -> String {
+    let Some(r) = r else { return String::new() };
+    match name {
+        "email" => r.labelled("emails").first().map(|l| l.value.clone()),
+        "phone" => r.labelled("phones").first().map(|l| l.value.clone()),
+        "amount" | "budget" => r.int(name).map(|m| {
+            let c = r
+                .str("currency")
+                .and_then(|c| Currency::parse(c).ok())
+                .unwrap_or(Currency::EUR);
+            format_amount(m, c)
+        }),
+        "probability" => r.int(name).map(|p| p.to_string()),
+        _ => r.str(name).map(str::to_string),
+    }
+    .unwrap_or_default()
+}
+
+/// The edits of the given field values (name to text) for a record of `kind`, as the CLI's
+/// `add` (`existing` None) or `edit` makes them.
+pub fn edits(
+    store: &Store,
+    kind: RecordKind,
+    values: &BTreeMap<String, String>,
+    existing: Option<&Record>,
+) -> Result<Vec<Edit>> {
+    let get = |n: &str| values.get(n).cloned();
+    let list = |n: &str| values.get(n).map(|v| vec![v.clone()]).unwrap_or_default();
+    let adding = existing.is_none();
+    match kind {
+        RecordKind::Contact => {
+            let f = ContactFields {
+                name: get("name"),
+                title: get("title"),
+                department: get("department"),
+                emails: list("email"),
+                phones: list("phone"),
+                address: get("address"),
+                region: get("region"),
+                source: get("source"),
+                notes: get("notes"),
+                ..ContactFields::default()
+            };
+            contact_edits(store, &f, existing, adding)
+        }
+        RecordKind::Organization => {
+            let f = OrgFields {
+                name: get("name"),
+                industry: get("industry"),
+                kind: get("kind"),
+                website: get("website"),
+                emails: list("email"),
+                phones: list("phone"),
+                address: get("address"),
+                region: get("region"),
+                notes: get("notes"),
+                ..OrgFields::default()
+            };
+            org_edits(store, &f, existing, adding)
+        }
+        _ => {
+            let f = CaseFields {
+                title: get("title"),
+                amount: get("amount"),
+                currency: get("currency"),
+                probability: get("probability"),
+                grade: get("grade"),
+                close_date: get("close_date"),
+                region: get("region"),
+                source: get("source"),
+                notes: get("notes"),
+                ..CaseFields::default()
+            };
+            case_edits(store, &f, existing)
+        }
+    }
+}
+
+/// What a submitted form changes: the fields whose value differs from the one the form was
+/// shown with (so a field someone else changed meanwhile is not written back), and for each
+/// changed field that the CLI would refuse, its error.
+pub fn changes(
+    store: &Store,
+    kind: RecordKind,
+    submitted: &BTreeMap<String, String>,
+    existing: Option<&Record>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut changed = BTreeMap::new();
+    for field in fields_of(kind) {
+        let value = submitted
+            .get(field.name)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        let shown = submitted
+            .get(&format!("shown_{}", field.name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        // A new record takes its non-empty fields.
+        if (existing.is_some() && value != shown) || (existing.is_none() && !value.is_empty()) {
+            changed.insert(field.name.to_string(), value);
+        }
+    }
+    let mut errors = BTreeMap::new();
+    for (name, value) in &changed {
+        let one = BTreeMap::from([(name.clone(), value.clone())]);
+        if let Err(e) = edits(store, kind, &one, existing) {
+            errors.insert(name.clone(), e.to_string());
+        }
+    }
+    (changed, errors)
+}
