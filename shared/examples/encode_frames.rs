@@ -6,6 +6,9 @@
 //!
 //! `cargo run --release -p crm-shared --example encode_frames -- [ROUNDS]`
 
+// A benchmark may unwrap: its inputs are fixed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -6,6 +6,9 @@
 //! - `shared` depends on no runtime, database, web or WebSocket crate.
 //! - Every module of the workspace starts with a `//!` doc comment saying what it holds.
 
+// A test may unwrap: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
