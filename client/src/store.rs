@@ -534,9 +534,25 @@ fn writable_dir(dir: &Path) -> bool {
     }
 }
 
-/// Whether the store file may not be opened for writing.
+/// Whether the store file may not be opened for writing. Asked of the system without opening
+/// the file: closing any descriptor of it would drop this process's SQLite locks on it (POSIX
+/// locks belong to the process), and another process could then remove the WAL from under an
+/// open connection of this one.
+#[cfg(unix)]
 fn read_only_file(path: &Path) -> bool {
-    std::fs::OpenOptions::new().write(true).open(path).is_err()
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call; `access` only
+    // reads it.
+    unsafe { libc::access(c_path.as_ptr(), libc::W_OK) != 0 }
+}
+
+/// Whether the store file may not be opened for writing (its read-only attribute).
+#[cfg(not(unix))]
+fn read_only_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
