@@ -241,3 +241,33 @@ fn merging_another_data_dir_flags_the_duplicates_it_brings() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["attention"], true);
 }
+
+#[test]
+fn an_import_flags_the_duplicates_it_makes_with_records_already_here() {
+    let ana = Crm::init("ana");
+    let rita = ana.add(&[
+        "contact",
+        "add",
+        "--name",
+        "Rita Weber",
+        "--email",
+        "rita@weber.de",
+    ]);
+    // The same person under another address: the import cannot match her, so it adds her.
+    let card = ana.dir().join("rita.vcf");
+    std::fs::write(
+        &card,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Rita Weber\r\nN:Weber;Rita;;;\r\nEMAIL:rita.w@example.org\r\nEND:VCARD\r\n",
+    )
+    .expect("the card is written");
+    let path = card.to_str().expect("a UTF-8 path");
+    let out = ana.ok(&["import", path]);
+    assert!(out.contains("1 likely duplicate pair"), "{out}");
+    let found = pairs(&ana, "contacts");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["attention"], true);
+    assert!(found[0]["a"]["id"] == rita.as_str() || found[0]["b"]["id"] == rita.as_str());
+    // Importing the same card again makes nothing new to flag.
+    let again = ana.json(&["import", path]);
+    assert_eq!(again["likely_duplicates"], 0, "{again}");
+}

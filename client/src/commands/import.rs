@@ -61,13 +61,33 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<()> {
     warnings.dedup();
     let mut steps = planner.steps;
     let mut skipped = skipped;
+    let mut flagged = Flagged::default();
     if !a.dry_run {
         let failed = write(ctx, &mut store, &mut steps)?;
         skipped.extend(failed);
+        // New likely duplicates of records already here are flagged, as after a sync.
+        let saved: Vec<_> = steps
+            .iter()
+            .filter(|s| s.action != Action::Unchanged)
+            .map(|s| s.id)
+            .collect();
+        let pairs = store.flag_duplicates(&saved, ctx.now_ms)?;
+        flagged = Flagged {
+            count: pairs.len(),
+            line: super::duplicates::flagged_line(&store, &pairs),
+        };
     }
     report(
-        ctx, &name, described, encoding, a.dry_run, &steps, &skipped, &warnings,
+        ctx, &name, described, encoding, a.dry_run, &steps, &skipped, &warnings, &flagged,
     )
+}
+
+/// The likely duplicates an import made with records already here.
+#[derive(Default)]
+struct Flagged {
+    count: usize,
+    /// The line that names them and `crm duplicates`, if any.
+    line: Option<String>,
 }
 
 /// A file refused whole: nothing was changed.
@@ -148,6 +168,7 @@ fn report(
     steps: &[Step],
     skipped: &[Problem],
     warnings: &[Problem],
+    flagged: &Flagged,
 ) -> Result<()> {
     let count = |a: Action| steps.iter().filter(|s| s.action == a).count();
     let (created, updated, unchanged) = (
@@ -175,6 +196,7 @@ fn report(
             "unchanged": rows(Action::Unchanged),
             "skipped": skipped,
             "warnings": warnings,
+            "likely_duplicates": flagged.count,
         }));
     }
     println!(
@@ -223,6 +245,9 @@ fn report(
             "Saved: {created} created, {updated} updated, {unchanged} already up to date, {} skipped.",
             skipped.len()
         );
+    }
+    if let Some(line) = &flagged.line {
+        println!("{line}");
     }
     Ok(())
 }
