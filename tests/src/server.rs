@@ -82,6 +82,23 @@ impl SyncServer {
         t
     }
 
+    /// Book `north` with reps `ana` and `bruno` granted it, each on a new device; returns their
+    /// devices (ana's, bruno's).
+    pub fn north_team(&self) -> (Crm, Crm) {
+        for args in [
+            &["user", "add", "ana"][..],
+            &["user", "add", "bruno"],
+            &["book", "add", "north"],
+            &["grant", "ana", "north"],
+            &["grant", "bruno", "north"],
+        ] {
+            self.admin(args);
+        }
+        let ana = self.device("ana", "north", &self.token("ana"));
+        let bruno = self.device("bruno", "north", &self.token("bruno"));
+        (ana, bruno)
+    }
+
     /// A new device of `user` in `book`, set up the way the README tells a rep to
     /// (`crm init --user U --book B --server URL --token T`), which restores what the server holds.
     pub fn device(&self, user: &str, book: &str, token: &str) -> Crm {

@@ -140,26 +140,10 @@ fn a_kind_that_is_not_contacts_or_orgs_is_refused_in_one_line() {
     assert!(err.contains("contacts") && err.contains("orgs"), "{err}");
 }
 
-/// A server with book `north` and reps `ana` and `bruno` granted it; returns their devices.
-fn north_team(server: &SyncServer) -> (Crm, Crm) {
-    for args in [
-        &["user", "add", "ana"][..],
-        &["user", "add", "bruno"],
-        &["book", "add", "north"],
-        &["grant", "ana", "north"],
-        &["grant", "bruno", "north"],
-    ] {
-        server.admin(args);
-    }
-    let ana = server.device("ana", "north", &server.token("ana"));
-    let bruno = server.device("bruno", "north", &server.token("bruno"));
-    (ana, bruno)
-}
-
 #[test]
 fn two_reps_adding_the_same_person_offline_are_told_by_sync_and_shown_first() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let mine = ana.add(&[
         "contact",
         "add",

@@ -305,22 +305,6 @@ fn unmerging_keep_gives_back_every_record_merged_into_it() {
     assert_eq!(contact_names(&crm).len(), 3);
 }
 
-/// A server with book `north` and reps `ana` and `bruno` granted it; returns their devices.
-fn north_team(server: &SyncServer) -> (Crm, Crm) {
-    for args in [
-        &["user", "add", "ana"][..],
-        &["user", "add", "bruno"],
-        &["book", "add", "north"],
-        &["grant", "ana", "north"],
-        &["grant", "bruno", "north"],
-    ] {
-        server.admin(args);
-    }
-    let ana = server.device("ana", "north", &server.token("ana"));
-    let bruno = server.device("bruno", "north", &server.token("bruno"));
-    (ana, bruno)
-}
-
 /// Syncs ana, bruno, then ana again: both hold everything.
 fn meet(ana: &Crm, bruno: &Crm) {
     ana.ok(&["sync"]);
@@ -331,7 +315,7 @@ fn meet(ana: &Crm, bruno: &Crm) {
 #[test]
 fn two_reps_merging_the_same_pair_offline_agree_and_lose_nothing() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let keep = ana.add(&[
         "contact",
         "add",
@@ -399,7 +383,7 @@ fn two_reps_merging_the_same_pair_offline_agree_and_lose_nothing() {
 #[test]
 fn an_edit_to_a_record_another_rep_merged_is_kept_and_unmerge_brings_it_back() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let keep = ana.add(&[
         "contact",
         "add",

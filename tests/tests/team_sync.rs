@@ -1,29 +1,13 @@
 //! Records reach the team in its real setup: a server with users, books, grants and tokens, reps
 //! syncing live (`crm sync --watch`) and now and then, and a server restored from a backup.
 
-use crm_tests::{contact_names, wait_for, Crm, SyncServer};
+use crm_tests::{contact_names, wait_for, SyncServer};
 use std::time::Duration;
-
-/// A server with book `north` and reps `ana` and `bruno` granted it; returns their devices.
-fn north_team(server: &SyncServer) -> (Crm, Crm) {
-    for args in [
-        &["user", "add", "ana"][..],
-        &["user", "add", "bruno"],
-        &["book", "add", "north"],
-        &["grant", "ana", "north"],
-        &["grant", "bruno", "north"],
-    ] {
-        server.admin(args);
-    }
-    let ana = server.device("ana", "north", &server.token("ana"));
-    let bruno = server.device("bruno", "north", &server.token("bruno"));
-    (ana, bruno)
-}
 
 #[test]
 fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let watcher = bruno.watch();
     assert!(
         wait_for(Duration::from_secs(20), || watcher
@@ -66,7 +50,7 @@ fn a_record_made_while_watching_reaches_the_other_rep_of_the_book() {
 #[test]
 fn a_watcher_says_when_it_reconnects() {
     let mut server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let watcher = bruno.watch();
     assert!(
         wait_for(Duration::from_secs(20), || watcher
@@ -97,7 +81,7 @@ fn a_watcher_says_when_it_reconnects() {
 #[test]
 fn a_record_someone_else_removed_is_named_with_the_way_back() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let ines = ana.add(&["contact", "add", "--name", "Ines Duarte"]);
     ana.ok(&["sync"]);
     bruno.ok(&["sync"]);
@@ -123,7 +107,7 @@ fn a_record_someone_else_removed_is_named_with_the_way_back() {
 #[test]
 fn records_made_after_a_backup_come_back_after_a_restore() {
     let mut server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     ana.add(&["contact", "add", "--name", "Before Backup"]);
     ana.ok(&["sync"]);
     let backup = server.data_dir().with_file_name("backup.sqlite3");
@@ -179,7 +163,7 @@ fn records_made_after_a_backup_come_back_after_a_restore() {
 #[test]
 fn after_a_restore_a_record_moved_away_is_unshared_not_refused() {
     let mut server = SyncServer::start();
-    let (ana, _bruno) = north_team(&server);
+    let (ana, _bruno) = server.north_team();
     for args in [
         &["user", "add", "max", "--role", "manager"][..],
         &["book", "add", "south"],
@@ -216,7 +200,7 @@ fn after_a_restore_a_record_moved_away_is_unshared_not_refused() {
 #[test]
 fn a_case_won_and_lost_at_once_is_named_by_the_sync_that_merges_it() {
     let server = SyncServer::start();
-    let (ana, bruno) = north_team(&server);
+    let (ana, bruno) = server.north_team();
     let deal = ana.add(&[
         "case",
         "add",
