@@ -162,7 +162,11 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     c.goto(&format!("{}/contacts", ui.base()))
         .await
         .expect("contacts open");
-    let search = c.find(Locator::Css("#search")).await.expect("a search box");
+    let search = c
+        .wait()
+        .for_element(Locator::Css("#search"))
+        .await
+        .expect("a search box");
     search.send_keys("lima").await.expect("typing");
     until("the search narrows the list to Ana", || async {
         let t = text(&c, "#main").await;
@@ -178,7 +182,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     screenshot(&c, "contacts").await;
 
     // Her page shows the conflict; "keep this" settles it as `crm resolve` does.
-    c.find(Locator::LinkText("Ana Lima"))
+    c.wait()
+        .for_element(Locator::LinkText("Ana Lima"))
         .await
         .expect("a link")
         .click()
@@ -190,7 +195,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     .await;
     screenshot(&c, "contact-conflict").await;
     let keep = c
-        .find(Locator::XPath(
+        .wait()
+        .for_element(Locator::XPath(
             "//li[span[@class='value' and text()='Director']]//button",
         ))
         .await
@@ -218,7 +224,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
         .await
         .expect("the form opens");
     let email = c
-        .find(Locator::Css("#f_email"))
+        .wait()
+        .for_element(Locator::Css("#f_email"))
         .await
         .expect("an e-mail field");
     email.clear().await.expect("cleared");
@@ -230,7 +237,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     )
     .await
     .expect("script");
-    c.find(Locator::Css("form.record button[type=submit]"))
+    c.wait()
+        .for_element(Locator::Css("form.record button[type=submit]"))
         .await
         .expect("save")
         .click()
@@ -251,12 +259,14 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
 
     // A good edit is saved and read back through the CLI.
     let email = c
-        .find(Locator::Css("#f_email"))
+        .wait()
+        .for_element(Locator::Css("#f_email"))
         .await
         .expect("an e-mail field");
     email.clear().await.expect("cleared");
     email.send_keys("ana.lima@acme.test").await.expect("typed");
-    c.find(Locator::Css("form.record button[type=submit]"))
+    c.wait()
+        .for_element(Locator::Css("form.record button[type=submit]"))
         .await
         .expect("save")
         .click()
@@ -274,13 +284,15 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     c.goto(&format!("{}/new/contact", ui.base()))
         .await
         .expect("the new form opens");
-    c.find(Locator::Css("#f_name"))
+    c.wait()
+        .for_element(Locator::Css("#f_name"))
         .await
         .expect("a name field")
         .send_keys("Carla Nova")
         .await
         .expect("typed");
-    c.find(Locator::Css("form.record button[type=submit]"))
+    c.wait()
+        .for_element(Locator::Css("form.record button[type=submit]"))
         .await
         .expect("save")
         .click()
@@ -301,7 +313,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     let card = format!("article[data-case='{case}']");
     let form_css = format!("{card} form.move");
     let form = c
-        .find(Locator::Css(&form_css))
+        .wait()
+        .for_element(Locator::Css(&form_css))
         .await
         .expect("the card's move form");
     form.find(Locator::Css("select"))
@@ -322,7 +335,8 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     .await;
     assert_eq!(ana.json(&["case", "show", &case])["stage"], "qualification");
     let form = c
-        .find(Locator::Css(&form_css))
+        .wait()
+        .for_element(Locator::Css(&form_css))
         .await
         .expect("the card's move form");
     form.find(Locator::Css("select"))
