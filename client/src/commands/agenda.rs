@@ -20,8 +20,8 @@ const SELECT: &str = "a.id, a.at, a.end_at, a.kind, a.subject, a.status,
          ELSE coalesce(c.name, o.name) END,
     a.location
     FROM rm_activities a
-    LEFT JOIN rm_contacts c ON c.id = a.contact_id
-    LEFT JOIN rm_orgs o ON o.id = a.org_id";
+    LEFT JOIN rm_contacts c INDEXED BY rm_contacts_name_by_id ON c.id = a.contact_id
+    LEFT JOIN rm_orgs o INDEXED BY rm_orgs_name_by_id ON o.id = a.org_id";
 
 pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
     let store = ctx.open()?;
@@ -188,12 +188,20 @@ fn cells(store: &Store, sql: &str, params: &[Value]) -> Result<Vec<Vec<String>>>
                     ValueRef::Null => String::new(),
                     ValueRef::Integer(n) => n.to_string(),
                     ValueRef::Real(f) => f.to_string(),
-                    ValueRef::Text(t) if i == 0 => output::short_id(&String::from_utf8_lossy(t)),
-                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    ValueRef::Text(t) if i == 0 => output::short_id(&text(t)),
+                    ValueRef::Text(t) => text(t),
                     ValueRef::Blob(_) => String::new(),
                 })
             })
             .collect::<rusqlite::Result<Vec<String>>>()
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A text cell: SQLite's text is UTF-8 (checked at SIMD speed), with any broken byte replaced.
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
