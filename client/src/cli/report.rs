@@ -1,0 +1,50 @@
+//! Arguments of `crm report`.
+
+use clap::Args;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Open value and probability-weighted value by stage (or owner, region, close month)
+    Pipeline,
+    /// How many cases entered each stage, and how many were lost at each
+    Funnel,
+    /// Days from creation to won, and time spent in each stage
+    Cycle,
+    /// Won amounts by month (or region, owner)
+    Revenue,
+    /// Open A/B/C cases per rep against the thresholds
+    Grades,
+    /// What each rep spends time on, next to their win rate
+    Activity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportBy {
+    Stage,
+    Region,
+    Owner,
+    Month,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub kind: ReportKind,
+    /// As things stood at the end of this date (or at this time, 2026-03-31T12:00)
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Group the rows by stage, region, owner or month
+    #[arg(long, value_enum)]
+    pub by: Option<ReportBy>,
+    /// Only what happened from this date (inclusive): won or lost cases, activities
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only what happened up to this date (inclusive)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this month (YYYY-MM, or `last` for the month before this one)
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub month: Option<String>,
+    /// Print comma-separated values
+    #[arg(long)]
+    pub csv: bool,
+}
