@@ -8,6 +8,7 @@ mod case;
 mod changes;
 mod config;
 mod contact;
+mod credentials;
 mod demo;
 mod duplicates;
 mod edits;
@@ -23,14 +24,13 @@ mod network;
 mod org;
 mod page;
 mod rebuild;
+mod record;
 mod report;
 mod review;
 mod roles;
 mod rows;
 mod series;
-mod server;
 mod settings;
-mod show;
 mod sync;
 pub use sync::{RecordsRefused, EXIT_REFUSED};
 mod timeline;
@@ -193,9 +193,9 @@ pub(crate) mod shared {
         cases_of as contact_cases, edits as contact_edits, list as contact_list,
     };
     pub(crate) use super::org::{edits as org_edits, list as org_list, members as org_members};
+    pub(crate) use super::record::{field_rows, save_edit, save_new};
     pub(crate) use super::report::report_json;
     pub(crate) use super::review::resolve_field;
     pub(crate) use super::rows::{query, Row};
-    pub(crate) use super::show::{field_rows, save_edit, save_new};
     pub(crate) use super::timeline::{timeline, Subject};
 }

@@ -7,8 +7,8 @@ pub mod interchange;
 pub mod live;
 pub mod output;
 pub mod replace_file;
+pub mod session;
 pub mod store;
-pub mod sync;
 pub mod ui;
 
 pub use error::StoreError;

@@ -3,7 +3,7 @@
 use super::edits::EditBuilder;
 use super::page::Page;
 use super::rows::{query, row_cells, Row};
-use super::{show, Ctx};
+use super::{record, Ctx};
 use crate::cli::{ActivityCommand, ActivityFields, DoneArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
@@ -25,11 +25,11 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             }
             match (&a.repeat, &a.until) {
                 (Some(every), Some(until)) => super::series::add(ctx, f, every, until),
-                _ => show::add(ctx, KIND, |s| edits(s, f, None)),
+                _ => record::add(ctx, KIND, |s| edits(s, f, None)),
             }
         }
         ActivityCommand::Done(d) => done(ctx, d),
-        ActivityCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+        ActivityCommand::Edit(e) => record::edit(ctx, KIND, &e.id, |s, r| {
             let mut edits = edits(s, &e.fields, Some(r))?;
             edits.extend(
                 EditBuilder::new(s, KIND, None, Some(r))?
@@ -38,12 +38,12 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             );
             Ok(edits)
         }),
-        ActivityCommand::Rm(a) => show::rm(ctx, KIND, a),
+        ActivityCommand::Rm(a) => record::rm(ctx, KIND, a),
         ActivityCommand::Show(a) => {
             let store = ctx.open()?;
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
             let record = store.record(id)?;
-            show::show(ctx, &store, &record, serde_json::Value::Null)
+            record::show(ctx, &store, &record, serde_json::Value::Null)
         }
         ActivityCommand::List(a) => {
             let store = ctx.open()?;
@@ -108,7 +108,7 @@ fn done(ctx: &Ctx, d: DoneArgs) -> Result<()> {
         .as_deref()
         .map(str::trim)
         .filter(|o| !o.is_empty());
-    show::edit(ctx, KIND, &d.id, |_, r| {
+    record::edit(ctx, KIND, &d.id, |_, r| {
         let already = r.str("status") == Some("done");
         if already && outcome.is_none() {
             anyhow::bail!(

@@ -4,8 +4,8 @@
 //! is written, then every record changes in one transaction. A bad line (an unknown id, one of
 //! another kind, an edit that does not apply to it) refuses the whole batch, naming its line.
 
+use super::record::{cli_name, saved_name};
 use super::rows::Row;
-use super::show::{cli_name, saved_name};
 use super::Ctx;
 use crate::output;
 use crate::store::Store;

@@ -3,7 +3,7 @@
 use super::edits::EditBuilder;
 use super::page::Page;
 use super::rows::{query, row_cells, Row};
-use super::{show, Ctx};
+use super::{record, Ctx};
 use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
@@ -28,7 +28,7 @@ const COLUMNS: [&str; 8] = [
 
 pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
     match cmd {
-        CaseCommand::Add(f) => show::add(ctx, KIND, |s| {
+        CaseCommand::Add(f) => record::add(ctx, KIND, |s| {
             let stage: Stage = f.stage.as_deref().unwrap_or("prospecting").parse()?;
             if stage == Stage::Lost {
                 anyhow::bail!("a case is lost with a reason: add it at the stage it reached, then `crm case move ID --stage lost --reason \"...\"`");
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             }));
             Ok(edits)
         }),
-        CaseCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+        CaseCommand::Edit(e) => record::edit(ctx, KIND, &e.id, |s, r| {
             if e.fields.stage.is_some() {
                 anyhow::bail!("change the stage with `crm case move {} --stage STAGE`, so the stage history records it", e.id);
             }
@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
         }),
         CaseCommand::Move(m) => move_stage(ctx, m),
         CaseCommand::Check(c) => check(ctx, c),
-        CaseCommand::Rm(a) => show::rm(ctx, KIND, a),
+        CaseCommand::Rm(a) => record::rm(ctx, KIND, a),
         CaseCommand::Show(a) => {
             let store = ctx.open()?;
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
             )?;
             let settings = store.settings()?;
             let playbook = playbook(&settings, &record);
-            show::show(
+            record::show(
                 ctx,
                 &store,
                 &record,
@@ -213,7 +213,7 @@ fn move_stage(ctx: &Ctx, m: MoveArgs) -> Result<()> {
     let to: Stage = m.stage.parse()?;
     let reason = move_reason(to, m.reason.as_deref())?;
     let mut warnings = Vec::new();
-    show::edit(ctx, KIND, &m.id, |store, r| {
+    record::edit(ctx, KIND, &m.id, |store, r| {
         move_edits(store, r, to, reason, ctx.now_ms, ctx.today, &mut warnings)
     })?;
     for w in warnings {
@@ -235,7 +235,7 @@ pub fn move_case(
 ) -> Result<(Record, Option<String>)> {
     let reason = move_reason(to, reason)?;
     let mut warnings = Vec::new();
-    let record = show::save_edit(store, KIND, id, now_ms, |store, r| {
+    let record = record::save_edit(store, KIND, id, now_ms, |store, r| {
         move_edits(store, r, to, reason, now_ms, today, &mut warnings)
     })?;
     Ok((record, warnings.pop()))
@@ -404,7 +404,7 @@ fn print_playbook(playbook: &serde_json::Value, r: &Record) {
 /// `crm case check ID STEP [--undo]`: ticks a step of the current stage's playbook.
 fn check(ctx: &Ctx, c: CheckArgs) -> Result<()> {
     let undo = c.undo;
-    show::edit(ctx, KIND, &c.id, |store, r| {
+    record::edit(ctx, KIND, &c.id, |store, r| {
         let stage: Stage = r
             .str("stage")
             .unwrap_or("prospecting")

@@ -5,7 +5,7 @@
 //! "Before" is the record at the change's dependencies, "after" at the change itself, so a change
 //! made offline concurrently with others shows what it did, not what the merge made of it.
 
-use super::show::field_rows;
+use super::record::field_rows;
 use crate::store::Store;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use crm_shared::schema::{self, HistoryEntry};

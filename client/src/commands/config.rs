@@ -1,10 +1,10 @@
 //! `crm config`: shows and changes a data dir's server, token, book and CA certificate.
 //!
 //! A change is checked before anything is kept: the server is asked with the new server, token
-//! and CA (see [`server::check`]) and the book must be one the user may write there. Offline (no
+//! and CA (see [`credentials::check`]) and the book must be one the user may write there. Offline (no
 //! server at all) only the book can change.
 
-use super::{server, Ctx};
+use super::{credentials, Ctx};
 use crate::cli::{ConfigArgs, ConfigSetting};
 use crate::output;
 use anyhow::Result;
@@ -17,11 +17,11 @@ pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
     if let Some(book) = &a.book {
         super::r#move::check_book(book)?;
     }
-    let changes = server::Changes::from_flags(a.server, a.token, a.ca_cert.as_deref())?;
+    let changes = credentials::Changes::from_flags(a.server, a.token, a.ca_cert.as_deref())?;
     if !changes.is_empty() || a.book.is_some() {
         let conn = changes.applied_to(&ctx.data_dir, store.identity.server.as_deref())?;
         let grants = match &conn {
-            Some(conn) => Some(server::check(conn)?),
+            Some(conn) => Some(credentials::check(conn)?),
             None if changes.is_empty() => None,
             None => anyhow::bail!(
                 "this data dir has no server: give --server URL with --token or --ca-cert; nothing was saved"
@@ -29,22 +29,22 @@ pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
         };
         if let Some(grants) = &grants {
             if changes.server.is_some() || changes.token.is_some() {
-                server::same_user(&store, grants)?;
+                credentials::same_user(&store, grants)?;
             }
             if let Some(book) = &a.book {
-                server::choose_book(grants, Some(book))
+                credentials::choose_book(grants, Some(book))
                     .map_err(|e| anyhow::anyhow!("{e}; nothing was saved"))?;
             }
         }
         changes.keep(ctx, &mut store)?;
         if let Some(grants) = &grants {
-            server::keep_grants(&ctx.data_dir, grants)?;
+            credentials::keep_grants(&ctx.data_dir, grants)?;
         }
         if let Some(book) = &a.book {
             store.set_book(book)?;
         }
         if let Some(grants) = &grants {
-            server::warn_unwritable_book(&store.identity.book, grants);
+            credentials::warn_unwritable_book(&store.identity.book, grants);
         }
         if !ctx.json {
             eprintln!("Saved the configuration.");
@@ -55,9 +55,9 @@ pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
 
 fn show(ctx: &Ctx, store: &crate::store::Store) -> Result<()> {
     let dir = &ctx.data_dir;
-    let token = super::sync::read_token(dir)?;
-    let ca = super::sync::read_ca(dir)?;
-    let grants = server::kept_grants(dir)?;
+    let token = super::credentials::read_token(dir)?;
+    let ca = super::credentials::read_ca(dir)?;
+    let grants = credentials::kept_grants(dir)?;
     let id = &store.identity;
     if ctx.json {
         return output::json(&serde_json::json!({

@@ -3,7 +3,7 @@
 use super::edits::EditBuilder;
 use super::page::Page;
 use super::rows::{query, row_cells, Row};
-use super::{show, Ctx};
+use super::{record, Ctx};
 use crate::cli::{ContactCommand, ContactFields, ContactListArgs, RelateArgs};
 use crate::output;
 use crate::store::{fts_query, Store};
@@ -17,8 +17,8 @@ const COLUMNS: [&str; 5] = ["id", "name", "title", "email", "phone"];
 
 pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
     match cmd {
-        ContactCommand::Add(f) => show::add(ctx, KIND, |s| edits(s, &f, None, true)),
-        ContactCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+        ContactCommand::Add(f) => record::add(ctx, KIND, |s| edits(s, &f, None, true)),
+        ContactCommand::Edit(e) => record::edit(ctx, KIND, &e.id, |s, r| {
             let mut edits = edits(s, &e.fields, Some(r), false)?;
             let mut b = EditBuilder::new(s, KIND, None, Some(r))?;
             b.common(&e.common)?
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
             edits.extend(b.finish());
             Ok(edits)
         }),
-        ContactCommand::Rm(a) => show::rm(ctx, KIND, a),
+        ContactCommand::Rm(a) => record::rm(ctx, KIND, a),
         ContactCommand::Network(a) => super::network::run(ctx, a),
         ContactCommand::Show(a) => {
             let store = ctx.open()?;
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 &id.to_string(),
             )?;
             let extra = serde_json::json!({"cases": cases, "activities": activities, "relationships": related, "timeline": timeline});
-            show::show(ctx, &store, &record, extra)?;
+            record::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::case::print_rows(&cases, "\nCases", "");
                 super::timeline::print(&timeline);
@@ -199,9 +199,9 @@ fn relationships(store: &Store, id: &str) -> Result<Vec<serde_json::Value>> {
             let to = r["to"].as_str().unwrap_or("");
             let text = format!(
                 "{} is {} {}",
-                show::ref_name(store, from),
+                record::ref_name(store, from),
                 r["kind"].as_str().unwrap_or(""),
-                show::ref_name(store, to)
+                record::ref_name(store, to)
             );
             let mut v = serde_json::Value::Object(r);
             v["text"] = text.into();
@@ -212,7 +212,7 @@ fn relationships(store: &Store, id: &str) -> Result<Vec<serde_json::Value>> {
 
 /// `crm relate A B --as KIND`.
 pub fn relate(ctx: &Ctx, a: RelateArgs) -> Result<()> {
-    super::show::add(ctx, RecordKind::Relationship, |store| {
+    super::record::add(ctx, RecordKind::Relationship, |store| {
         let (from, from_kind) = store.resolve(&a.a, None)?;
         let (to, to_kind) = store.resolve(&a.b, None)?;
         for (k, text) in [(from_kind, &a.a), (to_kind, &a.b)] {

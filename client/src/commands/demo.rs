@@ -424,7 +424,7 @@ fn refusal(store: &Store) -> Result<()> {
     let real = store.find_record(|r| !(is_demo(r) || own_user(r)))?;
     match real {
         Some(r) => Err(DemoRefusal::RealRecords {
-            kind: super::show::cli_name(r.kind).to_string(),
+            kind: super::record::cli_name(r.kind).to_string(),
             title: r.title().to_string(),
         }
         .into()),

@@ -1,6 +1,6 @@
-//! `crm init` and `crm rebuild`.
+//! `crm init`: a new data dir for a user on this device.
 
-use super::{new_id, server, Ctx};
+use super::{credentials, new_id, Ctx};
 use crate::cli::InitArgs;
 use crate::output;
 use crate::store::{hex_encode, Identity, Store};
@@ -16,10 +16,10 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         super::r#move::check_book(book)?;
     }
     let changes =
-        server::Changes::from_flags(a.server.clone(), a.token.clone(), a.ca_cert.as_deref())?;
+        credentials::Changes::from_flags(a.server.clone(), a.token.clone(), a.ca_cert.as_deref())?;
     // With a server, nothing is written until it answered: the token's grants choose the book.
     let grants = match changes.applied_to(&ctx.data_dir, None)? {
-        Some(conn) => Some(server::check(&conn)?),
+        Some(conn) => Some(credentials::check(&conn)?),
         None => None,
     };
     let book = match &grants {
@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
                     "the token is {theirs}'s, not {user}'s: give --user {theirs}, or {user}'s token; nothing was saved"
                 );
             }
-            server::choose_book(grants, a.book.as_deref())?
+            credentials::choose_book(grants, a.book.as_deref())?
         }
         None => a.book.clone().unwrap_or_else(|| "default".to_string()),
     };
@@ -46,11 +46,11 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     changes.keep_secrets(&ctx.data_dir)?;
     if changes.ca.is_some() {
         if let Some(url) = &a.server {
-            super::sync::warn_plain(url);
+            super::credentials::warn_plain(url);
         }
     }
     if let Some(grants) = &grants {
-        server::keep_grants(&ctx.data_dir, grants)?;
+        credentials::keep_grants(&ctx.data_dir, grants)?;
     }
     let name = store.identity.name.clone();
     // A new device restores everything it may see from the server; offline, it starts empty.
@@ -61,10 +61,10 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
                 Ok(report) => Some(report),
                 Err(e) => {
                     // A certificate or a token will not fix itself: say so rather than wait.
-                    let next = match e.downcast_ref::<crate::sync::SyncError>() {
+                    let next = match e.downcast_ref::<crate::session::SyncError>() {
                         Some(
-                            crate::sync::SyncError::Untrusted { .. }
-                            | crate::sync::SyncError::Refused { .. },
+                            crate::session::SyncError::Untrusted { .. }
+                            | crate::session::SyncError::Refused { .. },
                         ) => "run `crm sync` once that is fixed",
                         _ => "run `crm sync` when the server is reachable",
                     };

@@ -2,7 +2,7 @@
 //! saved done in one line (at now unless `--at` says when).
 
 use super::activity::edits;
-use super::{show, Ctx};
+use super::{record, Ctx};
 use crate::cli::{ActivityFields, LogArgs, LogKind};
 use anyhow::Result;
 use crm_shared::values::{format_datetime, parse_duration_minutes};
@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, a: LogArgs) -> Result<()> {
         LogKind::Meeting => "meeting",
         LogKind::Note => "note",
     };
-    show::add(ctx, RecordKind::Activity, |store| {
+    record::add(ctx, RecordKind::Activity, |store| {
         let contact = match &a.contact {
             Some(c) => Some(store.resolve(c, Some(RecordKind::Contact))?.0),
             None => None,

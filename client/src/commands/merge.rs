@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
         a.from.display()
     );
     for (id, why) in &attention {
-        let shown = super::show::ref_name(&store, &id.to_string());
+        let shown = super::record::ref_name(&store, &id.to_string());
         let kind = store
             .record(*id)
             .map(|r| r.kind.as_str())

@@ -1,7 +1,7 @@
 //! `crm merge-records KEEP OTHER...` and `crm unmerge ID`: the plans of `schema::merge`, read
 //! and written in one transaction, and what they did said in a few lines.
 
-use super::show::ref_name;
+use super::record::ref_name;
 use super::{new_id, Ctx};
 use crate::cli::{IdArg, MergeRecordsArgs};
 use crate::error::StoreError;

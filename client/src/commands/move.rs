@@ -5,7 +5,7 @@
 //! server decides at the next sync whether the move stands (a manager's or an admin's does; a
 //! rep's is refused and stays local, and `crm sync` counts it as refused).
 
-use super::{server, Ctx};
+use super::{credentials, Ctx};
 use crate::cli::BookMoveArgs;
 use crate::output;
 use anyhow::Result;
@@ -63,17 +63,17 @@ pub fn run(ctx: &Ctx, a: BookMoveArgs) -> Result<()> {
 /// Before the data dir ever heard from its server, every record is moved and the server decides.
 fn all_from(ctx: &Ctx, from: &str, to: &str) -> Result<()> {
     let mut store = ctx.open()?;
-    let grants = server::kept_grants(&ctx.data_dir)?;
+    let grants = credentials::kept_grants(&ctx.data_dir)?;
     let mut keep = HashSet::new();
     if let Some(grants) = grants.as_ref().filter(|g| !g.is_manager()) {
         if !grants.may_write(to) {
             let user = grants.user.as_deref().unwrap_or("this user");
             anyhow::bail!(
                 "{user} may not write book `{to}`; books {user} may write: {}",
-                server::list_writable(grants)
+                credentials::list_writable(grants)
             );
         }
-        keep = store.held_by_server(&crate::sync::states_key(&grants.storage_id))?;
+        keep = store.held_by_server(&crate::session::states_key(&grants.storage_id))?;
     }
     if from == to {
         anyhow::bail!("--all-from and --book name the same book `{to}`: nothing would move");

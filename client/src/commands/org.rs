@@ -2,8 +2,8 @@
 
 use super::edits::EditBuilder;
 use super::page::Page;
+use super::record;
 use super::rows::{query, row_cells, Row};
-use super::show;
 use super::Ctx;
 use crate::cli::{OrgCommand, OrgFields, OrgListArgs};
 use crate::output;
@@ -18,8 +18,8 @@ const KIND: RecordKind = RecordKind::Organization;
 
 pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     match cmd {
-        OrgCommand::Add(f) => show::add(ctx, KIND, |s| edits(s, &f, None, true)),
-        OrgCommand::Edit(e) => show::edit(ctx, KIND, &e.id, |s, r| {
+        OrgCommand::Add(f) => record::add(ctx, KIND, |s| edits(s, &f, None, true)),
+        OrgCommand::Edit(e) => record::edit(ctx, KIND, &e.id, |s, r| {
             let mut edits = edits(s, &e.fields, Some(r), false)?;
             edits.extend(
                 EditBuilder::new(s, KIND, None, Some(r))?
@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             );
             Ok(edits)
         }),
-        OrgCommand::Rm(a) => show::rm(ctx, KIND, a),
+        OrgCommand::Rm(a) => record::rm(ctx, KIND, a),
         OrgCommand::Show(a) => {
             let store = ctx.open()?;
             let (id, _) = store.resolve(&a.id, Some(KIND))?;
@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             )?;
             let extra =
                 serde_json::json!({"contacts": contacts, "cases": cases, "timeline": timeline});
-            show::show(ctx, &store, &record, extra)?;
+            record::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::contact::print_rows(&contacts, "\nContacts", "");
                 super::case::print_rows(&cases, "\nCases", "");

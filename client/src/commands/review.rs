@@ -1,7 +1,7 @@
 //! `crm conflicts`, `crm resolve` and `crm history`: the reasons to keep a CRM in a CRDT.
 
 use super::changes::{field_changes, FieldChange};
-use super::show::ref_name;
+use super::record::ref_name;
 use super::Ctx;
 use crate::cli::{IdArg, ResolveArgs};
 use crate::output;
@@ -138,7 +138,7 @@ pub fn resolve_field(
             anyhow::bail!(
                 "{kind} {} has no conflicting values; change it with `crm {} edit`",
                 output::short_id(&id.to_string()),
-                super::show::cli_name(kind)
+                super::record::cli_name(kind)
             );
         }
         anyhow::bail!(

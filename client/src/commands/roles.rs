@@ -4,7 +4,7 @@
 //! sync); when they are unknown (never synced, or an open server) the laptop allows it, as the
 //! server then decides.
 
-use super::server::kept_grants;
+use super::credentials::kept_grants;
 use super::Ctx;
 use crate::store::Store;
 use anyhow::Result;

@@ -4,8 +4,8 @@
 //! server refused make `crm sync` exit with [`EXIT_REFUSED`].
 
 use crate::output::{command_of, records};
+use crate::session::SyncReport;
 use crate::store::Store;
-use crate::sync::SyncReport;
 use anyhow::Result;
 use crm_shared::protocol::Grants;
 use crm_shared::{DocumentId, RecordKind};

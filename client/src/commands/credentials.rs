@@ -1,14 +1,18 @@
-//! A data dir's server: its URL, token and CA certificates, and the grants the server last
+//! A data dir's credentials: the token and CA certificate files, the server's URL, and the grants the server last
 //! reported for that token (who the user is there, their role, the books they may read and
 //! write), kept in [`GRANTS_FILE`]. A new server, token or CA is asked before anything is kept.
 
-use super::sync::{read_ca, read_ca_arg, read_token, save_ca, warn_plain, TOKEN_FILE};
 use super::Ctx;
+use crate::session::{endpoint, grants, is_tls, CaCerts, SyncError};
 use crate::store::Store;
-use crate::sync::{endpoint, grants, CaCerts, SyncError};
 use anyhow::{Context, Result};
 use crm_shared::protocol::Grants;
 use std::path::{Path, PathBuf};
+
+/// The file holding the server token, readable by its owner only.
+pub const TOKEN_FILE: &str = "token";
+/// The file holding the CA certificates given with `--ca-cert` (PEM).
+pub const CA_CERT_FILE: &str = "ca-cert.pem";
 
 /// The file holding the grants the server last reported (JSON of [`Grants`]).
 pub const GRANTS_FILE: &str = "grants.json";
@@ -265,4 +269,57 @@ pub fn warn_unwritable_book(book: &str, grants: &Grants) {
     eprintln!(
         "crm: note: new records here go into book `{book}`, which {user} may not write on this server: `crm config --book {target}` changes that, and `crm move --all-from {book} --book {target}` moves those already made"
     );
+}
+
+/// The certificates of a `--ca-cert FILE`: an error naming the file when it is missing, holds
+/// no certificate or holds something else.
+pub fn read_ca_arg(path: &Path) -> Result<CaCerts> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the CA certificate file {}", path.display()))?;
+    CaCerts::from_pem(&pem).with_context(|| format!("cannot use {} as --ca-cert", path.display()))
+}
+
+/// Keeps a copy of `ca` (only its certificates) in the data dir, replacing an earlier one.
+pub fn save_ca(dir: &Path, ca: &CaCerts) -> Result<()> {
+    let path = dir.join(CA_CERT_FILE);
+    let pem = ca.to_pem();
+    if std::fs::read_to_string(&path).is_ok_and(|kept| kept == pem) {
+        return Ok(());
+    }
+    crate::replace_file::replace(&path, pem.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The kept CA certificates (none when no `--ca-cert` was ever given).
+pub fn read_ca(dir: &Path) -> Result<CaCerts> {
+    let path = dir.join(CA_CERT_FILE);
+    match std::fs::read(&path) {
+        Ok(pem) => CaCerts::from_pem(&pem).with_context(|| {
+            format!(
+                "the CA certificates kept in {} cannot be used (give --ca-cert FILE again)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CaCerts::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// A CA certificate given for a server that does not use TLS is kept for later, with a note.
+pub fn warn_plain(url: &str) {
+    if !is_tls(url) {
+        eprintln!(
+            "crm: note: {url} is not encrypted; the --ca-cert certificates are kept for when it uses wss://"
+        );
+    }
+}
+
+/// The kept token (none when the data dir has none).
+pub fn read_token(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read the token in {}", path.display())),
+    }
 }

@@ -6,7 +6,7 @@
 
 use super::connect::{bearer, http_refusal, transport};
 use super::{endpoint, is_tls, SyncError};
-use crate::sync::CaCerts;
+use crate::session::CaCerts;
 use crm_shared::protocol::{Grants, GRANTS_PATH};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,4 +1,4 @@
-//! `crm sync`: the WebSocket shell around the sans-IO sync engine of `crm-shared`.
+//! The sync session behind `crm sync`: the WebSocket shell around the sans-IO sync engine of `crm-shared`.
 //!
 //! The engine decides what to send; this module moves bytes and keeps the durability rule: changes
 //! that arrive are merged into the store in one committed transaction per round ([`Store::merge_batch`])
