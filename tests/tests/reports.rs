@@ -383,10 +383,47 @@ fn reports_give_exact_figures_now_and_as_of_earlier_dates_whatever_was_edited_si
 }
 
 #[test]
+fn report_dates_are_typed_as_people_say_them_and_shown_in_iso_form() {
+    let Book { crm, .. } = book();
+    // Now is 2026-03-31 12:00 (see `report`): yesterday is 2026-03-30.
+    let iso = report(&crm, &["pipeline", "--as-of", "2026-03-30"]);
+    assert_eq!(iso["as_of"], "2026-03-30", "{iso}");
+    let typed = report(&crm, &["pipeline", "--as-of", "yesterday"]);
+    assert_eq!(
+        typed, iso,
+        "--as-of yesterday is not the report of 2026-03-30"
+    );
+    let revenue_iso = report(
+        &crm,
+        &["revenue", "--from", "2026-02-01", "--to", "2026-03-30"],
+    );
+    crm.ok(&["config", "locale", "dmy"]);
+    assert_eq!(
+        report(&crm, &["pipeline", "--as-of", "30/03/2026"]),
+        iso,
+        "a day/month/year date in the dmy locale"
+    );
+    assert_eq!(
+        report(
+            &crm,
+            &["revenue", "--from", "01/02/2026", "--to", "yesterday"]
+        ),
+        revenue_iso
+    );
+    let table = at(
+        &crm,
+        "2026-03-31T12:00",
+        &["report", "pipeline", "--as-of", "yesterday"],
+    );
+    assert!(table.contains("as of 2026-03-30"), "{table}");
+}
+
+#[test]
 fn report_options_are_checked() {
     let crm = Crm::init("ana");
     for args in [
-        &["report", "pipeline", "--as-of", "yesterday"][..],
+        &["report", "pipeline", "--as-of", "the day before"][..],
+        &["report", "revenue", "--from", "someday"],
         &["report", "funnel", "--by", "region"],
         &["report", "pipeline", "--month", "2026-02"],
         &["report", "revenue", "--month", "2026-13"],

@@ -29,13 +29,15 @@ pub enum ReportBy {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     pub kind: ReportKind,
-    /// As things stood at the end of this date (or at this time, 2026-03-31T12:00)
+    /// As things stood at the end of this day (2026-03-31, yesterday, 31/03/2026 by `crm config
+    /// locale`) or at this time (2026-03-31T12:00)
     #[arg(long)]
     pub as_of: Option<String>,
     /// Group the rows by stage, region, owner or month
     #[arg(long, value_enum)]
     pub by: Option<ReportBy>,
-    /// Only what happened from this date (inclusive): won or lost cases, activities
+    /// Only what happened from this day (inclusive): won or lost cases, activities; days as
+    /// for --as-of
     #[arg(long)]
     pub from: Option<String>,
     /// Only what happened up to this date (inclusive)

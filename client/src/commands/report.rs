@@ -16,7 +16,7 @@ use crate::store::Store;
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use crm_shared::schema::Settings;
-use crm_shared::values::{format_amount, parse_date, parse_datetime, Currency};
+use crm_shared::values::{format_amount, parse_date, Currency};
 use crm_shared::Stage;
 use rusqlite::types::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -59,6 +59,8 @@ impl Cell {
 
 struct Report {
     title: String,
+    /// The moment of `--as-of` in ISO form (none: now).
+    as_of: Option<String>,
     /// (json key, table header)
     columns: Vec<(&'static str, &'static str)>,
     rows: Vec<Vec<Cell>>,
@@ -238,11 +240,14 @@ pub fn report_json(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<serde_jso
 /// The report `a` asks for, and how its rows are grouped.
 fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)> {
     let settings = store.settings()?;
-    let as_of = match &a.as_of {
-        None => AsOf(None),
-        Some(text) => AsOf(Some(as_of_ms(text)?)),
+    let (as_of, as_of_iso) = match &a.as_of {
+        None => (AsOf(None), None),
+        Some(text) => {
+            let (ms, iso) = as_of_ms(store, text)?;
+            (AsOf(Some(ms)), Some(iso))
+        }
     };
-    let period = period(ctx, a)?;
+    let period = period(ctx, store, a)?;
     let snapshot = matches!(a.kind, ReportKind::Pipeline | ReportKind::Grades);
     if snapshot && period.is_set() {
         anyhow::bail!(
@@ -280,16 +285,16 @@ fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)>
         ReportKind::Grades => grades(store, &settings, as_of)?,
         ReportKind::Activity => activity(store, as_of, period)?,
     };
-    let moment = a
-        .as_of
+    let moment = as_of_iso
         .as_deref()
-        .map(|d| format!("as of {}", d.trim()))
+        .map(|d| format!("as of {d}"))
         .unwrap_or_else(|| "now".into());
     if matches!(a.kind, ReportKind::Pipeline | ReportKind::Revenue) {
         let day = as_of.0.and_then(local_date).unwrap_or(ctx.today);
         converted::add_total_in_base(&mut report, &settings, day);
     }
     report.title = format!("{}{}, {moment}", report.title, period.describe());
+    report.as_of = as_of_iso;
     Ok((report, by))
 }
 
@@ -314,22 +319,34 @@ fn by_name(b: ReportBy) -> &'static str {
 }
 
 /// `--as-of DATE` is the end of that local day; `--as-of DATETIME` that very minute.
-fn as_of_ms(text: &str) -> Result<i64> {
+/// The end of the moment `--as-of` names, in ms, and that moment in ISO form. A day (typed as
+/// people type days: `2026-03-31`, `yesterday`, `31/03/2026` by the data dir's locale) ends at its
+/// last millisecond; a day and time at the end of its minute.
+fn as_of_ms(store: &Store, text: &str) -> Result<(i64, String)> {
     let t = text.trim();
-    let end = if let Ok(d) = parse_date(t) {
-        d.succ_opt()
-            .and_then(|next| super::local_ms(next.and_time(chrono::NaiveTime::MIN)))
-            .map(|ms| ms - 1)
-    } else {
-        let dt = parse_datetime(t).map_err(|_| {
-            anyhow::anyhow!("--as-of needs a date (2026-03-31) or a date and time (2026-03-31T12:00), not `{t}`")
-        })?;
-        super::local_ms(dt).map(|ms| ms + 59_999)
+    let wrong = |e: crm_shared::values::ValueError| {
+        anyhow::anyhow!("--as-of needs a date (2026-03-31, yesterday) or a date and time (2026-03-31T12:00): {e}")
     };
-    end.ok_or_else(|| anyhow::anyhow!("--as-of {t} does not exist in local time"))
+    let (end, iso) = if t.contains(':') {
+        let dt = store.dates.moment(t).map_err(wrong)?;
+        (
+            super::local_ms(dt).map(|ms| ms + 59_999),
+            crm_shared::values::format_datetime(dt),
+        )
+    } else {
+        let d = store.dates.day(t).map_err(wrong)?;
+        (
+            d.succ_opt()
+                .and_then(|next| super::local_ms(next.and_time(chrono::NaiveTime::MIN)))
+                .map(|ms| ms - 1),
+            d.to_string(),
+        )
+    };
+    let end = end.ok_or_else(|| anyhow::anyhow!("--as-of {t} does not exist in local time"))?;
+    Ok((end, iso))
 }
 
-fn period(ctx: &Ctx, a: &ReportArgs) -> Result<Period> {
+fn period(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<Period> {
     if let Some(m) = &a.month {
         let m = m.trim();
         let first = if m == "last" {
@@ -351,8 +368,8 @@ fn period(ctx: &Ctx, a: &ReportArgs) -> Result<Period> {
         });
     }
     let p = Period {
-        from: a.from.as_deref().map(parse_date).transpose()?,
-        to: a.to.as_deref().map(parse_date).transpose()?,
+        from: typed_day(store, "--from", a.from.as_deref())?,
+        to: typed_day(store, "--to", a.to.as_deref())?,
     };
     if let (Some(f), Some(t)) = (p.from, p.to) {
         if f > t {
@@ -360,6 +377,16 @@ fn period(ctx: &Ctx, a: &ReportArgs) -> Result<Period> {
         }
     }
     Ok(p)
+}
+
+/// A day of `--from`/`--to`, typed as people type days (the data dir's locale for slashes).
+fn typed_day(store: &Store, flag: &str, text: Option<&str>) -> Result<Option<NaiveDate>> {
+    text.map(|t| {
+        store.dates.day(t.trim()).map_err(|e| {
+            anyhow::anyhow!("{flag} needs a date (2026-03-31, yesterday, 31/03/2026): {e}")
+        })
+    })
+    .transpose()
 }
 
 /// Rounds `sum(amount * percent) / 100` to the nearest minor unit.
@@ -438,6 +465,7 @@ fn pipeline(store: &Store, settings: &Settings, as_of: AsOf, by: ReportBy) -> Re
         rows.push(row("total", cur, v));
     }
     Ok(Report {
+        as_of: None,
         title: format!("Pipeline by {}", by_name(by)),
         columns: vec![
             (by_name(by), "GROUP"),
@@ -510,6 +538,7 @@ fn funnel(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
         None => vec!["No case was lost.".into()],
     };
     Ok(Report {
+        as_of: None,
         title: "Funnel".into(),
         columns: vec![
             ("stage", "STAGE"),
@@ -581,6 +610,7 @@ fn cycle(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
         ]);
     }
     Ok(Report {
+        as_of: None,
         title: "Sales cycle (days)".into(),
         columns: vec![
             ("what", "WHAT"),
@@ -636,6 +666,7 @@ fn revenue(store: &Store, as_of: AsOf, period: Period, by: ReportBy) -> Result<R
         ]);
     }
     Ok(Report {
+        as_of: None,
         title: format!("Revenue (won) by {}", by_name(by)),
         columns: vec![
             (by_name(by), "GROUP"),
@@ -711,6 +742,7 @@ fn grades(store: &Store, settings: &Settings, as_of: AsOf) -> Result<Report> {
         ]);
     }
     Ok(Report {
+        as_of: None,
         title: "Open cases by grade per rep".into(),
         columns: vec![
             ("owner", "OWNER"),
@@ -803,6 +835,7 @@ fn activity(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
         })
         .collect();
     Ok(Report {
+        as_of: None,
         title: "Activity per rep (done) and win rate".into(),
         columns: vec![
             ("owner", "OWNER"),
@@ -849,7 +882,7 @@ fn json_of(a: &ReportArgs, r: &Report, by: ReportBy) -> serde_json::Value {
     serde_json::json!({
         "report": kind_name(a.kind),
         "title": r.title,
-        "as_of": a.as_of,
+        "as_of": r.as_of,
         "by": by_name(by),
         "rows": rows,
         "warnings": r.warnings,
