@@ -25,6 +25,7 @@ mod consistency;
 mod fields;
 mod history;
 mod merge;
+mod merge_log;
 mod read;
 mod settings;
 mod unmerge;
