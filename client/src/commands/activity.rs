@@ -1,7 +1,7 @@
 //! `crm activity ...`
 
 use super::edits::EditBuilder;
-use super::page::Page;
+use super::page::{Listed, Page};
 use super::rows::{query, row_cells, Row};
 use super::{record, Ctx};
 use crate::cli::{ActivityCommand, ActivityFields, DoneArgs};
@@ -89,14 +89,13 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             let page = Page::new(ctx, &a.list);
             let listed = format!("{sql} ORDER BY at DESC, id{}", page.sql());
             let rows = rows(&store, &listed, &params)?;
-            if a.list.ids {
-                return super::bulk::print_ids(&rows);
-            }
-            if ctx.json {
-                return output::json(&rows);
-            }
-            print_rows(&rows, "", "No activities found.");
-            page.tell(ctx, &store, &sql, &params, rows.len())
+            let listed = Listed {
+                sql: &sql,
+                params: &params,
+            };
+            page.print(ctx, &store, &a.list, &rows, listed, |rows| {
+                print_rows(rows, "", "No activities found.")
+            })
         }
     }
 }

@@ -30,16 +30,7 @@ pub fn run(ctx: &Ctx, a: AgendaArgs) -> Result<()> {
         None => store.identity.user.clone(),
     };
     let first = match &a.date {
-        Some(d) => {
-            let day = store.dates.day(d)?;
-            super::edits::echo(
-                "date",
-                d,
-                &day.to_string(),
-                &crm_shared::dates::describe_day(day),
-            );
-            day
-        }
+        Some(d) => super::edits::typed_day(&store, "date", d)?,
         None => ctx.today,
     };
     let days = if a.week { 7 } else { 1 };

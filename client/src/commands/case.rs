@@ -1,7 +1,7 @@
 //! `crm case ...`: cases (opportunities) and stage moves.
 
 use super::edits::EditBuilder;
-use super::page::Page;
+use super::page::{Listed, Page};
 use super::rows::{query, row_cells, Row};
 use super::{record, Ctx};
 use crate::cli::{CaseCommand, CaseFields, CheckArgs, MoveArgs};
@@ -174,14 +174,13 @@ pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
                 "probability",
             ];
             let rows = query(&store, &listed, &params, &cols)?;
-            if a.list.ids {
-                return super::bulk::print_ids(&rows);
-            }
-            if ctx.json {
-                return output::json(&rows);
-            }
-            print_rows(&rows, "", "No cases found.");
-            page.tell(ctx, &store, &sql, &params, rows.len())
+            let listed = Listed {
+                sql: &sql,
+                params: &params,
+            };
+            page.print(ctx, &store, &a.list, &rows, listed, |rows| {
+                print_rows(rows, "", "No cases found.")
+            })
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `crm contact ...` and `crm relate`.
 
 use super::edits::EditBuilder;
-use super::page::Page;
+use super::page::{Listed, Page};
 use super::rows::{query, row_cells, Row};
 use super::{record, Ctx};
 use crate::cli::{ContactCommand, ContactFields, ContactListArgs, RelateArgs};
@@ -63,27 +63,26 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
             let store = ctx.open()?;
             let (rows, sql, params) = list(ctx, &store, &a)?;
             let page = Page::new(ctx, &a.list);
-            if a.list.ids {
-                return super::bulk::print_ids(&rows);
-            }
-            if ctx.json {
-                return output::json(&rows);
-            }
-            let mut t = output::table(&[
-                "ID",
-                "NAME",
-                "TITLE",
-                "E-MAIL",
-                "PHONE",
-                "ORGANIZATION",
-                "REGION",
-                "OWNER",
-            ]);
-            for r in &rows {
-                t.add_row(row_cells(r, &LIST_COLUMNS));
-            }
-            output::print_table(t, "No contacts found.");
-            page.tell(ctx, &store, &sql, &params, rows.len())
+            let listed = Listed {
+                sql: &sql,
+                params: &params,
+            };
+            page.print(ctx, &store, &a.list, &rows, listed, |rows| {
+                let mut t = output::table(&[
+                    "ID",
+                    "NAME",
+                    "TITLE",
+                    "E-MAIL",
+                    "PHONE",
+                    "ORGANIZATION",
+                    "REGION",
+                    "OWNER",
+                ]);
+                for r in rows {
+                    t.add_row(row_cells(r, &LIST_COLUMNS));
+                }
+                output::print_table(t, "No contacts found.");
+            })
         }
     }
 }

@@ -20,6 +20,14 @@ pub fn echo(field: &str, typed: &str, iso: &str, described: &str) {
     }
 }
 
+/// A day typed as people type days (`monday`, `+3d`, the locale's `31/12/2026`), said back in
+/// ISO form (on stderr) when it was typed otherwise.
+pub fn typed_day(store: &Store, field: &str, text: &str) -> Result<chrono::NaiveDate, StoreError> {
+    let day = store.dates.day(text)?;
+    echo(field, text, &day.to_string(), &dates::describe_day(day));
+    Ok(day)
+}
+
 /// Collects the edits of one add or edit command.
 pub struct EditBuilder<'a> {
     store: &'a Store,
@@ -59,11 +67,7 @@ impl<'a> EditBuilder<'a> {
         let Some(text) = value else { return Ok(self) };
         let text = match field(self.kind, name).map(|f| f.ty) {
             Some(FieldType::Ref(target)) => self.store.resolve(text, target)?.0.to_string(),
-            Some(FieldType::Date) => {
-                let day = self.store.dates.day(text)?;
-                echo(name, text, &day.to_string(), &dates::describe_day(day));
-                day.to_string()
-            }
+            Some(FieldType::Date) => typed_day(self.store, name, text)?.to_string(),
             Some(FieldType::DateTime) => {
                 let at = self.store.dates.moment(text)?;
                 let iso = crm_shared::values::format_datetime(at);

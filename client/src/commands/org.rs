@@ -1,7 +1,7 @@
 //! `crm org ...`
 
 use super::edits::EditBuilder;
-use super::page::Page;
+use super::page::{Listed, Page};
 use super::record;
 use super::rows::{query, row_cells, Row};
 use super::Ctx;
@@ -53,22 +53,21 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             let store = ctx.open()?;
             let (rows, sql, params) = list(ctx, &store, &a)?;
             let page = Page::new(ctx, &a.list);
-            if a.list.ids {
-                return super::bulk::print_ids(&rows);
-            }
-            if ctx.json {
-                return output::json(&rows);
-            }
-            let mut t =
-                output::table(&["ID", "NAME", "INDUSTRY", "KIND", "REGION", "PHONE", "OWNER"]);
-            for r in &rows {
-                t.add_row(row_cells(r, &LIST_COLUMNS));
-            }
-            output::print_table(
-                t,
-                "No organizations. Add one with `crm org add --name NAME`.",
-            );
-            page.tell(ctx, &store, &sql, &params, rows.len())
+            let listed = Listed {
+                sql: &sql,
+                params: &params,
+            };
+            page.print(ctx, &store, &a.list, &rows, listed, |rows| {
+                let mut t =
+                    output::table(&["ID", "NAME", "INDUSTRY", "KIND", "REGION", "PHONE", "OWNER"]);
+                for r in rows {
+                    t.add_row(row_cells(r, &LIST_COLUMNS));
+                }
+                output::print_table(
+                    t,
+                    "No organizations. Add one with `crm org add --name NAME`.",
+                );
+            })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! How many rows a list shows: a table stops at a page and says how many rows there are (on
 //! stderr, so stdout stays the rows); `--json` returns every row unless `--limit` is given.
 
+use super::rows::Row;
 use super::Ctx;
 use crate::cli::ListArgs;
 use crate::store::Store;
@@ -63,6 +64,35 @@ impl Page {
             );
         }
         Ok(())
+    }
+}
+
+/// The query behind a list page: every match (without order and limit), and its parameters.
+pub struct Listed<'a> {
+    pub sql: &'a str,
+    pub params: &'a [Value],
+}
+
+impl Page {
+    /// Prints a list's page the way the rep asked: only ids (`--ids`), JSON (`--json`), or a
+    /// table (`table`), then says how many rows there are when the page was full.
+    pub fn print(
+        self,
+        ctx: &Ctx,
+        store: &Store,
+        a: &ListArgs,
+        rows: &[Row],
+        listed: Listed<'_>,
+        table: impl FnOnce(&[Row]),
+    ) -> Result<()> {
+        if a.ids {
+            return super::bulk::print_ids(rows);
+        }
+        if ctx.json {
+            return crate::output::json(&rows);
+        }
+        table(rows);
+        self.tell(ctx, store, listed.sql, listed.params, rows.len())
     }
 }
 

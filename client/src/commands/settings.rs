@@ -79,16 +79,7 @@ fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEd
         anyhow::bail!("{from} is the currency the rate is in: give another code, or --to CODE");
     }
     let date = match &a.date {
-        Some(d) => {
-            let day = store.dates.day(d)?;
-            super::edits::echo(
-                "date",
-                d,
-                &day.to_string(),
-                &crm_shared::dates::describe_day(day),
-            );
-            day
-        }
+        Some(d) => super::edits::typed_day(store, "date", d)?,
         None => store.dates.now.date(),
     };
     let rate = match (&a.rate, a.remove) {
