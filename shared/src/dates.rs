@@ -1,5 +1,5 @@
-//! Dates as people type them: `today`, `tomorrow`, `monday` (the next one), `+3d`, `2w`,
-//! `next month`, ISO `2026-12-31`, and the local forms `31/12/2026` or `12/31/2026` when the
+//! Dates as people type them: `today`, `tomorrow`, `monday` (the next one), `last monday` (the one
+//! before today), `+3d`, `2w`, `next month`, `last week`, ISO `2026-12-31`, and the local forms `31/12/2026` or `12/31/2026` when the
 //! user's locale says which comes first; each optionally followed by a time (`tomorrow 10:00`).
 //!
 //! Pure: "now" is an argument (the client passes its clock). The forms are few and fixed, so they
@@ -182,7 +182,18 @@ pub fn parse_day(text: &str, today: NaiveDate, order: DateOrder) -> Result<Naive
         "next week" => return today.checked_add_days(Days::new(7)).ok_or_else(fail),
         "next month" => return today.checked_add_months(Months::new(1)).ok_or_else(fail),
         "next year" => return today.checked_add_months(Months::new(12)).ok_or_else(fail),
+        "last week" => return today.checked_sub_days(Days::new(7)).ok_or_else(fail),
+        "last month" => return today.checked_sub_months(Months::new(1)).ok_or_else(fail),
+        "last year" => return today.checked_sub_months(Months::new(12)).ok_or_else(fail),
         _ => {}
+    }
+    if let Some(day) = t.strip_prefix("last ").and_then(weekday) {
+        // The one before: today's weekday means a week ago.
+        let back = (7 + today.weekday().num_days_from_monday() - day.num_days_from_monday()) % 7;
+        let back = if back == 0 { 7 } else { back };
+        return today
+            .checked_sub_days(Days::new(u64::from(back)))
+            .ok_or_else(fail);
     }
     let weekday_text = t.strip_prefix("next ").unwrap_or(t);
     if let Some(day) = weekday(weekday_text) {
@@ -377,6 +388,19 @@ mod tests {
         // Today is a friday: "friday" is the one a week ahead.
         assert_eq!(day("friday", iso), "2026-12-11");
         assert_eq!(day("thursday", iso), "2026-12-10");
+    }
+
+    #[test]
+    fn last_counts_back_from_today() {
+        let iso = DateOrder::Iso;
+        assert_eq!(day("last monday", iso), "2026-11-30");
+        assert_eq!(day("last thursday", iso), "2026-12-03");
+        // Today is a friday: "last friday" is a week ago.
+        assert_eq!(day("last friday", iso), "2026-11-27");
+        assert_eq!(day("last week", iso), "2026-11-27");
+        assert_eq!(day("last month", iso), "2026-11-04");
+        assert_eq!(day("last year", iso), "2025-12-04");
+        assert!(parse_day("last blursday", today(), iso).is_err());
     }
 
     #[test]

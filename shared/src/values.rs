@@ -17,7 +17,7 @@ pub enum ValueError {
     Phone(String),
     #[error("`{0}` is not a date (expected YYYY-MM-DD, e.g. 2026-12-31)")]
     Date(String),
-    #[error("`{0}` is not a date (expected 2026-12-31, today, tomorrow, monday, +3d, 2w, next month{1})")]
+    #[error("`{0}` is not a date (expected 2026-12-31, today, tomorrow, monday, last monday, +3d, -2w, next month{1})")]
     TypedDate(String, &'static str),
     #[error("`{0}` is not a date and time (expected 2026-12-01T10:00, `tomorrow 10:00`, `monday 14:30`, now, +3d{1})")]
     TypedMoment(String, &'static str),
