@@ -141,7 +141,12 @@ pub fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Re
         .set("due", f.due.as_ref())?
         .set("case", f.case.as_ref())?
         .set("contact", f.contact.as_ref())?
-        .set("org", f.org.as_ref())?
+        .set(
+            "org",
+            f.org
+                .as_ref()
+                .or(org_of_contact(store, f, existing)?.as_ref()),
+        )?
         .add_to_set("attendees", &f.attendees)
         .set("location", f.location.as_ref())?
         .set("remind", f.remind.as_ref())?
@@ -159,6 +164,29 @@ pub fn edits(store: &Store, f: &ActivityFields, existing: Option<&Record>) -> Re
     }
     b.ordered("start", "end", "give an --end after --at")?;
     Ok(b.finish())
+}
+
+/// The organization a new activity with a contact and no `--org` is with: the contact's, when
+/// the contact belongs to exactly one (so the agenda says where they work and the organization's
+/// timeline lists it, as in other CRMs); none when it has several or none.
+fn org_of_contact(
+    store: &Store,
+    f: &ActivityFields,
+    existing: Option<&Record>,
+) -> Result<Option<String>> {
+    let (None, None, Some(contact)) = (existing, &f.org, &f.contact) else {
+        return Ok(None);
+    };
+    let (id, _) = store.resolve(contact, Some(RecordKind::Contact))?;
+    let orgs: Vec<String> = store
+        .conn()
+        .prepare_cached("SELECT org_id FROM rm_contact_orgs WHERE contact_id = ?1 LIMIT 2")?
+        .query_map([id.to_string()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match orgs.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    })
 }
 
 /// Rows for a table of activities.
