@@ -3,11 +3,14 @@
 
 mod activity;
 mod agenda;
+mod agent;
+pub use agent::AgentArgs;
 mod bulk;
 mod case;
 mod changes;
 mod config;
 mod contact;
+mod deliver;
 mod demo;
 mod duplicates;
 mod edits;
@@ -16,6 +19,8 @@ mod handover;
 mod import;
 mod init;
 mod log;
+mod mail_config;
+pub use mail_config::SmtpArgs;
 mod merge;
 mod merge_records;
 mod r#move;
@@ -27,6 +32,8 @@ mod report;
 mod review;
 mod roles;
 mod rows;
+mod schedule;
+pub use schedule::ScheduleCommand;
 mod series;
 mod server;
 mod settings;
@@ -168,6 +175,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::MergeRecords(a) => merge_records::run(&ctx, a),
         Command::Unmerge(a) => merge_records::unmerge(&ctx, a),
         Command::Ui(a) => crate::ui::run(&ctx, a),
+        Command::Schedule(c) => schedule::run(&ctx, c),
+        Command::Agent(a) => agent::run(&ctx, a),
     }
 }
 

@@ -15,6 +15,7 @@ mod bulk;
 mod documents;
 mod duplicates;
 mod locale;
+mod mailing;
 mod notices;
 mod planned_edits;
 mod read_model;

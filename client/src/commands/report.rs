@@ -8,6 +8,9 @@
 //! (with the settings of now), whatever was edited, merged or removed since.
 
 mod converted;
+mod rendered;
+
+pub use rendered::render;
 
 use super::Ctx;
 use crate::cli::{ReportArgs, ReportBy, ReportKind};
@@ -862,12 +865,7 @@ fn print(ctx: &Ctx, a: &ReportArgs, r: &Report, by: ReportBy) -> Result<()> {
         return output::json(&json_of(a, r, by));
     }
     if a.csv {
-        let header: Vec<&str> = r.columns.iter().map(|(k, _)| *k).collect();
-        println!("{}", header.join(","));
-        for row in &r.rows {
-            let cells: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
-            println!("{}", cells.join(","));
-        }
+        print!("{}", rendered::csv_text(r));
         for w in &r.warnings {
             eprintln!("warning: {w}");
         }
