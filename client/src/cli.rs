@@ -95,6 +95,9 @@ pub enum Command {
         after_help = "Examples:\n  crm agent --watch\n  crm agent --dry-run --outbox /tmp/mail\n  crm agent --offline"
     )]
     Agent(crate::commands::AgentArgs),
+    /// E-mail to a segment of contacts: a mail merge, once per contact
+    #[command(subcommand)]
+    Campaign(crate::commands::CampaignCommand),
     /// Saved views: a list command with its flags, kept under a name
     #[command(
         long_about = "Saved views: a list command with its flags, kept under a name in this data dir (views.json, not shared with the team).\n\n  crm view save NAME COMMAND...   save a list command (org/contact/case/activity list, agenda, report)\n  crm view NAME [FLAGS...]        run it (flags given here are added to the saved ones)\n  crm view list                   the saved views\n  crm view rm NAME                forget one",

@@ -6,6 +6,8 @@ mod agenda;
 mod agent;
 pub use agent::AgentArgs;
 mod bulk;
+mod campaign;
+pub use campaign::CampaignCommand;
 mod case;
 mod changes;
 mod config;
@@ -177,6 +179,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Ui(a) => crate::ui::run(&ctx, a),
         Command::Schedule(c) => schedule::run(&ctx, c),
         Command::Agent(a) => agent::run(&ctx, a),
+        Command::Campaign(c) => campaign::run(&ctx, c),
     }
 }
 
