@@ -52,7 +52,10 @@ impl SmtpConfig {
         let path = dir.join(SMTP_FILE);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
-                format!("{} is not an SMTP configuration: run `crm config smtp` again", path.display())
+                format!(
+                    "{} is not an SMTP configuration: run `crm config smtp` again",
+                    path.display()
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -229,7 +232,9 @@ fn build(from: Mailbox, m: &Outgoing) -> Result<Message> {
         b = b.to(mailbox(to)?);
     }
     if let Some(address) = &m.unsubscribe {
-        b = b.header(ListUnsubscribe(format!("<mailto:{address}?subject=unsubscribe>")));
+        b = b.header(ListUnsubscribe(format!(
+            "<mailto:{address}?subject=unsubscribe>"
+        )));
     }
     let body = MultiPart::alternative()
         .singlepart(SinglePart::plain(m.text.clone()))

@@ -173,7 +173,11 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) -> std::io::Result
                 if l == b".\r\n" || l == b".\n" {
                     break;
                 }
-                let l = if l.starts_with(b"..") { &l[1..] } else { &l[..] };
+                let l = if l.starts_with(b"..") {
+                    &l[1..]
+                } else {
+                    &l[..]
+                };
                 data.extend_from_slice(l);
             }
             lock.lock().unwrap().accepted.push(Received {

@@ -12,7 +12,10 @@ const NOW: &str = "2026-12-04T10:00";
 
 fn cmd(crm: &Crm, args: &[&str]) -> Command {
     let mut c = crm.command();
-    c.env("CRM_NOW", NOW).env("TZ", "UTC").env("CRM_MAIL_BACKOFF_MS", "20").args(args);
+    c.env("CRM_NOW", NOW)
+        .env("TZ", "UTC")
+        .env("CRM_MAIL_BACKOFF_MS", "20")
+        .args(args);
     c
 }
 
@@ -40,16 +43,55 @@ fn book(sink: &SmtpSink) -> Book {
     let crm = Crm::new();
     ok(&crm, &["init", "--user", "mia"]);
     let north = ok(&crm, &["org", "add", "--name", "Acme", "--region", "north"]);
-    let south = ok(&crm, &["org", "add", "--name", "Sul Lda", "--region", "south"]);
+    let south = ok(
+        &crm,
+        &["org", "add", "--name", "Sul Lda", "--region", "south"],
+    );
     // (name, e-mail, org, grade, stage): only the first four are in the segment.
     for (name, email, org, grade, stage) in [
-        ("Ana Duarte", Some("ana@acme.example"), &north, "A", "proposal"),
-        ("Bea Costa", Some("bea@acme.example"), &north, "B", "proposal"),
-        ("Rui Alves", Some("rui@acme.example"), &north, "B", "proposal"),
+        (
+            "Ana Duarte",
+            Some("ana@acme.example"),
+            &north,
+            "A",
+            "proposal",
+        ),
+        (
+            "Bea Costa",
+            Some("bea@acme.example"),
+            &north,
+            "B",
+            "proposal",
+        ),
+        (
+            "Rui Alves",
+            Some("rui@acme.example"),
+            &north,
+            "B",
+            "proposal",
+        ),
         ("Sara Lima", None, &north, "A", "proposal"),
-        ("Tom Reis", Some("tom@acme.example"), &north, "C", "proposal"),
-        ("Lea Sousa", Some("lea@sul.example"), &south, "A", "proposal"),
-        ("Zoe Pinto", Some("zoe@acme.example"), &north, "A", "negotiation"),
+        (
+            "Tom Reis",
+            Some("tom@acme.example"),
+            &north,
+            "C",
+            "proposal",
+        ),
+        (
+            "Lea Sousa",
+            Some("lea@sul.example"),
+            &south,
+            "A",
+            "proposal",
+        ),
+        (
+            "Zoe Pinto",
+            Some("zoe@acme.example"),
+            &north,
+            "A",
+            "negotiation",
+        ),
     ] {
         let mut args = vec!["contact", "add", "--name", name, "--org", org.trim()];
         if let Some(e) = email {
@@ -59,8 +101,18 @@ fn book(sink: &SmtpSink) -> Book {
         ok(
             &crm,
             &[
-                "case", "add", "--title", &format!("Deal of {name}"), "--org", org.trim(),
-                "--contact", contact.trim(), "--grade", grade, "--stage", stage,
+                "case",
+                "add",
+                "--title",
+                &format!("Deal of {name}"),
+                "--org",
+                org.trim(),
+                "--contact",
+                contact.trim(),
+                "--grade",
+                grade,
+                "--stage",
+                stage,
             ],
         );
     }
@@ -73,13 +125,23 @@ fn book(sink: &SmtpSink) -> Book {
         "Subject: Spring offer for {{org}}\n\nDear {{first_name}},\n\nOur spring prices for {{org}} are in.\n\nMia\n",
     )
     .unwrap();
-    Book { crm, template: template.to_str().unwrap().to_string() }
+    Book {
+        crm,
+        template: template.to_str().unwrap().to_string(),
+    }
 }
 
 fn send(b: &Book, extra: &[&str]) -> Output {
     let mut args = vec![
-        "--json", "campaign", "send", "--template", &b.template, "--to",
-        "grade:A,B stage:proposal region:north", "--rate", "6000/min",
+        "--json",
+        "campaign",
+        "send",
+        "--template",
+        &b.template,
+        "--to",
+        "grade:A,B stage:proposal region:north",
+        "--rate",
+        "6000/min",
     ];
     args.extend_from_slice(extra);
     run(&b.crm, &args)
@@ -87,7 +149,11 @@ fn send(b: &Book, extra: &[&str]) -> Output {
 
 fn summary(out: Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 
@@ -98,7 +164,9 @@ fn recipients(sink: &SmtpSink) -> Vec<String> {
 }
 
 fn parse(m: &Received) -> mail_parser::Message<'_> {
-    MessageParser::default().parse(&m.data).expect("a MIME message")
+    MessageParser::default()
+        .parse(&m.data)
+        .expect("a MIME message")
 }
 
 #[test]
@@ -111,9 +179,15 @@ fn a_campaign_to_a_graded_segment_writes_once_to_each_contact_and_honours_do_not
 
     let s = summary(send(&b, &[]));
     assert_eq!(s["sent"].as_array().unwrap().len(), 2, "{s}");
-    assert_eq!(s["skipped"]["do_not_contact"], serde_json::json!(["Rui Alves"]));
+    assert_eq!(
+        s["skipped"]["do_not_contact"],
+        serde_json::json!(["Rui Alves"])
+    );
     assert_eq!(s["skipped"]["no_email"], serde_json::json!(["Sara Lima"]));
-    assert_eq!(recipients(&sink), vec!["ana@acme.example", "bea@acme.example"]);
+    assert_eq!(
+        recipients(&sink),
+        vec!["ana@acme.example", "bea@acme.example"]
+    );
     let ana = sink
         .messages()
         .into_iter()
@@ -122,10 +196,16 @@ fn a_campaign_to_a_graded_segment_writes_once_to_each_contact_and_honours_do_not
     let msg = parse(&ana);
     assert_eq!(msg.subject(), Some("Spring offer for Acme"));
     let text = msg.body_text(0).unwrap();
-    assert!(text.starts_with("Dear Ana,") && text.contains("unsubscribe"), "{text}");
+    assert!(
+        text.starts_with("Dear Ana,") && text.contains("unsubscribe"),
+        "{text}"
+    );
     assert!(msg.body_html(0).unwrap().contains("Dear Ana,"));
     let unsubscribe = msg.header_raw("List-Unsubscribe").unwrap();
-    assert!(unsubscribe.contains("mailto:reports@example.com"), "{unsubscribe}");
+    assert!(
+        unsubscribe.contains("mailto:reports@example.com"),
+        "{unsubscribe}"
+    );
 
     // One e-mail activity on each contact written to.
     let activities = json(&b.crm, &["activity", "list", "--all"]);
@@ -134,7 +214,9 @@ fn a_campaign_to_a_graded_segment_writes_once_to_each_contact_and_honours_do_not
         .map(|a| a.iter().filter(|r| r["kind"] == "email").collect())
         .unwrap_or_default();
     assert_eq!(emails.len(), 2, "{activities}");
-    assert!(emails.iter().all(|r| r["subject"] == "Spring offer for Acme"));
+    assert!(emails
+        .iter()
+        .all(|r| r["subject"] == "Spring offer for Acme"));
 
     // Run again: nobody is written to twice.
     let s = summary(send(&b, &[]));
@@ -142,7 +224,10 @@ fn a_campaign_to_a_graded_segment_writes_once_to_each_contact_and_honours_do_not
     assert_eq!(s["skipped"]["sent_before"].as_array().unwrap().len(), 2);
     assert_eq!(sink.messages().len(), 2);
     let shown = ok(&b.crm, &["campaign", "show", "spring"]);
-    assert!(shown.contains("Ana Duarte") && shown.contains("sent"), "{shown}");
+    assert!(
+        shown.contains("Ana Duarte") && shown.contains("sent"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -152,7 +237,16 @@ fn a_campaign_stopped_midway_and_run_again_never_writes_twice_to_a_contact() {
     sink.hold_after(1);
     let mut child = cmd(
         &b.crm,
-        &["campaign", "send", "--template", &b.template, "--to", "grade:A,B stage:proposal region:north", "--rate", "6000/min"],
+        &[
+            "campaign",
+            "send",
+            "--template",
+            &b.template,
+            "--to",
+            "grade:A,B stage:proposal region:north",
+            "--rate",
+            "6000/min",
+        ],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
@@ -164,8 +258,15 @@ fn a_campaign_stopped_midway_and_run_again_never_writes_twice_to_a_contact() {
     sink.release();
     let s = summary(send(&b, &[]));
     // Ana (accepted), Bea (cut short), Rui (sent now): in order of name.
-    assert_eq!(s["skipped"]["sent_before"].as_array().unwrap().len(), 1, "{s}");
-    assert_eq!(s["skipped"]["may_not_have_arrived"], serde_json::json!(["Bea Costa"]));
+    assert_eq!(
+        s["skipped"]["sent_before"].as_array().unwrap().len(),
+        1,
+        "{s}"
+    );
+    assert_eq!(
+        s["skipped"]["may_not_have_arrived"],
+        serde_json::json!(["Bea Costa"])
+    );
     assert_eq!(s["sent"].as_array().unwrap().len(), 1, "{s}");
     let to = recipients(&sink);
     let mut unique = to.clone();
@@ -179,7 +280,10 @@ fn a_dry_run_writes_each_message_to_a_folder_and_records_nothing() {
     let sink = SmtpSink::start();
     let b = book(&sink);
     let outbox = b.crm.scratch().join("out");
-    let s = summary(send(&b, &["--dry-run", "--outbox", outbox.to_str().unwrap()]));
+    let s = summary(send(
+        &b,
+        &["--dry-run", "--outbox", outbox.to_str().unwrap()],
+    ));
     assert_eq!(s["dry_run"], true);
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 3);
     assert!(sink.messages().is_empty());
@@ -201,7 +305,16 @@ fn a_bad_template_segment_or_rate_is_refused_before_anything_is_sent() {
         (b.template.as_str(), "colour:red", "30/min", "not a filter"),
         (b.template.as_str(), "grade:A", "fast", "not a rate"),
     ] {
-        let args = ["campaign", "send", "--template", template, "--to", to, "--rate", rate];
+        let args = [
+            "campaign",
+            "send",
+            "--template",
+            template,
+            "--to",
+            to,
+            "--rate",
+            rate,
+        ];
         let e = expect_clean_failure(&args, run(&b.crm, &args));
         assert!(e.contains(says), "{e}");
     }

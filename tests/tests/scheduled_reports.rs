@@ -38,7 +38,11 @@ fn manager_with_pipeline(sink: &SmtpSink) -> Crm {
     let crm = Crm::new();
     let start = "2026-12-01T09:00";
     ok(&crm, start, &["init", "--user", "mia"]);
-    let org = ok(&crm, start, &["org", "add", "--name", "Acme", "--region", "north"]);
+    let org = ok(
+        &crm,
+        start,
+        &["org", "add", "--name", "Acme", "--region", "north"],
+    );
     for (title, owner, amount, stage) in [
         ("Boilers", "ana", "12000", "proposal"),
         ("Pumps", "bruno", "8000", "qualification"),
@@ -48,8 +52,18 @@ fn manager_with_pipeline(sink: &SmtpSink) -> Crm {
             &crm,
             start,
             &[
-                "case", "add", "--title", title, "--org", org.trim(), "--owner", owner,
-                "--amount", amount, "--stage", stage,
+                "case",
+                "add",
+                "--title",
+                title,
+                "--org",
+                org.trim(),
+                "--owner",
+                owner,
+                "--amount",
+                amount,
+                "--stage",
+                stage,
             ],
         );
     }
@@ -60,7 +74,9 @@ fn manager_with_pipeline(sink: &SmtpSink) -> Crm {
 }
 
 fn parse(m: &Received) -> mail_parser::Message<'_> {
-    MessageParser::default().parse(&m.data).expect("a MIME message")
+    MessageParser::default()
+        .parse(&m.data)
+        .expect("a MIME message")
 }
 
 /// The attachment of `m` named `*.csv`, as text.
@@ -78,15 +94,26 @@ fn schedule_monday(crm: &Crm, now: &str) {
         crm,
         now,
         &[
-            "schedule", "add", "monday", "--report", "pipeline --by owner", "--cron",
-            "0 8 * * MON", "--to", "carla@example.com", "--to", "rui@example.com", "--tz", "UTC",
+            "schedule",
+            "add",
+            "monday",
+            "--report",
+            "pipeline --by owner",
+            "--cron",
+            "0 8 * * MON",
+            "--to",
+            "carla@example.com",
+            "--to",
+            "rui@example.com",
+            "--tz",
+            "UTC",
         ],
     );
 }
 
 #[test]
-fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_csv_as_the_command(
-) {
+fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_csv_as_the_command()
+{
     let sink = SmtpSink::start();
     let crm = manager_with_pipeline(&sink);
     // Friday 4 December 2026.
@@ -94,7 +121,10 @@ fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_
     let list = json(&crm, "2026-12-04T10:00", &["schedule", "list"]);
     assert_eq!(list[0]["name"], "monday");
     let next = list[0]["next_run"].as_str().unwrap();
-    assert!(next.starts_with("Mon 7 Dec 08:00 UTC (in 2 days)"), "{next}");
+    assert!(
+        next.starts_with("Mon 7 Dec 08:00 UTC (in 2 days)"),
+        "{next}"
+    );
 
     // A runner passing every 3 hours from Friday to the next Friday.
     let mut passes_that_sent = Vec::new();
@@ -109,7 +139,11 @@ fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_
         if out.contains("schedule monday@") {
             passes_that_sent.push(now.clone());
             // The same report, rendered by the command at the same moment on the same data.
-            let csv = ok(&crm, &now, &["report", "pipeline", "--by", "owner", "--csv"]);
+            let csv = ok(
+                &crm,
+                &now,
+                &["report", "pipeline", "--by", "owner", "--csv"],
+            );
             let m = sink.messages();
             assert_eq!(csv_attachment(m.last().unwrap()), csv);
         }
@@ -120,7 +154,11 @@ fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_
     let m = &messages[0];
     assert_eq!(m.to, vec!["carla@example.com", "rui@example.com"]);
     let msg = parse(m);
-    assert!(msg.subject().unwrap().starts_with("monday: Pipeline"), "{:?}", msg.subject());
+    assert!(
+        msg.subject().unwrap().starts_with("monday: Pipeline"),
+        "{:?}",
+        msg.subject()
+    );
     let html = msg.body_html(0).expect("an HTML part");
     assert!(html.contains("<table") && html.contains("ana"), "{html}");
     let text = msg.body_text(0).expect("a plain-text part");
@@ -128,7 +166,10 @@ fn a_monday_pipeline_report_for_two_people_arrives_once_in_a_week_with_the_same_
     let csv = csv_attachment(m);
     assert!(csv.lines().count() >= 3, "{csv}");
     let shown = ok(&crm, "2026-12-08T09:00", &["schedule", "list"]);
-    assert!(shown.contains("sent") && shown.contains("Mon 14 Dec 08:00"), "{shown}");
+    assert!(
+        shown.contains("sent") && shown.contains("Mon 14 Dec 08:00"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -139,7 +180,10 @@ fn a_laptop_asleep_at_the_run_time_sends_it_once_on_waking_marked_late() {
     assert!(ok(&crm, "2026-12-07T07:59", &["agent", "--offline"]).contains("Nothing was due"));
     // Asleep from before 08:00 to 11:30.
     let out = ok(&crm, "2026-12-07T11:30", &["agent", "--offline"]);
-    assert!(out.contains("schedule monday@2026-12-07T08:00") && out.contains("late"), "{out}");
+    assert!(
+        out.contains("schedule monday@2026-12-07T08:00") && out.contains("late"),
+        "{out}"
+    );
     assert!(ok(&crm, "2026-12-07T11:45", &["agent", "--offline"]).contains("Nothing was due"));
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
@@ -158,7 +202,10 @@ fn an_smtp_server_that_refuses_then_accepts_gets_the_report_after_retries_shown_
     let out = run(&crm, "2026-12-07T08:00", &["agent", "--offline"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("attempt 1 of 4 failed") && stderr.contains("451"), "{stderr}");
+    assert!(
+        stderr.contains("attempt 1 of 4 failed") && stderr.contains("451"),
+        "{stderr}"
+    );
     assert_eq!(sink.refused(), 2);
     assert_eq!(sink.messages().len(), 1);
     let list = json(&crm, "2026-12-07T08:05", &["schedule", "list"]);
@@ -171,10 +218,16 @@ fn an_smtp_server_that_refuses_then_accepts_gets_the_report_after_retries_shown_
     let out = ok(&crm, "2026-12-14T08:00", &["agent", "--offline"]);
     assert!(out.contains("failed after 4 attempts"), "{out}");
     let shown = ok(&crm, "2026-12-14T08:01", &["schedule", "list"]);
-    assert!(shown.contains("failed after 4 attempts") && shown.contains("451"), "{shown}");
+    assert!(
+        shown.contains("failed after 4 attempts") && shown.contains("451"),
+        "{shown}"
+    );
     sink.refuse_next(0);
     let out = ok(&crm, "2026-12-14T08:10", &["agent", "--offline"]);
-    assert!(out.contains("schedule monday@2026-12-14T08:00: sent"), "{out}");
+    assert!(
+        out.contains("schedule monday@2026-12-14T08:00: sent"),
+        "{out}"
+    );
     assert_eq!(sink.messages().len(), 2);
 }
 
@@ -187,8 +240,17 @@ fn a_runner_killed_mid_run_and_restarted_sends_nothing_twice() {
             &crm,
             "2026-12-04T10:00",
             &[
-                "schedule", "add", name, "--report", "pipeline", "--cron", "0 8 * * *", "--to",
-                "carla@example.com", "--tz", "UTC",
+                "schedule",
+                "add",
+                name,
+                "--report",
+                "pipeline",
+                "--cron",
+                "0 8 * * *",
+                "--to",
+                "carla@example.com",
+                "--tz",
+                "UTC",
             ],
         );
     }
@@ -205,7 +267,10 @@ fn a_runner_killed_mid_run_and_restarted_sends_nothing_twice() {
     sink.release();
     let out = ok(&crm, "2026-12-05T08:02", &["agent", "--offline"]);
     assert!(out.contains("c-third@2026-12-05T08:00: sent"), "{out}");
-    assert!(!out.contains("a-first") && !out.contains("b-second"), "{out}");
+    assert!(
+        !out.contains("a-first") && !out.contains("b-second"),
+        "{out}"
+    );
     let subjects: Vec<String> = sink
         .messages()
         .iter()
@@ -228,15 +293,28 @@ fn a_schedule_keeps_eight_oclock_local_across_the_change_to_winter_time() {
         &crm,
         "2026-10-15T10:00",
         &[
-            "schedule", "add", "lisbon", "--report", "pipeline", "--cron", "0 8 * * MON", "--to",
-            "carla@example.com", "--tz", "Europe/Lisbon",
+            "schedule",
+            "add",
+            "lisbon",
+            "--report",
+            "pipeline",
+            "--cron",
+            "0 8 * * MON",
+            "--to",
+            "carla@example.com",
+            "--tz",
+            "Europe/Lisbon",
         ],
     );
     // Summer time: 08:00 in Lisbon is 07:00 UTC.
-    assert!(ok(&crm, "2026-10-19T07:00", &["agent", "--offline"]).contains("lisbon@2026-10-19T08:00"));
+    assert!(
+        ok(&crm, "2026-10-19T07:00", &["agent", "--offline"]).contains("lisbon@2026-10-19T08:00")
+    );
     // Clocks go back on 25 October: 08:00 in Lisbon is then 08:00 UTC.
     assert!(ok(&crm, "2026-10-26T07:00", &["agent", "--offline"]).contains("Nothing was due"));
-    assert!(ok(&crm, "2026-10-26T08:00", &["agent", "--offline"]).contains("lisbon@2026-10-26T08:00"));
+    assert!(
+        ok(&crm, "2026-10-26T08:00", &["agent", "--offline"]).contains("lisbon@2026-10-26T08:00")
+    );
     assert_eq!(sink.messages().len(), 2);
 }
 
@@ -248,20 +326,54 @@ fn schedules_refuse_bad_input_with_one_line_and_save_nothing() {
     for (args, says) in [
         (vec!["--cron", "0 8 * *"], "5 fields"),
         (vec!["--cron", "0 8 * * MON", "--tz", "Mars/Base"], "IANA"),
-        (vec!["--cron", "0 8 * * MON", "--format", "pdf"], "not made yet"),
+        (
+            vec!["--cron", "0 8 * * MON", "--format", "pdf"],
+            "not made yet",
+        ),
     ] {
-        let mut all = vec!["schedule", "add", "x", "--report", "pipeline", "--to", "a@example.com"];
+        let mut all = vec![
+            "schedule",
+            "add",
+            "x",
+            "--report",
+            "pipeline",
+            "--to",
+            "a@example.com",
+        ];
         all.extend(args);
         let e = expect_clean_failure(&all, run(&crm, now, &all));
         assert!(e.contains(says), "{e}");
     }
-    let all = ["schedule", "add", "x", "--report", "pipeline --by colour", "--cron", "0 8 * * MON", "--to", "a@example.com"];
+    let all = [
+        "schedule",
+        "add",
+        "x",
+        "--report",
+        "pipeline --by colour",
+        "--cron",
+        "0 8 * * MON",
+        "--to",
+        "a@example.com",
+    ];
     let e = expect_clean_failure(&all, run(&crm, now, &all));
     assert!(e.contains("not a report"), "{e}");
-    let all = ["schedule", "add", "x", "--report", "pipeline", "--cron", "0 8 * * MON", "--to", "carla"];
+    let all = [
+        "schedule",
+        "add",
+        "x",
+        "--report",
+        "pipeline",
+        "--cron",
+        "0 8 * * MON",
+        "--to",
+        "carla",
+    ];
     let e = expect_clean_failure(&all, run(&crm, now, &all));
     assert!(e.contains("carla"), "{e}");
-    assert_eq!(json(&crm, now, &["schedule", "list"]), serde_json::json!([]));
+    assert_eq!(
+        json(&crm, now, &["schedule", "list"]),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -273,15 +385,26 @@ fn a_dry_run_writes_the_message_to_a_folder_and_records_nothing() {
     let out = ok(
         &crm,
         "2026-12-07T08:00",
-        &["agent", "--offline", "--dry-run", "--outbox", outbox.to_str().unwrap()],
+        &[
+            "agent",
+            "--offline",
+            "--dry-run",
+            "--outbox",
+            outbox.to_str().unwrap(),
+        ],
     );
     assert!(out.contains("dry run"), "{out}");
     let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);
     let bytes = std::fs::read(files[0].path()).unwrap();
-    let m = Received { from: String::new(), to: Vec::new(), data: bytes };
+    let m = Received {
+        from: String::new(),
+        to: Vec::new(),
+        data: bytes,
+    };
     assert!(csv_attachment(&m).starts_with("owner,"));
     assert!(sink.messages().is_empty());
     // Nothing recorded: the real runner still sends it.
-    assert!(ok(&crm, "2026-12-07T08:01", &["agent", "--offline"]).contains("monday@2026-12-07T08:00: sent"));
+    assert!(ok(&crm, "2026-12-07T08:01", &["agent", "--offline"])
+        .contains("monday@2026-12-07T08:00: sent"));
 }

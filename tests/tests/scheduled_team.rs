@@ -38,8 +38,17 @@ fn team(server: &SyncServer) -> (Crm, Crm) {
 }
 
 const SCHEDULE: [&str; 11] = [
-    "schedule", "add", "monday", "--report", "pipeline --by owner", "--cron", "0 8 * * MON",
-    "--to", "carla@example.com", "--tz", "UTC",
+    "schedule",
+    "add",
+    "monday",
+    "--report",
+    "pipeline --by owner",
+    "--cron",
+    "0 8 * * MON",
+    "--to",
+    "carla@example.com",
+    "--tz",
+    "UTC",
 ];
 
 #[test]
@@ -65,7 +74,10 @@ fn two_runners_on_two_synced_data_dirs_send_each_run_once() {
     let first = sink.messages().remove(0);
     let msg = MessageParser::default().parse(&first.data).unwrap();
     let csv = msg.attachments().next().unwrap().contents().to_vec();
-    assert!(String::from_utf8(csv).unwrap().contains("ana"), "the report holds ana's case");
+    assert!(
+        String::from_utf8(csv).unwrap().contains("ana"),
+        "the report holds ana's case"
+    );
     let shown = ok(&laptop, "2026-12-07T08:02", &["schedule", "show", "monday"]);
     assert!(shown.contains("mia@"), "{shown}");
 
@@ -82,7 +94,10 @@ fn a_rep_may_not_schedule_and_never_receives_the_managers_schedules() {
     let (ana, mia) = team(&server);
     let args = &SCHEDULE;
     let e = expect_clean_failure(args, run(&ana, "2026-12-04T10:00", args));
-    assert!(e.contains("only a manager or an admin schedules reports"), "{e}");
+    assert!(
+        e.contains("only a manager or an admin schedules reports"),
+        "{e}"
+    );
     ok(&mia, "2026-12-04T10:00", &SCHEDULE);
     ok(&mia, "2026-12-04T10:00", &["sync"]);
     ok(&ana, "2026-12-04T10:01", &["sync"]);
@@ -110,24 +125,47 @@ fn a_reps_reminder_and_morning_digest_arrive_by_mail_from_the_managers_runner() 
         &ana,
         now,
         &[
-            "activity", "add", "--kind", "meeting", "--subject", "Boiler demo", "--at",
-            "2026-12-07T10:00", "--remind", "30",
+            "activity",
+            "add",
+            "--kind",
+            "meeting",
+            "--subject",
+            "Boiler demo",
+            "--at",
+            "2026-12-07T10:00",
+            "--remind",
+            "30",
         ],
     );
     ok(
         &ana,
         now,
-        &["activity", "add", "--kind", "task", "--subject", "Send the quote", "--due", "2026-12-04"],
+        &[
+            "activity",
+            "add",
+            "--kind",
+            "task",
+            "--subject",
+            "Send the quote",
+            "--due",
+            "2026-12-04",
+        ],
     );
     ok(&ana, now, &["sync"]);
 
     // 06:30: nothing yet. 07:30: the digest. 09:31: the reminder. 09:45: nothing again.
     assert!(ok(&mia, "2026-12-07T06:30", &["agent"]).contains("Nothing was due"));
     let out = ok(&mia, "2026-12-07T07:30", &["agent"]);
-    assert!(out.contains("digest of 1 overdue task(s) to ana@north.example"), "{out}");
+    assert!(
+        out.contains("digest of 1 overdue task(s) to ana@north.example"),
+        "{out}"
+    );
     assert!(!out.contains("reminder"), "{out}");
     let out = ok(&mia, "2026-12-07T09:31", &["agent"]);
-    assert!(out.contains("reminder of `Boiler demo` to ana@north.example: sent"), "{out}");
+    assert!(
+        out.contains("reminder of `Boiler demo` to ana@north.example: sent"),
+        "{out}"
+    );
     assert!(ok(&mia, "2026-12-07T09:45", &["agent"]).contains("Nothing was due"));
 
     let messages = sink.messages();
@@ -135,9 +173,15 @@ fn a_reps_reminder_and_morning_digest_arrive_by_mail_from_the_managers_runner() 
     assert!(messages.iter().all(|m| m.to == ["ana@north.example"]));
     let parser = MessageParser::default();
     let digest = parser.parse(&messages[0].data).unwrap();
-    assert!(digest.body_text(0).unwrap().contains("Send the quote (due 2026-12-04"));
+    assert!(digest
+        .body_text(0)
+        .unwrap()
+        .contains("Send the quote (due 2026-12-04"));
     let reminder = parser.parse(&messages[1].data).unwrap();
-    assert_eq!(reminder.subject(), Some("Reminder: Boiler demo (Mon 7 Dec 10:00)"));
+    assert_eq!(
+        reminder.subject(),
+        Some("Reminder: Boiler demo (Mon 7 Dec 10:00)")
+    );
 
     // A second runner of the team syncs what was sent and sends none of it again.
     let service = server.device("mia", "north", &server.token("mia"));

@@ -73,18 +73,27 @@ fn fields_of(store: &Store, c: &Record) -> Result<BTreeMap<&'static str, String>
         .str("given_name")
         .map(String::from)
         .unwrap_or_else(|| name.split_whitespace().next().unwrap_or("").to_string());
-    let last = c
-        .str("family_name")
-        .map(String::from)
-        .unwrap_or_else(|| name.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
+    let last = c.str("family_name").map(String::from).unwrap_or_else(|| {
+        name.split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
     let org = match c.links("orgs").and_then(|l| l.keys().next().cloned()) {
         Some(id) => match id.parse::<DocumentId>() {
-            Ok(id) => store.record(id).map(|o| o.title().to_string()).unwrap_or_default(),
+            Ok(id) => store
+                .record(id)
+                .map(|o| o.title().to_string())
+                .unwrap_or_default(),
             Err(_) => String::new(),
         },
         None => String::new(),
     };
-    let email = c.labelled("emails").first().map(|l| l.value.clone()).unwrap_or_default();
+    let email = c
+        .labelled("emails")
+        .first()
+        .map(|l| l.value.clone())
+        .unwrap_or_default();
     Ok(BTreeMap::from([
         ("name", name),
         ("first_name", first),
@@ -98,8 +107,16 @@ fn fields_of(store: &Store, c: &Record) -> Result<BTreeMap<&'static str, String>
 }
 
 /// Logs the e-mail on the contact: a done activity of kind email.
-fn log_activity(ctx: &Ctx, store: &mut Store, contact: &Record, subject: &str, name: &str) -> Result<()> {
-    let set = |field: &str, value: &str| Edit::parse_set(RecordKind::Activity, field, value, Currency::EUR);
+fn log_activity(
+    ctx: &Ctx,
+    store: &mut Store,
+    contact: &Record,
+    subject: &str,
+    name: &str,
+) -> Result<()> {
+    let set = |field: &str, value: &str| {
+        Edit::parse_set(RecordKind::Activity, field, value, Currency::EUR)
+    };
     let edits = vec![
         set("kind", "email")?,
         set("subject", subject)?,
@@ -115,8 +132,8 @@ fn log_activity(ctx: &Ctx, store: &mut Store, contact: &Record, subject: &str, n
 fn send(ctx: &Ctx, a: CampaignSendArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.template)
         .with_context(|| format!("cannot read the template {}", a.template.display()))?;
-    let template = Template::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.template.display()))?;
+    let template =
+        Template::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.template.display()))?;
     let segment = Segment::parse(&a.to)?;
     let wait = interval(&a.rate)?;
     let name = campaign_name(&a)?;
@@ -132,7 +149,9 @@ fn send(ctx: &Ctx, a: CampaignSendArgs) -> Result<()> {
     let (mut do_not_contact, mut no_email, mut before) = (Vec::new(), Vec::new(), Vec::new());
     let mut last_send: Option<Instant> = None;
     for id in segment.contacts(&store)? {
-        let Ok(id) = id.parse::<DocumentId>() else { continue };
+        let Ok(id) = id.parse::<DocumentId>() else {
+            continue;
+        };
         let contact = store.record(id)?;
         let label = contact.title().to_string();
         let key = id.to_string();
@@ -180,7 +199,18 @@ fn send(ctx: &Ctx, a: CampaignSendArgs) -> Result<()> {
         }
         last_send = Some(Instant::now());
         let mut tell = |line: &str| eprintln!("crm campaign: {label} <{address}>: {line}");
-        let r = deliver::deliver(&mut store, &ledger, &key, &m, &mailer, false, ctx.now_ms, &mut tell)?;
+        let r = deliver::deliver(
+            &mut store,
+            &ledger,
+            &key,
+            &m,
+            &mailer,
+            deliver::When {
+                now_ms: ctx.now_ms,
+                late: false,
+            },
+            &mut tell,
+        )?;
         if r.state == SendState::Sent {
             if !mailer.is_dry_run() {
                 log_activity(ctx, &mut store, &contact, &subject, &name)?;
@@ -200,13 +230,20 @@ fn send(ctx: &Ctx, a: CampaignSendArgs) -> Result<()> {
     if ctx.json {
         output::json(&summary)?;
     } else {
-        println!("Campaign `{name}`: {} message(s) {}.", sent.len(), mailer.describe());
+        println!(
+            "Campaign `{name}`: {} message(s) {}.",
+            sent.len(),
+            mailer.describe()
+        );
         for (what, list) in [
             ("failed", &failed),
             ("skipped, do-not-contact", &do_not_contact),
             ("skipped, no e-mail address", &no_email),
             ("skipped, written to before", &before),
-            ("skipped, an earlier send was cut short and may not have arrived", &unsure),
+            (
+                "skipped, an earlier send was cut short and may not have arrived",
+                &unsure,
+            ),
         ] {
             if !list.is_empty() {
                 println!("{} {what}: {}", list.len(), list.join(", "));
@@ -214,7 +251,10 @@ fn send(ctx: &Ctx, a: CampaignSendArgs) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("{} message(s) could not be sent: run the same command again to retry them", failed.len());
+        anyhow::bail!(
+            "{} message(s) could not be sent: run the same command again to retry them",
+            failed.len()
+        );
     }
     Ok(())
 }
@@ -236,15 +276,25 @@ fn unsubscribe(ctx: &Ctx, addresses: &[String]) -> Result<()> {
             anyhow::bail!("no contact has the address {email}; nothing was changed");
         }
         for id in ids {
-            let Ok(id) = id.parse::<DocumentId>() else { continue };
+            let Ok(id) = id.parse::<DocumentId>() else {
+                continue;
+            };
             marked.push((id, email.clone()));
         }
     }
     for (id, email) in &marked {
         let c = store.edit(*id, ctx.now_ms, |_| {
-            Ok(vec![Edit::parse_set(RecordKind::Contact, "do_not_contact", "true", Currency::EUR)?])
+            Ok(vec![Edit::parse_set(
+                RecordKind::Contact,
+                "do_not_contact",
+                "true",
+                Currency::EUR,
+            )?])
         })?;
-        println!("{} <{email}> is do-not-contact: no campaign writes to them.", c.title());
+        println!(
+            "{} <{email}> is do-not-contact: no campaign writes to them.",
+            c.title()
+        );
     }
     Ok(())
 }
@@ -266,7 +316,12 @@ fn show(ctx: &Ctx, name: &str) -> Result<()> {
             .and_then(|id| store.record(id).ok())
             .map(|r| r.title().to_string())
             .unwrap_or_else(|| output::short_id(id));
-        t.add_row(vec![contact, s.to.join(", "), deliver::describe(s), s.by.clone()]);
+        t.add_row(vec![
+            contact,
+            s.to.join(", "),
+            deliver::describe(s),
+            s.by.clone(),
+        ]);
     }
     output::print_table(t, "Nothing sent.");
     Ok(())

@@ -12,9 +12,7 @@ use anyhow::Result;
 pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
     let mut store = ctx.open()?;
     match a.setting {
-        Some(ConfigSetting::Locale { order }) => {
-            return locale(ctx, &mut store, order.as_deref())
-        }
+        Some(ConfigSetting::Locale { order }) => return locale(ctx, &mut store, order.as_deref()),
         Some(ConfigSetting::Smtp(s)) => return super::mail_config::smtp(ctx, s),
         Some(ConfigSetting::Digest { state }) => {
             drop(store);

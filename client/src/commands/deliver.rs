@@ -45,6 +45,13 @@ impl Ledger {
     }
 }
 
+/// When a send happens: now, and whether it is later than due (a laptop that was asleep).
+#[derive(Debug, Clone, Copy)]
+pub struct When {
+    pub now_ms: i64,
+    pub late: bool,
+}
+
 /// True when `previous` means the key must not be sent again.
 pub fn already_done(previous: Option<&Sent>) -> bool {
     previous.is_some_and(|s| matches!(s.state, SendState::Sent | SendState::Sending))
@@ -58,10 +65,10 @@ pub fn deliver(
     key: &str,
     m: &Outgoing,
     mailer: &Mailer,
-    late: bool,
-    now_ms: i64,
+    when: When,
     log: &mut dyn FnMut(&str),
 ) -> Result<Sent> {
+    let When { now_ms, late } = when;
     let by = format!("{}@{}", store.identity.user, store.identity.device);
     let mut sent = Sent {
         state: SendState::Sending,
@@ -97,7 +104,9 @@ pub fn describe(s: &Sent) -> String {
     let late = if s.late { " (late)" } else { "" };
     match s.state {
         SendState::Sent => format!("sent{late}"),
-        SendState::Sending => "sending: stopped before it was confirmed, may not have arrived".into(),
+        SendState::Sending => {
+            "sending: stopped before it was confirmed, may not have arrived".into()
+        }
         SendState::Failed => format!(
             "failed after {} attempts: {}",
             s.attempts,

@@ -138,6 +138,9 @@ pub fn digest(ctx: &Ctx, state: &str) -> Result<()> {
 pub fn email(ctx: &Ctx, address: &str) -> Result<()> {
     let email = Email::parse(address)?;
     edit_own_record(ctx, "email", email.as_str())?;
-    println!("Reminders and digests go to {} once the team's runner has synced.", email.as_str());
+    println!(
+        "Reminders and digests go to {} once the team's runner has synced.",
+        email.as_str()
+    );
     Ok(())
 }

@@ -45,7 +45,11 @@ pub fn report_args(words: &str) -> Result<ReportArgs> {
         .chain(words.split_whitespace());
     let cli = Cli::try_parse_from(argv).map_err(|e| {
         let text = e.to_string();
-        let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
         anyhow::anyhow!("`{words}` is not a report crm makes: {first} (see `crm report --help`)")
     })?;
     match cli.command {
@@ -61,7 +65,9 @@ fn check_name(name: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        anyhow::bail!("`{name}` cannot name a schedule: use letters, digits and dashes, e.g. monday-pipeline");
+        anyhow::bail!(
+            "`{name}` cannot name a schedule: use letters, digits and dashes, e.g. monday-pipeline"
+        );
     }
     Ok(())
 }
@@ -129,7 +135,10 @@ fn add(ctx: &Ctx, a: ScheduleAddArgs) -> Result<()> {
         timing.describe(),
         to.join(", ")
     );
-    println!("It is sent by `crm agent` running for {}.", store.identity.user);
+    println!(
+        "It is sent by `crm agent` running for {}.",
+        store.identity.user
+    );
     Ok(())
 }
 
@@ -179,7 +188,13 @@ fn list(ctx: &Ctx) -> Result<()> {
     for s in &schedules {
         let last = runs_latest_first(s)
             .first()
-            .map(|(k, r)| format!("{}: {}", k.rsplit('@').next().unwrap_or(k), deliver::describe(r)))
+            .map(|(k, r)| {
+                format!(
+                    "{}: {}",
+                    k.rsplit('@').next().unwrap_or(k),
+                    deliver::describe(r)
+                )
+            })
             .unwrap_or_else(|| "none yet".into());
         t.add_row(vec![
             s.name.clone(),
@@ -338,8 +353,10 @@ pub fn send_schedule(
         key,
         &m,
         mailer,
-        late,
-        ctx.now_ms,
+        deliver::When {
+            now_ms: ctx.now_ms,
+            late,
+        },
         log,
     )
 }

@@ -191,7 +191,12 @@ pub fn records(conn: &Connection) -> Result<Vec<(i64, DocumentId)>, StoreError> 
         conn.prepare("SELECT n, id FROM documents WHERE type NOT IN (?1, ?2, ?3) ORDER BY n")?;
     let rows: Vec<(i64, String)> = stmt
         .query_map(
-            [RecordKind::Settings, RecordKind::Schedule, RecordKind::SendLog].map(|k| k.as_str()),
+            [
+                RecordKind::Settings,
+                RecordKind::Schedule,
+                RecordKind::SendLog,
+            ]
+            .map(|k| k.as_str()),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .collect::<Result<_, _>>()?;

@@ -71,8 +71,14 @@ impl Store {
                 }
             }
             None => {
-                let mut doc =
-                    schema::create_mailing(kind, id, edits, self.identity.actor(), &author, now_ms)?;
+                let mut doc = schema::create_mailing(
+                    kind,
+                    id,
+                    edits,
+                    self.identity.actor(),
+                    &author,
+                    now_ms,
+                )?;
                 let n = documents::insert(&tx, id, kind, &mut doc)?;
                 read_model::upsert(&tx, n, doc.document(), id)?;
             }

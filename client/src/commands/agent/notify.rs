@@ -52,6 +52,18 @@ fn people(store: &Store) -> Result<BTreeMap<String, Person>> {
     Ok(out)
 }
 
+/// A planned activity with a reminder.
+struct Reminder {
+    id: String,
+    at: String,
+    kind: String,
+    subject: String,
+    /// Minutes before `at`.
+    remind: i64,
+    owner: String,
+    location: Option<String>,
+}
+
 fn html_of(text: &str) -> String {
     maud::html! { html { body { @for line in text.lines() { (line) br; } } } }.into_string()
 }
@@ -59,7 +71,7 @@ fn html_of(text: &str) -> String {
 /// Sends the reminders that are due now; returns how many it sent (or tried to).
 pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
     let now = ctx.now_local;
-    let rows: Vec<(String, String, String, String, i64, String, Option<String>)> = store
+    let rows: Vec<Reminder> = store
         .conn()
         .prepare(
             "SELECT id, at, kind, subject, remind, coalesce(owner, ''), location FROM rm_activities
@@ -72,22 +84,22 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
                 format_datetime(now + chrono::Duration::days(8)),
             ),
             |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
+                Ok(Reminder {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    subject: r.get(3)?,
+                    remind: r.get(4)?,
+                    owner: r.get(5)?,
+                    location: r.get(6)?,
+                })
             },
         )?
         .collect::<Result<_, _>>()?;
     let due: Vec<_> = rows
         .into_iter()
-        .filter(|(_, at, _, _, remind, _, _)| {
-            parse_datetime(at).is_ok_and(|at| at - chrono::Duration::minutes(*remind) <= now)
+        .filter(|r| {
+            parse_datetime(&r.at).is_ok_and(|at| at - chrono::Duration::minutes(r.remind) <= now)
         })
         .collect();
     if due.is_empty() {
@@ -96,7 +108,16 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
     let people = people(store)?;
     let ledger = Ledger::log("reminders");
     let mut sent = 0;
-    for (id, at, kind, subject, _, owner, location) in due {
+    for Reminder {
+        id,
+        at,
+        kind,
+        subject,
+        owner,
+        location,
+        ..
+    } in due
+    {
         let key = format!("{id}@{at}");
         if deliver::already_done(store.send_log("reminders")?.sent.get(&key)) {
             continue;
@@ -127,11 +148,25 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
             unsubscribe: None,
         };
         let mut log = |line: &str| eprintln!("crm agent: reminder {key}: {line}");
-        let r = deliver::deliver(store, &ledger, &key, &m, mailer, false, ctx.now_ms, &mut log)?;
+        let r = deliver::deliver(
+            store,
+            &ledger,
+            &key,
+            &m,
+            mailer,
+            deliver::When {
+                now_ms: ctx.now_ms,
+                late: false,
+            },
+            &mut log,
+        )?;
         sent += 1;
         say(
             ctx,
-            &format!("reminder of `{subject}` to {email}: {}", deliver::describe(&r)),
+            &format!(
+                "reminder of `{subject}` to {email}: {}",
+                deliver::describe(&r)
+            ),
         );
     }
     Ok(sent)
@@ -191,12 +226,29 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
             unsubscribe: None,
         };
         let mut log = |line: &str| eprintln!("crm agent: digest {key}: {line}");
-        let r = deliver::deliver(store, &ledger, &key, &m, mailer, false, ctx.now_ms, &mut log)?;
+        let r = deliver::deliver(
+            store,
+            &ledger,
+            &key,
+            &m,
+            mailer,
+            deliver::When {
+                now_ms: ctx.now_ms,
+                late: false,
+            },
+            &mut log,
+        )?;
         sent += 1;
         if r.state != SendState::Sent {
-            say(ctx, &format!("digest to {email}: {}", deliver::describe(&r)));
+            say(
+                ctx,
+                &format!("digest to {email}: {}", deliver::describe(&r)),
+            );
         } else {
-            say(ctx, &format!("digest of {} overdue task(s) to {email}: sent", tasks.len()));
+            say(
+                ctx,
+                &format!("digest of {} overdue task(s) to {email}: sent", tasks.len()),
+            );
         }
     }
     Ok(sent)

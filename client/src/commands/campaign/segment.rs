@@ -89,7 +89,11 @@ impl Segment {
             );
             any_in(&mut sql, "k.grade", &self.grades);
             any_in(&mut sql, "k.stage", &self.stages);
-            any_in(&mut sql, "coalesce(nullif(k.region, ''), o.region)", &self.regions);
+            any_in(
+                &mut sql,
+                "coalesce(nullif(k.region, ''), o.region)",
+                &self.regions,
+            );
         }
         any_in(&mut sql, "c.owner", &self.owners);
         sql.push_str(" ORDER BY c.name COLLATE NOCASE, c.id");

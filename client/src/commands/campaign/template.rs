@@ -70,12 +70,22 @@ impl Template {
             .ok_or_else(|| {
                 anyhow::anyhow!("the template's first line must be `Subject: ...`, then a blank line, then the body")
             })?;
-        let body = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n')).unwrap_or(body);
+        let body = body
+            .strip_prefix("\r\n")
+            .or_else(|| body.strip_prefix('\n'))
+            .unwrap_or(body);
         if body.trim().is_empty() {
-            anyhow::bail!("the template has no body: write it after the Subject line and a blank line");
+            anyhow::bail!(
+                "the template has no body: write it after the Subject line and a blank line"
+            );
         }
         let body_start = text.len() - body.len();
-        let line_of = |at: usize| text[..(body_start + at).min(text.len())].lines().count().max(1);
+        let line_of = |at: usize| {
+            text[..(body_start + at).min(text.len())]
+                .lines()
+                .count()
+                .max(1)
+        };
         Ok(Template {
             subject: pieces(subject, &|_| 1)?,
             body: pieces(body, &line_of)?,
@@ -107,8 +117,14 @@ mod tests {
 
     #[test]
     fn a_template_is_filled_with_each_contacts_fields() {
-        let t = Template::parse("Subject: Hello {{ first_name }}\n\nDear {{first_name}} of {{org}},\nbye\n").unwrap();
-        let fields = BTreeMap::from([("first_name", "Ana".to_string()), ("org", "Acme".to_string())]);
+        let t = Template::parse(
+            "Subject: Hello {{ first_name }}\n\nDear {{first_name}} of {{org}},\nbye\n",
+        )
+        .unwrap();
+        let fields = BTreeMap::from([
+            ("first_name", "Ana".to_string()),
+            ("org", "Acme".to_string()),
+        ]);
         let (subject, body) = t.render(&fields);
         assert_eq!(subject, "Hello Ana");
         assert_eq!(body, "Dear Ana of Acme,\nbye\n");
@@ -116,11 +132,18 @@ mod tests {
 
     #[test]
     fn an_unknown_field_or_a_missing_subject_is_refused_with_what_to_write() {
-        let e = Template::parse("Subject: Hi\n\nDear {{nmae}},\n").unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("{{nmae}}") && e.contains("{{first_name}}"), "{e}");
+        let e = Template::parse("Subject: Hi\n\nDear {{nmae}},\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("{{nmae}}") && e.contains("{{first_name}}"),
+            "{e}"
+        );
         let e = Template::parse("Hello\n\nbody").unwrap_err().to_string();
         assert!(e.contains("Subject:"), "{e}");
-        let e = Template::parse("Subject: Hi\n\nDear {{name,\n").unwrap_err().to_string();
+        let e = Template::parse("Subject: Hi\n\nDear {{name,\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not closed"), "{e}");
     }
 }

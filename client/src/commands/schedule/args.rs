@@ -13,13 +13,9 @@ pub enum ScheduleCommand {
     /// The schedules, each with its next run in words and how its last run went
     List,
     /// One schedule and its runs
-    Show {
-        name: String,
-    },
+    Show { name: String },
     /// Remove a schedule (managers and admins)
-    Rm {
-        name: String,
-    },
+    Rm { name: String },
     /// Send a schedule's report now
     Run(ScheduleRunArgs),
 }

@@ -72,7 +72,11 @@ pub fn in_words(when: &DateTime<Tz>, now_ms: i64) -> String {
         m if m < 48 * 60 => format!("in {} h {} min", m / 60, m % 60),
         m => format!("in {} days", m / (24 * 60)),
     };
-    format!("{} {} ({gap})", when.format("%a %-d %b %H:%M"), when.timezone())
+    format!(
+        "{} {} ({gap})",
+        when.format("%a %-d %b %H:%M"),
+        when.timezone()
+    )
 }
 
 /// The zone of this machine (for `--tz`'s default), else UTC.
@@ -102,9 +106,15 @@ mod tests {
         let lisbon = t.tz;
         // Summer: 08:00 in Lisbon is 07:00 UTC; winter: 08:00 UTC.
         let summer = t.next_after(ms(lisbon, 2026, 10, 14, 12, 0)).unwrap();
-        assert_eq!(summer.with_timezone(&Utc).format("%F %H:%M").to_string(), "2026-10-19 07:00");
+        assert_eq!(
+            summer.with_timezone(&Utc).format("%F %H:%M").to_string(),
+            "2026-10-19 07:00"
+        );
         let winter = t.next_after(ms(lisbon, 2026, 10, 21, 12, 0)).unwrap();
-        assert_eq!(winter.with_timezone(&Utc).format("%F %H:%M").to_string(), "2026-10-26 08:00");
+        assert_eq!(
+            winter.with_timezone(&Utc).format("%F %H:%M").to_string(),
+            "2026-10-26 08:00"
+        );
         assert_eq!(run_key("monday", &winter), "monday@2026-10-26T08:00");
     }
 
@@ -130,9 +140,15 @@ mod tests {
     fn bad_patterns_and_zones_are_refused_with_an_example() {
         let e = Timing::parse("0 8 * *", "UTC").err().unwrap().to_string();
         assert!(e.contains("5 fields"), "{e}");
-        let e = Timing::parse("0 25 * * *", "UTC").err().unwrap().to_string();
+        let e = Timing::parse("0 25 * * *", "UTC")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not a cron pattern"), "{e}");
-        let e = Timing::parse("0 8 * * *", "Mars/Base").err().unwrap().to_string();
+        let e = Timing::parse("0 8 * * *", "Mars/Base")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("IANA"), "{e}");
     }
 }
