@@ -408,3 +408,127 @@ fn a_dry_run_writes_the_message_to_a_folder_and_records_nothing() {
     assert!(ok(&crm, "2026-12-07T08:01", &["agent", "--offline"])
         .contains("monday@2026-12-07T08:00: sent"));
 }
+
+#[test]
+fn a_scheduled_revenue_report_by_region_attaches_exactly_what_the_command_prints() {
+    let sink = SmtpSink::start();
+    let crm = manager_with_pipeline(&sink);
+    let t = "2026-12-02T10:00";
+    for (title, region, amount) in [
+        ("North win", "north", "4200.50"),
+        ("South win", "south", "1300"),
+    ] {
+        let id = ok(
+            &crm,
+            t,
+            &[
+                "case", "add", "--title", title, "--region", region, "--amount", amount,
+            ],
+        );
+        ok(&crm, t, &["case", "move", id.trim(), "--stage", "won"]);
+    }
+    ok(
+        &crm,
+        "2026-12-04T10:00",
+        &[
+            "schedule",
+            "add",
+            "revenue",
+            "--report",
+            "revenue --by region",
+            "--cron",
+            "0 7 * * *",
+            "--to",
+            "cfo@example.com",
+            "--format",
+            "csv",
+            "--tz",
+            "UTC",
+        ],
+    );
+    let out = ok(&crm, "2026-12-05T07:00", &["agent", "--offline"]);
+    assert!(out.contains("revenue@2026-12-05T07:00: sent"), "{out}");
+    let csv = ok(
+        &crm,
+        "2026-12-05T07:00",
+        &["report", "revenue", "--by", "region", "--csv"],
+    );
+    assert!(csv.contains("north") && csv.contains("south"), "{csv}");
+    let m = sink.messages().remove(0);
+    assert_eq!(csv_attachment(&m), csv);
+    // The csv form: the report as plain text in the body too.
+    let msg = parse(&m);
+    assert!(msg.body_text(0).unwrap().contains("north"));
+}
+
+#[test]
+fn the_smtp_password_is_kept_like_the_token_and_used_to_log_in() {
+    let sink = SmtpSink::start();
+    let crm = manager_with_pipeline(&sink);
+    let port = sink.port().to_string();
+    let args = [
+        "config",
+        "smtp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "none",
+        "--from",
+        "reports@example.com",
+        "--user",
+        "reports",
+        "--password-stdin",
+    ];
+    let out = crm_tests::run_with_stdin(cmd(&crm, "2026-12-04T10:00", &args), "s3cret pass\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = crm.dir().join("smtp-password");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "s3cret pass");
+    let shown = ok(&crm, "2026-12-04T10:00", &["config", "smtp"]);
+    assert!(
+        shown.contains("reports") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    schedule_monday(&crm, "2026-12-04T10:00");
+    ok(&crm, "2026-12-04T10:01", &["schedule", "run", "monday"]);
+    assert_eq!(sink.logins(), vec!["reports"]);
+    assert_eq!(sink.messages().len(), 1);
+
+    // No encryption towards another host is allowed, with a warning; a user without a password
+    // is refused and nothing is saved.
+    let out = run(
+        &crm,
+        "2026-12-04T10:02",
+        &[
+            "config",
+            "smtp",
+            "--host",
+            "mail.example.com",
+            "--tls",
+            "none",
+            "--from",
+            "r@example.com",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: --tls none"));
+    let args = [
+        "config",
+        "smtp",
+        "--host",
+        "mail.example.com",
+        "--user",
+        "x",
+    ];
+    let e = expect_clean_failure(&args, run(&crm, "2026-12-04T10:03", &args));
+    assert!(e.contains("password"), "{e}");
+}

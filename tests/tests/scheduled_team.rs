@@ -189,3 +189,38 @@ fn a_reps_reminder_and_morning_digest_arrive_by_mail_from_the_managers_runner() 
     assert!(ok(&service, "2026-12-07T09:50", &["agent"]).contains("Nothing was due"));
     assert_eq!(sink.messages().len(), 2);
 }
+
+#[test]
+fn a_watching_runner_sends_a_schedule_made_on_another_laptop_once_it_has_synced() {
+    let server = SyncServer::start();
+    let (_ana, laptop) = team(&server);
+    let service = server.device("mia", "north", &server.token("mia"));
+    let sink = SmtpSink::start();
+    use_sink(&service, &sink);
+    let mut runner = service
+        .command()
+        .env("CRM_NOW", "2026-12-07T08:00")
+        .env("TZ", "UTC")
+        .args(["agent", "--watch", "--every", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    ok(&laptop, "2026-12-04T10:00", &SCHEDULE);
+    ok(&laptop, "2026-12-04T10:00", &["sync"]);
+    let arrived = crm_tests::wait_for(std::time::Duration::from_secs(60), || {
+        !sink.messages().is_empty()
+    });
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    assert!(arrived, "the watching runner never sent the run");
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "passes after the first sent nothing again"
+    );
+    // What it recorded reached the server: the laptop learns the run was sent.
+    ok(&laptop, "2026-12-07T08:01", &["sync"]);
+    let shown = ok(&laptop, "2026-12-07T08:02", &["schedule", "list"]);
+    assert!(shown.contains("2026-12-07T08:00: sent"), "{shown}");
+}
