@@ -22,6 +22,14 @@ pub const BACKOFF_VAR: &str = "CRM_MAIL_BACKOFF_MS";
 /// Attempts at one message before it is recorded as failed.
 pub const ATTEMPTS: u32 = 4;
 
+/// Why a message was not sent, and whether trying again may help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendFailure {
+    pub message: String,
+    pub retry: bool,
+}
+
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -171,31 +179,55 @@ impl Mailer {
     }
 
     /// Sends `m` once.
-    pub fn send(&self, m: &Outgoing) -> Result<()> {
+    pub fn send(&self, m: &Outgoing) -> Result<(), SendFailure> {
         let from = match self {
             Mailer::Smtp { from, .. } | Mailer::Folder { from, .. } => from.clone(),
         };
-        let message = build(from, m)?;
+        let message = build(from, m).map_err(|e| SendFailure {
+            message: format!("{e:#}"),
+            retry: false,
+        })?;
         match self {
-            Mailer::Smtp { transport, .. } => transport.send(&message).map(|_| ())?,
-            Mailer::Folder { transport, .. } => transport.send(&message).map(|_| ())?,
+            // A refusal for good (5xx) or a TLS failure stays so; a busy server (4xx), a
+            // connection refused or cut may not.
+            Mailer::Smtp { transport, .. } => {
+                transport
+                    .send(&message)
+                    .map(|_| ())
+                    .map_err(|e| SendFailure {
+                        retry: !(e.is_permanent() || e.is_tls() || refused_by_tls(&e)),
+                        message: e.to_string(),
+                    })
+            }
+            Mailer::Folder { transport, .. } => {
+                transport
+                    .send(&message)
+                    .map(|_| ())
+                    .map_err(|e| SendFailure {
+                        message: e.to_string(),
+                        retry: false,
+                    })
+            }
         }
-        Ok(())
     }
 
     /// Sends `m`, trying again with a doubling wait after a failure, up to [`ATTEMPTS`] times;
     /// `log` hears of each failed attempt. Returns the attempts made and the last error.
-    pub fn send_with_retry(&self, m: &Outgoing, log: &mut dyn FnMut(&str)) -> (u32, Result<()>) {
+    pub fn send_with_retry(
+        &self,
+        m: &Outgoing,
+        log: &mut dyn FnMut(&str),
+    ) -> (u32, Result<(), SendFailure>) {
         let mut wait = backoff();
         let mut attempt = 1;
         loop {
             match self.send(m) {
                 Ok(()) => return (attempt, Ok(())),
-                Err(e) if attempt >= ATTEMPTS => return (attempt, Err(e)),
+                Err(e) if attempt >= ATTEMPTS || !e.retry => return (attempt, Err(e)),
                 Err(e) => {
                     log(&format!(
                         "attempt {attempt} of {ATTEMPTS} failed ({}); trying again in {:.1} s",
-                        one_line(&e),
+                        e.message.replace(['\r', '\n'], " "),
                         wait.as_secs_f64()
                     ));
                     std::thread::sleep(wait);
@@ -205,6 +237,24 @@ impl Mailer {
             }
         }
     }
+}
+
+/// True when the TLS handshake failed (an untrusted certificate, a wrong name): trying again
+/// would fail the same way.
+fn refused_by_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    use tokio_rustls::rustls::Error as TlsError;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|i| i.downcast_ref::<TlsError>().is_some());
+        if inner || err.downcast_ref::<TlsError>().is_some() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn backoff() -> Duration {

@@ -1,11 +1,39 @@
 //! An SMTP server for the tests: a real listener on a loopback port speaking enough ESMTP for
-//! `crm` (EHLO, AUTH PLAIN/LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT), keeping each message it
-//! accepted. It can refuse the next N transactions (`451`, as a busy server does) and hold the
+//! `crm` (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT), plain, with STARTTLS
+//! or with TLS from the first byte (rustls), keeping each message it accepted. It can refuse the next N transactions (`451`, as a busy server does) and hold the
 //! next transaction unanswered after a number of accepted ones (to stop a sender mid-run).
 
-use std::io::{BufRead, BufReader, Write};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
+
+/// How the server secures its connections.
+#[derive(Clone)]
+pub enum Secure {
+    Plain,
+    /// Offers STARTTLS after EHLO.
+    Starttls(Arc<ServerConfig>),
+    /// TLS from the first byte.
+    Tls(Arc<ServerConfig>),
+}
+
+impl Secure {
+    /// A TLS configuration from a certificate and its PKCS#8 key, both DER.
+    pub fn config(cert_der: Vec<u8>, key_der: Vec<u8>) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der));
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![CertificateDer::from(cert_der)], key)
+                .unwrap(),
+        )
+    }
+}
 
 /// One message the server accepted (answered `250` after its data).
 #[derive(Debug, Clone)]
@@ -14,6 +42,8 @@ pub struct Received {
     pub to: Vec<String>,
     /// The message as sent (headers and body, dots unstuffed).
     pub data: Vec<u8>,
+    /// It came over TLS.
+    pub tls: bool,
 }
 
 #[derive(Default)]
@@ -36,6 +66,10 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        Self::start_with(Secure::Plain)
+    }
+
+    pub fn start_with(secure: Secure) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
@@ -43,8 +77,9 @@ impl SmtpSink {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
+                let secure = secure.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &shared);
+                    let _ = serve(stream, &shared, &secure);
                 });
             }
         });
@@ -118,36 +153,77 @@ fn b64(text: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) -> std::io::Result<()> {
+fn serve(tcp: TcpStream, shared: &(Mutex<State>, Condvar), secure: &Secure) -> std::io::Result<()> {
+    let tls = |config: &Arc<ServerConfig>, tcp| {
+        let conn = ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
+        Ok::<_, std::io::Error>(StreamOwned::new(conn, tcp))
+    };
+    match secure {
+        Secure::Plain => session(tcp, shared, true, false, false).map(|_| ()),
+        Secure::Tls(config) => session(tls(config, tcp)?, shared, true, false, true).map(|_| ()),
+        Secure::Starttls(config) => match session(tcp, shared, true, true, false)? {
+            Some(tcp) => session(tls(config, tcp)?, shared, false, false, true).map(|_| ()),
+            None => Ok(()),
+        },
+    }
+}
+
+/// One SMTP session on `stream`; returns the stream when the client asked for STARTTLS.
+fn session<S: Read + Write>(
+    stream: S,
+    shared: &(Mutex<State>, Condvar),
+    greet: bool,
+    offer_starttls: bool,
+    tls: bool,
+) -> std::io::Result<Option<S>> {
     let (lock, cvar) = shared;
-    let mut out = stream.try_clone()?;
     let mut lines = BufReader::new(stream);
-    out.write_all(b"220 sink.test ESMTP ready\r\n")?;
+    let reply = |lines: &mut BufReader<S>, text: &[u8]| {
+        let out = lines.get_mut();
+        out.write_all(text)?;
+        out.flush()
+    };
+    if greet {
+        reply(&mut lines, b"220 sink.test ESMTP ready\r\n")?;
+    }
     let (mut from, mut to) = (String::new(), Vec::new());
     let mut line = String::new();
     loop {
         line.clear();
         if lines.read_line(&mut line)? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            out.write_all(b"250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n")?;
+            if offer_starttls {
+                reply(
+                    &mut lines,
+                    b"250-sink.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+                )?;
+            } else {
+                reply(
+                    &mut lines,
+                    b"250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+                )?;
+            }
+        } else if upper == "STARTTLS" && offer_starttls {
+            reply(&mut lines, b"220 2.0.0 Ready to start TLS\r\n")?;
+            return Ok(Some(lines.into_inner()));
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
-            out.write_all(b"250 OK\r\n")?;
+            reply(&mut lines, b"250 OK\r\n")?;
         } else if upper.starts_with("AUTH PLAIN") {
             let creds = b64(cmd.split_whitespace().nth(2).unwrap_or(""));
             let user = creds.split('\0').nth(1).unwrap_or("").to_string();
             lock.lock().unwrap().logins.push(user);
-            out.write_all(b"235 2.7.0 Authenticated\r\n")?;
+            reply(&mut lines, b"235 2.7.0 Authenticated\r\n")?;
         } else if upper.starts_with("MAIL FROM:") {
             let mut st = lock.lock().unwrap();
             if st.refuse > 0 {
                 st.refuse -= 1;
                 st.refused += 1;
                 drop(st);
-                out.write_all(b"451 4.3.0 Try again later\r\n")?;
+                reply(&mut lines, b"451 4.3.0 Try again later\r\n")?;
                 continue;
             }
             while st.hold_after.is_some_and(|n| st.accepted.len() >= n) {
@@ -158,17 +234,17 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) -> std::io::Result
             drop(st);
             from = cmd[10..].trim().trim_matches(['<', '>']).to_string();
             to.clear();
-            out.write_all(b"250 OK\r\n")?;
+            reply(&mut lines, b"250 OK\r\n")?;
         } else if upper.starts_with("RCPT TO:") {
             to.push(cmd[8..].trim().trim_matches(['<', '>']).to_string());
-            out.write_all(b"250 OK\r\n")?;
+            reply(&mut lines, b"250 OK\r\n")?;
         } else if upper == "DATA" {
-            out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+            reply(&mut lines, b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
             let mut data = Vec::new();
             loop {
                 let mut l = Vec::new();
                 if lines.read_until(b'\n', &mut l)? == 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 if l == b".\r\n" || l == b".\n" {
                     break;
@@ -184,16 +260,17 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) -> std::io::Result
                 from: from.clone(),
                 to: to.clone(),
                 data,
+                tls,
             });
-            out.write_all(b"250 2.0.0 Accepted\r\n")?;
+            reply(&mut lines, b"250 2.0.0 Accepted\r\n")?;
         } else if upper.starts_with("RSET") {
             to.clear();
-            out.write_all(b"250 OK\r\n")?;
+            reply(&mut lines, b"250 OK\r\n")?;
         } else if upper.starts_with("QUIT") {
-            out.write_all(b"221 Bye\r\n")?;
-            return Ok(());
+            reply(&mut lines, b"221 Bye\r\n")?;
+            return Ok(None);
         } else {
-            out.write_all(b"502 5.5.2 Command not recognized\r\n")?;
+            reply(&mut lines, b"502 5.5.2 Command not recognized\r\n")?;
         }
     }
 }

@@ -125,7 +125,18 @@ fn log_activity(
         set("start", &crm_shared::values::format_datetime(ctx.now_local))?,
         set("outcome", &format!("campaign {name}"))?,
     ];
-    store.create(RecordKind::Activity, new_id(), None, &edits, ctx.now_ms)?;
+    let book = match contact.book.as_str() {
+        "" => store.identity.book.clone(),
+        b => b.to_string(),
+    };
+    store.create_in(
+        RecordKind::Activity,
+        new_id(),
+        None,
+        &book,
+        &edits,
+        ctx.now_ms,
+    )?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! `sending`, shown as "may not have arrived" and not sent again (at most once).
 //! A dry run records nothing.
 
-use crate::mail::{one_line, Mailer, Outgoing};
+use crate::mail::{Mailer, Outgoing};
 use crate::store::Store;
 use anyhow::Result;
 use crm_shared::schema::{self, MailingEdit, SendState, Sent};
@@ -92,7 +92,7 @@ pub fn deliver(
         Ok(()) => sent.state = SendState::Sent,
         Err(e) => {
             sent.state = SendState::Failed;
-            sent.error = Some(one_line(&e));
+            sent.error = Some(e.message.replace(['\r', '\n'], " "));
         }
     }
     ledger.record(store, key, &sent, now_ms)?;
@@ -108,8 +108,9 @@ pub fn describe(s: &Sent) -> String {
             "sending: stopped before it was confirmed, may not have arrived".into()
         }
         SendState::Failed => format!(
-            "failed after {} attempts: {}",
+            "failed after {} attempt{}: {}",
             s.attempts,
+            if s.attempts == 1 { "" } else { "s" },
             s.error.as_deref().unwrap_or("unknown error")
         ),
     }
