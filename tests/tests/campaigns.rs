@@ -320,3 +320,102 @@ fn a_bad_template_segment_or_rate_is_refused_before_anything_is_sent() {
     }
     assert!(sink.messages().is_empty());
 }
+
+#[test]
+fn a_campaign_on_the_team_server_logs_its_e_mails_where_the_rep_sees_them_and_never_repeats() {
+    use crm_tests::SyncServer;
+    let server = SyncServer::start();
+    let (ana, _bruno) = server.north_team();
+    server.admin(&["user", "add", "mia", "--role", "manager"]);
+    server.admin(&["grant", "mia", "north"]);
+    let laptop = server.device("mia", "north", &server.token("mia"));
+    let org = ok(&ana, &["org", "add", "--name", "Acme", "--region", "north"]);
+    let ines = ok(
+        &ana,
+        &[
+            "contact",
+            "add",
+            "--name",
+            "Ines Duarte",
+            "--email",
+            "ines@acme.example",
+            "--org",
+            org.trim(),
+        ],
+    );
+    ok(
+        &ana,
+        &[
+            "case",
+            "add",
+            "--title",
+            "Boilers",
+            "--org",
+            org.trim(),
+            "--contact",
+            ines.trim(),
+            "--grade",
+            "A",
+            "--stage",
+            "proposal",
+        ],
+    );
+    ok(&ana, &["sync"]);
+    ok(&laptop, &["sync"]);
+    let sink = SmtpSink::start();
+    let template = laptop.scratch().join("spring.txt");
+    std::fs::write(&template, "Subject: Hello {{first_name}}\n\nOur offer.\n").unwrap();
+    let template = template.to_str().unwrap();
+    let send = |crm: &Crm| {
+        let args = sink.config_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(crm, &args);
+        let args = [
+            "--json",
+            "campaign",
+            "send",
+            "--template",
+            template,
+            "--to",
+            "grade:A stage:proposal region:north",
+            "--rate",
+            "6000/min",
+        ];
+        summary(run(crm, &args))
+    };
+    let s = send(&laptop);
+    assert_eq!(s["sent"].as_array().unwrap().len(), 1, "{s}");
+    ok(&laptop, &["sync"]);
+    // The rep sees the e-mail on her contact.
+    ok(&ana, &["sync"]);
+    let activities = json(&ana, &["activity", "list", "--all"]);
+    let emails: Vec<&Value> = activities
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "email" && r["subject"] == "Hello Ines")
+        .collect();
+    assert_eq!(emails.len(), 1, "{activities}");
+    // A second manager's data dir, once synced, does not write to Ines again; a rep may not send.
+    let other = server.device("mia", "north", &server.token("mia"));
+    let s = send(&other);
+    assert_eq!(s["sent"], serde_json::json!([]), "{s}");
+    assert_eq!(
+        s["skipped"]["sent_before"],
+        serde_json::json!(["Ines Duarte"])
+    );
+    assert_eq!(sink.messages().len(), 1);
+    let args = [
+        "campaign",
+        "send",
+        "--template",
+        template,
+        "--to",
+        "grade:A",
+    ];
+    let e = expect_clean_failure(&args, run(&ana, &args));
+    assert!(
+        e.contains("only a manager or an admin sends campaigns"),
+        "{e}"
+    );
+}
