@@ -181,7 +181,7 @@ fn a_laptop_asleep_at_the_run_time_sends_it_once_on_waking_marked_late() {
     // Asleep from before 08:00 to 11:30.
     let out = ok(&crm, "2026-12-07T11:30", &["agent", "--offline"]);
     assert!(
-        out.contains("schedule monday@2026-12-07T08:00") && out.contains("late"),
+        out.contains("schedule monday@2026-12-07T08:00 (late): sent"),
         "{out}"
     );
     assert!(ok(&crm, "2026-12-07T11:45", &["agent", "--offline"]).contains("Nothing was due"));

@@ -106,9 +106,9 @@ fn schedules(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
             Ok(r) if r.state == SendState::Sent => say(
                 ctx,
                 &format!(
-                    "schedule {key}: {}{} to {}",
+                    "schedule {key}{}: {} to {}",
+                    if late { " (late)" } else { "" },
                     mailer.describe(),
-                    if late { " late" } else { "" },
                     s.to.join(", ")
                 ),
             ),

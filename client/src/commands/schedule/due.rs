@@ -54,7 +54,7 @@ impl Timing {
 
     /// The pattern in words, e.g. "At 08:00 on Monday".
     pub fn describe(&self) -> String {
-        self.cron.describe()
+        self.cron.describe().trim_end_matches('.').to_string()
     }
 }
 
