@@ -103,7 +103,7 @@ impl Ctx {
 pub const NOW_VAR: &str = "CRM_NOW";
 
 /// Now, in ms since the epoch and in local time: the clock's, or `CRM_NOW`'s.
-fn now() -> Result<(i64, chrono::NaiveDateTime)> {
+pub(crate) fn now() -> Result<(i64, chrono::NaiveDateTime)> {
     use chrono::TimeZone;
     match std::env::var(NOW_VAR) {
         Ok(text) if !text.trim().is_empty() => {

@@ -224,3 +224,53 @@ fn a_watching_runner_sends_a_schedule_made_on_another_laptop_once_it_has_synced(
     let shown = ok(&laptop, "2026-12-07T08:02", &["schedule", "list"]);
     assert!(shown.contains("2026-12-07T08:00: sent"), "{shown}");
 }
+
+#[test]
+fn crm_sync_watch_tells_the_rep_her_due_reminder_once() {
+    let server = SyncServer::start();
+    let (ana, _mia) = team(&server);
+    let now = "2026-12-07T08:00";
+    for (subject, at) in [
+        ("Boiler demo", "2026-12-07T10:00"),
+        ("Later call", "2026-12-07T16:00"),
+    ] {
+        ok(
+            &ana,
+            now,
+            &[
+                "activity",
+                "add",
+                "--kind",
+                "meeting",
+                "--subject",
+                subject,
+                "--at",
+                at,
+                "--remind",
+                "30",
+            ],
+        );
+    }
+    let log = ana.scratch().join("watch-reminders.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut watch = ana
+        .command()
+        .env("CRM_NOW", "2026-12-07T09:31")
+        .env("TZ", "UTC")
+        .args(["sync", "--watch"])
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let told = crm_tests::wait_for(std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("reminder: meeting `Boiler demo` at Mon 7 Dec 10:00")
+    });
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(told, "{out}");
+    assert_eq!(out.matches("reminder:").count(), 1, "{out}");
+    assert!(!out.contains("Later call"), "{out}");
+}
