@@ -7,7 +7,7 @@
 //! - a schedule ([`RecordKind::Schedule`]): `name`, `report` (the words of a `crm report`
 //!   command), `cron`, `tz`, `format`, `owner`, `created_at`, `deleted_at`, `to/<address>` =
 //!   true (false: removed), and its runs `run/<key>` = a [`Sent`] as JSON;
-//! - a send log ([`RecordKind::SendLog`]): `topic` (`reminders`, `digests`,
+//! - a send log ([`RecordKind::SendLog`]): `topic` (`reminders/<month>`, `digests/<month>`,
 //!   `campaign/<name>`) and `sent/<key>` = a [`Sent`] as JSON.
 //!
 //! A send is recorded as [`SendState::Sending`] (committed) before the message leaves and as

@@ -1,6 +1,7 @@
 //! What the runner tells reps by e-mail: an activity's reminder when its time comes, to its
 //! owner, and a morning digest of overdue tasks to those who asked for one (`crm config digest
-//! on`). Each is recorded in a send log (`reminders`, `digests`) and sent at most once.
+//! on`). Each is recorded in a send log of its month (`reminders/2026-12`, `digests/2026-12`)
+//! and sent at most once.
 
 use super::say;
 use crate::commands::deliver::{self, Ledger};
@@ -106,7 +107,6 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
         return Ok(0);
     }
     let people = people(store)?;
-    let ledger = Ledger::log("reminders");
     let mut sent = 0;
     for Reminder {
         id,
@@ -119,7 +119,10 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
     } in due
     {
         let key = format!("{id}@{at}");
-        if deliver::already_done(store.send_log("reminders")?.sent.get(&key)) {
+        // One log a month (by the activity's start), so no log grows without end.
+        let topic = format!("reminders/{}", at.get(..7).unwrap_or(&at));
+        let ledger = Ledger::log(&topic);
+        if deliver::already_done(store.send_log(&topic)?.sent.get(&key)) {
             continue;
         }
         let Some(email) = people.get(&owner).and_then(|p| p.email.clone()) else {
@@ -179,11 +182,12 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
     if ctx.now_local.time() < from {
         return Ok(0);
     }
-    let ledger = Ledger::log("digests");
+    let topic = format!("digests/{}", ctx.today.format("%Y-%m"));
+    let ledger = Ledger::log(&topic);
     let mut sent = 0;
     for p in people(store)?.into_values().filter(|p| p.digest) {
         let key = format!("{}@{}", p.login, ctx.today);
-        if deliver::already_done(store.send_log("digests")?.sent.get(&key)) {
+        if deliver::already_done(store.send_log(&topic)?.sent.get(&key)) {
             continue;
         }
         let Some(email) = p.email.clone() else {
