@@ -118,6 +118,18 @@ pub enum Command {
     Handover(HandoverArgs),
     /// Reports on the pipeline, as of now or any earlier date
     Report(ReportArgs),
+    /// Reports e-mailed on a schedule (sent by `crm agent`)
+    #[command(subcommand)]
+    Schedule(crate::commands::ScheduleCommand),
+    /// The runner: syncs, sends scheduled reports, reminders and digests when due
+    #[command(
+        long_about = "The runner: each pass syncs this data dir, sends the schedules' runs that are due (only this user's schedules), the reminders whose time has come (to each activity's owner) and the morning digests, records what it sent in the workspace, and syncs again. Run it with --watch as a service or on a manager's laptop; a run missed while asleep is sent once on waking, marked late, and nothing is sent twice.",
+        after_help = "Examples:\n  crm agent --watch\n  crm agent --dry-run --outbox /tmp/mail\n  crm agent --offline"
+    )]
+    Agent(crate::commands::AgentArgs),
+    /// E-mail to a segment of contacts: a mail merge, once per contact
+    #[command(subcommand)]
+    Campaign(crate::commands::CampaignCommand),
     /// Saved views: a list command with its flags, kept under a name
     #[command(
         long_about = "Saved views: a list command with its flags, kept under a name in this data dir (views.json, not shared with the team).\n\n  crm view save NAME COMMAND...   save a list command (org/contact/case/activity list, agenda, report)\n  crm view NAME [FLAGS...]        run it (flags given here are added to the saved ones)\n  crm view list                   the saved views\n  crm view rm NAME                forget one",

@@ -3,12 +3,17 @@
 
 mod activity;
 mod agenda;
+mod agent;
+pub use agent::AgentArgs;
 mod bulk;
+mod campaign;
+pub use campaign::CampaignCommand;
 mod case;
 mod changes;
 mod config;
 mod contact;
 mod credentials;
+mod deliver;
 mod demo;
 mod duplicates;
 mod edits;
@@ -17,6 +22,8 @@ mod handover;
 mod import;
 mod init;
 mod log;
+mod mail_config;
+pub use mail_config::SmtpArgs;
 mod merge;
 mod merge_records;
 mod r#move;
@@ -29,6 +36,8 @@ mod report;
 mod review;
 mod roles;
 mod rows;
+mod schedule;
+pub use schedule::ScheduleCommand;
 mod series;
 mod settings;
 mod sync;
@@ -94,7 +103,7 @@ impl Ctx {
 pub const NOW_VAR: &str = "CRM_NOW";
 
 /// Now, in ms since the epoch and in local time: the clock's, or `CRM_NOW`'s.
-fn now() -> Result<(i64, chrono::NaiveDateTime)> {
+pub(crate) fn now() -> Result<(i64, chrono::NaiveDateTime)> {
     use chrono::TimeZone;
     match std::env::var(NOW_VAR) {
         Ok(text) if !text.trim().is_empty() => {
@@ -168,6 +177,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::MergeRecords(a) => merge_records::run(&ctx, a),
         Command::Unmerge(a) => merge_records::unmerge(&ctx, a),
         Command::Ui(a) => crate::ui::run(&ctx, a),
+        Command::Schedule(c) => schedule::run(&ctx, c),
+        Command::Agent(a) => agent::run(&ctx, a),
+        Command::Campaign(c) => campaign::run(&ctx, c),
     }
 }
 

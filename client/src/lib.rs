@@ -5,6 +5,7 @@ pub mod commands;
 pub mod error;
 pub mod interchange;
 pub mod live;
+pub mod mail;
 pub mod output;
 pub mod replace_file;
 pub mod session;

@@ -12,6 +12,7 @@ mod connect;
 mod feed;
 mod fetcher;
 pub mod grants;
+mod reminders;
 
 use crate::store::Store;
 use connect::connect;
@@ -367,6 +368,7 @@ async fn session(
         }
         if opts.watch {
             feed.tell(&s.report);
+            feed.remind(s.store);
         }
     }
     s.finish(&mut ws).await

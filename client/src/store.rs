@@ -15,6 +15,7 @@ mod bulk;
 mod documents;
 mod duplicates;
 mod locale;
+mod mailing;
 mod notices;
 mod planned_edits;
 mod read_model;
@@ -305,13 +306,28 @@ impl Store {
         edits: &[Edit],
         now_ms: i64,
     ) -> Result<Record, StoreError> {
+        let book = self.identity.book.clone();
+        self.create_in(kind, id, owner, &book, edits, now_ms)
+    }
+
+    /// [`Store::create`] in `book` rather than this data dir's (a record about another's:
+    /// the e-mail a campaign logs on a contact goes in the contact's book).
+    pub fn create_in(
+        &mut self,
+        kind: RecordKind,
+        id: DocumentId,
+        owner: Option<&str>,
+        book: &str,
+        edits: &[Edit],
+        now_ms: i64,
+    ) -> Result<Record, StoreError> {
         let new = NewRecord {
             id,
             kind,
             created_at: now_ms,
             created_by: self.identity.user.clone(),
             owner: owner.unwrap_or(&self.identity.user).to_string(),
-            book: self.identity.book.clone(),
+            book: book.to_string(),
         };
         let tx = self
             .conn

@@ -19,10 +19,14 @@ pub enum RecordKind {
     User,
     /// The workspace settings (pipeline, playbook, thresholds, currencies): one shared document.
     Settings,
+    /// A report schedule (`crm schedule`): a document without a book, managers' and admins'.
+    Schedule,
+    /// What was sent under one topic (reminders, digests, a campaign), so it is never sent twice.
+    SendLog,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Organization,
         RecordKind::Contact,
         RecordKind::Relationship,
@@ -30,6 +34,8 @@ impl RecordKind {
         RecordKind::Activity,
         RecordKind::User,
         RecordKind::Settings,
+        RecordKind::Schedule,
+        RecordKind::SendLog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +47,8 @@ impl RecordKind {
             RecordKind::Activity => "activity",
             RecordKind::User => "user",
             RecordKind::Settings => "settings",
+            RecordKind::Schedule => "schedule",
+            RecordKind::SendLog => "send_log",
         }
     }
 }

@@ -24,6 +24,7 @@ mod conflicts;
 mod consistency;
 mod fields;
 mod history;
+mod mailing;
 mod merge;
 mod merge_log;
 mod read;
@@ -38,6 +39,10 @@ pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::{attention, case_attention};
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD, EXTERNAL_IDS_FIELD};
 pub use history::{history, HistoryEntry};
+pub use mailing::{
+    create_mailing, edit_mailing, read_schedule, read_send_log, schedule_id, send_log_id,
+    MailingEdit, Schedule, SendLog, SendState, Sent,
+};
 pub use merge::{
     is_log_key, last_edits, merge_logs, plan_merge, LoggedMerge, LoggedValue, MergeError, MergeLog,
     Plan, Source, Take, MERGED_INTO,

@@ -80,6 +80,12 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "the settings document: the random actor is replaced at once by the caller's",
     ),
     (
+        "schema/mailing.rs",
+        "AutoCommit::new()",
+        "a schedule's or a send log's document: the random actor is replaced at once by the \
+         caller's",
+    ),
+    (
         "protocol/decode/recent_ids.rs",
         "thread_local!",
         "the decoder remembers the document ids it read lately on this thread: a cache that \

@@ -4,7 +4,7 @@
 //!
 //! Besides [`Crm`] and [`SyncServer`]: [`wait_for`] and [`wait_until`] poll instead of sleeping,
 //! [`peer`] is a raw protocol peer (and the one `join` message builder), [`bomb`] a decompression
-//! bomb, [`team`] a team set up the way the README tells IT to.
+//! bomb, [`team`] a team set up the way the README tells IT to, [`smtp`] an SMTP server.
 //!
 //! [`Crm`] owns one temporary data dir and runs commands in it; [`SyncServer`] runs the sync
 //! server on a temporary data dir and a free port, and can SIGKILL and restart it. The binaries are
@@ -16,6 +16,7 @@
 pub mod bomb;
 pub mod peer;
 mod server;
+pub mod smtp;
 pub mod team;
 mod wait;
 

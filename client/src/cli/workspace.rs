@@ -68,6 +68,12 @@ pub enum ConfigSetting {
         /// dmy, mdy or iso; without it, shows the current one
         order: Option<String>,
     },
+    /// The SMTP server that sends reports, reminders and campaigns (shown without --host)
+    Smtp(crate::commands::SmtpArgs),
+    /// A morning e-mail of your overdue tasks, sent by the team's runner: on or off
+    Digest { state: String },
+    /// Your e-mail address, where your reminders and digests go (kept in your user record)
+    Email { address: String },
 }
 
 #[derive(Debug, Args)]

@@ -11,8 +11,18 @@ use anyhow::Result;
 
 pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
     let mut store = ctx.open()?;
-    if let Some(ConfigSetting::Locale { order }) = &a.setting {
-        return locale(ctx, &mut store, order.as_deref());
+    match a.setting {
+        Some(ConfigSetting::Locale { order }) => return locale(ctx, &mut store, order.as_deref()),
+        Some(ConfigSetting::Smtp(s)) => return super::mail_config::smtp(ctx, s),
+        Some(ConfigSetting::Digest { state }) => {
+            drop(store);
+            return super::mail_config::digest(ctx, &state);
+        }
+        Some(ConfigSetting::Email { address }) => {
+            drop(store);
+            return super::mail_config::email(ctx, &address);
+        }
+        None => {}
     }
     if let Some(book) = &a.book {
         super::r#move::check_book(book)?;

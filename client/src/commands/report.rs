@@ -9,10 +9,12 @@
 
 mod converted;
 mod pipeline;
+mod rendered;
 mod reps;
 mod stages;
 
 use pipeline::{pipeline, revenue};
+pub use rendered::render;
 use reps::{activity, grades};
 use stages::{cycle, funnel};
 
@@ -437,12 +439,7 @@ fn print(ctx: &Ctx, a: &ReportArgs, r: &Report, by: ReportBy) -> Result<()> {
         return output::json(&json_of(a, r, by));
     }
     if a.csv {
-        let header: Vec<&str> = r.columns.iter().map(|(k, _)| *k).collect();
-        println!("{}", header.join(","));
-        for row in &r.rows {
-            let cells: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
-            println!("{}", cells.join(","));
-        }
+        print!("{}", rendered::csv_text(r));
         for w in &r.warnings {
             eprintln!("warning: {w}");
         }

@@ -1,9 +1,12 @@
 //! What `crm sync --watch` says as it goes: one line per connect and reconnect, per batch of
 //! records received or sent, and per record the server refuses or someone else removed. With
-//! `--json`, one JSON object per line instead.
+//! `--json`, one JSON object per line instead. Due reminders of the watching user are told
+//! too, once each.
 
+use super::reminders::Reminders;
 use super::SyncReport;
 use crate::output::records;
+use crate::store::Store;
 use crm_shared::DocumentId;
 
 /// Prints the difference between the last report it saw and the next.
@@ -12,6 +15,7 @@ pub struct Feed {
     /// A connection was made or tried before.
     tried: bool,
     seen: Seen,
+    reminders: Reminders,
 }
 
 /// How much of a session's report was told.
@@ -30,6 +34,7 @@ impl Feed {
             json,
             tried: false,
             seen: Seen::default(),
+            reminders: Reminders::new(),
         }
     }
 
@@ -112,6 +117,18 @@ impl Feed {
             refused: report.refused_ids.len(),
             removed: report.removed_ids.len(),
         };
+    }
+
+    /// Tells the watching user's reminders that came due since the last call.
+    pub fn remind(&mut self, store: &Store) {
+        match self.reminders.due(store) {
+            Ok(due) => {
+                for (id, text) in due {
+                    self.line("reminder", serde_json::json!({ "id": id }), text);
+                }
+            }
+            Err(e) => eprintln!("crm: cannot read the reminders: {e:#}"),
+        }
     }
 
     fn line(&self, event: &str, mut fields: serde_json::Value, text: String) {

@@ -184,13 +184,33 @@ pub fn merge(
     }
 }
 
-/// The number and id of every record's document (not the settings'), in the order they came.
+/// The number and id of every record's document (not the settings', schedules' or send logs'),
+/// in the order they came.
 pub fn records(conn: &Connection) -> Result<Vec<(i64, DocumentId)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT n, id FROM documents WHERE type != ?1 ORDER BY n")?;
+    let mut stmt =
+        conn.prepare("SELECT n, id FROM documents WHERE type NOT IN (?1, ?2, ?3) ORDER BY n")?;
     let rows: Vec<(i64, String)> = stmt
-        .query_map([RecordKind::Settings.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+        .query_map(
+            [
+                RecordKind::Settings,
+                RecordKind::Schedule,
+                RecordKind::SendLog,
+            ]
+            .map(|k| k.as_str()),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(n, id)| id.parse::<DocumentId>().ok().map(|id| (n, id)))
+        .collect())
+}
+
+/// The number and id of every document of `kind`, in the order they came.
+pub fn of_kind(conn: &Connection, kind: RecordKind) -> Result<Vec<(i64, DocumentId)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT n, id FROM documents WHERE type = ?1 ORDER BY n")?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows
         .into_iter()

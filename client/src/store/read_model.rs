@@ -414,6 +414,8 @@ pub fn write_derived(
                 [],
             )?;
         }
+        // Read from their documents (`store/mailing.rs`): nothing to list, search or report.
+        RecordKind::Schedule | RecordKind::SendLog => return Ok(()),
         RecordKind::User => {
             conn.prepare_cached("INSERT OR REPLACE INTO rm_users VALUES (?1,?2,?3,?4,?5,?6)")?
                 .execute(rusqlite::params![

@@ -133,6 +133,8 @@ const CONTACT: &[FieldSpec] = &[
     f("tags", Set),
     f("notes", Text),
     f("do_not_call", Bool),
+    // No marketing e-mail (`crm campaign` skips the contact; set by an unsubscribe).
+    f("do_not_contact", Bool),
     f("source", Str),
     f(EXTERNAL_IDS_FIELD, Set),
     f(DEMO_FIELD, Bool),
@@ -208,6 +210,8 @@ const USER: &[FieldSpec] = &[
     f("role", Choice(USER_ROLES)),
     f("regions", Set),
     f("industries", Set),
+    // A morning e-mail of the user's overdue tasks (`crm config digest on`).
+    f("digest", Bool),
 ];
 
 /// The ids a record has in other address books and calendars (a vCard's or an iCalendar UID),
@@ -229,6 +233,8 @@ pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
         RecordKind::User => USER,
         // Settings are free-form scalar keys: see `schema::settings`.
         RecordKind::Settings => &[],
+        // Schedules and send logs are scalar keys too: see `schema::mailing`.
+        RecordKind::Schedule | RecordKind::SendLog => &[],
     }
 }
 

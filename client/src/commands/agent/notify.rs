@@ -1,0 +1,259 @@
+//! What the runner tells reps by e-mail: an activity's reminder when its time comes, to its
+//! owner, and a morning digest of overdue tasks to those who asked for one (`crm config digest
+//! on`). Each is recorded in a send log of its month (`reminders/2026-12`, `digests/2026-12`)
+//! and sent at most once.
+
+use super::say;
+use crate::commands::deliver::{self, Ledger};
+use crate::commands::Ctx;
+use crate::mail::{Mailer, Outgoing};
+use crate::store::Store;
+use anyhow::Result;
+use chrono::NaiveTime;
+use crm_shared::schema::SendState;
+use crm_shared::values::{format_datetime, parse_datetime};
+use crm_shared::DocumentId;
+use std::collections::BTreeMap;
+
+/// The local hour from which the day's digest is sent.
+pub const DIGEST_HOUR: u32 = 7;
+
+/// A user the runner may write to.
+struct Person {
+    login: String,
+    email: Option<String>,
+    digest: bool,
+}
+
+/// The users this data dir knows, by login (the first record of each).
+fn people(store: &Store) -> Result<BTreeMap<String, Person>> {
+    let ids: Vec<(String, String)> = store
+        .conn()
+        .prepare("SELECT id, login FROM rm_users WHERE deleted = 0 ORDER BY created_at, id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut out = BTreeMap::new();
+    for (id, login) in ids {
+        if out.contains_key(&login) {
+            continue;
+        }
+        let Ok(id) = id.parse::<DocumentId>() else {
+            continue;
+        };
+        let r = store.record(id)?;
+        out.insert(
+            login.clone(),
+            Person {
+                login,
+                email: r.str("email").map(String::from),
+                digest: r.bool("digest").unwrap_or(false),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// A planned activity with a reminder.
+struct Reminder {
+    id: String,
+    at: String,
+    kind: String,
+    subject: String,
+    /// Minutes before `at`.
+    remind: i64,
+    owner: String,
+    location: Option<String>,
+}
+
+fn html_of(text: &str) -> String {
+    maud::html! { html { body { @for line in text.lines() { (line) br; } } } }.into_string()
+}
+
+/// Sends the reminders that are due now; returns how many it sent (or tried to).
+pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+    let now = ctx.now_local;
+    let rows: Vec<Reminder> = store
+        .conn()
+        .prepare(
+            "SELECT id, at, kind, subject, remind, coalesce(owner, ''), location FROM rm_activities
+             WHERE deleted = 0 AND status = 'planned' AND remind IS NOT NULL AND at >= ?1 AND at < ?2
+             ORDER BY at, id",
+        )?
+        .query_map(
+            (
+                format_datetime(now),
+                format_datetime(now + chrono::Duration::days(8)),
+            ),
+            |r| {
+                Ok(Reminder {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: r.get(2)?,
+                    subject: r.get(3)?,
+                    remind: r.get(4)?,
+                    owner: r.get(5)?,
+                    location: r.get(6)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    let due: Vec<_> = rows
+        .into_iter()
+        .filter(|r| {
+            parse_datetime(&r.at).is_ok_and(|at| at - chrono::Duration::minutes(r.remind) <= now)
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let people = people(store)?;
+    let mut sent = 0;
+    for Reminder {
+        id,
+        at,
+        kind,
+        subject,
+        owner,
+        location,
+        ..
+    } in due
+    {
+        let key = format!("{id}@{at}");
+        // One log a month (by the activity's start), so no log grows without end.
+        let topic = format!("reminders/{}", at.get(..7).unwrap_or(&at));
+        let ledger = Ledger::log(&topic);
+        if deliver::already_done(store.send_log(&topic)?.sent.get(&key)) {
+            continue;
+        }
+        let Some(email) = people.get(&owner).and_then(|p| p.email.clone()) else {
+            say(
+                ctx,
+                &format!(
+                    "reminder of {kind} `{subject}`: {owner} has no e-mail address (they can give one with `crm config email ADDRESS`)"
+                ),
+            );
+            continue;
+        };
+        let when = parse_datetime(&at)
+            .map(|t| t.format("%a %-d %b %H:%M").to_string())
+            .unwrap_or(at.clone());
+        let mut text = format!("Reminder: {kind} `{subject}` on {when}.\n");
+        if let Some(l) = location.filter(|l| !l.is_empty()) {
+            text.push_str(&format!("Where: {l}\n"));
+        }
+        text.push_str(&format!("See it with `crm activity show {id}`.\n"));
+        let m = Outgoing {
+            to: vec![email.clone()],
+            subject: format!("Reminder: {subject} ({when})"),
+            html: html_of(&text),
+            text,
+            attachment: None,
+            unsubscribe: None,
+        };
+        let mut log = |line: &str| eprintln!("crm agent: reminder {key}: {line}");
+        let r = deliver::deliver(
+            store,
+            &ledger,
+            &key,
+            &m,
+            mailer,
+            deliver::When {
+                now_ms: ctx.now_ms,
+                late: false,
+            },
+            &mut log,
+        )?;
+        sent += 1;
+        say(
+            ctx,
+            &format!(
+                "reminder of `{subject}` to {email}: {}",
+                deliver::describe(&r)
+            ),
+        );
+    }
+    Ok(sent)
+}
+
+/// Sends the day's digests of overdue tasks, from [`DIGEST_HOUR`] on, to the users who opted
+/// in; returns how many it sent (or tried to).
+pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+    let from = NaiveTime::from_hms_opt(DIGEST_HOUR, 0, 0).unwrap_or_default();
+    if ctx.now_local.time() < from {
+        return Ok(0);
+    }
+    let topic = format!("digests/{}", ctx.today.format("%Y-%m"));
+    let ledger = Ledger::log(&topic);
+    let mut sent = 0;
+    for p in people(store)?.into_values().filter(|p| p.digest) {
+        let key = format!("{}@{}", p.login, ctx.today);
+        if deliver::already_done(store.send_log(&topic)?.sent.get(&key)) {
+            continue;
+        }
+        let Some(email) = p.email.clone() else {
+            continue;
+        };
+        let tasks: Vec<(String, String, String)> = store
+            .conn()
+            .prepare(
+                "SELECT id, due, subject FROM rm_activities
+                 WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND due IS NOT NULL AND due < ?2
+                 ORDER BY due, id",
+            )?
+            .query_map((&p.login, ctx.today.to_string()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if tasks.is_empty() {
+            continue;
+        }
+        let mut text = format!(
+            "Good morning {}: {} overdue task{}.\n\n",
+            p.login,
+            tasks.len(),
+            if tasks.len() == 1 { "" } else { "s" }
+        );
+        for (id, due, subject) in &tasks {
+            text.push_str(&format!(
+                "- {subject} (due {}, `crm activity show {}`)\n",
+                due.get(..10).unwrap_or(due),
+                crate::output::short_id(id)
+            ));
+        }
+        text.push_str("\nStop these e-mails with `crm config digest off`.\n");
+        let m = Outgoing {
+            to: vec![email.clone()],
+            subject: format!("{} overdue task(s) on {}", tasks.len(), ctx.today),
+            html: html_of(&text),
+            text,
+            attachment: None,
+            unsubscribe: None,
+        };
+        let mut log = |line: &str| eprintln!("crm agent: digest {key}: {line}");
+        let r = deliver::deliver(
+            store,
+            &ledger,
+            &key,
+            &m,
+            mailer,
+            deliver::When {
+                now_ms: ctx.now_ms,
+                late: false,
+            },
+            &mut log,
+        )?;
+        sent += 1;
+        if r.state != SendState::Sent {
+            say(
+                ctx,
+                &format!("digest to {email}: {}", deliver::describe(&r)),
+            );
+        } else {
+            say(
+                ctx,
+                &format!("digest of {} overdue task(s) to {email}: sent", tasks.len()),
+            );
+        }
+    }
+    Ok(sent)
+}
