@@ -9,7 +9,7 @@ mod changes;
 mod config;
 mod contact;
 mod demo;
-mod duplicates;
+pub(crate) mod duplicates;
 mod edits;
 mod export;
 mod handover;
