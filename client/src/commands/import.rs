@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             (p, layout.describe())
         }
         Format::Vcard => (vcard_in::read(&text), "vCard"),
-        Format::Ical => (ical_in::read(&text), "iCalendar"),
+        Format::Ical => (ical_in::read(&text, ctx.today), "iCalendar"),
     };
     let Parsed {
         items,

@@ -104,6 +104,8 @@ pub struct Planner<'s> {
     org_by_name: HashMap<String, DocumentId>,
     activity_by_time: HashMap<(String, String), DocumentId>,
     relationships: BTreeSet<(String, String, String)>,
+    /// A recurring event's key in the file -> the activity its occurrences name as `series`.
+    series: HashMap<String, DocumentId>,
 }
 
 impl<'s> Planner<'s> {
@@ -119,6 +121,7 @@ impl<'s> Planner<'s> {
             org_by_name: HashMap::new(),
             activity_by_time: HashMap::new(),
             relationships: BTreeSet::new(),
+            series: HashMap::new(),
         };
         let mut stmt = conn.prepare("SELECT id, name FROM rm_orgs WHERE deleted = 0 ORDER BY n")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -232,6 +235,19 @@ impl<'s> Planner<'s> {
             Some(id) => (id, self.snapshot(id)?, Action::Update),
             None => (super::super::new_id(), Snapshot::default(), Action::Create),
         };
+        if let Incoming::Activity(a) = item {
+            if let Some(key) = &a.series {
+                // The series is named by its first activity: the one here, else this one.
+                let first = *self.series.entry(key.clone()).or_insert_with(|| {
+                    before
+                        .scalars
+                        .get("series")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(id)
+                });
+                wants.push(Want::Scalar("series", first.to_string()));
+            }
+        }
         let mut after = before.clone();
         let mut edits = Vec::new();
         if let Some(uid) = item.uid() {
