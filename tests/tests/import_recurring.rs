@@ -67,6 +67,24 @@ fn starts(found: &[Value]) -> Vec<String> {
 fn a_weekly_meeting_keeps_its_new_york_time_across_daylight_saving_without_its_exdate_and_with_its_move(
 ) {
     let crm = Crm::init("ana");
+    // A dry run tells the occurrences apart by their start.
+    let planned = crm_json(&crm, &["import", &ours(), "--dry-run"]);
+    let at: Vec<&str> = planned["created"]
+        .as_array()
+        .expect("created")
+        .iter()
+        .filter(|r| r["title"] == "Weekly pipeline review")
+        .filter_map(|r| r["at"].as_str())
+        .collect();
+    assert_eq!(
+        at,
+        [
+            "2026-03-02T15:00",
+            "2026-03-09T14:00",
+            "2026-03-30T15:00",
+            "2026-04-06T15:00"
+        ]
+    );
     import(&crm, &ours());
     let weekly = occurrences(&crm, "Weekly pipeline review");
     // COUNT=6 Mondays at 09:00 New York from 2 March 2026: New York moves its clocks on 8 March,

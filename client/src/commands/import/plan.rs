@@ -38,6 +38,8 @@ pub struct Step {
     pub id: DocumentId,
     pub action: Action,
     pub title: String,
+    /// An activity's start (or due time): what tells the occurrences of a series apart.
+    pub at: Option<String>,
     pub edits: Vec<Edit>,
 }
 
@@ -288,6 +290,10 @@ impl<'s> Planner<'s> {
             id,
             action,
             title: item.title().to_string(),
+            at: match item {
+                Incoming::Activity(a) => a.start.clone().or_else(|| a.due.clone()),
+                _ => None,
+            },
             edits,
         });
         Ok(id)
@@ -446,6 +452,7 @@ impl<'s> Planner<'s> {
                 id: super::super::new_id(),
                 action: Action::Create,
                 title: kind.clone(),
+                at: None,
                 edits,
             });
         }
