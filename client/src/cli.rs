@@ -151,7 +151,7 @@ pub enum Command {
     /// List likely duplicate contacts or organizations, with a score and why
     #[command(
         long_about = "List likely duplicate contacts or organizations, with a score (0-100) and why.\n\nTwo records are likely one when they share an e-mail (60), a phone number (45: its last 9 digits) or a name (40: after folding accents, letter case, punctuation, word order and script, so `Inês Duarte`, `DUARTE, Ines` and `Инес Дуарте` are one name), plus 20 when two contacts work for the same organization. A value shared by more than 20 records (a switchboard number) says little and is left out. Pairs that a `crm sync` or `crm merge` brought in are listed first, as needing attention. Merge a pair with `crm merge-records KEEP OTHER`.",
-        after_help = "Examples:\n  crm duplicates\n  crm duplicates orgs\n  crm duplicates --json"
+        after_help = "Examples:\n  crm duplicates\n  crm duplicates orgs\n  crm duplicates --json\n  crm duplicates dismiss 7Hq2 9Kd1     # not the same: stop listing the pair"
     )]
     Duplicates(DuplicatesArgs),
     /// Merge duplicate records into one (undo with `crm unmerge`)

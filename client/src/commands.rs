@@ -15,7 +15,7 @@ mod contact;
 mod credentials;
 mod deliver;
 mod demo;
-mod duplicates;
+pub(crate) mod duplicates;
 mod edits;
 mod export;
 mod handover;

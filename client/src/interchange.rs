@@ -8,6 +8,8 @@ pub mod csv_in;
 pub mod csv_out;
 pub mod ical_in;
 pub mod ical_out;
+mod ical_series;
+mod recurrence;
 pub mod text;
 pub mod vcard_in;
 pub mod vcard_out;
@@ -129,6 +131,10 @@ pub struct ActivityIn {
     pub notes: Option<String>,
     /// (`case`, `contact` or `org`, that record's id in the file) of our own export.
     pub related: Vec<(String, String)>,
+    /// An occurrence of a recurring event or task: the series' key in the file (its UID).
+    pub series: Option<String>,
+    /// How the series repeats (`RRULE:...`).
+    pub repeat: Option<String>,
 }
 
 /// One record read from a file.

@@ -31,9 +31,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 pub use batch::Batch;
-pub use duplicates::{Found, Pair, MAX_GROUP};
+pub use duplicates::{dismissed_pairs, Found, Pair, MAX_GROUP};
 pub use planned_edits::Reading;
-pub use read_model::match_keys::fold_name;
+pub use read_model::match_keys::{email_key, fold_name, phone_key};
 pub use read_model::READ_MODEL_VERSION;
 pub use replica::{FetchedDocument, Merged};
 pub use search_terms::fts_query;

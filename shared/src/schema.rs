@@ -22,6 +22,7 @@ mod author;
 mod book;
 mod conflicts;
 mod consistency;
+mod distinct;
 mod fields;
 mod history;
 mod mailing;
@@ -37,6 +38,7 @@ pub use author::ChangeAuthor;
 pub use book::{book_of_document, BOOK_KEY};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::{attention, case_attention};
+pub use distinct::{distinct_from, distinct_key, is_distinct_key};
 pub use fields::{field, fields, FieldSpec, FieldType, LabelKind, DEMO_FIELD, EXTERNAL_IDS_FIELD};
 pub use history::{history, HistoryEntry};
 pub use mailing::{

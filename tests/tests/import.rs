@@ -380,12 +380,13 @@ fn vcard_40_related_becomes_relationships_between_the_cards() {
     );
 }
 
-/// The activity whose subject is `subject`.
+/// The activity whose subject is `subject` (of a recurring one, the first occurrence).
 fn activity(crm: &Crm, subject: &str) -> Value {
     let list = crm.json(&["activity", "list", "--all"]);
     let row = rows(&list)
         .iter()
-        .find(|r| r["subject"] == subject)
+        .filter(|r| r["subject"] == subject)
+        .min_by_key(|r| r["at"].as_str().unwrap_or("").to_string())
         .unwrap_or_else(|| panic!("no activity {subject:?} in {list}"));
     crm.json(&["activity", "show", row["id"].as_str().unwrap_or("")])
 }
@@ -394,7 +395,12 @@ fn activity(crm: &Crm, subject: &str) -> Value {
 fn calendar_times_are_converted_from_their_zones_and_a_recurring_event_keeps_its_rule() {
     let crm = Crm::init("ana");
     let out = import(&crm, &[&ours("calendar-vtimezone-rrule-vtodo.ics")]);
-    assert_eq!(out["created"].as_array().map(Vec::len), Some(5), "{out}");
+    // Four single ones, and the weekly call's ten occurrences (COUNT=10).
+    assert_eq!(
+        out["created"].as_array().map(Vec::len),
+        Some(4 + 10),
+        "{out}"
+    );
     // A Windows zone name (with its VTIMEZONE) at 09:30 is 09:30 in Berlin.
     let weekly = activity(&crm, "Weekly pipeline call");
     assert_eq!(weekly["kind"], "meeting");
@@ -403,10 +409,8 @@ fn calendar_times_are_converted_from_their_zones_and_a_recurring_event_keeps_its
     assert_eq!(weekly["remind"], 15);
     assert_eq!(weekly["location"], "Room 4");
     assert_eq!(strings(&weekly["attendees"]), ["ana.ruiz@example.com"]);
-    assert_eq!(
-        weekly["notes"],
-        "Go through the open cases.\nRepeats: RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=TU"
-    );
+    assert_eq!(weekly["notes"], "Go through the open cases.");
+    assert_eq!(weekly["repeat"], "RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=TU");
     // 14:00 in New York in January is 20:00 in Berlin; DURATION gives the end.
     let visit = activity(&crm, "Visit at Hudson Freight");
     assert_eq!(visit["start"], "2026-01-15T20:00");
@@ -428,24 +432,22 @@ fn calendar_times_are_converted_from_their_zones_and_a_recurring_event_keeps_its
 }
 
 #[test]
-fn real_calendar_exports_import_and_moved_occurrences_are_listed_with_their_lines() {
+fn real_calendar_exports_import_with_their_moved_occurrences_in_place() {
     let crm = Crm::init("ana");
     let thunderbird = import(
         &crm,
         &[&real_file("ics/thunderbird-vtodo-valarm-recurring.ics")],
     );
-    let skipped: Vec<u64> = thunderbird["skipped"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|p| p["line"].as_u64()).collect())
-        .unwrap_or_default();
-    assert_eq!(skipped, [622, 640, 653], "{thunderbird}");
+    // The moved occurrences (RECURRENCE-ID) are imported in place of those they move.
+    assert_eq!(
+        thunderbird["skipped"],
+        serde_json::json!([]),
+        "{thunderbird}"
+    );
     let todo = activity(&crm, "todo with alarm");
     assert_eq!(todo["kind"], "task");
-    assert!(
-        todo["notes"]
-            .as_str()
-            .unwrap_or("")
-            .contains("RRULE:FREQ=DAILY"),
+    assert_eq!(
+        todo["repeat"], "RRULE:FREQ=DAILY;UNTIL=20231223T090000Z",
         "{todo}"
     );
     for f in [

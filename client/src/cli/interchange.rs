@@ -81,7 +81,10 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DuplicatesArgs {
+    #[command(subcommand)]
+    pub action: Option<crate::commands::duplicates::args::DuplicatesAction>,
     /// What to look for duplicates of: contacts or orgs
     #[arg(default_value = "contacts", value_parser = ["contacts", "orgs"])]
     pub kind: String,

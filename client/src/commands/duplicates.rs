@@ -1,5 +1,8 @@
 //! `crm duplicates [contacts|orgs]`: likely duplicates with a score and why, those a sync or a
-//! merge flagged as needing attention first.
+//! merge flagged as needing attention first; `dismiss` and `dismissed` (`duplicates/dismiss.rs`).
+
+pub mod args;
+mod dismiss;
 
 use super::page::TABLE_ROWS;
 use super::Ctx;
@@ -30,6 +33,11 @@ pub struct Listed {
 }
 
 pub fn run(ctx: &Ctx, a: DuplicatesArgs) -> Result<()> {
+    match a.action {
+        Some(args::DuplicatesAction::Dismiss(d)) => return dismiss::dismiss(ctx, d),
+        Some(args::DuplicatesAction::Dismissed(d)) => return dismiss::list(ctx, d),
+        None => {}
+    }
     let store = ctx.open()?;
     let kind = match a.kind.as_str() {
         "orgs" => RecordKind::Organization,
@@ -110,9 +118,9 @@ pub fn run(ctx: &Ctx, a: DuplicatesArgs) -> Result<()> {
     }
     if let Some(first) = listed.first() {
         eprintln!(
-            "Merge a pair with `crm merge-records {} {}` (`--dry-run` shows what it would change).",
-            output::short_id(&first.a.id),
-            output::short_id(&first.b.id)
+            "Merge a pair with `crm merge-records {a} {b}` (`--dry-run` shows what it would change); if they are not the same, `crm duplicates dismiss {a} {b}`.",
+            a = output::short_id(&first.a.id),
+            b = output::short_id(&first.b.id)
         );
     }
     Ok(())

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             (p, layout.describe())
         }
         Format::Vcard => (vcard_in::read(&text), "vCard"),
-        Format::Ical => (ical_in::read(&text), "iCalendar"),
+        Format::Ical => (ical_in::read(&text, ctx.today), "iCalendar"),
     };
     let Parsed {
         items,
@@ -182,7 +182,11 @@ fn report(
                 .iter()
                 .filter(|s| s.action == a)
                 .map(|s| {
-                    serde_json::json!({"line": s.line, "type": s.kind, "id": s.id.to_string(), "title": s.title})
+                    let mut row = serde_json::json!({"line": s.line, "type": s.kind, "id": s.id.to_string(), "title": s.title});
+                    if let Some(at) = &s.at {
+                        row["at"] = serde_json::json!(at);
+                    }
+                    row
                 })
                 .collect()
         };
@@ -213,8 +217,12 @@ fn report(
                 Action::Update => "update",
                 Action::Unchanged => "leave unchanged",
             };
+            let at =
+                s.at.as_ref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default();
             println!(
-                "  line {:>5}: would {what} {} \"{}\"",
+                "  line {:>5}: would {what} {} \"{}\"{at}",
                 s.line,
                 s.kind,
                 output::one_line(&s.title)

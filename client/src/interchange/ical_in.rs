@@ -4,9 +4,8 @@
 //! Times with a TZID are converted through the file's VTIMEZONE (or the IANA or Windows zone it
 //! names, as `calcard` resolves it; a VTIMEZONE under a name no one knows by its own rules,
 //! `vtimezone.rs`) to this computer's local time, which is how the CRM keeps them; UTC times
-//! likewise; floating times are kept as written. A recurring event is imported
-//! as its first occurrence with its rule (`RRULE:...`) kept in the notes; the moved or changed
-//! occurrences of a series (RECURRENCE-ID) are listed as skipped.
+//! likewise; floating times are kept as written. A recurring event or task becomes one activity
+//! per occurrence, a moved occurrence replacing the one it moves (`ical_series.rs`).
 
 use super::{clean, ActivityIn, Incoming, Parsed, Problem};
 use calcard::common::timezone::Tz;
@@ -17,10 +16,10 @@ use calcard::icalendar::{
     ICalendarParameterValue, ICalendarProperty, ICalendarRelated, ICalendarStatus, ICalendarValue,
 };
 use calcard::{Entry, Parser};
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 
-/// Reads the activities of an iCalendar file's text.
-pub fn read(text: &str) -> Parsed {
+/// Reads the activities of an iCalendar file's text; recurring ones up to a year after `today`.
+pub fn read(text: &str, today: NaiveDate) -> Parsed {
     let mut parsed = Parsed::default();
     let starts = structure(text, &mut parsed);
     if !parsed.fatal.is_empty() {
@@ -37,6 +36,7 @@ pub fn read(text: &str) -> Parsed {
         }
     };
     let tzs = cal.build_owned_tz_resolver();
+    let series = super::ical_series::Series::read(&cal, &tzs, today);
     let mut i = 0;
     for comp in &cal.components {
         let kind = match comp.component_type {
@@ -46,21 +46,45 @@ pub fn read(text: &str) -> Parsed {
         };
         let line = starts.get(i).copied().unwrap_or(0);
         i += 1;
+        let (a, warnings) = match activity(&cal, comp, kind, &tzs) {
+            Ok(read) => read,
+            Err(reason) => {
+                parsed.skipped.push(Problem { line, reason });
+                continue;
+            }
+        };
+        parsed
+            .warnings
+            .extend(warnings.into_iter().map(|reason| Problem { line, reason }));
         if comp.is_recurrence_override() {
-            parsed.skipped.push(Problem {
-                line,
-                reason: "a moved or changed occurrence of a recurring event: the series is imported with its rule in the notes".into(),
-            });
+            let a = series.replacement(&cal, comp, &tzs, a);
+            parsed.items.push((line, Incoming::Activity(a)));
             continue;
         }
-        match activity(&cal, comp, kind, &tzs) {
-            Ok((a, warnings)) => {
-                parsed
-                    .warnings
-                    .extend(warnings.into_iter().map(|reason| Problem { line, reason }));
+        match series.occurrences(&cal, comp, &tzs, &a, line, &mut parsed.warnings) {
+            Ok(all) => parsed
+                .items
+                .extend(all.into_iter().map(|o| (line, Incoming::Activity(o)))),
+            Err(reason) => {
+                // The rule cannot be expanded: the first occurrence, the rule in its notes.
+                let mut a = a;
+                let rule = comp
+                    .property(&ICalendarProperty::Rrule)
+                    .and_then(|e| e.values.first())
+                    .and_then(|v| match v {
+                        ICalendarValue::RecurrenceRule(r) => Some(format!("Repeats: RRULE:{r}")),
+                        _ => None,
+                    });
+                a.notes = match (a.notes.take(), rule) {
+                    (Some(n), Some(r)) => Some(format!("{n}\n{r}")),
+                    (n, r) => n.or(r),
+                };
+                parsed.warnings.push(Problem {
+                    line,
+                    reason: format!("a recurring event whose occurrences cannot be worked out ({reason}): its first occurrence is imported, the rule kept in its notes"),
+                });
                 parsed.items.push((line, Incoming::Activity(a)));
             }
-            Err(reason) => parsed.skipped.push(Problem { line, reason }),
         }
     }
     parsed
@@ -280,15 +304,10 @@ fn activity(
             a.related.push((field.to_string(), id));
         }
     }
-    let mut notes: Vec<String> = comp
+    let notes: Vec<String> = comp
         .properties(&ICalendarProperty::Description)
         .filter_map(|e| e.values.first().and_then(|v| v.as_text()).and_then(clean))
         .collect();
-    for e in comp.properties(&ICalendarProperty::Rrule) {
-        if let Some(ICalendarValue::RecurrenceRule(r)) = e.values.first() {
-            notes.push(format!("Repeats: RRULE:{r}"));
-        }
-    }
     a.notes = (!notes.is_empty()).then(|| notes.join("\n"));
     a.remind = reminder(cal, comp, start.or(due), end.or(due));
     Ok((a, warnings))

@@ -1,7 +1,8 @@
 //! Likely duplicates: pairs of listed contacts (or organizations) that share a match key
 //! (`rm_match_keys`: e-mail, phone, folded name), found by grouping on the key, never by
 //! comparing every record with every other; and the pairs a sync or a `crm merge` brought in,
-//! kept in `dup_attention` until they are merged or no longer both listed.
+//! kept in `dup_attention` until they are merged or no longer both listed. Pairs dismissed as
+//! not duplicates (`rm_distinct`) are neither listed nor flagged.
 
 use super::read_model::match_keys::Reason;
 use super::Store;
@@ -102,7 +103,11 @@ impl Store {
             pairs: Vec::with_capacity(pairs.len()),
             common_keys,
         };
+        let dismissed = dismissed_pairs(conn)?;
         for ((a, b), keys) in pairs {
+            if dismissed.contains(&(a.to_string(), b.to_string())) {
+                continue;
+            }
             let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else {
                 continue;
             };
@@ -170,7 +175,11 @@ impl Store {
             }
         }
         let mut fresh = Vec::new();
+        let dismissed = dismissed_pairs(&tx)?;
         for ((a, b), (kind, keys)) in found {
+            if dismissed.contains(&(a.clone(), b.clone())) {
+                continue;
+            }
             let added = tx
                 .prepare_cached("INSERT OR IGNORE INTO dup_attention VALUES (?1, ?2, ?3, ?4)")?
                 .execute((&a, &b, &kind, now_ms))?;
@@ -211,7 +220,8 @@ impl Store {
             "SELECT d.a, d.b FROM dup_attention d
              JOIN {table} x ON x.id = d.a AND x.deleted = 0
              JOIN {table} y ON y.id = d.b AND y.deleted = 0
-             WHERE d.type = ?1"
+             WHERE d.type = ?1 AND NOT EXISTS (SELECT 1 FROM rm_distinct x
+                 WHERE (x.id = d.a AND x.other = d.b) OR (x.id = d.b AND x.other = d.a))"
         ))?;
         let rows = stmt.query_map([kind.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -225,6 +235,19 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The pairs dismissed as not duplicates, each as (smaller id, larger id): either record's mark
+/// is enough (the other may not have arrived yet).
+pub fn dismissed_pairs(conn: &Connection) -> Result<BTreeSet<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, other FROM rm_distinct")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = BTreeSet::new();
+    for row in rows {
+        let (a, b) = row?;
+        out.insert(if a < b { (a, b) } else { (b, a) });
+    }
+    Ok(out)
 }
 
 /// Whether contacts `a` and `b` are linked to one organization.

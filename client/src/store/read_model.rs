@@ -8,6 +8,7 @@ use crm_shared::schema::{self, Record};
 use crm_shared::{DocumentId, RecordKind};
 use rusqlite::{Connection, OptionalExtension};
 
+mod lookups;
 pub mod match_keys;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,9 @@ mod versions;
 /// 7: the agenda's covering indexes hold the contact and organization (who a meeting is with).
 /// 8: `rm_match_keys` (likely duplicates), and records merged into another are not listed.
 /// 9: the agenda's indexes in its order (at, id), names by id covered for its joins, reminders.
-pub const READ_MODEL_VERSION: i64 = 9;
+/// 10: `rm_external_ids` (what `crm import` matches a file's UID with) and `rm_distinct` (pairs
+/// dismissed as not duplicates).
+pub const READ_MODEL_VERSION: i64 = 10;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -36,6 +39,8 @@ const TABLES: &[&str] = &[
     "rm_activity_versions",
     "rm_handover_edits",
     "rm_match_keys",
+    "rm_external_ids",
+    "rm_distinct",
 ];
 
 const SCHEMA: &str = "
@@ -137,6 +142,15 @@ CREATE TABLE rm_handover_edits (id TEXT NOT NULL, type TEXT NOT NULL, user TEXT 
 CREATE TABLE rm_match_keys (type TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL,
     PRIMARY KEY (type, key, id)) WITHOUT ROWID;
 CREATE INDEX rm_match_keys_id ON rm_match_keys(id);
+-- The ids listed records have in other address books and calendars (`external_ids`): `crm import`
+-- finds the record a file's UID names here, without reading documents.
+CREATE TABLE rm_external_ids (uid TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+    PRIMARY KEY (uid, id)) WITHOUT ROWID;
+CREATE INDEX rm_external_ids_id ON rm_external_ids(id);
+-- Pairs dismissed as not duplicates (`schema::distinct`), as each record of the pair says.
+CREATE TABLE rm_distinct (id TEXT NOT NULL, other TEXT NOT NULL,
+    PRIMARY KEY (id, other)) WITHOUT ROWID;
+CREATE INDEX rm_distinct_other ON rm_distinct(other);
 CREATE VIRTUAL TABLE rm_search USING fts5(
     body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
@@ -201,6 +215,8 @@ pub struct Derived {
     conflicts: Vec<String>,
     /// The settings document's settings.
     settings: Option<schema::Settings>,
+    /// Contacts and organizations: the records this one is dismissed as a duplicate of.
+    distinct: Vec<DocumentId>,
 }
 
 impl Derived {
@@ -233,12 +249,17 @@ pub fn derive(doc: &Automerge, id: DocumentId, r: Record) -> Result<Derived, Sto
             .collect()
     };
     let settings = (r.kind == RecordKind::Settings).then(|| schema::read_settings(Some(doc)));
+    let distinct = match r.kind {
+        RecordKind::Contact | RecordKind::Organization => schema::distinct_from(doc),
+        _ => Vec::new(),
+    };
     Ok(Derived {
         record: r,
         versions,
         handover_edits,
         conflicts,
         settings,
+        distinct,
     })
 }
 
@@ -271,6 +292,7 @@ pub fn write_derived(
         handover_edits,
         conflicts,
         settings,
+        distinct,
     } = d;
     if matches!(r.kind, RecordKind::Case | RecordKind::Activity) {
         versions::write(conn, &id_s, &versions, fresh)?;
@@ -470,7 +492,9 @@ pub fn write_derived(
                     .execute((r.kind.as_str(), key, &id_s))?;
             }
         }
+        lookups::write_distinct(conn, &id_s, &distinct, fresh)?;
     }
+    lookups::write_external_ids(conn, &id_s, &r, fresh)?;
     Ok(())
 }
 

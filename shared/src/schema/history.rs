@@ -46,7 +46,11 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
                         _ => None,
                     },
                 })
-                .filter(|k| !INTERNAL_KEYS.contains(&k.as_str()) && !super::merge::is_log_key(k))
+                .filter(|k| {
+                    !INTERNAL_KEYS.contains(&k.as_str())
+                        && !super::merge::is_log_key(k)
+                        && !super::distinct::is_distinct_key(k)
+                })
                 .collect();
             let author = ChangeAuthor::from_message(meta.message.as_deref());
             HistoryEntry {

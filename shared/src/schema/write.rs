@@ -94,6 +94,12 @@ pub enum Edit {
         key: String,
         text: String,
     },
+    /// Say this record and `other` are not duplicates (`distinct: true`), or undo that (see
+    /// `schema::distinct`).
+    MarkDistinct {
+        other: DocumentId,
+        distinct: bool,
+    },
 }
 
 /// Why an edit was refused. Nothing is written when any edit of a batch fails.
@@ -523,6 +529,9 @@ fn apply_one(doc: &mut AutoCommit, kind: RecordKind, edit: &Edit) -> Result<(), 
                 return Err(wrong(key));
             }
             doc.put(ROOT, key.as_str(), text.as_str())?;
+        }
+        Edit::MarkDistinct { other, distinct } => {
+            doc.put(ROOT, super::distinct::distinct_key(*other), *distinct)?;
         }
     }
     Ok(())

@@ -2,6 +2,11 @@
 //! file's id, then e-mail, then phone; organizations by name; activities by subject and start)
 //! and becomes a creation, an update (only what the file adds or changes) or nothing.
 //!
+//! The read model answers each match without reading documents: a file's id is looked up in
+//! `rm_external_ids`, an e-mail or a phone in `rm_match_keys` (every e-mail and phone of a
+//! contact, normalised as `crm duplicates` compares them). What this file already planned is
+//! looked up first.
+//!
 //! Updates never clear: an empty cell leaves the field as it is; e-mails, phones, tags and
 //! organizations are added to what the record has; notes are written only into empty notes.
 
@@ -9,10 +14,11 @@ use super::wants::{
     activity_wants, keep_unusable_in_notes, labelled, org_wants, scalar, valid, Want,
 };
 use crate::interchange::{ActivityIn, ContactIn, Incoming, OrgIn, Problem};
-use crate::store::Store;
+use crate::store::{email_key, phone_key, Store};
 use crm_shared::schema::{fields, Edit, FieldType, FieldValue, Record, Scalar, EXTERNAL_IDS_FIELD};
 use crm_shared::values::Currency;
 use crm_shared::{DocumentId, RecordKind};
+use rusqlite::OptionalExtension;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What happens to one record.
@@ -32,6 +38,8 @@ pub struct Step {
     pub id: DocumentId,
     pub action: Action,
     pub title: String,
+    /// An activity's start (or due time): what tells the occurrences of a series apart.
+    pub at: Option<String>,
     pub edits: Vec<Edit>,
 }
 
@@ -76,13 +84,14 @@ impl Snapshot {
     }
 }
 
-/// The value an e-mail or phone is matched by: lower-case e-mail, a phone's digits.
+/// The value an e-mail or phone is matched by: its match key (`rm_match_keys`), else its text.
 fn key(v: &str) -> String {
     if v.contains('@') {
-        v.trim().to_lowercase()
+        email_key(v)
     } else {
-        v.chars().filter(|c| c.is_ascii_digit()).collect()
+        phone_key(v)
     }
+    .unwrap_or_else(|| v.trim().to_lowercase())
 }
 
 /// Plans an import against a store.
@@ -91,13 +100,14 @@ pub struct Planner<'s> {
     pub steps: Vec<Step>,
     pub warnings: Vec<Problem>,
     snapshots: HashMap<DocumentId, Snapshot>,
+    /// The file's ids, e-mails and phones planned so far (keyed as `rm_match_keys` keys them).
     by_uid: HashMap<String, DocumentId>,
-    by_email: HashMap<String, DocumentId>,
-    by_phone: HashMap<String, DocumentId>,
+    by_value: HashMap<String, DocumentId>,
     org_by_name: HashMap<String, DocumentId>,
     activity_by_time: HashMap<(String, String), DocumentId>,
     relationships: BTreeSet<(String, String, String)>,
-    external_scanned: BTreeSet<RecordKind>,
+    /// A recurring event's key in the file -> the activity its occurrences name as `series`.
+    series: HashMap<String, DocumentId>,
 }
 
 impl<'s> Planner<'s> {
@@ -109,31 +119,12 @@ impl<'s> Planner<'s> {
             warnings: Vec::new(),
             snapshots: HashMap::new(),
             by_uid: HashMap::new(),
-            by_email: HashMap::new(),
-            by_phone: HashMap::new(),
+            by_value: HashMap::new(),
             org_by_name: HashMap::new(),
             activity_by_time: HashMap::new(),
             relationships: BTreeSet::new(),
-            external_scanned: BTreeSet::new(),
+            series: HashMap::new(),
         };
-        let mut stmt =
-            conn.prepare("SELECT id, email, phone FROM rm_contacts WHERE deleted = 0 ORDER BY n")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, email, phone) = row?;
-            let Ok(id) = id.parse::<DocumentId>() else {
-                continue;
-            };
-            for v in [email, phone].into_iter().flatten() {
-                p.remember_value(&v, id);
-            }
-        }
         let mut stmt = conn.prepare("SELECT id, name FROM rm_orgs WHERE deleted = 0 ORDER BY n")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         for row in rows {
@@ -170,11 +161,28 @@ impl<'s> Planner<'s> {
     }
 
     fn remember_value(&mut self, v: &str, id: DocumentId) {
+        self.by_value.entry(key(v)).or_insert(id);
+    }
+
+    /// The contact here, else planned in this file, that holds the e-mail or phone `v` (any of
+    /// its e-mails and phones, not only the first).
+    fn find_value(&self, v: &str) -> Result<Option<DocumentId>, crate::StoreError> {
         let k = key(v);
-        if v.contains('@') {
-            self.by_email.entry(k).or_insert(id);
-        } else if k.len() >= 6 {
-            self.by_phone.entry(k).or_insert(id);
+        if !k.starts_with("e:") && !k.starts_with("p:") {
+            return Ok(None);
+        }
+        let here: Option<String> = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT k.id FROM rm_match_keys k JOIN rm_contacts c ON c.id = k.id
+                 WHERE k.type = 'contact' AND k.key = ?1 ORDER BY c.n LIMIT 1",
+            )?
+            .query_row([&k], |r| r.get(0))
+            .optional()?;
+        match here.and_then(|id| id.parse().ok()) {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.by_value.get(&k).copied()),
         }
     }
 
@@ -195,35 +203,14 @@ impl<'s> Planner<'s> {
                 }
             }
         }
-        if self.external_scanned.insert(kind) {
-            self.scan_external_ids(kind)?;
-        }
-        Ok(self.by_uid.get(uid).copied())
-    }
-
-    /// Reads the ids earlier imports kept on records of `kind` (once per import).
-    fn scan_external_ids(&mut self, kind: RecordKind) -> Result<(), crate::StoreError> {
-        let table = match kind {
-            RecordKind::Contact => "rm_contacts",
-            RecordKind::Organization => "rm_orgs",
-            RecordKind::Activity => "rm_activities",
-            _ => return Ok(()),
-        };
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .store
-                .conn()
-                .prepare(&format!("SELECT id FROM {table} WHERE deleted = 0"))?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for id in ids.iter().filter_map(|i| i.parse::<DocumentId>().ok()) {
-            let r = self.store.record(id)?;
-            for uid in r.set(EXTERNAL_IDS_FIELD) {
-                self.by_uid.entry(uid.clone()).or_insert(id);
-            }
-        }
-        Ok(())
+        // An id an earlier import kept on a listed record (`rm_external_ids`).
+        let found: Option<String> = self
+            .store
+            .conn()
+            .prepare_cached("SELECT id FROM rm_external_ids WHERE uid = ?1 AND type = ?2 LIMIT 1")?
+            .query_row((uid, kind.as_str()), |r| r.get(0))
+            .optional()?;
+        Ok(found.and_then(|id| id.parse().ok()))
     }
 
     fn snapshot(&mut self, id: DocumentId) -> Result<Snapshot, crate::StoreError> {
@@ -250,6 +237,19 @@ impl<'s> Planner<'s> {
             Some(id) => (id, self.snapshot(id)?, Action::Update),
             None => (super::super::new_id(), Snapshot::default(), Action::Create),
         };
+        if let Incoming::Activity(a) = item {
+            if let Some(key) = &a.series {
+                // The series is named by its first activity: the one here, else this one.
+                let first = *self.series.entry(key.clone()).or_insert_with(|| {
+                    before
+                        .scalars
+                        .get("series")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(id)
+                });
+                wants.push(Want::Scalar("series", first.to_string()));
+            }
+        }
         let mut after = before.clone();
         let mut edits = Vec::new();
         if let Some(uid) = item.uid() {
@@ -290,6 +290,10 @@ impl<'s> Planner<'s> {
             id,
             action,
             title: item.title().to_string(),
+            at: match item {
+                Incoming::Activity(a) => a.start.clone().or_else(|| a.due.clone()),
+                _ => None,
+            },
             edits,
         });
         Ok(id)
@@ -301,17 +305,9 @@ impl<'s> Planner<'s> {
                 return Ok(Some(id));
             }
         }
-        for e in &c.emails {
-            if let Some(id) = self.by_email.get(&key(&e.value)) {
-                return Ok(Some(*id));
-            }
-        }
-        for p in &c.phones {
-            let k = key(&p.value);
-            if k.len() >= 6 {
-                if let Some(id) = self.by_phone.get(&k) {
-                    return Ok(Some(*id));
-                }
+        for v in c.emails.iter().chain(&c.phones) {
+            if let Some(id) = self.find_value(&v.value)? {
+                return Ok(Some(id));
             }
         }
         Ok(None)
@@ -456,6 +452,7 @@ impl<'s> Planner<'s> {
                 id: super::super::new_id(),
                 action: Action::Create,
                 title: kind.clone(),
+                at: None,
                 edits,
             });
         }

@@ -100,6 +100,7 @@ pub(super) fn activity_wants(a: &ActivityIn, wants: &mut Vec<Want>) {
     scalar(wants, "due", a.due.as_ref());
     scalar(wants, "status", a.status.as_ref());
     scalar(wants, "location", a.location.as_ref());
+    scalar(wants, "repeat", a.repeat.as_ref());
     if let Some(m) = a.remind {
         wants.push(Want::Minutes("remind", m));
     }

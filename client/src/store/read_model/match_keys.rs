@@ -42,12 +42,7 @@ const MIN_PHONE_DIGITS: usize = 6;
 /// The keys of a record with these e-mails, phones and name, without repeats.
 pub fn keys(name: &str, emails: &[String], phones: &[String]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
-    for e in emails {
-        let e = e.trim().to_lowercase();
-        if e.contains('@') {
-            keys.push(format!("e:{e}"));
-        }
-    }
+    keys.extend(emails.iter().filter_map(|e| email_key(e)));
     for p in phones {
         if let Some(k) = phone_key(p) {
             keys.push(k);
@@ -61,7 +56,14 @@ pub fn keys(name: &str, emails: &[String], phones: &[String]) -> Vec<String> {
     keys
 }
 
-fn phone_key(phone: &str) -> Option<String> {
+/// The key of an e-mail (`None`: not an address).
+pub fn email_key(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    e.contains('@').then(|| format!("e:{e}"))
+}
+
+/// The key of a phone number (`None`: fewer than 6 digits).
+pub fn phone_key(phone: &str) -> Option<String> {
     let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
     if digits.len() < MIN_PHONE_DIGITS {
         return None;
