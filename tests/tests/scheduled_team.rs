@@ -211,18 +211,23 @@ fn a_watching_runner_sends_a_schedule_made_on_another_laptop_once_it_has_synced(
     let arrived = crm_tests::wait_for(std::time::Duration::from_secs(60), || {
         !sink.messages().is_empty()
     });
+    // What it recorded after sending reaches the server with its next sync: the laptop learns
+    // the run was sent.
+    let learned = arrived
+        && crm_tests::wait_for(std::time::Duration::from_secs(60), || {
+            ok(&laptop, "2026-12-07T08:01", &["sync"]);
+            ok(&laptop, "2026-12-07T08:02", &["schedule", "list"])
+                .contains("2026-12-07T08:00: sent")
+        });
     runner.kill().unwrap();
     runner.wait().unwrap();
     assert!(arrived, "the watching runner never sent the run");
+    assert!(learned, "the laptop never learned the run was sent");
     assert_eq!(
         sink.messages().len(),
         1,
         "passes after the first sent nothing again"
     );
-    // What it recorded reached the server: the laptop learns the run was sent.
-    ok(&laptop, "2026-12-07T08:01", &["sync"]);
-    let shown = ok(&laptop, "2026-12-07T08:02", &["schedule", "list"]);
-    assert!(shown.contains("2026-12-07T08:00: sent"), "{shown}");
 }
 
 #[test]
