@@ -59,7 +59,7 @@ pub async fn board(
                 }
             }
         };
-        Ok(frame(app, &store.identity.user, "Pipeline", Section::Cases, Refresh::Live("/cases"), html! {}, main))
+        Ok(frame(app, store, "Pipeline", Section::Cases, Refresh::Live("/cases"), html! {}, main))
     })
     .await
 }
@@ -136,7 +136,7 @@ pub async fn case(
         };
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             r.title(),
             Section::Cases,
             Refresh::Live(&url),

@@ -301,7 +301,7 @@ fn form_page(app: &App, store: &Store, s: &Shown<'_>) -> anyhow::Result<Markup> 
     };
     Ok(frame(
         app,
-        &store.identity.user,
+        store,
         &title,
         section(s.kind),
         Refresh::Still,

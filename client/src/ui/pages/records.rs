@@ -81,7 +81,7 @@ pub async fn contacts(
         );
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             "Contacts",
             Section::Contacts,
             Refresh::Live(&url),
@@ -112,7 +112,7 @@ pub async fn orgs(
             (table(&rows, &ORG_COLUMNS, "name", RecordKind::Organization, "No organizations found."))
         };
         let above = search_box("/orgs", &q.q, "Search organizations by name, phone, notes", "/new/organization", "New organization");
-        Ok(frame(app, &store.identity.user, "Organizations", Section::Organizations, Refresh::Live(&url), above, main))
+        Ok(frame(app, store, "Organizations", Section::Organizations, Refresh::Live(&url), above, main))
     })
     .await
 }
@@ -141,7 +141,7 @@ pub async fn contact(
         let url = format!("/contacts/{id}");
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             r.title(),
             Section::Contacts,
             Refresh::Live(&url),
@@ -176,7 +176,7 @@ pub async fn org(
             (history(store, &r)?)
         };
         let url = format!("/orgs/{id}");
-        Ok(frame(app, &store.identity.user, r.title(), Section::Organizations, Refresh::Live(&url), html! {}, main))
+        Ok(frame(app, store, r.title(), Section::Organizations, Refresh::Live(&url), html! {}, main))
     })
     .await
 }

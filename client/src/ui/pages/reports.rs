@@ -65,7 +65,7 @@ pub async fn page(
                 (Err(e), _) | (_, Err(e)) => { div.banner.error role="alert" { (super::records::one_line(&e)) } }
             }
         };
-        Ok(frame(app, &store.identity.user, "Reports", Section::Reports, Refresh::Live(&url), html! {}, main))
+        Ok(frame(app, store, "Reports", Section::Reports, Refresh::Live(&url), html! {}, main))
     })
     .await
 }

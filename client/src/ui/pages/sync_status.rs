@@ -42,7 +42,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, UiError> 
             }
             p.muted { "Sync with `crm sync` (once) or `crm sync --watch` (keeps going); records the server refuses stay here and `crm sync` says what to do." }
         };
-        Ok(frame(app, &store.identity.user, "Sync", Section::Sync, Refresh::Live("/sync"), html! {}, main))
+        Ok(frame(app, store, "Sync", Section::Sync, Refresh::Live("/sync"), html! {}, main))
     })
     .await
 }
