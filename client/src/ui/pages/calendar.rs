@@ -114,7 +114,7 @@ fn item(r: &Row) -> Markup {
     let time = field(r, "at").and_then(|a| a.get(11..16)).unwrap_or("");
     let text = |k: &str| field(r, k).unwrap_or("").to_string();
     html! {
-        div.activity data-activity=(text("id")) class=(format!("activity {}", text("status"))) {
+        div data-activity=(text("id")) class=(format!("activity {}", text("status"))) {
             span.time { (time) } " " span.kind { (text("kind")) } " " (text("subject"))
             @if let Some(c) = field(r, "contact_id") {
                 " · " a href=(href(RecordKind::Contact, c)) { (text("contact")) }
@@ -131,7 +131,7 @@ fn week_grid(first: NaiveDate, today: NaiveDate, rows: &[Row]) -> Markup {
         div.calendar.week {
             @for i in 0..7 {
                 @let d = first + Days::new(i);
-                section.day data-day=(d.to_string()) class=[(d == today).then_some("today")] {
+                section.day.today[d == today] data-day=(d.to_string()) {
                     h3 { (d.format("%a %-d %b")) }
                     @for r in on(rows, d) { (item(r)) }
                 }
@@ -151,7 +151,7 @@ fn month_grid(first: NaiveDate, last: NaiveDate, today: NaiveDate, rows: &[Row])
                     tr {
                         @for i in 0..7 {
                             @let d = start + Days::new((w * 7 + i) as u64);
-                            td data-day=(d.to_string()) class=[(d == today).then_some("today")] {
+                            td.today[d == today] data-day=(d.to_string()) {
                                 @if d >= first && d < last {
                                     div.date { (d.day()) }
                                     @for r in on(rows, d) { (item(r)) }

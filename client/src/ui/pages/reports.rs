@@ -156,7 +156,7 @@ fn rows_table(report: &serde_json::Value, measure: &str) -> Markup {
     };
     html! {
         @if let Some(first) = rows.first() {
-            @let keys: Vec<String> = first.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            @let keys = columns(report, first);
             table {
                 thead { tr { @for k in &keys { th { (k.replace('_', " ")) } } } }
                 tbody {
@@ -171,6 +171,17 @@ fn rows_table(report: &serde_json::Value, measure: &str) -> Markup {
         @for n in report["notes"].as_array().into_iter().flatten() { p.muted { (n.as_str().unwrap_or("")) } }
         @for w in report["warnings"].as_array().into_iter().flatten() { div.banner.notice { (w.as_str().unwrap_or("")) } }
     }
+}
+
+/// A row's keys with what the rows are grouped by first (JSON objects keep them sorted).
+fn columns(report: &serde_json::Value, row: &serde_json::Value) -> Vec<String> {
+    let group = report["by"].as_str().unwrap_or("");
+    let mut keys: Vec<String> = row
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort_by_key(|k| !(k == group || k == "what"));
+    keys
 }
 
 fn number(r: &serde_json::Value, key: &str) -> f64 {
