@@ -159,6 +159,18 @@ fn team_with_a_conflict() -> (Crm, Crm, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live() {
     let (ana, _bruno, contact, case) = team_with_a_conflict();
+    ana.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "meeting",
+        "--subject",
+        "Forklift demo",
+        "--at",
+        "tomorrow 10:00",
+        "--contact",
+        &contact,
+    ]);
     let ui = WebUi::start(&ana);
     let (_driver, c) = browser().await;
 
@@ -423,5 +435,22 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     })
     .await;
     screenshot(&c, "reports").await;
+
+    // The other main pages, for the screenshots: the calendar, settings and sync status.
+    for (path, css, name) in [
+        ("/agenda", ".calendar.week", "agenda"),
+        ("/agenda?view=month", "table.calendar.month", "agenda-month"),
+        ("/settings", "#stages", "settings"),
+        ("/sync", "#last-sync", "sync"),
+    ] {
+        c.goto(&format!("{}{path}", ui.base()))
+            .await
+            .expect("the page opens");
+        c.wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect("the page shows");
+        screenshot(&c, name).await;
+    }
     c.close().await.expect("the browser closes");
 }
