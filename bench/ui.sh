@@ -15,7 +15,7 @@
 # The binary: its size, and the bytes of the UI's own code and of the crates only the UI uses
 # (axum, matchit, maud, tower/tower-http, serde_urlencoded), summed from its symbol table (nm),
 # plus its built-in assets (htmx, script, style).
-# Needs bash, curl, awk, sort, nm.
+# Needs bash, curl, awk, sort, nm, size.
 set -euo pipefail
 
 RUNS=10
@@ -126,11 +126,16 @@ printf '%s\n' "${ROWS[@]}"
 echo
 SIZE=$(stat -c %s "$CRM" 2>/dev/null || stat -f %z "$CRM")
 UI_SYMBOLS=$(nm -S -C "$CRM" 2>/dev/null | awk '
-    NF >= 4 && ($0 ~ /crm_client::ui::|axum|matchit|maud|tower_http|tower::|serde_urlencoded/) { s += strtonum("0x" $2) }
+    function hex(h,   i, n) { n = 0; h = tolower(h)
+        for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+        return n }
+    NF >= 4 && ($0 ~ /crm_client::ui::|axum|matchit|maud|tower_http|tower::|serde_urlencoded/) { s += hex($2) }
     END { print s + 0 }')
+# Code and data without debug info (the release profile keeps line tables in the file).
+LOADED=$(size "$CRM" 2>/dev/null | awk 'NR == 2 { print $1 + $2 }')
 ASSETS=$(cat "$ROOT"/client/src/ui/assets/*.js "$ROOT"/client/src/ui/assets/*.css | wc -c)
-awk -v size="$SIZE" -v ui="$UI_SYMBOLS" -v assets="$ASSETS" 'BEGIN {
-    printf "release binary: %.1f MB\n", size / 1048576
+awk -v size="$SIZE" -v loaded="${LOADED:-0}" -v ui="$UI_SYMBOLS" -v assets="$ASSETS" 'BEGIN {
+    printf "release binary: %.1f MB on disk, %.1f MB of code and data\n", size / 1048576, loaded / 1048576
     printf "  the UI (its code and the crates only it uses, by symbol): %.2f MB\n", ui / 1048576
     printf "  its built-in assets (htmx, script, style): %.0f kB\n", assets / 1024
 }'
