@@ -94,6 +94,20 @@ async fn text(c: &Client, css: &str) -> String {
     }
 }
 
+/// The attribute `name` of the element `css`, as a number (0 if absent).
+async fn number_attr(c: &Client, css: &str, name: &str) -> i64 {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e
+            .attr(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&dir).expect("the screenshot dir");
@@ -145,6 +159,18 @@ fn team_with_a_conflict() -> (Crm, Crm, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live() {
     let (ana, _bruno, contact, case) = team_with_a_conflict();
+    ana.add(&[
+        "activity",
+        "add",
+        "--kind",
+        "meeting",
+        "--subject",
+        "Forklift demo",
+        "--at",
+        "tomorrow 10:00",
+        "--contact",
+        &contact,
+    ]);
     let ui = WebUi::start(&ana);
     let (_driver, c) = browser().await;
 
@@ -280,6 +306,24 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     let shown = ana.json(&["contact", "show", &contact]);
     assert_eq!(shown["emails"][0]["value"], "ana.lima@acme.test");
 
+    // The page drawn after the save hears of that save from the watcher (a change order at or
+    // after the one it was drawn at) and is not redrawn for it: the banner stays.
+    let drawn_at = number_attr(&c, "#main", "data-seq").await;
+    assert!(
+        drawn_at > 0,
+        "the page carries the change order it was drawn at"
+    );
+    until("the page has heard of its own save", || async {
+        number_attr(&c, "#live", "data-heard").await >= drawn_at
+    })
+    .await;
+    assert_eq!(
+        number_attr(&c, "#live", "data-redraws").await,
+        0,
+        "no redraw for a change the page already shows"
+    );
+    assert!(text(&c, ".banner.ok").await.contains("Saved."));
+
     // A new contact is found by search.
     c.goto(&format!("{}/new/contact", ui.base()))
         .await
@@ -391,5 +435,22 @@ async fn a_rep_searches_edits_resolves_moves_a_case_and_sees_changes_arrive_live
     })
     .await;
     screenshot(&c, "reports").await;
+
+    // The other main pages, for the screenshots: the calendar, settings and sync status.
+    for (path, css, name) in [
+        ("/agenda", ".calendar.week", "agenda"),
+        ("/agenda?view=month", "table.calendar.month", "agenda-month"),
+        ("/settings", "#stages", "settings"),
+        ("/sync", "#last-sync", "sync"),
+    ] {
+        c.goto(&format!("{}{path}", ui.base()))
+            .await
+            .expect("the page opens");
+        c.wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect("the page shows");
+        screenshot(&c, name).await;
+    }
     c.close().await.expect("the browser closes");
 }

@@ -28,32 +28,7 @@ const COLUMNS: [&str; 8] = [
 
 pub fn run(ctx: &Ctx, cmd: CaseCommand) -> Result<()> {
     match cmd {
-        CaseCommand::Add(f) => record::add(ctx, KIND, |s| {
-            let stage: Stage = f.stage.as_deref().unwrap_or("prospecting").parse()?;
-            if stage == Stage::Lost {
-                anyhow::bail!("a case is lost with a reason: add it at the stage it reached, then `crm case move ID --stage lost --reason \"...\"`");
-            }
-            let mut edits = edits(s, &f, None)?;
-            if f.stage.is_none() {
-                edits.push(Edit::Set {
-                    field: "stage",
-                    value: Scalar::Str(stage.key().into()),
-                });
-            }
-            if f.currency.is_none() {
-                edits.push(Edit::Set {
-                    field: "currency",
-                    value: Scalar::Str(Currency::EUR.to_string()),
-                });
-            }
-            edits.push(Edit::AppendStageChange(StageChange {
-                stage: stage.key().into(),
-                from: None,
-                at: ctx.now_ms,
-                by: s.identity.user.clone(),
-            }));
-            Ok(edits)
-        }),
+        CaseCommand::Add(f) => record::add(ctx, KIND, |s| add_edits(s, &f, ctx.now_ms)),
         CaseCommand::Edit(e) => record::edit(ctx, KIND, &e.id, |s, r| {
             if e.fields.stage.is_some() {
                 anyhow::bail!("change the stage with `crm case move {} --stage STAGE`, so the stage history records it", e.id);
@@ -463,4 +438,34 @@ pub fn print_rows(rows: &[Row], title: &str, empty: &str) {
         .collect();
     let header = ["ID", "TITLE", "STAGE", "AMOUNT", "GRADE", "CLOSE", "OWNER"];
     output::print_section(title, &header, cells, empty);
+}
+
+/// The edits of a new case, as `crm case add` and the web UI's new-case form make them: its
+/// fields, its first stage (prospecting unless given; never lost) and currency (EUR unless
+/// given), and the stage change that starts its history.
+pub fn add_edits(s: &Store, f: &CaseFields, now_ms: i64) -> Result<Vec<Edit>> {
+    let stage: Stage = f.stage.as_deref().unwrap_or("prospecting").parse()?;
+    if stage == Stage::Lost {
+        anyhow::bail!("a case is lost with a reason: add it at the stage it reached, then `crm case move ID --stage lost --reason \"...\"`");
+    }
+    let mut edits = edits(s, f, None)?;
+    if f.stage.is_none() {
+        edits.push(Edit::Set {
+            field: "stage",
+            value: Scalar::Str(stage.key().into()),
+        });
+    }
+    if f.currency.is_none() {
+        edits.push(Edit::Set {
+            field: "currency",
+            value: Scalar::Str(Currency::EUR.to_string()),
+        });
+    }
+    edits.push(Edit::AppendStageChange(StageChange {
+        stage: stage.key().into(),
+        from: None,
+        at: now_ms,
+        by: s.identity.user.clone(),
+    }));
+    Ok(edits)
 }

@@ -101,11 +101,12 @@ fn describe(e: &Edge, names: &HashMap<String, String>) -> String {
     format!("{} {verb} {}", name(&e.from), name(&e.to))
 }
 
-pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
-    let store = ctx.open()?;
-    let (start, _) = store.resolve(&a.id, Some(RecordKind::Contact))?;
+/// The network of contact `id` up to `depth` steps, as `crm contact network --json` gives it
+/// (nodes, paths to decision makers, and the path to `to` if given); also the web UI's.
+pub fn network(store: &Store, id: &str, depth: u32, to: Option<&str>) -> Result<serde_json::Value> {
+    let (start, _) = store.resolve(id, Some(RecordKind::Contact))?;
     let start = start.to_string();
-    let target = match &a.to {
+    let target = match to {
         Some(t) => Some(store.resolve(t, None)?.0.to_string()),
         None => None,
     };
@@ -116,22 +117,22 @@ pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
     let mut dist: HashMap<String, u32> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut edges: Vec<Edge> = Vec::new();
-    let (name, ty) = node(&store, &start)?.unwrap_or_else(|| ("(removed)".into(), "contact"));
+    let (name, ty) = node(store, &start)?.unwrap_or_else(|| ("(removed)".into(), "contact"));
     names.insert(start.clone(), name);
     types.insert(start.clone(), ty);
     dist.insert(start.clone(), 0);
     let mut queue = VecDeque::from([start.clone()]);
     while let Some(at) = queue.pop_front() {
         let d = dist[&at];
-        if d >= a.depth {
+        if d >= depth {
             continue;
         }
-        for e in edges_of(&store, &at)? {
+        for e in edges_of(store, &at)? {
             let other = if e.from == at { &e.to } else { &e.from };
             if dist.contains_key(other) {
                 continue;
             }
-            let Some((name, ty)) = node(&store, other)? else {
+            let Some((name, ty)) = node(store, other)? else {
                 continue;
             };
             names.insert(other.clone(), name);
@@ -157,7 +158,7 @@ pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
     let mut paths = Vec::new();
     for id in &order {
         let roles = if types[id.as_str()] == "contact" {
-            decider_roles(&store, id)?
+            decider_roles(store, id)?
         } else {
             Vec::new()
         };
@@ -182,19 +183,37 @@ pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
             None
         }
     });
+    Ok(serde_json::json!({
+        "id": start, "name": names[&start], "depth": depth, "nodes": nodes,
+        "decision_makers": paths,
+        "path": target_path.flatten(),
+    }))
+}
+
+pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
+    let store = ctx.open()?;
+    let net = network(&store, &a.id, a.depth, a.to.as_deref())?;
     if ctx.json {
-        return output::json(&serde_json::json!({
-            "id": start, "name": names[&start], "depth": a.depth, "nodes": nodes,
-            "decision_makers": paths,
-            "path": target_path.clone().flatten(),
-        }));
+        return output::json(&net);
     }
-    println!("Network of {} (up to {} steps)", names[&start], a.depth);
+    let none = Vec::new();
+    let nodes = net["nodes"].as_array().unwrap_or(&none);
+    let paths = net["decision_makers"].as_array().unwrap_or(&none);
+    let target_path: Option<Option<Vec<&str>>> = a.to.as_ref().map(|_| {
+        net["path"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|x| x.as_str()).collect())
+    });
+    println!(
+        "Network of {} (up to {} steps)",
+        net["name"].as_str().unwrap_or(""),
+        a.depth
+    );
     if nodes.is_empty() {
         println!("No relationships or organizations yet: add one with `crm relate A B --as referred-by`.");
     } else {
         let mut t = output::table(&["STEPS", "ID", "NAME", "TYPE", "HOW", "DECIDES"]);
-        for n in &nodes {
+        for n in nodes {
             t.add_row(vec![
                 n["distance"].to_string(),
                 output::short_id(n["id"].as_str().unwrap_or("")),
@@ -216,7 +235,7 @@ pub fn run(ctx: &Ctx, a: NetworkArgs) -> Result<()> {
     }
     if !paths.is_empty() {
         println!("\nPaths to decision makers");
-        for p in &paths {
+        for p in paths {
             let steps: Vec<&str> = p["path"]
                 .as_array()
                 .map(|s| s.iter().filter_map(|x| x.as_str()).collect())

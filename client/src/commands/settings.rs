@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::cli::{RateArgs, SettingsCommand, StepArgs};
 use crate::output;
+use crate::store::Store;
 use anyhow::Result;
 use crm_shared::rates::Rate;
 use crm_shared::schema::{Settings, SettingsEdit};
@@ -17,29 +18,7 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
             let stage: Stage = stage.parse()?;
             vec![SettingsEdit::Probability(stage, percent_value(&percent)?)]
         }
-        SettingsCommand::Grades { a, b, c } => {
-            let mut edits = Vec::new();
-            for (grade, v) in [("A", a), ("B", b), ("C", c)] {
-                if let Some(v) = v {
-                    let n: i64 = v
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|n| (0..=100_000).contains(n))
-                        .ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "--{} needs a whole number of cases, not `{v}`",
-                                grade.to_lowercase()
-                            )
-                        })?;
-                    edits.push(SettingsEdit::GradeMinimum(grade.into(), n));
-                }
-            }
-            if edits.is_empty() {
-                anyhow::bail!("give at least one of --a N, --b N, --c N");
-            }
-            edits
-        }
+        SettingsCommand::Grades { a, b, c } => grade_edits(a, b, c)?,
         SettingsCommand::Currency { code, remove, base } => {
             let code = Currency::parse(&code)?;
             if base {
@@ -57,10 +36,7 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
         SettingsCommand::Step(a) => step_edits(&store.settings()?, a)?,
         SettingsCommand::Rate(a) => rate_edits(&store, a)?,
     };
-    // The server takes settings changes from managers and admins only: a rep's is refused here,
-    // not saved and refused at every sync. Unknown grants (never synced, an open server) allow it.
-    super::roles::require_manager(ctx, &store, "changes the workspace settings")?;
-    let settings = store.edit_settings(&edits, ctx.now_ms)?;
+    let settings = save(ctx, &mut store, &edits)?;
     if ctx.json {
         return output::json(&settings);
     }
@@ -68,7 +44,50 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
     print(ctx, &settings)
 }
 
-fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEdit>> {
+/// Saves settings edits (as `crm settings ...` and the web UI's settings page do), after
+/// checking that this user may change them.
+pub fn save(ctx: &Ctx, store: &mut Store, edits: &[SettingsEdit]) -> Result<Settings> {
+    require_manager(ctx, store)?;
+    Ok(store.edit_settings(edits, ctx.now_ms)?)
+}
+
+/// Refuses a rep: the server takes settings changes from managers and admins only, so a rep's
+/// is refused here, not saved and refused at every sync. Unknown grants (never synced, an open
+/// server) allow it.
+pub fn require_manager(ctx: &Ctx, store: &Store) -> Result<()> {
+    super::roles::require_manager(ctx, store, "changes the workspace settings")
+}
+
+/// The grade minimums given (`--a`, `--b`, `--c`), each a whole number of cases.
+pub fn grade_edits(
+    a: Option<String>,
+    b: Option<String>,
+    c: Option<String>,
+) -> Result<Vec<SettingsEdit>> {
+    let mut edits = Vec::new();
+    for (grade, v) in [("A", a), ("B", b), ("C", c)] {
+        if let Some(v) = v {
+            let n: i64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (0..=100_000).contains(n))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--{} needs a whole number of cases, not `{v}`",
+                        grade.to_lowercase()
+                    )
+                })?;
+            edits.push(SettingsEdit::GradeMinimum(grade.into(), n));
+        }
+    }
+    if edits.is_empty() {
+        anyhow::bail!("give at least one of --a N, --b N, --c N");
+    }
+    Ok(edits)
+}
+
+fn rate_edits(store: &Store, a: RateArgs) -> Result<Vec<SettingsEdit>> {
     let settings = store.settings()?;
     let from = Currency::parse(&a.code)?;
     let to = match &a.to {
@@ -105,7 +124,7 @@ fn rate_edits(store: &crate::store::Store, a: RateArgs) -> Result<Vec<SettingsEd
     }])
 }
 
-fn percent_value(text: &str) -> Result<i64> {
+pub fn percent_value(text: &str) -> Result<i64> {
     text.trim()
         .trim_end_matches('%')
         .parse::<i64>()

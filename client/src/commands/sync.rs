@@ -1,5 +1,6 @@
 //! `crm sync [--watch]`.
 
+pub mod last;
 mod outcome;
 
 use super::credentials::{self, read_ca, read_token};
@@ -35,6 +36,11 @@ pub fn run(ctx: &Ctx, a: SyncArgs) -> Result<()> {
     )?;
     let grants = credentials::kept_grants(&ctx.data_dir)?;
     let told = outcome::Outcome::of(&mut store, &report, grants.as_ref(), ctx.now_ms)?;
+    // The sync itself is done: a data dir that cannot keep its outcome only warns.
+    let ended = chrono::Utc::now().timestamp_millis();
+    if let Err(e) = last::keep(&ctx.data_dir, ended, &report, &told) {
+        eprintln!("crm: warning: {e:#}");
+    }
     print_report(ctx, &report, &told)?;
     match outcome::Outcome::refusal(&report) {
         Some(refused) => Err(refused.into()),

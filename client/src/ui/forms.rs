@@ -4,7 +4,7 @@
 //! messages are the CLI's; each changed field is also checked alone, to put its error beside it.
 
 use crate::cli::{CaseFields, ContactFields, OrgFields};
-use crate::commands::shared::{case_edits, contact_edits, org_edits};
+use crate::commands::shared::{case_add_edits, case_edits, contact_edits, org_edits};
 use crate::store::Store;
 use anyhow::Result;
 use crm_shared::model::{GRADES, ORG_KINDS};
@@ -60,6 +60,7 @@ const ORG: &[FormField] = &[
 ];
 const CASE: &[FormField] = &[
     f("title", "Title", Input::Text),
+    f("org", "Organization (id)", Input::Text),
     f("amount", "Amount", Input::Text),
     f("currency", "Currency", Input::Text),
     f("probability", "Probability (%)", Input::Text),
@@ -149,21 +150,39 @@ pub fn edits(
             };
             org_edits(store, &f, existing, adding)
         }
-        _ => {
-            let f = CaseFields {
-                title: get("title"),
-                amount: get("amount"),
-                currency: get("currency"),
-                probability: get("probability"),
-                grade: get("grade"),
-                close_date: get("close_date"),
-                region: get("region"),
-                source: get("source"),
-                notes: get("notes"),
-                ..CaseFields::default()
-            };
-            case_edits(store, &f, existing)
-        }
+        _ => case_edits(store, &case_fields(values), existing),
+    }
+}
+
+/// The case flags of a form's values.
+fn case_fields(values: &BTreeMap<String, String>) -> CaseFields {
+    let get = |n: &str| values.get(n).cloned();
+    CaseFields {
+        title: get("title"),
+        org: get("org"),
+        amount: get("amount"),
+        currency: get("currency"),
+        probability: get("probability"),
+        grade: get("grade"),
+        close_date: get("close_date"),
+        region: get("region"),
+        source: get("source"),
+        notes: get("notes"),
+        ..CaseFields::default()
+    }
+}
+
+/// The edits of a new record: as [`edits`] makes them, and for a case as `crm case add` does
+/// (its first stage and the stage change that starts its history).
+pub fn new_edits(
+    store: &Store,
+    kind: RecordKind,
+    values: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> Result<Vec<Edit>> {
+    match kind {
+        RecordKind::Case => case_add_edits(store, &case_fields(values), now_ms),
+        _ => edits(store, kind, values, None),
     }
 }
 

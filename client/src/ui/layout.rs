@@ -1,26 +1,32 @@
 //! The frame of every page: navigation, the live indicator, the CSRF token for htmx, and the
-//! `main` element that refreshes itself when the store changes (see [`super::live`]).
+//! `main` element that refreshes itself when the store changes after it was drawn (see
+//! [`super::live`]).
 
 use super::App;
+use crate::store::Store;
 use maud::{html, Markup, DOCTYPE};
 
 /// The sections of the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Today,
+    Agenda,
     Contacts,
     Organizations,
     Cases,
     Reports,
+    Settings,
     Sync,
 }
 
-const NAV: [(Section, &str, &str); 6] = [
+const NAV: [(Section, &str, &str); 8] = [
     (Section::Today, "/", "Today"),
+    (Section::Agenda, "/agenda", "Agenda"),
     (Section::Contacts, "/contacts", "Contacts"),
     (Section::Organizations, "/orgs", "Organizations"),
     (Section::Cases, "/cases", "Pipeline"),
     (Section::Reports, "/reports", "Reports"),
+    (Section::Settings, "/settings", "Settings"),
     (Section::Sync, "/sync", "Sync"),
 ];
 
@@ -33,9 +39,12 @@ pub enum Refresh<'a> {
 }
 
 /// A whole page. `above` stays put when `main` refreshes (e.g. a search box being typed in).
+/// `main` carries the store's change order it was drawn at (`data-seq`): the page's script
+/// redraws it only for a change after that one, so a page drawn after a commit (with its
+/// "Saved." banner) is not redrawn for that same commit.
 pub fn page(
     app: &App,
-    user: &str,
+    store: &Store,
     title: &str,
     section: Section,
     refresh: Refresh<'_>,
@@ -43,6 +52,9 @@ pub fn page(
     main: Markup,
 ) -> Markup {
     let csrf = app.session.csrf();
+    let user = &store.identity.user;
+    // A store busy with another process's write reads as 0: the page then takes the next event.
+    let seq = store.change_seq().unwrap_or(0);
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -69,9 +81,9 @@ pub fn page(
                 (above)
                 @match refresh {
                     Refresh::Live(url) => {
-                        main #main hx-get=(url) hx-trigger="crm-change from:body" hx-select="#main" hx-swap="outerHTML" { (main) }
+                        main #main data-seq=(seq) hx-get=(url) hx-trigger="crm-change from:body" hx-select="#main" hx-swap="outerHTML" { (main) }
                     }
-                    Refresh::Still => { main #main { (main) } }
+                    Refresh::Still => { main #main data-seq=(seq) { (main) } }
                 }
             }
         }

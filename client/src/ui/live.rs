@@ -1,7 +1,8 @@
 //! Live pages: a watcher thread polls the store's change order (`max(seq)` of the documents,
 //! an indexed read that changes with every commit, by this process, a `crm` command or
-//! `crm sync --watch`) and each open page holds a server-sent event stream that says "changed";
-//! the page's script then has htmx re-fetch what is on screen.
+//! `crm sync --watch`) and each open page holds a server-sent event stream that says "changed
+//! to N"; the page's script has htmx re-fetch what is on screen if N is after the change order
+//! the page was drawn at (see [`super::layout::page`]).
 
 use super::App;
 use crate::store::Store;
@@ -46,16 +47,21 @@ pub fn watch_changes(
     Ok(rx)
 }
 
-/// `GET /events`: one `change` event per change of the store, until the server stops.
+/// `GET /events`: the store's change order when the stream opens, then one `change` event per
+/// change of the store, until the server stops. Each event carries the change order; the page
+/// ignores those at or before the one it was drawn at, so a change made between drawing the
+/// page and opening the stream is not missed, and one the page already shows is not redrawn.
 pub async fn events(
     State(app): State<Arc<App>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut changes = app.changes.clone();
-    changes.mark_unchanged();
+    let now = *changes.borrow_and_update();
     let stopping = app.stopping.clone();
-    let stream = futures_util::stream::unfold(
+    let event = |seq: i64| Event::default().event("change").data(seq.to_string());
+    let first = futures_util::stream::once(async move { Ok(event(now)) });
+    let rest = futures_util::stream::unfold(
         (changes, stopping),
-        |(mut changes, mut stopping)| async move {
+        move |(mut changes, mut stopping)| async move {
             if *stopping.borrow() {
                 return None;
             }
@@ -63,11 +69,11 @@ pub async fn events(
                 changed = changes.changed() => {
                     changed.ok()?;
                     let seq = *changes.borrow_and_update();
-                    Some((Ok(Event::default().event("change").data(seq.to_string())), (changes, stopping)))
+                    Some((Ok(event(seq)), (changes, stopping)))
                 }
                 _ = stopping.changed() => None,
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(futures_util::StreamExt::chain(first, rest)).keep_alive(KeepAlive::default())
 }

@@ -1,10 +1,12 @@
 //! The pages, one module per screen, and the pieces several of them show: a record's fields,
 //! its conflicts with "keep this" buttons, its history, and tables of read-model rows.
 
+pub mod calendar;
 pub mod cases;
 pub mod edit;
 pub mod records;
 pub mod reports;
+pub mod settings;
 pub mod sync_status;
 pub mod today;
 

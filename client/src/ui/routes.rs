@@ -12,6 +12,10 @@ use std::sync::Arc;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::today::page))
+        .route("/agenda", get(pages::calendar::page))
+        .route("/settings", get(pages::settings::page))
+        .route("/settings/probability", post(pages::settings::probability))
+        .route("/settings/grades", post(pages::settings::grades))
         .route("/contacts", get(pages::records::contacts))
         .route("/contacts/{id}", get(pages::records::contact))
         .route("/orgs", get(pages::records::orgs))

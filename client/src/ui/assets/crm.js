@@ -5,8 +5,20 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var live = document.getElementById("live");
   var source = new EventSource("/events");
-  source.addEventListener("change", function () {
-    htmx.trigger(document.body, "crm-change");
+  // Each event carries the store's change order; `main` carries the one it was drawn at. Only
+  // a later change redraws it (a page drawn after a commit keeps its "Saved." banner). The
+  // last order heard and the number of redraws asked for are kept on #live for tests to see.
+  var redraws = 0;
+  source.addEventListener("change", function (e) {
+    var seq = Number(e.data);
+    var main = document.getElementById("main");
+    live.dataset.heard = String(seq);
+    if (main && seq > Number(main.dataset.seq || 0)) {
+      main.dataset.seq = String(seq);
+      redraws += 1;
+      live.dataset.redraws = String(redraws);
+      htmx.trigger(document.body, "crm-change");
+    }
   });
   source.onopen = function () { live.textContent = "live"; live.className = "live on"; };
   source.onerror = function () { live.textContent = "reconnecting"; live.className = "live"; };

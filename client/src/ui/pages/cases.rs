@@ -47,7 +47,7 @@ pub async fn board(
         }
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
-            h1 { "Pipeline" }
+            h1 { "Pipeline " a.quiet #new-case href="/new/case" { "New case" } }
             p.muted { "Drag a card to another stage, or pick the stage on the card and press Move." }
             div.board {
                 @for (stage, count, rows) in &columns {
@@ -59,7 +59,7 @@ pub async fn board(
                 }
             }
         };
-        Ok(frame(app, &store.identity.user, "Pipeline", Section::Cases, Refresh::Live("/cases"), html! {}, main))
+        Ok(frame(app, store, "Pipeline", Section::Cases, Refresh::Live("/cases"), html! {}, main))
     })
     .await
 }
@@ -136,7 +136,7 @@ pub async fn case(
         };
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             r.title(),
             Section::Cases,
             Refresh::Live(&url),

@@ -65,7 +65,7 @@ pub async fn new_form(
     State(app): State<Arc<App>>,
     Path(kind): Path<String>,
 ) -> Result<Html<String>, UiError> {
-    let kind = new_kind(&kind)?;
+    let kind = kind_param(&kind)?;
     super::render(&app, move |app, _ctx, store| {
         let values = initial(kind, None);
         form_page(
@@ -84,30 +84,20 @@ pub async fn new_form(
     .await
 }
 
-/// Only contacts and organizations are added here (a case starts with `crm case add`).
-fn new_kind(name: &str) -> Result<RecordKind, UiError> {
-    match kind_param(name)? {
-        RecordKind::Case => Err(UiError(anyhow::anyhow!(
-            "add a case with `crm case add`; edit it here"
-        ))),
-        k => Ok(k),
-    }
-}
-
 /// `POST /new/KIND`.
 pub async fn create(
     State(app): State<Arc<App>>,
     Path(kind): Path<String>,
     Form(submitted): Form<Vec<(String, String)>>,
 ) -> Result<Response, UiError> {
-    let kind = new_kind(&kind)?;
+    let kind = kind_param(&kind)?;
     let submitted: BTreeMap<String, String> = submitted.into_iter().collect();
     let a = Arc::clone(&app);
     app.with_store(move |ctx, store| {
         let (changed, errors) = forms::changes(store, kind, &submitted, None);
         let error = if errors.is_empty() {
             match save_new(store, kind, ctx.now_ms, |s| {
-                forms::edits(s, kind, &changed, None)
+                forms::new_edits(s, kind, &changed, ctx.now_ms)
             }) {
                 Ok(r) => {
                     let to = with_message(&href(kind, &r.id.to_string()), "ok", "Saved.");
@@ -301,7 +291,7 @@ fn form_page(app: &App, store: &Store, s: &Shown<'_>) -> anyhow::Result<Markup> 
     };
     Ok(frame(
         app,
-        &store.identity.user,
+        store,
         &title,
         section(s.kind),
         Refresh::Still,

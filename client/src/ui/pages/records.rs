@@ -4,7 +4,8 @@
 use super::{conflicts, fields, history, render, table};
 use crate::cli::{ContactListArgs, ListArgs, OrgListArgs};
 use crate::commands::shared::{
-    contact_cases, contact_list, org_list, org_members, resolve_field, timeline, Row, Subject,
+    contact_cases, contact_list, network, org_list, org_members, resolve_field, timeline, Row,
+    Subject,
 };
 use crate::store::{fts_query, Store};
 use crate::ui::layout::{banner, page as frame, Refresh, Section};
@@ -81,7 +82,7 @@ pub async fn contacts(
         );
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             "Contacts",
             Section::Contacts,
             Refresh::Live(&url),
@@ -112,7 +113,7 @@ pub async fn orgs(
             (table(&rows, &ORG_COLUMNS, "name", RecordKind::Organization, "No organizations found."))
         };
         let above = search_box("/orgs", &q.q, "Search organizations by name, phone, notes", "/new/organization", "New organization");
-        Ok(frame(app, &store.identity.user, "Organizations", Section::Organizations, Refresh::Live(&url), above, main))
+        Ok(frame(app, store, "Organizations", Section::Organizations, Refresh::Live(&url), above, main))
     })
     .await
 }
@@ -135,13 +136,14 @@ pub async fn contact(
             (fields(store, &r))
             h2 { "Cases" }
             (table(&cases, &CASE_COLUMNS, "title", RecordKind::Case, "In no case."))
+            (network_section(&network(store, &id.to_string(), 3, None)?))
             (timeline_table(&entries))
             (history(store, &r)?)
         };
         let url = format!("/contacts/{id}");
         Ok(frame(
             app,
-            &store.identity.user,
+            store,
             r.title(),
             Section::Contacts,
             Refresh::Live(&url),
@@ -176,9 +178,51 @@ pub async fn org(
             (history(store, &r)?)
         };
         let url = format!("/orgs/{id}");
-        Ok(frame(app, &store.identity.user, r.title(), Section::Organizations, Refresh::Live(&url), html! {}, main))
+        Ok(frame(app, store, r.title(), Section::Organizations, Refresh::Live(&url), html! {}, main))
     })
     .await
+}
+
+/// Who a contact is connected to (relationships, organizations), up to three steps, and the
+/// shortest paths to decision makers, as `crm contact network` shows them.
+fn network_section(net: &serde_json::Value) -> Markup {
+    let none = Vec::new();
+    let nodes = net["nodes"].as_array().unwrap_or(&none);
+    let paths = net["decision_makers"].as_array().unwrap_or(&none);
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let kind = |v: &serde_json::Value| match v["type"].as_str() {
+        Some("contact") => RecordKind::Contact,
+        _ => RecordKind::Organization,
+    };
+    html! {
+        section #network {
+            h2 { "Relationships and network" }
+            @if nodes.is_empty() {
+                p.muted { "No relationships yet (`crm relate A B --as referred-by`)." }
+            } @else {
+                table {
+                    thead { tr { th { "Steps" } th { "Who" } th { "How" } th { "Decides" } } }
+                    tbody { @for n in nodes {
+                        tr {
+                            td { (n["distance"]) }
+                            td { a href=(super::href(kind(n), &text(&n["id"]))) { (text(&n["name"])) } }
+                            td { (text(&n["edge"])) }
+                            td { (n["decision_roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default()) }
+                        }
+                    } }
+                }
+            }
+            @if !paths.is_empty() {
+                h3 { "Paths to decision makers" }
+                ul #decision-paths { @for p in paths {
+                    li {
+                        a href=(super::href(RecordKind::Contact, &text(&p["to"]))) { (text(&p["name"])) } ": "
+                        (p["path"].as_array().map(|s| s.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                    }
+                } }
+            }
+        }
+    }
 }
 
 /// The form of a "keep this" button.

@@ -1,10 +1,11 @@
-//! Reports: the pipeline by stage and revenue by month, as `crm report ... --json` gives them,
-//! drawn as bar charts (inline SVG) with their tables, as of any date.
+//! Reports: the pipeline by stage, the funnel with its losses, revenue by month and by region,
+//! open cases by grade against the minimums, and cycle times, as `crm report ... --json` gives
+//! them, drawn as bar charts (inline SVG) with their tables, as of any date.
 
 use super::render;
 use crate::cli::{ReportArgs, ReportBy, ReportKind};
 use crate::commands::shared::report_json;
-use crate::ui::charts::{bars, Bar};
+use crate::ui::charts::{bars, bars_against, Bar};
 use crate::ui::layout::{page as frame, Refresh, Section};
 use crate::ui::routes::UiError;
 use crate::ui::App;
@@ -37,12 +38,20 @@ pub async fn page(
             month: None,
             csv: false,
         };
-        let pipeline = report_json(ctx, store, &args(ReportKind::Pipeline, ReportBy::Stage));
-        let revenue = report_json(ctx, store, &args(ReportKind::Revenue, ReportBy::Month));
+        let report = |kind, by| report_json(ctx, store, &args(kind, by));
         let url = match &as_of {
             Some(d) => format!("/reports?as_of={d}"),
             None => "/reports".into(),
         };
+        let sections: [(&str, anyhow::Result<serde_json::Value>, Chart); 6] = [
+            ("pipeline", report(ReportKind::Pipeline, ReportBy::Stage), Chart::Money("stage", "value")),
+            ("funnel", report(ReportKind::Funnel, ReportBy::Stage), Chart::Funnel),
+            ("revenue", report(ReportKind::Revenue, ReportBy::Month), Chart::Money("month", "revenue")),
+            ("revenue-region", report(ReportKind::Revenue, ReportBy::Region), Chart::Money("region", "revenue")),
+            ("grades", report(ReportKind::Grades, ReportBy::Owner), Chart::Grades),
+            ("cycle", report(ReportKind::Cycle, ReportBy::Stage), Chart::Cycle),
+        ];
+        let settings = store.settings()?;
         let main = html! {
             h1 { "Reports" }
             form.banner method="get" action="/reports" {
@@ -51,21 +60,24 @@ pub async fn page(
                 " " button type="submit" { "Show" } " "
                 a href="/reports" { "now" }
             }
-            @match (pipeline, revenue) {
-                (Ok(p), Ok(r)) => {
-                    section #pipeline {
-                        h2 { (p["title"].as_str().unwrap_or("")) }
-                        (charts(&p, "stage", "value"))
-                    }
-                    section #revenue {
-                        h2 { (r["title"].as_str().unwrap_or("")) }
-                        (charts(&r, "month", "revenue"))
+            @for (id, result, chart) in sections {
+                section id=(id) {
+                    @match result {
+                        Ok(r) => {
+                            h2 { (r["title"].as_str().unwrap_or("")) }
+                            @match chart {
+                                Chart::Money(group, measure) => (charts(&r, group, measure)),
+                                Chart::Funnel => { (bars("Cases entering each stage, lost there in red", &funnel_bars(&r))) (rows_table(&r, "")) }
+                                Chart::Grades => { (grade_charts(&r, &settings)) (rows_table(&r, "")) }
+                                Chart::Cycle => { (bars("Average days", &cycle_bars(&r))) (rows_table(&r, "")) }
+                            }
+                        }
+                        Err(e) => { div.banner.error role="alert" { (super::records::one_line(&e)) } }
                     }
                 }
-                (Err(e), _) | (_, Err(e)) => { div.banner.error role="alert" { (super::records::one_line(&e)) } }
             }
         };
-        Ok(frame(app, &store.identity.user, "Reports", Section::Reports, Refresh::Live(&url), html! {}, main))
+        Ok(frame(app, store, "Reports", Section::Reports, Refresh::Live(&url), html! {}, main))
     })
     .await
 }
@@ -81,11 +93,6 @@ fn charts(report: &serde_json::Value, group: &str, measure: &str) -> Markup {
     currencies.dedup();
     currencies.sort();
     currencies.dedup();
-    let text = |r: &serde_json::Value, key: &str| match &r[key] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        v => v.to_string(),
-    };
     let money = |r: &serde_json::Value| {
         let c = r["currency"]
             .as_str()
@@ -99,25 +106,11 @@ fn charts(report: &serde_json::Value, group: &str, measure: &str) -> Markup {
         @for cur in &currencies {
             @let chart: Vec<Bar> = rows.iter()
                 .filter(|r| r["currency"].as_str() == Some(cur.as_str()) && r[group].as_str() != Some("total"))
-                .map(|r| { let (value, text) = money(r); Bar { label: text_of(r, group), value, text } })
+                .map(|r| { let (value, text) = money(r); Bar::new(text_of(r, group), value, text) })
                 .collect();
             (bars(&format!("{} in {cur}", report["title"].as_str().unwrap_or("")), &chart))
         }
-        @if let Some(first) = rows.first() {
-            @let keys: Vec<String> = first.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-            table {
-                thead { tr { @for k in &keys { th { (k) } } } }
-                tbody {
-                    @for r in &rows {
-                        tr { @for k in &keys {
-                            td { @if k == measure || k == "weighted" || k == "value" { (money_of(r, k)) } @else { (text(r, k)) } }
-                        } }
-                    }
-                }
-            }
-        }
-        @for n in report["notes"].as_array().into_iter().flatten() { p.muted { (n.as_str().unwrap_or("")) } }
-        @for w in report["warnings"].as_array().into_iter().flatten() { div.banner.notice { (w.as_str().unwrap_or("")) } }
+        (rows_table(report, measure))
     }
 }
 
@@ -138,4 +131,106 @@ fn money_of(r: &serde_json::Value, key: &str) -> String {
         .as_i64()
         .map(|m| format!("{} {c}", format_amount(m, c)))
         .unwrap_or_default()
+}
+
+/// How a report is drawn.
+enum Chart {
+    /// Bars of an amount (`measure`) per `group`, one chart per currency.
+    Money(&'static str, &'static str),
+    /// Cases entering each stage, with those lost there.
+    Funnel,
+    /// Open cases per rep and grade, against the grade's minimum.
+    Grades,
+    /// Average days per stage and overall.
+    Cycle,
+}
+
+/// A report's rows as a table (amounts of `measure` in their currency), its notes and
+/// warnings.
+fn rows_table(report: &serde_json::Value, measure: &str) -> Markup {
+    let rows = report["rows"].as_array().cloned().unwrap_or_default();
+    let text = |r: &serde_json::Value, key: &str| match &r[key] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    html! {
+        @if let Some(first) = rows.first() {
+            @let keys = columns(report, first);
+            table {
+                thead { tr { @for k in &keys { th { (k.replace('_', " ")) } } } }
+                tbody {
+                    @for r in &rows {
+                        tr { @for k in &keys {
+                            td { @if !measure.is_empty() && (k == measure || k == "weighted" || k == "value") { (money_of(r, k)) } @else { (text(r, k)) } }
+                        } }
+                    }
+                }
+            }
+        }
+        @for n in report["notes"].as_array().into_iter().flatten() { p.muted { (n.as_str().unwrap_or("")) } }
+        @for w in report["warnings"].as_array().into_iter().flatten() { div.banner.notice { (w.as_str().unwrap_or("")) } }
+    }
+}
+
+/// A row's keys with what the rows are grouped by first (JSON objects keep them sorted).
+fn columns(report: &serde_json::Value, row: &serde_json::Value) -> Vec<String> {
+    let group = report["by"].as_str().unwrap_or("");
+    let mut keys: Vec<String> = row
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort_by_key(|k| !(k == group || k == "what"));
+    keys
+}
+
+fn number(r: &serde_json::Value, key: &str) -> f64 {
+    r[key].as_f64().unwrap_or(0.0)
+}
+
+/// The funnel's stages: cases that entered each, the part lost there.
+fn funnel_bars(report: &serde_json::Value) -> Vec<Bar> {
+    report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let (entered, lost) = (number(r, "entered"), number(r, "lost"));
+            let mut b = Bar::new(
+                text_of(r, "stage"),
+                entered,
+                format!("{entered} entered, {lost} lost"),
+            );
+            b.part = lost;
+            b
+        })
+        .collect()
+}
+
+/// The cycle report's average days per row.
+fn cycle_bars(report: &serde_json::Value) -> Vec<Bar> {
+    report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let days = number(r, "average_days");
+            Bar::new(text_of(r, "what"), days, format!("{days:.1} days"))
+        })
+        .collect()
+}
+
+/// One chart per grade: each rep's open cases of that grade against the grade's minimum.
+fn grade_charts(report: &serde_json::Value, settings: &crm_shared::schema::Settings) -> Markup {
+    let rows = report["rows"].as_array().cloned().unwrap_or_default();
+    html! {
+        @for (grade, key) in [("A", "a"), ("B", "b"), ("C", "c")] {
+            @let min = settings.grade_minimum(grade);
+            @let chart: Vec<Bar> = rows.iter().map(|r| {
+                let n = number(r, key);
+                Bar::new(text_of(r, "owner"), n, format!("{n} open {grade}"))
+            }).collect();
+            (bars_against(&format!("Open {grade} cases per rep, minimum {min}"), &chart, min as f64, &format!("min {min}")))
+        }
+    }
 }

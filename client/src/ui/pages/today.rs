@@ -43,7 +43,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, UiError> 
             h2 { "Overdue tasks" }
             (table(&overdue, &ACTIVITY, "", RecordKind::Activity, "No overdue tasks."))
         };
-        Ok(frame(app, &user, "Today", Section::Today, Refresh::Live("/"), html! {}, main))
+        Ok(frame(app, store, "Today", Section::Today, Refresh::Live("/"), html! {}, main))
     })
     .await
 }
