@@ -123,6 +123,41 @@ fn the_calendar_places_activities_by_day_in_week_and_month_and_links_to_who_they
 }
 
 #[test]
+fn a_busy_day_of_the_month_view_shows_its_first_activities_and_says_how_many_more() {
+    let ana = Crm::init("ana");
+    // Nine calls on the 11th (one a series of nine would be one a day, not nine in one day).
+    for hour in 9..18 {
+        let at = format!("2026-03-11T{hour:02}:00");
+        let subject = format!("Call {hour:02}");
+        ana.add(&[
+            "activity",
+            "add",
+            "--kind",
+            "call",
+            "--subject",
+            &subject,
+            "--at",
+            &at,
+        ]);
+    }
+    let s = Session::new(&ana);
+    let month = s.get("/agenda?view=month&date=2026-03-01");
+    let day = month
+        .split(r#"data-day="2026-03-11""#)
+        .nth(1)
+        .and_then(|rest| rest.split("data-day=").next())
+        .expect("the month has the 11th");
+    let shown = day.matches("data-activity=").count();
+    assert_eq!(shown, 6, "the first six of the day: {day}");
+    assert!(day.contains("Call 09") && !day.contains("Call 15"), "{day}");
+    assert!(day.contains("and 3 more"), "{day}");
+    // The week view has room for all nine.
+    let week = s.get("/agenda?view=week&date=2026-03-11");
+    assert_eq!(week.matches("data-activity=").count(), 9, "{week}");
+    assert!(!week.contains("more ("), "{week}");
+}
+
+#[test]
 fn reports_draw_the_funnel_with_losses_revenue_by_region_grades_against_minimums_and_cycle_times() {
     let ana = Crm::init("ana");
     let won = ana.add(&[

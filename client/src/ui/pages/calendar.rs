@@ -13,6 +13,7 @@ use crm_shared::RecordKind;
 use maud::{html, Markup};
 use rusqlite::types::Value;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,29 +26,53 @@ pub struct CalendarQuery {
     date: String,
 }
 
-/// The activities of `user` from `first` to `last` (excluded), as the agenda reads them (its
-/// covering index), with the ids of who each is with.
+/// Activities shown in a day of the month view, and of the week view: a busy day says how many
+/// more it has rather than drawing them all (a month of a busy book is tens of thousands).
+const PER_DAY_MONTH: i64 = 6;
+const PER_DAY_WEEK: i64 = 40;
+
+/// What the calendar shows of `user`'s activities from `first` to `last` (excluded): the first
+/// `per_day` of each day, as the agenda reads them (its covering index, names by id), with the
+/// ids of who each is with, and how many each day has in all.
 fn activities(
     store: &crate::store::Store,
     user: &str,
     first: NaiveDate,
     last: NaiveDate,
-) -> anyhow::Result<Vec<Row>> {
-    query(
+    per_day: i64,
+) -> anyhow::Result<(Vec<Row>, HashMap<String, i64>)> {
+    let params = [
+        Value::Text(user.to_string()),
+        Value::Text(first.to_string()),
+        Value::Text(last.to_string()),
+    ];
+    const OF_USER: &str =
+        "owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3";
+    let rows = query(
         store,
-        "SELECT a.id, a.at, a.end_at, a.kind, a.subject, a.status, a.contact_id, c.name, a.org_id, o.name
-         FROM rm_activities a
-         LEFT JOIN rm_contacts c ON c.id = a.contact_id
-         LEFT JOIN rm_orgs o ON o.id = a.org_id
-         WHERE a.owner = ?1 AND a.deleted = 0 AND a.status != 'cancelled' AND a.at >= ?2 AND a.at < ?3
-         ORDER BY a.at, a.id",
-        &[
-            Value::Text(user.to_string()),
-            Value::Text(first.to_string()),
-            Value::Text(last.to_string()),
-        ],
+        &format!(
+            "SELECT a.id, a.at, a.end_at, a.kind, a.subject, a.status, a.contact_id, c.name, a.org_id, o.name
+             FROM (SELECT id, at, end_at, kind, subject, status, contact_id, org_id,
+                          row_number() OVER (PARTITION BY substr(at, 1, 10) ORDER BY at, id) AS n
+                   FROM rm_activities INDEXED BY rm_activities_agenda WHERE {OF_USER}) a
+             LEFT JOIN rm_contacts c INDEXED BY rm_contacts_name_by_id ON c.id = a.contact_id
+             LEFT JOIN rm_orgs o INDEXED BY rm_orgs_name_by_id ON o.id = a.org_id
+             WHERE a.n <= {per_day}
+             ORDER BY a.at, a.id"
+        ),
+        &params,
         &["id", "at", "end_at", "kind", "subject", "status", "contact_id", "contact", "org_id", "org"],
-    )
+    )?;
+    let mut stmt = store.conn().prepare(&format!(
+        "SELECT substr(at, 1, 10), count(*) FROM rm_activities INDEXED BY rm_activities_agenda
+         WHERE {OF_USER} GROUP BY 1"
+    ))?;
+    let counts = stmt
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+    Ok((rows, counts))
 }
 
 /// `GET /agenda?view=week|month&date=DAY`.
@@ -71,7 +96,9 @@ pub async fn page(
             (first, first + Days::new(7), first - Days::new(7), first + Days::new(7))
         };
         let user = store.identity.user.clone();
-        let rows = activities(store, &user, first, last)?;
+        let per_day = if month { PER_DAY_MONTH } else { PER_DAY_WEEK };
+        let (rows, counts) = activities(store, &user, first, last, per_day)?;
+        let days = Shown::group(&rows, &counts);
         let view = if month { "month" } else { "week" };
         let link = |d: NaiveDate, v: &str| format!("/agenda?view={v}&date={d}");
         let title = if month {
@@ -88,7 +115,7 @@ pub async fn page(
                 a href=(link(first, "week")) class=[(!month).then_some("on")] { "Week" } " "
                 a href=(link(first, "month")) class=[month.then_some("on")] { "Month" }
             }
-            @if month { (month_grid(first, last, ctx.today, &rows)) } @else { (week_grid(first, ctx.today, &rows)) }
+            @if month { (month_grid(first, last, ctx.today, &days)) } @else { (week_grid(first, ctx.today, &days)) }
         };
         let url = link(first, view);
         Ok(frame(app, store, "Agenda", Section::Agenda, Refresh::Live(&url), html! {}, main))
@@ -101,12 +128,35 @@ fn field<'a>(r: &'a Row, key: &str) -> Option<&'a str> {
     r.get(key).and_then(|v| v.as_str())
 }
 
-/// The activities of one day.
-fn on(rows: &[Row], d: NaiveDate) -> Vec<&Row> {
-    let day = d.to_string();
-    rows.iter()
-        .filter(|r| field(r, "at").is_some_and(|a| a.starts_with(&day)))
-        .collect()
+/// The activities shown on each day, and how many each day has in all.
+struct Shown<'a> {
+    shown: HashMap<String, Vec<&'a Row>>,
+    counts: &'a HashMap<String, i64>,
+}
+
+impl<'a> Shown<'a> {
+    fn group(rows: &'a [Row], counts: &'a HashMap<String, i64>) -> Shown<'a> {
+        let mut shown: HashMap<String, Vec<&Row>> = HashMap::new();
+        for r in rows {
+            if let Some(day) = field(r, "at").and_then(|a| a.get(..10)) {
+                shown.entry(day.to_string()).or_default().push(r);
+            }
+        }
+        Shown { shown, counts }
+    }
+
+    /// The activities of day `d`, and a line saying how many more it has.
+    fn of(&self, d: NaiveDate) -> Markup {
+        let day = d.to_string();
+        let rows = self.shown.get(&day).map(Vec::as_slice).unwrap_or_default();
+        let more = self.counts.get(&day).copied().unwrap_or(0) - rows.len() as i64;
+        html! {
+            @for r in rows { (item(r)) }
+            @if more > 0 {
+                div.more { "and " (more) " more (" code { "crm agenda --date " (day) } ")" }
+            }
+        }
+    }
 }
 
 /// One activity: its time, kind and subject, and a link to who it is with.
@@ -126,21 +176,21 @@ fn item(r: &Row) -> Markup {
     }
 }
 
-fn week_grid(first: NaiveDate, today: NaiveDate, rows: &[Row]) -> Markup {
+fn week_grid(first: NaiveDate, today: NaiveDate, days: &Shown<'_>) -> Markup {
     html! {
         div.calendar.week {
             @for i in 0..7 {
                 @let d = first + Days::new(i);
                 section.day.today[d == today] data-day=(d.to_string()) {
                     h3 { (d.format("%a %-d %b")) }
-                    @for r in on(rows, d) { (item(r)) }
+                    (days.of(d))
                 }
             }
         }
     }
 }
 
-fn month_grid(first: NaiveDate, last: NaiveDate, today: NaiveDate, rows: &[Row]) -> Markup {
+fn month_grid(first: NaiveDate, last: NaiveDate, today: NaiveDate, days: &Shown<'_>) -> Markup {
     let start = first - Days::new(u64::from(first.weekday().num_days_from_monday()));
     let weeks = ((last - start).num_days() + 6) / 7;
     html! {
@@ -154,7 +204,7 @@ fn month_grid(first: NaiveDate, last: NaiveDate, today: NaiveDate, rows: &[Row])
                             td.today[d == today] data-day=(d.to_string()) {
                                 @if d >= first && d < last {
                                     div.date { (d.day()) }
-                                    @for r in on(rows, d) { (item(r)) }
+                                    (days.of(d))
                                 }
                             }
                         }
