@@ -30,8 +30,12 @@ pub fn timeline(store: &Store, subject: Subject, id: &str) -> Result<Vec<Row>> {
              ORDER BY s.at DESC, s.case_id, s.stage LIMIT 50",
         ),
         Subject::Organization => (
+            // Two indexed lookups (by organization, by its cases) rather than an OR that reads
+            // every activity.
             "SELECT id, at, kind, subject, status, owner FROM rm_activities
-             WHERE deleted = 0 AND (org_id = ?1 OR case_id IN (SELECT id FROM rm_cases WHERE org_id = ?1))
+             WHERE deleted = 0 AND id IN (
+                 SELECT id FROM rm_activities WHERE org_id = ?1
+                 UNION SELECT a.id FROM rm_cases c JOIN rm_activities a ON a.case_id = c.id WHERE c.org_id = ?1)
              ORDER BY at DESC, id LIMIT 50",
             "SELECT s.case_id, s.at, s.stage, s.from_stage, s.by, c.title FROM rm_stage_changes s
              JOIN rm_cases c ON c.id = s.case_id

@@ -20,7 +20,8 @@ mod versions;
 /// 9: the agenda's indexes in its order (at, id), names by id covered for its joins, reminders.
 /// 10: `rm_external_ids` (what `crm import` matches a file's UID with) and `rm_distinct` (pairs
 /// dismissed as not duplicates).
-pub const READ_MODEL_VERSION: i64 = 10;
+/// 11: activities by organization (an organization's timeline).
+pub const READ_MODEL_VERSION: i64 = 11;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -98,6 +99,7 @@ CREATE INDEX rm_activities_reminders ON rm_activities(owner, at, id, kind, subje
 CREATE INDEX rm_activities_due ON rm_activities(due) WHERE due IS NOT NULL;
 CREATE INDEX rm_activities_case ON rm_activities(case_id) WHERE case_id IS NOT NULL;
 CREATE INDEX rm_activities_contact ON rm_activities(contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX rm_activities_org ON rm_activities(org_id) WHERE org_id IS NOT NULL;
 CREATE TABLE rm_relationships (
     id TEXT PRIMARY KEY, from_id TEXT NOT NULL, to_id TEXT NOT NULL, kind TEXT NOT NULL,
     deleted INTEGER NOT NULL
