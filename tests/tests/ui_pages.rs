@@ -327,3 +327,33 @@ fn the_sync_page_names_the_records_the_last_sync_left_here_and_what_to_do() {
     assert!(page.contains("Next: "), "{page}");
     assert!(page.contains(&server.url()), "the last sync's server");
 }
+
+#[test]
+fn today_draws_the_first_hundred_overdue_tasks_and_says_how_many_more() {
+    let ana = Crm::init("ana");
+    // 105 tasks due on 1 March 2026, brought in from a calendar file in one import.
+    let mut ics = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n");
+    for i in 0..105 {
+        ics.push_str(&format!(
+            "BEGIN:VTODO\r\nUID:task-{i}@test\r\nSUMMARY:Task {i:03}\r\nDUE:20260301T090000Z\r\nSTATUS:NEEDS-ACTION\r\nEND:VTODO\r\n"
+        ));
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    let file = ana.scratch().join("tasks.ics");
+    std::fs::write(&file, ics).unwrap();
+    ana.ok(&["import", file.to_str().unwrap()]);
+    let overdue = ana.json(&["agenda"]);
+    assert_eq!(
+        overdue["overdue"].as_array().map(Vec::len),
+        Some(105),
+        "{overdue}"
+    );
+    let s = Session::new(&ana);
+    let today = s.get("/");
+    let section = today
+        .split("Overdue tasks")
+        .nth(1)
+        .expect("the overdue tasks");
+    assert_eq!(section.matches("<td>Task ").count(), 100, "{section}");
+    assert!(section.contains("and 5 more"), "{section}");
+}

@@ -19,6 +19,18 @@ const ACTIVITY: [(&str, &str); 5] = [
     ("location", "Where"),
 ];
 
+/// The rows of each list the page draws; a busier day says how many more there are.
+const SHOWN: usize = 100;
+
+/// "and N more" under a list cut at [`SHOWN`] rows, with the command that lists them all.
+fn more(total: usize, command: &str) -> maud::Markup {
+    html! {
+        @if total > SHOWN {
+            p.more { "and " (total - SHOWN) " more (" code { (command) } ")" }
+        }
+    }
+}
+
 /// `GET /`.
 pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, UiError> {
     render(&app, |app, ctx, store| {
@@ -39,9 +51,11 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, UiError> 
                 (table(&reminders, &[("at", "When"), ("kind", "Kind"), ("subject", "Subject")], "", RecordKind::Activity, ""))
             }
             h2 { "Agenda" }
-            (table(&items, &ACTIVITY, "", RecordKind::Activity, "Nothing planned today."))
+            (table(&items[..items.len().min(SHOWN)], &ACTIVITY, "", RecordKind::Activity, "Nothing planned today."))
+            (more(items.len(), "crm agenda"))
             h2 { "Overdue tasks" }
-            (table(&overdue, &ACTIVITY, "", RecordKind::Activity, "No overdue tasks."))
+            (table(&overdue[..overdue.len().min(SHOWN)], &ACTIVITY, "", RecordKind::Activity, "No overdue tasks."))
+            (more(overdue.len(), "crm agenda"))
         };
         Ok(frame(app, store, "Today", Section::Today, Refresh::Live("/"), html! {}, main))
     })
