@@ -22,6 +22,8 @@ mod r#move;
 mod network;
 mod org;
 mod page;
+pub mod product;
+pub mod quote;
 mod rebuild;
 mod report;
 mod review;
@@ -146,6 +148,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Contact(c) => contact::run(&ctx, c),
         Command::Case(c) => case::run(&ctx, c),
         Command::Activity(c) => activity::run(&ctx, c),
+        Command::Product(c) => product::run(&ctx, c),
+        Command::Quote(c) => quote::run(&ctx, c),
         Command::Agenda(a) => agenda::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
         Command::Relate(a) => contact::relate(&ctx, a),

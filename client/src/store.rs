@@ -305,13 +305,27 @@ impl Store {
         edits: &[Edit],
         now_ms: i64,
     ) -> Result<Record, StoreError> {
+        self.create_in_book(kind, id, owner, None, edits, now_ms)
+    }
+
+    /// Creates a record in `book` (this data dir's book when `None`) and commits it: a quote
+    /// goes into its case's book.
+    pub fn create_in_book(
+        &mut self,
+        kind: RecordKind,
+        id: DocumentId,
+        owner: Option<&str>,
+        book: Option<&str>,
+        edits: &[Edit],
+        now_ms: i64,
+    ) -> Result<Record, StoreError> {
         let new = NewRecord {
             id,
             kind,
             created_at: now_ms,
             created_by: self.identity.user.clone(),
             owner: owner.unwrap_or(&self.identity.user).to_string(),
-            book: self.identity.book.clone(),
+            book: book.map_or_else(|| self.identity.book.clone(), String::from),
         };
         let tx = self
             .conn

@@ -19,10 +19,16 @@ pub enum RecordKind {
     User,
     /// The workspace settings (pipeline, playbook, thresholds, currencies): one shared document.
     Settings,
+    /// A catalogue item: SKU, name, list price, tax rate and configuration rules.
+    Product,
+    /// A quote on a case: number, revision, status, price list; its lines are `QuoteLine`s.
+    Quote,
+    /// One line of a quote, a document of its own so reps editing different lines merge.
+    QuoteLine,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::Organization,
         RecordKind::Contact,
         RecordKind::Relationship,
@@ -30,6 +36,9 @@ impl RecordKind {
         RecordKind::Activity,
         RecordKind::User,
         RecordKind::Settings,
+        RecordKind::Product,
+        RecordKind::Quote,
+        RecordKind::QuoteLine,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +50,9 @@ impl RecordKind {
             RecordKind::Activity => "activity",
             RecordKind::User => "user",
             RecordKind::Settings => "settings",
+            RecordKind::Product => "product",
+            RecordKind::Quote => "quote",
+            RecordKind::QuoteLine => "quote_line",
         }
     }
 }
@@ -149,6 +161,16 @@ pub const RELATION_KINDS: &[&str] = &[
     "competitor-of",
 ];
 pub const USER_ROLES: &[&str] = &["rep", "manager", "admin"];
+
+/// A quote's status: draft -> sent -> accepted | rejected | expired; `superseded` when revised.
+pub const QUOTE_STATUSES: &[&str] = &[
+    "draft",
+    "sent",
+    "accepted",
+    "rejected",
+    "expired",
+    "superseded",
+];
 
 /// The choice of `choices` that `value` names, in any letter case (`Won`, `b`, ` Call `).
 pub fn choice(
