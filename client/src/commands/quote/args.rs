@@ -29,7 +29,7 @@ pub enum QuoteCommand {
         /// SKU or product id
         product: String,
         /// Quantity, a whole number
-        #[arg(long, default_value = "1")]
+        #[arg(long, default_value = "1", allow_hyphen_values = true)]
         qty: String,
         /// Discount off the line (e.g. 10% or 12.5); over your role's limit needs `crm quote approve`
         #[arg(long)]
@@ -85,7 +85,7 @@ pub enum QuoteCommand {
 pub struct LineEdit {
     /// The line's id (or a unique prefix)
     pub line: String,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub qty: Option<String>,
     #[arg(long)]
     pub discount: Option<String>,
