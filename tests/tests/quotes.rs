@@ -349,3 +349,55 @@ fn bad_quote_input_fails_in_one_line_and_changes_nothing() {
     let err = ana.fail(&["quote", "new", &case]);
     assert!(message(&err).contains("closed"), "{err}");
 }
+
+#[test]
+fn a_sent_quote_is_read_only_a_revision_is_a_new_draft_and_accepting_wins_the_case() {
+    let ana = Crm::init("ana");
+    let case = catalogue_and_case(&ana);
+    let csv = ana.scratch().join("catalogue.csv");
+    std::fs::write(
+        &csv,
+        "sku,name,price,tax,unit\nSUP-STD,Standard support,80,8,month\nKIT,Install kit,49.90,23,\n",
+    )
+    .unwrap();
+    ana.ok(&["product", "import", csv.to_str().unwrap()]);
+    assert_eq!(ana.json(&["product", "list"]).as_array().unwrap().len(), 4);
+    let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
+    ana.add(&["quote", "add-line", &quote, "FLEET", "--qty", "2"]);
+    ana.add(&["quote", "add-line", &quote, "SUP-STD", "--qty", "12"]);
+    ana.ok(&["quote", "send", &quote]);
+    let err = ana.fail(&["quote", "add-line", &quote, "KIT"]);
+    assert!(message(&err).contains("read-only"), "{err}");
+    ana.ok(&["quote", "revise", &quote]);
+    let v2 = show(&ana, &quote);
+    assert_eq!(v2["quote"]["revision"], 2);
+    assert_eq!(v2["quote"]["status"], "draft");
+    assert_eq!(
+        line_qty(&v2),
+        [("FLEET".to_string(), 2), ("SUP-STD".to_string(), 12)]
+    );
+    ana.add(&["quote", "add-line", &quote, "KIT", "--qty", "1"]);
+    ana.ok(&["quote", "send", &quote]);
+    ana.ok(&["quote", "accept", &quote, "--win"]);
+    let c = ana.json(&["case", "show", &case]);
+    // 2 x 1000.00 + 12 x 80.00 + 49.90, net.
+    assert_eq!(c["stage"], "won", "{c}");
+    assert_eq!(c["amount"], 300_990, "{c}");
+    let report = ana.json(&["quote", "report", "--by", "status"]);
+    let groups: Vec<(String, u64)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["quotes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [("accepted".to_string(), 1)],
+        "the superseded revision is not counted"
+    );
+}

@@ -5,8 +5,9 @@
 //! changed; `revise` makes the next revision and keeps the old one read-only.
 
 pub mod args;
-mod document;
-mod snapshot;
+pub mod document;
+mod report;
+pub mod snapshot;
 mod verify;
 
 use super::product;
@@ -97,6 +98,7 @@ pub fn run(ctx: &Ctx, cmd: QuoteCommand) -> Result<()> {
             eprintln!("Wrote {} ({} bytes).", out.display(), bytes.len());
             Ok(())
         }
+        QuoteCommand::Report { by } => report::run(ctx, &by),
         QuoteCommand::Verify { file } => {
             let store = ctx.open()?;
             let differences = verify::verify(&store, &file)?;
