@@ -69,6 +69,12 @@ pub enum Command {
     /// Calls, meetings, visits, tasks, e-mails and notes
     #[command(subcommand)]
     Activity(ActivityCommand),
+    /// The product catalogue: SKUs, list prices, tax rates, configuration rules
+    #[command(subcommand)]
+    Product(crate::commands::product::args::ProductCommand),
+    /// Quotes on a case: lines, totals, approval, the PDF and its verification
+    #[command(subcommand)]
+    Quote(crate::commands::quote::args::QuoteCommand),
     /// Your appointments and due tasks
     Agenda(AgendaArgs),
     /// Log a call, visit, e-mail, meeting or note that already happened, in one line

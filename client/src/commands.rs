@@ -30,6 +30,8 @@ mod r#move;
 mod network;
 mod org;
 mod page;
+pub mod product;
+pub mod quote;
 mod rebuild;
 mod record;
 mod report;
@@ -155,6 +157,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Contact(c) => contact::run(&ctx, c),
         Command::Case(c) => case::run(&ctx, c),
         Command::Activity(c) => activity::run(&ctx, c),
+        Command::Product(c) => product::run(&ctx, c),
+        Command::Quote(c) => quote::run(&ctx, c),
         Command::Agenda(a) => agenda::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
         Command::Relate(a) => contact::relate(&ctx, a),

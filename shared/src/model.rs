@@ -23,10 +23,16 @@ pub enum RecordKind {
     Schedule,
     /// What was sent under one topic (reminders, digests, a campaign), so it is never sent twice.
     SendLog,
+    /// A catalogue item: SKU, name, list price, tax rate and configuration rules.
+    Product,
+    /// A quote on a case: number, revision, status, price list; its lines are `QuoteLine`s.
+    Quote,
+    /// One line of a quote, a document of its own so reps editing different lines merge.
+    QuoteLine,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Organization,
         RecordKind::Contact,
         RecordKind::Relationship,
@@ -36,6 +42,9 @@ impl RecordKind {
         RecordKind::Settings,
         RecordKind::Schedule,
         RecordKind::SendLog,
+        RecordKind::Product,
+        RecordKind::Quote,
+        RecordKind::QuoteLine,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +58,9 @@ impl RecordKind {
             RecordKind::Settings => "settings",
             RecordKind::Schedule => "schedule",
             RecordKind::SendLog => "send_log",
+            RecordKind::Product => "product",
+            RecordKind::Quote => "quote",
+            RecordKind::QuoteLine => "quote_line",
         }
     }
 }
@@ -157,6 +169,16 @@ pub const RELATION_KINDS: &[&str] = &[
     "competitor-of",
 ];
 pub const USER_ROLES: &[&str] = &["rep", "manager", "admin"];
+
+/// A quote's status: draft -> sent -> accepted | rejected | expired; `superseded` when revised.
+pub const QUOTE_STATUSES: &[&str] = &[
+    "draft",
+    "sent",
+    "accepted",
+    "rejected",
+    "expired",
+    "superseded",
+];
 
 /// The choice of `choices` that `value` names, in any letter case (`Won`, `b`, ` Call `).
 pub fn choice(

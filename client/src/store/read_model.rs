@@ -21,7 +21,8 @@ mod versions;
 /// 10: `rm_external_ids` (what `crm import` matches a file's UID with) and `rm_distinct` (pairs
 /// dismissed as not duplicates).
 /// 11: activities by organization (an organization's timeline).
-pub const READ_MODEL_VERSION: i64 = 11;
+/// 12: `rm_catalogue` (products, quotes and their lines).
+pub const READ_MODEL_VERSION: i64 = 12;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -42,6 +43,7 @@ const TABLES: &[&str] = &[
     "rm_match_keys",
     "rm_external_ids",
     "rm_distinct",
+    "rm_catalogue",
 ];
 
 const SCHEMA: &str = "
@@ -110,6 +112,12 @@ CREATE INDEX rm_relationships_to ON rm_relationships(to_id);
 -- owned by, `created_at` (ms) when the workspace first knew them.
 CREATE TABLE rm_users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, deleted INTEGER NOT NULL,
     login TEXT NOT NULL, created_at INTEGER);
+-- Products (key: SKU), quotes (parent: case, key: number) and quote lines (parent: quote,
+-- key: product id).
+CREATE TABLE rm_catalogue (id TEXT PRIMARY KEY, type TEXT NOT NULL, parent TEXT, key TEXT NOT NULL,
+    owner TEXT NOT NULL, deleted INTEGER NOT NULL);
+CREATE INDEX rm_catalogue_parent ON rm_catalogue(type, parent);
+CREATE INDEX rm_catalogue_key ON rm_catalogue(type, key);
 CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (id, field)) WITHOUT ROWID;
 -- Stage probabilities of the settings document (absent: the defaults of `Stage`).
@@ -198,6 +206,7 @@ pub fn is_live(conn: &Connection, id: DocumentId) -> Result<Option<bool>, StoreE
              UNION ALL SELECT deleted FROM rm_activities WHERE id = ?1
              UNION ALL SELECT deleted FROM rm_relationships WHERE id = ?1
              UNION ALL SELECT deleted FROM rm_users WHERE id = ?1
+             UNION ALL SELECT deleted FROM rm_catalogue WHERE id = ?1
              LIMIT 1",
         )?
         .query_row([id.to_string()], |r| r.get(0))
@@ -449,6 +458,22 @@ pub fn write_derived(
                     deleted(&r),
                     r.owner,
                     r.created_at
+                ])?;
+        }
+        RecordKind::Product | RecordKind::Quote | RecordKind::QuoteLine => {
+            let (parent, key) = match r.kind {
+                RecordKind::Product => (None, r.str("sku")),
+                RecordKind::Quote => (r.str("case"), r.str("number")),
+                _ => (r.str("quote"), r.str("product")),
+            };
+            conn.prepare_cached("INSERT OR REPLACE INTO rm_catalogue VALUES (?1,?2,?3,?4,?5,?6)")?
+                .execute(rusqlite::params![
+                    id_s,
+                    r.kind.as_str(),
+                    parent,
+                    key.unwrap_or(""),
+                    r.owner,
+                    deleted(&r)
                 ])?;
         }
     }

@@ -1,8 +1,8 @@
 //! The fields of each kind of record: their stored shape and how they are validated.
 
 use crate::model::{
-    RecordKind, ACTIVITY_KINDS, ACTIVITY_STATUSES, DEAL_ROLES, GRADES, ORG_KINDS, RELATION_KINDS,
-    USER_ROLES,
+    RecordKind, ACTIVITY_KINDS, ACTIVITY_STATUSES, DEAL_ROLES, GRADES, ORG_KINDS, QUOTE_STATUSES,
+    RELATION_KINDS, USER_ROLES,
 };
 
 /// What values a labelled list holds.
@@ -214,6 +214,83 @@ const USER: &[FieldSpec] = &[
     f("digest", Bool),
 ];
 
+const PRODUCT: &[FieldSpec] = &[
+    req("sku", Str),
+    req("name", Str),
+    f("description", Str),
+    f("unit", Str),
+    f("divisible", Bool),
+    f("tax", Int { min: 0, max: 100 }),
+    f("price", Money),
+    f("currency", Currency),
+    f("active", Bool),
+    // Configuration rules: at least one of `requires`, none of `excludes`, quantity limits.
+    f("requires", Set),
+    f("excludes", Set),
+    f(
+        "min_qty",
+        Int {
+            min: 0,
+            max: 1_000_000_000,
+        },
+    ),
+    f(
+        "max_qty",
+        Int {
+            min: 0,
+            max: 1_000_000_000,
+        },
+    ),
+];
+
+const QUOTE: &[FieldSpec] = &[
+    req("number", Str),
+    req("case", Ref(Some(RecordKind::Case))),
+    req("status", Choice(QUOTE_STATUSES)),
+    f(
+        "revision",
+        Int {
+            min: 1,
+            max: 1_000_000,
+        },
+    ),
+    f("previous", Ref(Some(RecordKind::Quote))),
+    f("currency", Currency),
+    f("quote_date", Date),
+    f("valid_until", Date),
+    f("approved_by", Str),
+    f(
+        "approved_discount",
+        Int {
+            min: 0,
+            max: 10_000,
+        },
+    ),
+    f("notes", Text),
+];
+
+const QUOTE_LINE: &[FieldSpec] = &[
+    req("quote", Ref(Some(RecordKind::Quote))),
+    req("product", Ref(Some(RecordKind::Product))),
+    req(
+        "qty",
+        Int {
+            min: 1,
+            max: 1_000_000_000,
+        },
+    ),
+    // Basis points (1 % = 100).
+    f(
+        "discount",
+        Int {
+            min: 0,
+            max: 10_000,
+        },
+    ),
+    f("price", Money),
+    f("currency", Currency),
+];
+
 /// The ids a record has in other address books and calendars (a vCard's or an iCalendar UID),
 /// so importing the same file again finds it (`crm import`).
 pub const EXTERNAL_IDS_FIELD: &str = "external_ids";
@@ -235,6 +312,9 @@ pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
         RecordKind::Settings => &[],
         // Schedules and send logs are scalar keys too: see `schema::mailing`.
         RecordKind::Schedule | RecordKind::SendLog => &[],
+        RecordKind::Product => PRODUCT,
+        RecordKind::Quote => QUOTE,
+        RecordKind::QuoteLine => QUOTE_LINE,
     }
 }
 

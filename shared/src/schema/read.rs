@@ -135,6 +135,7 @@ impl Record {
         self.str("name")
             .or_else(|| self.str("title"))
             .or_else(|| self.str("subject"))
+            .or_else(|| self.str("number"))
             .unwrap_or("")
     }
 }
