@@ -33,7 +33,8 @@ const PER_DAY_WEEK: i64 = 40;
 
 /// What the calendar shows of `user`'s activities from `first` to `last` (excluded): the first
 /// `per_day` of each day, as the agenda reads them (its covering index, names by id), with the
-/// ids of who each is with, and how many each day has in all.
+/// ids of who each is with, and how many each day has in all. Day by day: each day is a seek
+/// and a short range of the index, never the whole month sorted.
 fn activities(
     store: &crate::store::Store,
     user: &str,
@@ -41,37 +42,51 @@ fn activities(
     last: NaiveDate,
     per_day: i64,
 ) -> anyhow::Result<(Vec<Row>, HashMap<String, i64>)> {
-    let params = [
-        Value::Text(user.to_string()),
-        Value::Text(first.to_string()),
-        Value::Text(last.to_string()),
-    ];
-    const OF_USER: &str =
-        "owner = ?1 AND deleted = 0 AND status != 'cancelled' AND at >= ?2 AND at < ?3";
-    let rows = query(
-        store,
-        &format!(
-            "SELECT a.id, a.at, a.end_at, a.kind, a.subject, a.status, a.contact_id, c.name, a.org_id, o.name
-             FROM (SELECT id, at, end_at, kind, subject, status, contact_id, org_id,
-                          row_number() OVER (PARTITION BY substr(at, 1, 10) ORDER BY at, id) AS n
-                   FROM rm_activities INDEXED BY rm_activities_agenda WHERE {OF_USER}) a
-             LEFT JOIN rm_contacts c INDEXED BY rm_contacts_name_by_id ON c.id = a.contact_id
-             LEFT JOIN rm_orgs o INDEXED BY rm_orgs_name_by_id ON o.id = a.org_id
-             WHERE a.n <= {per_day}
-             ORDER BY a.at, a.id"
-        ),
-        &params,
-        &["id", "at", "end_at", "kind", "subject", "status", "contact_id", "contact", "org_id", "org"],
-    )?;
-    let mut stmt = store.conn().prepare(&format!(
-        "SELECT substr(at, 1, 10), count(*) FROM rm_activities INDEXED BY rm_activities_agenda
-         WHERE {OF_USER} GROUP BY 1"
+    const OF_DAY: &str =
+        "a.owner = ?1 AND a.deleted = 0 AND a.status != 'cancelled' AND a.at >= ?2 AND a.at < ?3";
+    let shown = format!(
+        "SELECT a.id, a.at, a.end_at, a.kind, a.subject, a.status, a.contact_id, c.name, a.org_id, o.name
+         FROM rm_activities a INDEXED BY rm_activities_agenda
+         LEFT JOIN rm_contacts c INDEXED BY rm_contacts_name_by_id ON c.id = a.contact_id
+         LEFT JOIN rm_orgs o INDEXED BY rm_orgs_name_by_id ON o.id = a.org_id
+         WHERE {OF_DAY} ORDER BY a.at, a.id LIMIT {per_day}"
+    );
+    let mut count = store.conn().prepare_cached(&format!(
+        "SELECT count(*) FROM rm_activities a INDEXED BY rm_activities_agenda WHERE {OF_DAY}"
     ))?;
-    let counts = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+    let mut rows = Vec::new();
+    let mut counts = HashMap::new();
+    let mut day = first;
+    while day < last {
+        let next = day + Days::new(1);
+        let params = [
+            Value::Text(user.to_string()),
+            Value::Text(day.to_string()),
+            Value::Text(next.to_string()),
+        ];
+        let n: i64 = count.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+        if n > 0 {
+            counts.insert(day.to_string(), n);
+            rows.extend(query(
+                store,
+                &shown,
+                &params,
+                &[
+                    "id",
+                    "at",
+                    "end_at",
+                    "kind",
+                    "subject",
+                    "status",
+                    "contact_id",
+                    "contact",
+                    "org_id",
+                    "org",
+                ],
+            )?);
+        }
+        day = next;
+    }
     Ok((rows, counts))
 }
 
