@@ -65,6 +65,42 @@ struct Reminder {
     location: Option<String>,
 }
 
+/// One note the runner sends to one person, on time: what it is (for the log), its key in the
+/// send log, and the address.
+struct Note<'a> {
+    what: &'static str,
+    key: &'a str,
+    to: &'a str,
+}
+
+/// Sends `text` (with its HTML form) as `subject` to the note's address, recorded under its key
+/// in `ledger` as every delivery is (at most once).
+fn send_note(
+    ctx: &Ctx,
+    store: &mut Store,
+    ledger: &Ledger,
+    mailer: &Mailer,
+    note: Note<'_>,
+    subject: String,
+    text: String,
+) -> Result<crm_shared::schema::Sent> {
+    let m = Outgoing {
+        to: vec![note.to.to_string()],
+        subject,
+        html: html_of(&text),
+        text,
+        attachment: None,
+        unsubscribe: None,
+    };
+    let (what, key) = (note.what, note.key);
+    let mut log = |line: &str| eprintln!("crm agent: {what} {key}: {line}");
+    let when = deliver::When {
+        now_ms: ctx.now_ms,
+        late: false,
+    };
+    deliver::deliver(store, ledger, key, &m, mailer, when, &mut log)
+}
+
 fn html_of(text: &str) -> String {
     maud::html! { html { body { @for line in text.lines() { (line) br; } } } }.into_string()
 }
@@ -142,27 +178,13 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
             text.push_str(&format!("Where: {l}\n"));
         }
         text.push_str(&format!("See it with `crm activity show {id}`.\n"));
-        let m = Outgoing {
-            to: vec![email.clone()],
-            subject: format!("Reminder: {subject} ({when})"),
-            html: html_of(&text),
-            text,
-            attachment: None,
-            unsubscribe: None,
+        let subject_line = format!("Reminder: {subject} ({when})");
+        let note = Note {
+            what: "reminder",
+            key: &key,
+            to: &email,
         };
-        let mut log = |line: &str| eprintln!("crm agent: reminder {key}: {line}");
-        let r = deliver::deliver(
-            store,
-            &ledger,
-            &key,
-            &m,
-            mailer,
-            deliver::When {
-                now_ms: ctx.now_ms,
-                late: false,
-            },
-            &mut log,
-        )?;
+        let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
         say(
             ctx,
@@ -221,27 +243,13 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
             ));
         }
         text.push_str("\nStop these e-mails with `crm config digest off`.\n");
-        let m = Outgoing {
-            to: vec![email.clone()],
-            subject: format!("{} overdue task(s) on {}", tasks.len(), ctx.today),
-            html: html_of(&text),
-            text,
-            attachment: None,
-            unsubscribe: None,
+        let subject_line = format!("{} overdue task(s) on {}", tasks.len(), ctx.today);
+        let note = Note {
+            what: "digest",
+            key: &key,
+            to: &email,
         };
-        let mut log = |line: &str| eprintln!("crm agent: digest {key}: {line}");
-        let r = deliver::deliver(
-            store,
-            &ledger,
-            &key,
-            &m,
-            mailer,
-            deliver::When {
-                now_ms: ctx.now_ms,
-                late: false,
-            },
-            &mut log,
-        )?;
+        let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
         if r.state != SendState::Sent {
             say(
