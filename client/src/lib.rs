@@ -7,6 +7,7 @@ pub mod interchange;
 pub mod live;
 pub mod mail;
 pub mod output;
+pub mod pdf;
 pub mod replace_file;
 pub mod session;
 pub mod store;

@@ -1,32 +1,12 @@
-//! The quote document: a PDF drawn with `krilla`, with DejaVu Sans (Latin, Greek, Cyrillic) and
-//! Droid Sans Fallback (CJK) embedded and subset, both shipped in `client/fonts/` with their
-//! licences; or the same content as HTML. Deterministic: no dates or random ids are written,
-//! so the same quote gives the same bytes. The fingerprint goes into the PDF's keywords (and
-//! its XMP metadata) in plain text, where `crm quote verify` reads it back.
+//! The quote document's rows, drawn as a PDF by `crate::pdf` or written as HTML. Deterministic:
+//! the same quote gives the same bytes. The fingerprint goes into the PDF's keywords (and its
+//! XMP metadata) in plain text, where `crm quote verify` reads it back.
 
 use super::snapshot::Snapshot;
+use crate::pdf::{self, row, Meta, Row};
 use anyhow::Result;
 use crm_shared::pricing::{format_discount, Totals, ROUNDING_RULE};
 use crm_shared::values::{format_amount, Currency};
-use krilla::geom::Point;
-use krilla::metadata::Metadata;
-use krilla::page::PageSettings;
-use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
-use krilla::Document;
-
-static LATIN: &[u8] = include_bytes!("../../../fonts/DejaVuSans.ttf");
-static CJK: &[u8] = include_bytes!("../../../fonts/DroidSansFallback.ttf");
-
-/// One row of the document's text: cells at x positions.
-struct Row {
-    size: f32,
-    cells: Vec<(f32, String)>,
-}
-
-fn row(size: f32, cells: Vec<(f32, String)>) -> Row {
-    Row { size, cells }
-}
 
 /// The document's rows, top to bottom: the same for the PDF and the HTML.
 fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
@@ -136,96 +116,17 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
     out
 }
 
-/// Whether a character is drawn with the CJK font.
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x2E80..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF | 0x20000..=0x2FFFF)
-}
-
-/// Draws `text` at `(x, y)`, each run in the font that has its characters.
-fn draw(surface: &mut Surface, fonts: &(Font, Font), x: f32, y: f32, size: f32, text: &str) {
-    let mut x = x;
-    let mut run = String::new();
-    let mut run_cjk = false;
-    let flush = |surface: &mut Surface, run: &mut String, cjk: bool, x: &mut f32| {
-        if run.is_empty() {
-            return;
-        }
-        let font = if cjk { &fonts.1 } else { &fonts.0 };
-        surface.draw_text(
-            Point::from_xy(*x, y),
-            font.clone(),
-            size,
-            run,
-            false,
-            TextDirection::Auto,
-        );
-        // Advance by an estimate: CJK glyphs are square, others about half as wide.
-        *x += run.chars().count() as f32 * size * if cjk { 1.0 } else { 0.55 };
-        run.clear();
-    };
-    for c in text.chars() {
-        let cjk = is_cjk(c);
-        if cjk != run_cjk {
-            flush(surface, &mut run, run_cjk, &mut x);
-            run_cjk = cjk;
-        }
-        run.push(c);
-    }
-    flush(surface, &mut run, run_cjk, &mut x);
-}
-
 /// The PDF bytes of the quote.
 pub fn pdf(s: &Snapshot, totals: &Totals, currency: Currency) -> Result<Vec<u8>> {
-    let fonts = (
-        Font::new(LATIN.into(), 0)
-            .ok_or_else(|| anyhow::anyhow!("the Latin font is unreadable"))?,
-        Font::new(CJK.into(), 0).ok_or_else(|| anyhow::anyhow!("the CJK font is unreadable"))?,
-    );
-    let mut document = Document::new();
-    let (width, height, top, bottom) = (595.0, 842.0, 50.0, 800.0);
-    let settings = || PageSettings::from_wh(width, height);
-    let all = rows(s, totals, currency);
-    let mut rest = all.as_slice();
-    let mut number = 1;
-    while !rest.is_empty() || number == 1 {
-        let Some(page_settings) = settings() else {
-            anyhow::bail!("cannot make an A4 page");
-        };
-        let mut page = document.start_page_with(page_settings);
-        let mut surface = page.surface();
-        let mut y = top;
-        while let Some((r, more)) = rest.split_first() {
-            let step = r.size * 1.5;
-            if y + step > bottom {
-                break;
-            }
-            y += step;
-            for (x, text) in &r.cells {
-                draw(&mut surface, &fonts, *x, y, r.size, text);
-            }
-            rest = more;
-        }
-        draw(
-            &mut surface,
-            &fonts,
-            40.0,
-            825.0,
-            7.0,
-            &format!("{} - page {number}", s.quote.str("number").unwrap_or("")),
-        );
-        surface.finish();
-        page.finish();
-        number += 1;
-    }
-    document.set_metadata(
-        Metadata::new()
-            .title(format!("Quote {}", s.quote.str("number").unwrap_or("")))
-            .creator("crm".to_string())
-            .keywords(vec![s.fingerprint()]),
-    );
-    document
-        .finish()
-        .map_err(|e| anyhow::anyhow!("cannot write the PDF: {e:?}"))
+    let number = s.quote.str("number").unwrap_or("");
+    pdf::render(
+        &rows(s, totals, currency),
+        &Meta {
+            title: format!("Quote {number}"),
+            keywords: vec![s.fingerprint()],
+            footer: number.to_string(),
+        },
+    )
 }
 
 /// The same document as HTML, with the fingerprint in a `<meta name="keywords">`.
