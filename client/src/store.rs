@@ -12,6 +12,7 @@
 mod batch;
 mod books;
 mod bulk;
+mod device;
 mod documents;
 mod duplicates;
 mod locale;
@@ -31,6 +32,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 pub use batch::Batch;
+pub use device::new_device;
 pub use duplicates::{dismissed_pairs, Found, Pair, MAX_GROUP};
 pub use planned_edits::Reading;
 pub use read_model::match_keys::{email_key, fold_name, phone_key};
@@ -124,6 +126,12 @@ impl Store {
         for (k, v) in meta {
             tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", (k, v))?;
         }
+        if let Some(home) = device::home(&path) {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ('device_home', ?1)",
+                [home],
+            )?;
+        }
         tx.commit()?;
         Ok(Store {
             conn,
@@ -207,6 +215,9 @@ impl Store {
                 ..Default::default()
             },
         };
+        if !read_only {
+            store.settle_device()?;
+        }
         if rm_version != Some(READ_MODEL_VERSION) {
             if read_only {
                 eprintln!(

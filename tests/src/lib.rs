@@ -152,6 +152,20 @@ fn build(profile_dir: &Path, package: &str, bin: &str) -> std::process::ExitStat
         .unwrap_or_else(|e| panic!("cargo can be started to build {bin}: {e}"))
 }
 
+/// Copies the files under `from` into `to` (created), recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("the copy's folder can be made");
+    for entry in std::fs::read_dir(from).expect("the data dir can be listed") {
+        let entry = entry.expect("a data dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("an entry's type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("a data dir file can be copied");
+        }
+    }
+}
+
 /// One data dir (a replica) in a temporary folder, and the commands to run in it.
 pub struct Crm {
     _tmp: tempfile::TempDir,
@@ -188,6 +202,14 @@ impl Crm {
         let crm = Crm::new();
         let out = crm.json(&["init", "--user", user, "--server", url]);
         (crm, out)
+    }
+
+    /// A copy of `other`'s data dir in a new temporary folder, file by file, as a backup restored
+    /// on another laptop (or a data dir copied with `cp -r`) would be. `other` must be idle.
+    pub fn copy_of(other: &Crm) -> Crm {
+        let crm = Crm::new();
+        copy_tree(&other.dir, &crm.dir);
+        crm
     }
 
     /// The data dir.

@@ -3,12 +3,11 @@
 use super::{credentials, new_id, Ctx};
 use crate::cli::InitArgs;
 use crate::output;
-use crate::store::{hex_encode, Identity, Store};
+use crate::store::{Identity, Store};
 use anyhow::{Context, Result};
 use crm_shared::schema::Edit;
 use crm_shared::values::UserName;
 use crm_shared::RecordKind;
-use rand::RngCore;
 
 pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let user = UserName::parse(&a.user)?;
@@ -33,12 +32,10 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
         }
         None => a.book.clone().unwrap_or_else(|| "default".to_string()),
     };
-    let mut device = [0u8; 16];
-    rand::rng().fill_bytes(&mut device);
     let identity = Identity {
         user: user.to_string(),
         name: a.name.clone().unwrap_or_else(|| user.to_string()),
-        device: hex_encode(&device),
+        device: crate::store::new_device(),
         book,
         server: a.server.clone(),
     };
