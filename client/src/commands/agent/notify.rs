@@ -3,7 +3,7 @@
 //! on`). Each is recorded in a send log of its month (`reminders/2026-12`, `digests/2026-12`)
 //! and sent at most once.
 
-use super::say;
+use super::events::Events;
 use crate::commands::deliver::{self, Ledger};
 use crate::commands::Ctx;
 use crate::mail::{Mailer, Outgoing};
@@ -101,12 +101,31 @@ fn send_note(
     deliver::deliver(store, ledger, key, &m, mailer, when, &mut log)
 }
 
+/// The event of a note's send, `events.0` when sent, else `events.1` with the error and the
+/// retry time added to `fields`.
+fn outcome(
+    fields: &mut serde_json::Value,
+    r: &crm_shared::schema::Sent,
+    ctx: &Ctx,
+    told: &Events,
+    events: (&'static str, &'static str),
+) -> &'static str {
+    if r.state == SendState::Sent {
+        return events.0;
+    }
+    if let Some(map) = fields.as_object_mut() {
+        map.insert("error".into(), r.error.clone().into());
+        map.insert("retry_at".into(), told.retry_at(ctx));
+    }
+    events.1
+}
+
 fn html_of(text: &str) -> String {
     maud::html! { html { body { @for line in text.lines() { (line) br; } } } }.into_string()
 }
 
 /// Sends the reminders that are due now; returns how many it sent (or tried to).
-pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer, events: &Events) -> Result<usize> {
     let now = ctx.now_local;
     let rows: Vec<Reminder> = store
         .conn()
@@ -162,8 +181,13 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
             continue;
         }
         let Some(email) = people.get(&owner).and_then(|p| p.email.clone()) else {
-            say(
+            let fields = serde_json::json!({
+                "activity": id, "subject": subject, "owner": owner, "reason": "no e-mail address",
+            });
+            events.tell(
                 ctx,
+                "reminder_skipped",
+                fields,
                 &format!(
                     "reminder of {kind} `{subject}`: {owner} has no e-mail address (they can give one with `crm config email ADDRESS`)"
                 ),
@@ -186,20 +210,29 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
         };
         let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
-        say(
-            ctx,
-            &format!(
-                "reminder of `{subject}` to {email}: {}",
-                deliver::describe(&r)
-            ),
+        let text = format!(
+            "reminder of `{subject}` to {email}: {}",
+            deliver::describe(&r)
         );
+        let mut fields = serde_json::json!({
+            "activity": id, "subject": subject, "due_at": at, "to": email,
+            "attempts": r.attempts, "dry_run": mailer.is_dry_run(),
+        });
+        let event = outcome(
+            &mut fields,
+            &r,
+            ctx,
+            events,
+            ("reminder_sent", "reminder_failed"),
+        );
+        events.tell(ctx, event, fields, &text);
     }
     Ok(sent)
 }
 
 /// Sends the day's digests of overdue tasks, from [`DIGEST_HOUR`] on, to the users who opted
 /// in; returns how many it sent (or tried to).
-pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer, events: &Events) -> Result<usize> {
     let from = NaiveTime::from_hms_opt(DIGEST_HOUR, 0, 0).unwrap_or_default();
     if ctx.now_local.time() < from {
         return Ok(0);
@@ -251,17 +284,23 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
         };
         let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
-        if r.state != SendState::Sent {
-            say(
-                ctx,
-                &format!("digest to {email}: {}", deliver::describe(&r)),
-            );
+        let text = if r.state != SendState::Sent {
+            format!("digest to {email}: {}", deliver::describe(&r))
         } else {
-            say(
-                ctx,
-                &format!("digest of {} overdue task(s) to {email}: sent", tasks.len()),
-            );
-        }
+            format!("digest of {} overdue task(s) to {email}: sent", tasks.len())
+        };
+        let mut fields = serde_json::json!({
+            "user": p.login, "to": email, "tasks": tasks.len(),
+            "attempts": r.attempts, "dry_run": mailer.is_dry_run(),
+        });
+        let event = outcome(
+            &mut fields,
+            &r,
+            ctx,
+            events,
+            ("digest_sent", "digest_failed"),
+        );
+        events.tell(ctx, event, fields, &text);
     }
     Ok(sent)
 }
