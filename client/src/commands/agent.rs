@@ -14,7 +14,7 @@ mod events;
 mod notify;
 
 pub use args::AgentArgs;
-pub use notify::DIGEST_HOUR;
+pub use notify::DIGEST_AT;
 
 use super::deliver;
 use super::schedule;

@@ -148,8 +148,8 @@ fn read_ca(path: &std::path::Path) -> Result<CaCerts> {
     })
 }
 
-/// Sets a field of this user's own record (`crm init` made it).
-fn edit_own_record(ctx: &Ctx, field: &str, value: &str) -> Result<()> {
+/// Sets fields of this user's own record (`crm init` made it), in one change.
+fn edit_own_record(ctx: &Ctx, fields: &[(&str, &str)]) -> Result<()> {
     let mut store = ctx.open()?;
     let user = store.identity.user.clone();
     let id = store
@@ -158,34 +158,54 @@ fn edit_own_record(ctx: &Ctx, field: &str, value: &str) -> Result<()> {
         .ok_or_else(|| {
             anyhow::anyhow!("this data dir has no user record of {user}: run `crm sync` first")
         })?;
-    let edit = Edit::parse_set(RecordKind::User, field, value, Currency::EUR)?;
-    store.edit(id, ctx.now_ms, |_| Ok(vec![edit]))?;
+    let edits = fields
+        .iter()
+        .map(|(field, value)| Edit::parse_set(RecordKind::User, field, value, Currency::EUR))
+        .collect::<Result<Vec<_>, _>>()?;
+    store.edit(id, ctx.now_ms, |_| Ok(edits))?;
     Ok(())
 }
 
-/// `crm config digest on|off`.
-pub fn digest(ctx: &Ctx, state: &str) -> Result<()> {
+/// `crm config digest on [--at HH:MM]|off`: the time is kept with this machine's time zone, so
+/// the team's runner sends it at that time where the rep is.
+pub fn digest(ctx: &Ctx, state: &str, at: Option<&str>) -> Result<()> {
     let on = match state.trim() {
         "on" => true,
         "off" => false,
         other => anyhow::bail!("`{other}` is not on or off"),
     };
-    edit_own_record(ctx, "digest", if on { "true" } else { "false" })?;
-    if on {
-        println!(
-            "Digest on: a morning e-mail of your overdue tasks from {}:00, sent by the team's `crm agent` once it has synced (your address: `crm config email ADDRESS`).",
-            super::agent::DIGEST_HOUR
-        );
-    } else {
+    if !on {
+        if at.is_some() {
+            anyhow::bail!("--at goes with `crm config digest on`; nothing was saved");
+        }
+        edit_own_record(ctx, &[("digest", "false")])?;
         println!("Digest off.");
+        return Ok(());
     }
+    let time = match at {
+        Some(text) => chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+            anyhow::anyhow!(
+                "`{text}` is not a time of day: give HH:MM, e.g. --at 07:30; nothing was saved"
+            )
+        })?,
+        None => super::agent::DIGEST_AT,
+    };
+    let time = time.format("%H:%M").to_string();
+    let tz = super::schedule::due::local_zone();
+    edit_own_record(
+        ctx,
+        &[("digest", "true"), ("digest_at", &time), ("tz", &tz)],
+    )?;
+    println!(
+        "Digest on: an e-mail of your overdue tasks each day at {time} ({tz}), sent by the team's `crm agent` once it has synced (your address: `crm config email ADDRESS`)."
+    );
     Ok(())
 }
 
 /// `crm config email ADDRESS`.
 pub fn email(ctx: &Ctx, address: &str) -> Result<()> {
     let email = Email::parse(address)?;
-    edit_own_record(ctx, "email", email.as_str())?;
+    edit_own_record(ctx, &[("email", email.as_str())])?;
     println!(
         "Reminders and digests go to {} once the team's runner has synced.",
         email.as_str()

@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod digest;
 mod pdf;
 mod smtp;
 
