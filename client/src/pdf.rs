@@ -93,6 +93,12 @@ fn draw(surface: &mut Surface, fonts: &(Font, Font), x: f32, y: f32, size: f32, 
 
 /// The PDF bytes of `rows` on A4 pages, top to bottom, a new page when one is full.
 pub fn render(rows: &[Row], meta: &Meta) -> Result<Vec<u8>> {
+    render_with_header(rows, &[], meta)
+}
+
+/// As [`render`], with `header` (a table's header) drawn again at the top of every page after
+/// the first.
+pub fn render_with_header(rows: &[Row], header: &[Row], meta: &Meta) -> Result<Vec<u8>> {
     let fonts = (
         Font::new(LATIN.into(), 0)
             .ok_or_else(|| anyhow::anyhow!("the Latin font is unreadable"))?,
@@ -109,6 +115,14 @@ pub fn render(rows: &[Row], meta: &Meta) -> Result<Vec<u8>> {
         let mut page = document.start_page_with(page_settings);
         let mut surface = page.surface();
         let mut y = top;
+        if number > 1 && !rest.is_empty() {
+            for r in header {
+                y += r.size * 1.5;
+                for (x, text) in &r.cells {
+                    draw(&mut surface, &fonts, *x, y, r.size, text);
+                }
+            }
+        }
         while let Some((r, more)) = rest.split_first() {
             let step = r.size * 1.5;
             if y + step > bottom {

@@ -1,6 +1,7 @@
 //! A report as a PDF (`crm report ... --pdf`, schedules sent `--format pdf`): a title line (the
 //! report, its moment, whose data it shows), the same table as `--csv` with its columns laid
-//! out to fit an A4 page (amounts right-aligned, long tables on as many pages as they need),
+//! out to fit an A4 page (amounts right-aligned, long tables on as many pages as they need, the
+//! header on each),
 //! its notes, and a footer. Drawn by `crate::pdf`: the same data at the same moment gives the
 //! same bytes.
 
@@ -44,7 +45,8 @@ fn fit(text: &str, width: f32, size: f32) -> String {
     out
 }
 
-/// The table's rows: column widths from the widest cell of each, scaled to fit [`WIDTH`].
+/// The table's rows, its header first: column widths from the widest cell of each, scaled to
+/// fit [`WIDTH`].
 fn table(r: &Report) -> Vec<Row> {
     let header: Vec<String> = r.columns.iter().map(|(_, h)| h.to_string()).collect();
     let cells: Vec<Vec<String>> = r
@@ -105,10 +107,17 @@ pub fn pdf(r: &Report, h: &Heading) -> Result<Vec<u8>> {
         ),
         row(9.0, vec![]),
     ];
+    let mut header = Vec::new();
     if r.rows.is_empty() {
         rows.push(row(SIZE, vec![(LEFT, "Nothing to report.".into())]));
     } else {
-        rows.extend(table(r));
+        let mut table = table(r).into_iter();
+        // The header again at the top of each further page.
+        if let Some(first) = table.next() {
+            header.push(row(first.size, first.cells.clone()));
+            rows.push(first);
+        }
+        rows.extend(table);
     }
     let notes: Vec<&String> = r.notes.iter().chain(&r.warnings).collect();
     if !notes.is_empty() {
@@ -117,8 +126,9 @@ pub fn pdf(r: &Report, h: &Heading) -> Result<Vec<u8>> {
     for n in notes {
         rows.push(row(8.0, vec![(LEFT, n.clone())]));
     }
-    pdf::render(
+    pdf::render_with_header(
         &rows,
+        &header,
         &Meta {
             title: r.title.clone(),
             keywords: Vec::new(),
@@ -165,6 +175,11 @@ mod tests {
         assert!(
             text.contains("page 3") && !text.contains("page 4"),
             "{text}"
+        );
+        assert_eq!(
+            text.matches("OPEN CASES").count(),
+            3,
+            "a header on each page"
         );
         for i in 0..150 {
             let line = format!("rep{i:03} {i}");
