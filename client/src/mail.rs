@@ -1,5 +1,6 @@
 //! Outgoing e-mail: the data dir's SMTP server (`smtp.json`, the password beside it in a 0600
-//! file like the token), messages with an HTML and a plain-text part and an optional
+//! file like the token, and a private CA's certificates in `smtp-ca.pem` when the server's
+//! certificate is not signed by one the system trusts), messages with an HTML and a plain-text part and an optional
 //! attachment, sent with `lettre` and retried with backoff, or written as `.eml` files to a
 //! folder instead (`--dry-run`).
 
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -16,6 +18,9 @@ use std::time::Duration;
 pub const SMTP_FILE: &str = "smtp.json";
 /// The file holding the SMTP password, readable by its owner only.
 pub const SMTP_PASSWORD_FILE: &str = "smtp-password";
+/// The file holding the CA certificates (PEM) trusted for the SMTP server, besides the system's
+/// (`crm config smtp --ca FILE`).
+pub const SMTP_CA_FILE: &str = "smtp-ca.pem";
 /// The environment variable that sets the first wait between two attempts, in milliseconds
 /// (default 2000; each next wait doubles), so tests of a refusing server run quickly.
 pub const BACKOFF_VAR: &str = "CRM_MAIL_BACKOFF_MS";
@@ -86,6 +91,16 @@ impl SmtpConfig {
             .with_context(|| format!("writing {}; nothing was saved", path.display()))
     }
 
+    /// The private CA's certificates kept for the SMTP server (PEM), if any.
+    pub fn ca(dir: &Path) -> Result<Option<Vec<u8>>> {
+        let path = dir.join(SMTP_CA_FILE);
+        match std::fs::read(&path) {
+            Ok(pem) => Ok(Some(pem)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
     fn password(dir: &Path) -> Result<Option<String>> {
         let path = dir.join(SMTP_PASSWORD_FILE);
         match std::fs::read_to_string(&path) {
@@ -144,10 +159,10 @@ impl Mailer {
         let config = SmtpConfig::required(data_dir)?;
         let builder = match config.tls {
             TlsMode::None => SmtpTransport::builder_dangerous(&config.host),
-            TlsMode::Starttls => SmtpTransport::starttls_relay(&config.host)
-                .with_context(|| format!("cannot use {} for STARTTLS", config.host))?,
-            TlsMode::Tls => SmtpTransport::relay(&config.host)
-                .with_context(|| format!("cannot use {} for TLS", config.host))?,
+            TlsMode::Starttls => SmtpTransport::builder_dangerous(&config.host)
+                .tls(Tls::Required(tls_parameters(data_dir, &config.host)?)),
+            TlsMode::Tls => SmtpTransport::builder_dangerous(&config.host)
+                .tls(Tls::Wrapper(tls_parameters(data_dir, &config.host)?)),
         };
         let mut builder = builder
             .port(config.port)
@@ -237,6 +252,24 @@ impl Mailer {
             }
         }
     }
+}
+
+/// How `host`'s certificate is checked: against the system's roots and the private CA's
+/// certificates kept in the data dir, if any.
+fn tls_parameters(data_dir: &Path, host: &str) -> Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    if let Some(pem) = SmtpConfig::ca(data_dir)? {
+        let certs = Certificate::from_pem(&pem).with_context(|| {
+            format!(
+                "the CA certificates in {} cannot be used: run `crm config smtp --ca FILE` again",
+                data_dir.join(SMTP_CA_FILE).display()
+            )
+        })?;
+        builder = builder.add_root_certificate(certs);
+    }
+    builder
+        .build_rustls()
+        .with_context(|| format!("cannot use {host} for TLS"))
 }
 
 /// True when the TLS handshake failed (an untrusted certificate, a wrong name): trying again

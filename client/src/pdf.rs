@@ -40,6 +40,25 @@ fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x2E80..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF | 0x20000..=0x2FFFF)
 }
 
+/// The width of `text` drawn in font `size`, in points: DejaVu Sans's advances for digits and
+/// the marks around them (so right-aligned amounts line up), square CJK glyphs, and an
+/// estimate for other letters.
+pub fn text_width(text: &str, size: f32) -> f32 {
+    let em: f32 = text
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => 0.6362,
+            ' ' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | 'i' | 'l' | 'j' => 0.3179,
+            '-' => 0.361,
+            '%' => 0.95,
+            'A'..='Z' => 0.7,
+            c if is_cjk(c) => 1.0,
+            _ => 0.6,
+        })
+        .sum();
+    em * size
+}
+
 /// Draws `text` at `(x, y)`, each run in the font that has its characters.
 fn draw(surface: &mut Surface, fonts: &(Font, Font), x: f32, y: f32, size: f32, text: &str) {
     let mut x = x;
@@ -58,8 +77,7 @@ fn draw(surface: &mut Surface, fonts: &(Font, Font), x: f32, y: f32, size: f32, 
             false,
             TextDirection::Auto,
         );
-        // Advance by an estimate: CJK glyphs are square, others about half as wide.
-        *x += run.chars().count() as f32 * size * if cjk { 1.0 } else { 0.55 };
+        *x += text_width(run, size);
         run.clear();
     };
     for c in text.chars() {
@@ -75,6 +93,12 @@ fn draw(surface: &mut Surface, fonts: &(Font, Font), x: f32, y: f32, size: f32, 
 
 /// The PDF bytes of `rows` on A4 pages, top to bottom, a new page when one is full.
 pub fn render(rows: &[Row], meta: &Meta) -> Result<Vec<u8>> {
+    render_with_header(rows, &[], meta)
+}
+
+/// As [`render`], with `header` (a table's header) drawn again at the top of every page after
+/// the first.
+pub fn render_with_header(rows: &[Row], header: &[Row], meta: &Meta) -> Result<Vec<u8>> {
     let fonts = (
         Font::new(LATIN.into(), 0)
             .ok_or_else(|| anyhow::anyhow!("the Latin font is unreadable"))?,
@@ -91,6 +115,14 @@ pub fn render(rows: &[Row], meta: &Meta) -> Result<Vec<u8>> {
         let mut page = document.start_page_with(page_settings);
         let mut surface = page.surface();
         let mut y = top;
+        if number > 1 && !rest.is_empty() {
+            for r in header {
+                y += r.size * 1.5;
+                for (x, text) in &r.cells {
+                    draw(&mut surface, &fonts, *x, y, r.size, text);
+                }
+            }
+        }
         while let Some((r, more)) = rest.split_first() {
             let step = r.size * 1.5;
             if y + step > bottom {

@@ -20,7 +20,7 @@ pub use connect::{endpoint, is_tls, CaCertError, CaCerts};
 use crm_shared::engine::{Action, Config, ConnectionId, Engine, Event, Timestamp};
 use crm_shared::protocol::{self, PeerId, StorageId};
 use crm_shared::DocumentId;
-use feed::Feed;
+pub use feed::Feed;
 use fetcher::Fetcher;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;

@@ -419,3 +419,54 @@ fn a_campaign_on_the_team_server_logs_its_e_mails_where_the_rep_sees_them_and_ne
         "{e}"
     );
 }
+
+#[test]
+fn do_not_contact_set_by_hand_is_shown_skipped_by_a_campaign_and_can_be_lifted() {
+    let sink = SmtpSink::start();
+    let b = book(&sink);
+    let contacts = json(&b.crm, &["contact", "list"]);
+    let bea = contacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Bea Costa")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &b.crm,
+        &["contact", "edit", &bea, "--do-not-contact", "yes"],
+    );
+    let shown = json(&b.crm, &["contact", "show", &bea]);
+    assert_eq!(shown["do_not_contact"], true, "{shown}");
+    let shown = ok(&b.crm, &["contact", "show", &bea]);
+    assert!(shown.to_lowercase().contains("do not contact"), "{shown}");
+
+    let s = summary(send(&b, &[]));
+    assert_eq!(
+        s["skipped"]["do_not_contact"],
+        serde_json::json!(["Bea Costa"])
+    );
+    assert_eq!(
+        recipients(&sink),
+        vec!["ana@acme.example", "rui@acme.example"]
+    );
+
+    // A value that is not yes or no is refused and changes nothing.
+    let args = ["contact", "edit", &bea, "--do-not-contact", "maybe"];
+    expect_clean_failure(&args, run(&b.crm, &args));
+    assert_eq!(
+        json(&b.crm, &["contact", "show", &bea])["do_not_contact"],
+        true
+    );
+
+    // Lifted: the same campaign run again writes to her, and to no one twice.
+    ok(&b.crm, &["contact", "edit", &bea, "--do-not-contact", "no"]);
+    let s = summary(send(&b, &[]));
+    assert_eq!(s["sent"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(
+        recipients(&sink),
+        vec!["ana@acme.example", "bea@acme.example", "rui@acme.example"]
+    );
+}

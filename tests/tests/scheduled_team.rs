@@ -279,3 +279,121 @@ fn crm_sync_watch_tells_the_rep_her_due_reminder_once() {
     assert_eq!(out.matches("reminder:").count(), 1, "{out}");
     assert!(!out.contains("Later call"), "{out}");
 }
+
+/// The JSON objects of `crm --json agent`'s lines.
+fn events(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect()
+}
+
+fn find<'a>(events: &'a [serde_json::Value], event: &str) -> &'a serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["event"] == event)
+        .unwrap_or_else(|| panic!("no {event} in {events:?}"))
+}
+
+#[test]
+fn the_runner_with_json_tells_each_thing_it_does_as_one_object_per_line() {
+    let server = SyncServer::start();
+    let (ana, mia) = team(&server);
+    let sink = SmtpSink::start();
+    use_sink(&mia, &sink);
+    let now = "2026-12-06T18:00";
+    ok(&ana, now, &["config", "email", "ana@north.example"]);
+    ok(&ana, now, &["config", "digest", "on"]);
+    for args in [
+        [
+            "--kind",
+            "meeting",
+            "--subject",
+            "Boiler demo",
+            "--at",
+            "2026-12-07T08:20",
+            "--remind",
+            "30",
+        ]
+        .as_slice(),
+        &[
+            "--kind",
+            "task",
+            "--subject",
+            "Send the quote",
+            "--due",
+            "2026-12-04",
+        ],
+    ] {
+        let mut all = vec!["activity", "add"];
+        all.extend_from_slice(args);
+        ok(&ana, now, &all);
+    }
+    ok(&ana, now, &["sync"]);
+    ok(&mia, "2026-12-04T10:00", &SCHEDULE);
+
+    let out = ok(&mia, "2026-12-07T08:00", &["--json", "agent"]);
+    let told = events(&out);
+    assert!(told.iter().all(|e| e["at"].is_string()), "{out}");
+    // What the sync brought: ana's records, told as `crm sync --watch --json` tells them.
+    assert!(
+        find(&told, "received")["created"].as_u64().unwrap() >= 2,
+        "{out}"
+    );
+    let run = find(&told, "schedule_sent");
+    assert_eq!(run["schedule"], "monday");
+    assert_eq!(run["run"], "monday@2026-12-07T08:00");
+    assert_eq!(run["late"], false);
+    assert_eq!(run["to"], serde_json::json!(["carla@example.com"]));
+    let reminder = find(&told, "reminder_sent");
+    assert_eq!(reminder["subject"], "Boiler demo");
+    assert_eq!(reminder["to"], "ana@north.example");
+    let digest = find(&told, "digest_sent");
+    assert_eq!(
+        (&digest["user"], &digest["tasks"]),
+        (&"ana".into(), &1.into())
+    );
+    // A sync before the sends, and one after them to tell the server what was sent.
+    let syncs: Vec<&serde_json::Value> = told.iter().filter(|e| e["event"] == "synced").collect();
+    assert_eq!(syncs.len(), 2, "{out}");
+    assert!(syncs[1]["bytes_sent"].as_u64().unwrap() > 0, "{out}");
+    let position = |event: &str| told.iter().position(|e| e["event"] == event).unwrap();
+    assert!(position("schedule_sent") < told.iter().rposition(|e| e["event"] == "synced").unwrap());
+    assert_eq!(find(&told, "pass")["messages"], 3);
+    assert_eq!(told.last().unwrap()["event"], "pass", "{out}");
+    assert_eq!(sink.messages().len(), 3);
+
+    // A run missed while asleep is told late; a server refusing every attempt is told as a
+    // failure with the error and, for a watching runner, when it is tried again.
+    let out = ok(&mia, "2026-12-14T11:00", &["--json", "agent", "--offline"]);
+    let late = find(&events(&out), "schedule_sent").clone();
+    assert_eq!(late["late"], true, "{out}");
+    sink.refuse_next(1000);
+    let log = mia.scratch().join("agent-json.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut runner = mia
+        .command()
+        .env("CRM_NOW", "2026-12-21T08:00")
+        .env("TZ", "UTC")
+        .env("CRM_MAIL_BACKOFF_MS", "20")
+        .args(["--json", "agent", "--offline", "--watch", "--every", "30"])
+        .stdout(file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let failed = crm_tests::wait_for(std::time::Duration::from_secs(60), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("schedule_failed")
+    });
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(failed, "{out}");
+    let told = events(&out);
+    let f = find(&told, "schedule_failed");
+    assert_eq!(f["run"], "monday@2026-12-21T08:00");
+    assert_eq!(f["attempts"], 4);
+    assert!(f["error"].as_str().unwrap().contains("451"), "{f}");
+    assert_eq!(f["retry_at"], "2026-12-21T08:00:30+00:00", "{f}");
+    assert_eq!(f["at"], "2026-12-21T08:00:00+00:00", "{f}");
+}

@@ -54,6 +54,10 @@ pub struct ContactFields {
     /// yes or no
     #[arg(long)]
     pub do_not_call: Option<String>,
+    /// yes or no: no campaign e-mail to this contact (`crm campaign` skips them; an
+    /// unsubscribe sets it)
+    #[arg(long)]
+    pub do_not_contact: Option<String>,
     /// Where the contact came from (fair, referral, web...)
     #[arg(long)]
     pub source: Option<String>,

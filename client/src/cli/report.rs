@@ -49,4 +49,10 @@ pub struct ReportArgs {
     /// Print comma-separated values
     #[arg(long)]
     pub csv: bool,
+    /// Write the report as a PDF (A4) to --out FILE
+    #[arg(long, requires = "out", conflicts_with = "csv")]
+    pub pdf: bool,
+    /// The file of --pdf
+    #[arg(long, value_name = "FILE", requires = "pdf")]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -71,7 +71,12 @@ pub enum ConfigSetting {
     /// The SMTP server that sends reports, reminders and campaigns (shown without --host)
     Smtp(crate::commands::SmtpArgs),
     /// A morning e-mail of your overdue tasks, sent by the team's runner: on or off
-    Digest { state: String },
+    Digest {
+        state: String,
+        /// The time of day it comes, in your time zone (HH:MM) [default: 07:00]
+        #[arg(long, value_name = "HH:MM")]
+        at: Option<String>,
+    },
     /// Your e-mail address, where your reminders and digests go (kept in your user record)
     Email { address: String },
 }

@@ -7,12 +7,14 @@
 //! reminder or a digest again. Two runners that have not synced since a run fell due may both
 //! send it; each runs only its own user's schedules, so that takes two runners of one user.
 //! A laptop asleep at a run's time sends the latest missed run once on waking, marked late.
+//! With `--json` it tells each thing it does as one JSON object per line ([`events`]).
 
 mod args;
+mod events;
 mod notify;
 
 pub use args::AgentArgs;
-pub use notify::DIGEST_HOUR;
+pub use notify::DIGEST_AT;
 
 use super::deliver;
 use super::schedule;
@@ -21,10 +23,15 @@ use crate::mail::Mailer;
 use crate::store::Store;
 use anyhow::Result;
 use crm_shared::schema::SendState;
+use events::Events;
 use std::time::Duration;
 
 pub fn run(ctx: &Ctx, a: AgentArgs) -> Result<()> {
     let mailer = Mailer::open(&ctx.data_dir, a.dry_run, a.outbox.as_deref())?;
+    let events = Events {
+        json: ctx.json,
+        every: a.watch.then_some(a.every.max(1)),
+    };
     if a.watch {
         eprintln!(
             "crm agent: sending what falls due every {} s (Ctrl-C to stop); messages are {}.",
@@ -34,9 +41,17 @@ pub fn run(ctx: &Ctx, a: AgentArgs) -> Result<()> {
     }
     loop {
         let ctx = ctx.refreshed()?;
-        let sent = pass(&ctx, &a, &mailer)?;
+        let sent = pass(&ctx, &a, &mailer, &events)?;
+        if events.json {
+            events.tell(
+                &ctx,
+                "pass",
+                serde_json::json!({ "messages": sent, "dry_run": mailer.is_dry_run() }),
+                "",
+            );
+        }
         if !a.watch {
-            if sent == 0 {
+            if sent == 0 && !events.json {
                 println!("Nothing was due.");
             }
             return Ok(());
@@ -45,31 +60,28 @@ pub fn run(ctx: &Ctx, a: AgentArgs) -> Result<()> {
     }
 }
 
-/// Says one thing the runner did, with the time it did it (the runner's "now").
-fn say(ctx: &Ctx, line: &str) {
-    println!("{} {line}", ctx.now_local.format("%Y-%m-%dT%H:%M"));
-}
-
 /// One pass; returns how many messages it sent (or tried to).
-fn pass(ctx: &Ctx, a: &AgentArgs, mailer: &Mailer) -> Result<usize> {
+fn pass(ctx: &Ctx, a: &AgentArgs, mailer: &Mailer, events: &Events) -> Result<usize> {
     let mut store = ctx.open()?;
     let server = store.identity.server.clone().filter(|_| !a.offline);
     if let Some(url) = &server {
-        sync(ctx, &mut store, url);
+        sync(ctx, &mut store, url, events);
     }
-    let mut sent = schedules(ctx, &mut store, mailer)?;
-    sent += notify::reminders(ctx, &mut store, mailer)?;
-    sent += notify::digests(ctx, &mut store, mailer)?;
+    let mut sent = schedules(ctx, &mut store, mailer, events)?;
+    sent += notify::reminders(ctx, &mut store, mailer, events)?;
+    sent += notify::digests(ctx, &mut store, mailer, events)?;
     if sent > 0 && !mailer.is_dry_run() {
         if let Some(url) = &server {
-            sync(ctx, &mut store, url);
+            sync(ctx, &mut store, url, events);
         }
     }
     Ok(sent)
 }
 
-/// Syncs once; a failure is told and the pass goes on with what the data dir holds.
-fn sync(ctx: &Ctx, store: &mut Store, url: &str) {
+/// Syncs once; a failure is told and the pass goes on with what the data dir holds. With
+/// `--json`, what the sync received is told as `crm sync --watch --json` tells it, then the
+/// whole sync as `crm sync --json` reports it (`synced`).
+fn sync(ctx: &Ctx, store: &mut Store, url: &str, events: &Events) {
     let quiet = Ctx {
         data_dir: ctx.data_dir.clone(),
         json: true,
@@ -77,15 +89,33 @@ fn sync(ctx: &Ctx, store: &mut Store, url: &str) {
         today: ctx.today,
         now_local: ctx.now_local,
     };
-    if let Err(e) = super::sync::sync_with(&quiet, store, url, false, Duration::from_secs(60)) {
-        eprintln!(
-            "crm agent: could not sync with {url} ({}); working from what this data dir holds",
-            crate::mail::one_line(&e)
-        );
+    match super::sync::sync_with(&quiet, store, url, false, Duration::from_secs(60)) {
+        Ok(report) if events.json => {
+            crate::session::Feed::new(true).tell(&report);
+            // The whole sync, as `crm sync --json` reports it.
+            let fields = serde_json::to_value(&report).unwrap_or_default();
+            events.tell(ctx, "synced", fields, "");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let error = crate::mail::one_line(&e);
+            if events.json {
+                events.tell(
+                    ctx,
+                    "sync_failed",
+                    serde_json::json!({ "server": url, "error": error, "retry_at": events.retry_at(ctx) }),
+                    "",
+                );
+            } else {
+                eprintln!(
+                    "crm agent: could not sync with {url} ({error}); working from what this data dir holds"
+                );
+            }
+        }
     }
 }
 
-fn schedules(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+fn schedules(ctx: &Ctx, store: &mut Store, mailer: &Mailer, events: &Events) -> Result<usize> {
     let mut sent = 0;
     for s in store.schedules()? {
         if s.removed || schedule::check_owner(store, &s).is_err() {
@@ -94,7 +124,15 @@ fn schedules(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
         let owed = match schedule::owed(&s, ctx.now_ms) {
             Ok(o) => o,
             Err(e) => {
-                eprintln!("crm agent: schedule {} cannot run: {e}", s.name);
+                let fields = serde_json::json!({
+                    "schedule": s.name, "error": format!("{e:#}"), "retry_at": null,
+                });
+                events.tell(
+                    ctx,
+                    "schedule_failed",
+                    fields,
+                    &format!("schedule {} cannot run: {e}", s.name),
+                );
                 continue;
             }
         };
@@ -102,19 +140,38 @@ fn schedules(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
         let mut log = |line: &str| eprintln!("crm agent: schedule {}: {line}", s.name);
         let outcome = schedule::send_schedule(ctx, store, &s, &key, late, mailer, &mut log);
         sent += 1;
-        match outcome {
-            Ok(r) if r.state == SendState::Sent => say(
-                ctx,
-                &format!(
+        let mut fields = serde_json::json!({
+            "schedule": s.name, "run": key, "late": late, "to": s.to,
+            "dry_run": mailer.is_dry_run(),
+        });
+        let (event, text, extra) = match outcome {
+            Ok(r) if r.state == SendState::Sent => (
+                "schedule_sent",
+                format!(
                     "schedule {key}{}: {} to {}",
                     if late { " (late)" } else { "" },
                     mailer.describe(),
                     s.to.join(", ")
                 ),
+                serde_json::json!({ "attempts": r.attempts }),
             ),
-            Ok(r) => say(ctx, &format!("schedule {key}: {}", deliver::describe(&r))),
-            Err(e) => say(ctx, &format!("schedule {key}: not sent: {e:#}")),
+            Ok(r) => (
+                "schedule_failed",
+                format!("schedule {key}: {}", deliver::describe(&r)),
+                serde_json::json!({
+                    "attempts": r.attempts, "error": r.error, "retry_at": events.retry_at(ctx),
+                }),
+            ),
+            Err(e) => (
+                "schedule_failed",
+                format!("schedule {key}: not sent: {e:#}"),
+                serde_json::json!({ "error": format!("{e:#}"), "retry_at": events.retry_at(ctx) }),
+            ),
+        };
+        if let (Some(map), serde_json::Value::Object(more)) = (fields.as_object_mut(), extra) {
+            map.extend(more);
         }
+        events.tell(ctx, event, fields, &text);
     }
     Ok(sent)
 }

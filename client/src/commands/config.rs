@@ -14,9 +14,9 @@ pub fn run(ctx: &Ctx, a: ConfigArgs) -> Result<()> {
     match a.setting {
         Some(ConfigSetting::Locale { order }) => return locale(ctx, &mut store, order.as_deref()),
         Some(ConfigSetting::Smtp(s)) => return super::mail_config::smtp(ctx, s),
-        Some(ConfigSetting::Digest { state }) => {
+        Some(ConfigSetting::Digest { state, at }) => {
             drop(store);
-            return super::mail_config::digest(ctx, &state);
+            return super::mail_config::digest(ctx, &state, at.as_deref());
         }
         Some(ConfigSetting::Email { address }) => {
             drop(store);

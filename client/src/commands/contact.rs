@@ -158,6 +158,7 @@ pub fn edits(
         .add_to_set("tags", &f.tags)
         .set("notes", f.notes.as_ref())?
         .set("do_not_call", f.do_not_call.as_ref())?
+        .set("do_not_contact", f.do_not_contact.as_ref())?
         .set("source", f.source.as_ref())?
         .owner(f.owner.as_ref())?;
     Ok(b.finish())

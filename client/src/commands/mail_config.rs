@@ -3,9 +3,10 @@
 //! kept in their user record so the team's runner knows them once synced.
 
 use super::Ctx;
-use crate::mail::{SmtpConfig, TlsMode, SMTP_PASSWORD_FILE};
+use crate::mail::{SmtpConfig, TlsMode, SMTP_CA_FILE, SMTP_PASSWORD_FILE};
 use crate::output;
-use anyhow::Result;
+use crate::session::CaCerts;
+use anyhow::{Context, Result};
 use clap::Args;
 use crm_shared::schema::Edit;
 use crm_shared::values::{Currency, Email};
@@ -32,11 +33,20 @@ pub struct SmtpArgs {
     /// The sender's address (From:)
     #[arg(long)]
     pub from: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file for the server's TLS certificate (a
+    /// private CA; a copy is kept beside the SMTP configuration)
+    #[arg(long, value_name = "FILE.pem")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// `crm config smtp`: shows, or with --host sets, this data dir's SMTP server.
 pub fn smtp(ctx: &Ctx, a: SmtpArgs) -> Result<()> {
     let dir = &ctx.data_dir;
+    // The CA file is checked before anything is saved.
+    let ca = a.ca.as_deref().map(read_ca).transpose()?;
+    if ca.is_some() && a.host.is_none() && SmtpConfig::read(dir)?.is_none() {
+        anyhow::bail!("give the SMTP server with --host HOST --from ADDRESS along with --ca; nothing was saved");
+    }
     if let Some(host) = &a.host {
         let from = a
             .from
@@ -70,6 +80,9 @@ pub fn smtp(ctx: &Ctx, a: SmtpArgs) -> Result<()> {
                 "warning: --tls none sends mail (and any password) unencrypted: use it only for a relay on this same host, not {host}"
             );
         }
+        if a.tls == TlsMode::None && ca.is_some() {
+            eprintln!("note: --tls none does not use TLS: the --ca certificates are kept for when it does");
+        }
         if let Some(p) = &password {
             super::init::write_secret(&dir.join(SMTP_PASSWORD_FILE), p)?;
         }
@@ -85,6 +98,17 @@ pub fn smtp(ctx: &Ctx, a: SmtpArgs) -> Result<()> {
             eprintln!("Saved the SMTP server.");
         }
     }
+    if let Some(ca) = &ca {
+        let path = dir.join(SMTP_CA_FILE);
+        crate::replace_file::replace(&path, ca.to_pem().as_bytes())
+            .with_context(|| format!("writing {}; the CA was not saved", path.display()))?;
+        if !ctx.json {
+            eprintln!(
+                "Trusting {} CA certificate(s) for the SMTP server.",
+                ca.len()
+            );
+        }
+    }
     let config = SmtpConfig::read(dir)?;
     if ctx.json {
         return output::json(&config);
@@ -95,13 +119,37 @@ pub fn smtp(ctx: &Ctx, a: SmtpArgs) -> Result<()> {
             ("SMTP server".into(), format!("{}:{} ({:?})", c.host, c.port, c.tls).to_lowercase()),
             ("User".into(), c.user.clone().unwrap_or_else(|| "none (no login)".into())),
             ("From".into(), c.from.clone()),
+            (
+                "Private CA".into(),
+                if dir.join(SMTP_CA_FILE).exists() {
+                    format!("{} (trusted besides the system's)", dir.join(SMTP_CA_FILE).display())
+                } else {
+                    "none (the system's roots only)".into()
+                },
+            ),
         ]),
     }
     Ok(())
 }
 
-/// Sets a field of this user's own record (`crm init` made it).
-fn edit_own_record(ctx: &Ctx, field: &str, value: &str) -> Result<()> {
+/// The certificates of a `--ca` file, or a one-line error saying what it should be.
+fn read_ca(path: &std::path::Path) -> Result<CaCerts> {
+    let pem = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read the --ca file {}; nothing was saved",
+            path.display()
+        )
+    })?;
+    CaCerts::from_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "{} cannot be used as --ca: {e}; give the CA's certificate in PEM form, nothing was saved",
+            path.display()
+        )
+    })
+}
+
+/// Sets fields of this user's own record (`crm init` made it), in one change.
+fn edit_own_record(ctx: &Ctx, fields: &[(&str, &str)]) -> Result<()> {
     let mut store = ctx.open()?;
     let user = store.identity.user.clone();
     let id = store
@@ -110,34 +158,54 @@ fn edit_own_record(ctx: &Ctx, field: &str, value: &str) -> Result<()> {
         .ok_or_else(|| {
             anyhow::anyhow!("this data dir has no user record of {user}: run `crm sync` first")
         })?;
-    let edit = Edit::parse_set(RecordKind::User, field, value, Currency::EUR)?;
-    store.edit(id, ctx.now_ms, |_| Ok(vec![edit]))?;
+    let edits = fields
+        .iter()
+        .map(|(field, value)| Edit::parse_set(RecordKind::User, field, value, Currency::EUR))
+        .collect::<Result<Vec<_>, _>>()?;
+    store.edit(id, ctx.now_ms, |_| Ok(edits))?;
     Ok(())
 }
 
-/// `crm config digest on|off`.
-pub fn digest(ctx: &Ctx, state: &str) -> Result<()> {
+/// `crm config digest on [--at HH:MM]|off`: the time is kept with this machine's time zone, so
+/// the team's runner sends it at that time where the rep is.
+pub fn digest(ctx: &Ctx, state: &str, at: Option<&str>) -> Result<()> {
     let on = match state.trim() {
         "on" => true,
         "off" => false,
         other => anyhow::bail!("`{other}` is not on or off"),
     };
-    edit_own_record(ctx, "digest", if on { "true" } else { "false" })?;
-    if on {
-        println!(
-            "Digest on: a morning e-mail of your overdue tasks from {}:00, sent by the team's `crm agent` once it has synced (your address: `crm config email ADDRESS`).",
-            super::agent::DIGEST_HOUR
-        );
-    } else {
+    if !on {
+        if at.is_some() {
+            anyhow::bail!("--at goes with `crm config digest on`; nothing was saved");
+        }
+        edit_own_record(ctx, &[("digest", "false")])?;
         println!("Digest off.");
+        return Ok(());
     }
+    let time = match at {
+        Some(text) => chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+            anyhow::anyhow!(
+                "`{text}` is not a time of day: give HH:MM, e.g. --at 07:30; nothing was saved"
+            )
+        })?,
+        None => super::agent::DIGEST_AT,
+    };
+    let time = time.format("%H:%M").to_string();
+    let tz = super::schedule::due::local_zone();
+    edit_own_record(
+        ctx,
+        &[("digest", "true"), ("digest_at", &time), ("tz", &tz)],
+    )?;
+    println!(
+        "Digest on: an e-mail of your overdue tasks each day at {time} ({tz}), sent by the team's `crm agent` once it has synced (your address: `crm config email ADDRESS`)."
+    );
     Ok(())
 }
 
 /// `crm config email ADDRESS`.
 pub fn email(ctx: &Ctx, address: &str) -> Result<()> {
     let email = Email::parse(address)?;
-    edit_own_record(ctx, "email", email.as_str())?;
+    edit_own_record(ctx, &[("email", email.as_str())])?;
     println!(
         "Reminders and digests go to {} once the team's runner has synced.",
         email.as_str()

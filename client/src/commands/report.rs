@@ -9,11 +9,13 @@
 
 mod converted;
 mod pipeline;
+mod printed;
 mod rendered;
 mod reps;
 mod stages;
 
 use pipeline::{pipeline, revenue};
+pub use printed::Heading;
 pub use rendered::render;
 use reps::{activity, grades};
 use stages::{cycle, funnel};
@@ -234,8 +236,33 @@ fn changes_at(store: &Store, as_of: AsOf, cases: &[CaseState]) -> Result<Vec<Cha
 
 pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
     let store = ctx.open()?;
+    if let Some(out) = a.out.as_deref().filter(|_| a.pdf) {
+        return write_pdf(ctx, &store, &a, out);
+    }
     let (report, by) = build(ctx, &store, &a)?;
     print(ctx, &a, &report, by)
+}
+
+/// `crm report ... --pdf --out FILE`: the report as a PDF, written whole or not at all.
+fn write_pdf(ctx: &Ctx, store: &Store, a: &ReportArgs, out: &std::path::Path) -> Result<()> {
+    let rendered = render(ctx, store, a)?;
+    let heading = Heading {
+        as_of: rendered.as_of(ctx),
+        owner: store.identity.user.clone(),
+        source: format!("crm report {}", kind_name(a.kind)),
+    };
+    let bytes = rendered.pdf(&heading)?;
+    crate::replace_file::replace(out, &bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}; nothing was written", out.display()))?;
+    if ctx.json {
+        return output::json(&serde_json::json!({"file": out, "bytes": bytes.len()}));
+    }
+    eprintln!(
+        "Wrote {} ({} KB).",
+        out.display(),
+        bytes.len().div_ceil(1024)
+    );
+    Ok(())
 }
 
 /// The report `crm report ... --json` prints (the web UI's reports read it too).

@@ -78,11 +78,8 @@ fn add(ctx: &Ctx, a: ScheduleAddArgs) -> Result<()> {
     let tz = a.tz.clone().unwrap_or_else(due::local_zone);
     let timing = Timing::parse(&a.cron, &tz)?;
     let format = match a.format.trim() {
-        f @ ("html" | "csv") => f.to_string(),
-        "pdf" => anyhow::bail!(
-            "PDF reports are not made yet: use --format html or --format csv (both attach the CSV)"
-        ),
-        other => anyhow::bail!("`{other}` is not a format: use html or csv"),
+        f @ ("html" | "csv" | "pdf") => f.to_string(),
+        other => anyhow::bail!("`{other}` is not a format: use html, csv or pdf"),
     };
     let mut to = Vec::new();
     for address in &a.to {
@@ -316,8 +313,9 @@ pub fn send_schedule(
     let rendered = super::report::render(ctx, store, &report)?;
     let day = ctx.today;
     let late_note = if late { " (late)" } else { "" };
+    let attached = if s.format == "pdf" { "PDF" } else { "CSV" };
     let text = format!(
-        "{}\nSent by crm for the schedule `{}` of {}{late_note}. The same figures are attached as CSV.\n",
+        "{}\nSent by crm for the schedule `{}` of {}{late_note}. The same figures are attached as {attached}.\n",
         rendered.text, s.name, s.owner
     );
     let html = if s.format == "csv" {
@@ -330,7 +328,7 @@ pub fn send_schedule(
             "</body>",
             &format!(
                 "{}</body>",
-                maud::html! { p { "Sent by crm for the schedule " code { (s.name) } " of " (s.owner) (late_note) ". The same figures are attached as CSV." } }
+                maud::html! { p { "Sent by crm for the schedule " code { (s.name) } " of " (s.owner) (late_note) ". The same figures are attached as " (attached) "." } }
                     .into_string()
             ),
         )
@@ -340,11 +338,24 @@ pub fn send_schedule(
         subject: format!("{}: {}{late_note}", s.name, rendered.title),
         text,
         html,
-        attachment: Some((
-            format!("{}-{day}.csv", s.name),
-            "text/csv; charset=utf-8".into(),
-            rendered.csv.into_bytes(),
-        )),
+        attachment: Some(if s.format == "pdf" {
+            let heading = super::report::Heading {
+                as_of: rendered.as_of(ctx),
+                owner: s.owner.clone(),
+                source: format!("crm report {} (schedule {})", s.report, s.name),
+            };
+            (
+                format!("{}-{day}.pdf", s.name),
+                "application/pdf".into(),
+                rendered.pdf(&heading)?,
+            )
+        } else {
+            (
+                format!("{}-{day}.csv", s.name),
+                "text/csv; charset=utf-8".into(),
+                rendered.csv.into_bytes(),
+            )
+        }),
         unsubscribe: None,
     };
     deliver::deliver(

@@ -210,8 +210,11 @@ const USER: &[FieldSpec] = &[
     f("role", Choice(USER_ROLES)),
     f("regions", Set),
     f("industries", Set),
-    // A morning e-mail of the user's overdue tasks (`crm config digest on`).
+    // A morning e-mail of the user's overdue tasks (`crm config digest on`), at `digest_at`
+    // (HH:MM) in the user's time zone `tz` (IANA).
     f("digest", Bool),
+    f("digest_at", Str),
+    f("tz", Str),
 ];
 
 const PRODUCT: &[FieldSpec] = &[

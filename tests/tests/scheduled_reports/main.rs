@@ -9,6 +9,8 @@ use serde_json::Value;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod digest;
+mod pdf;
 mod smtp;
 
 /// `crm ARGS` at a fixed time (UTC), retries waiting 20 ms.
@@ -329,8 +331,8 @@ fn schedules_refuse_bad_input_with_one_line_and_save_nothing() {
         (vec!["--cron", "0 8 * *"], "5 fields"),
         (vec!["--cron", "0 8 * * MON", "--tz", "Mars/Base"], "IANA"),
         (
-            vec!["--cron", "0 8 * * MON", "--format", "pdf"],
-            "not made yet",
+            vec!["--cron", "0 8 * * MON", "--format", "docx"],
+            "html, csv or pdf",
         ),
     ] {
         let mut all = vec![

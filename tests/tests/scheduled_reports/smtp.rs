@@ -154,3 +154,66 @@ fn reports_go_over_starttls_and_tls_to_a_server_whose_certificate_is_trusted() {
         assert!(messages[0].tls, "{mode}: the message came over TLS");
     }
 }
+
+#[test]
+fn a_private_ca_given_with_config_smtp_is_trusted_for_starttls_and_tls_without_ssl_cert_file() {
+    use crm_tests::smtp::Secure;
+    let probe = Crm::new();
+    let (ca, cert, key) = pki(probe.scratch());
+    let config = Secure::config(cert, key);
+    for (secure, mode) in [
+        (Secure::Starttls(config.clone()), "starttls"),
+        (Secure::Tls(config.clone()), "tls"),
+    ] {
+        let sink = SmtpSink::start_with(secure);
+        let crm = manager_with_pipeline(&sink);
+        let port = sink.port().to_string();
+        let smtp = |extra: &[&str]| {
+            let mut args = vec![
+                "config",
+                "smtp",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--tls",
+                mode,
+                "--from",
+                "reports@example.com",
+            ];
+            args.extend_from_slice(extra);
+            args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+        };
+        // A file that is not PEM certificates is refused in one line, and nothing is saved.
+        let junk = crm.scratch().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let args = smtp(&["--ca", junk.to_str().unwrap()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = expect_clean_failure(&args, run(&crm, "2026-12-04T10:00", &args));
+        assert!(e.contains("junk.pem") && e.contains("PEM"), "{e}");
+        assert!(!crm.dir().join("smtp-ca.pem").exists());
+        let shown = json(&crm, "2026-12-04T10:00", &["config", "smtp"]);
+        assert_eq!(shown["tls"], "none", "the earlier server is kept: {shown}");
+
+        let args = smtp(&["--ca", ca.to_str().unwrap()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&crm, "2026-12-04T10:00", &args);
+        let shown = ok(&crm, "2026-12-04T10:00", &["config", "smtp"]);
+        assert!(shown.contains("smtp-ca.pem"), "{shown}");
+        schedule_monday(&crm, "2026-12-04T10:00");
+        let args = ["schedule", "run", "monday"];
+        let out = cmd(&crm, "2026-12-04T10:01", &args)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        expect_ok(&args, out);
+        let messages = sink.messages();
+        assert_eq!(messages.len(), 1, "{mode}");
+        assert!(messages[0].tls, "{mode}: the message came over TLS");
+        assert!(parse(&messages[0])
+            .subject()
+            .unwrap()
+            .starts_with("monday:"));
+    }
+}

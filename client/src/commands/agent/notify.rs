@@ -1,28 +1,47 @@
 //! What the runner tells reps by e-mail: an activity's reminder when its time comes, to its
-//! owner, and a morning digest of overdue tasks to those who asked for one (`crm config digest
-//! on`). Each is recorded in a send log of its month (`reminders/2026-12`, `digests/2026-12`)
+//! owner, and a digest of overdue tasks to those who asked for one (`crm config digest on
+//! [--at HH:MM]`), once a day at the time they chose in their own time zone (07:00 unless
+//! they chose). Each is recorded in a send log of its month (`reminders/2026-12`, `digests/2026-12`)
 //! and sent at most once.
 
-use super::say;
+use super::events::Events;
 use crate::commands::deliver::{self, Ledger};
 use crate::commands::Ctx;
 use crate::mail::{Mailer, Outgoing};
 use crate::store::Store;
 use anyhow::Result;
-use chrono::NaiveTime;
+use chrono::{NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use crm_shared::schema::SendState;
 use crm_shared::values::{format_datetime, parse_datetime};
 use crm_shared::DocumentId;
 use std::collections::BTreeMap;
 
-/// The local hour from which the day's digest is sent.
-pub const DIGEST_HOUR: u32 = 7;
+/// The time of day a digest is sent when its rep gave none (`crm config digest on --at`).
+pub const DIGEST_AT: NaiveTime = match NaiveTime::from_hms_opt(7, 0, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
 
 /// A user the runner may write to.
 struct Person {
     login: String,
     email: Option<String>,
     digest: bool,
+    /// When the digest goes: a time of day in the user's zone.
+    digest_at: NaiveTime,
+    /// The user's time zone (none known: the runner's).
+    tz: Option<Tz>,
+}
+
+impl Person {
+    /// Now where the user is.
+    fn now(&self, ctx: &Ctx) -> NaiveDateTime {
+        match (self.tz, Utc.timestamp_millis_opt(ctx.now_ms).single()) {
+            (Some(tz), Some(now)) => now.with_timezone(&tz).naive_local(),
+            _ => ctx.now_local,
+        }
+    }
 }
 
 /// The users this data dir knows, by login (the first record of each).
@@ -47,6 +66,11 @@ fn people(store: &Store) -> Result<BTreeMap<String, Person>> {
                 login,
                 email: r.str("email").map(String::from),
                 digest: r.bool("digest").unwrap_or(false),
+                digest_at: r
+                    .str("digest_at")
+                    .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+                    .unwrap_or(DIGEST_AT),
+                tz: r.str("tz").and_then(|t| t.parse::<Tz>().ok()),
             },
         );
     }
@@ -101,12 +125,31 @@ fn send_note(
     deliver::deliver(store, ledger, key, &m, mailer, when, &mut log)
 }
 
+/// The event of a note's send, `events.0` when sent, else `events.1` with the error and the
+/// retry time added to `fields`.
+fn outcome(
+    fields: &mut serde_json::Value,
+    r: &crm_shared::schema::Sent,
+    ctx: &Ctx,
+    told: &Events,
+    events: (&'static str, &'static str),
+) -> &'static str {
+    if r.state == SendState::Sent {
+        return events.0;
+    }
+    if let Some(map) = fields.as_object_mut() {
+        map.insert("error".into(), r.error.clone().into());
+        map.insert("retry_at".into(), told.retry_at(ctx));
+    }
+    events.1
+}
+
 fn html_of(text: &str) -> String {
     maud::html! { html { body { @for line in text.lines() { (line) br; } } } }.into_string()
 }
 
 /// Sends the reminders that are due now; returns how many it sent (or tried to).
-pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
+pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer, events: &Events) -> Result<usize> {
     let now = ctx.now_local;
     let rows: Vec<Reminder> = store
         .conn()
@@ -162,8 +205,13 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
             continue;
         }
         let Some(email) = people.get(&owner).and_then(|p| p.email.clone()) else {
-            say(
+            let fields = serde_json::json!({
+                "activity": id, "subject": subject, "owner": owner, "reason": "no e-mail address",
+            });
+            events.tell(
                 ctx,
+                "reminder_skipped",
+                fields,
                 &format!(
                     "reminder of {kind} `{subject}`: {owner} has no e-mail address (they can give one with `crm config email ADDRESS`)"
                 ),
@@ -186,29 +234,40 @@ pub fn reminders(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize>
         };
         let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
-        say(
-            ctx,
-            &format!(
-                "reminder of `{subject}` to {email}: {}",
-                deliver::describe(&r)
-            ),
+        let text = format!(
+            "reminder of `{subject}` to {email}: {}",
+            deliver::describe(&r)
         );
+        let mut fields = serde_json::json!({
+            "activity": id, "subject": subject, "due_at": at, "to": email,
+            "attempts": r.attempts, "dry_run": mailer.is_dry_run(),
+        });
+        let event = outcome(
+            &mut fields,
+            &r,
+            ctx,
+            events,
+            ("reminder_sent", "reminder_failed"),
+        );
+        events.tell(ctx, event, fields, &text);
     }
     Ok(sent)
 }
 
-/// Sends the day's digests of overdue tasks, from [`DIGEST_HOUR`] on, to the users who opted
-/// in; returns how many it sent (or tried to).
-pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
-    let from = NaiveTime::from_hms_opt(DIGEST_HOUR, 0, 0).unwrap_or_default();
-    if ctx.now_local.time() < from {
-        return Ok(0);
-    }
-    let topic = format!("digests/{}", ctx.today.format("%Y-%m"));
-    let ledger = Ledger::log(&topic);
+/// Sends the day's digests of overdue tasks to the users who opted in, each once a day from
+/// the time they chose in their time zone; returns how many it sent (or tried to).
+pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer, events: &Events) -> Result<usize> {
     let mut sent = 0;
     for p in people(store)?.into_values().filter(|p| p.digest) {
-        let key = format!("{}@{}", p.login, ctx.today);
+        let now = p.now(ctx);
+        if now.time() < p.digest_at {
+            continue;
+        }
+        let today = now.date();
+        // One log a month (by the rep's day), so no log grows without end.
+        let topic = format!("digests/{}", today.format("%Y-%m"));
+        let ledger = Ledger::log(&topic);
+        let key = format!("{}@{}", p.login, today);
         if deliver::already_done(store.send_log(&topic)?.sent.get(&key)) {
             continue;
         }
@@ -222,15 +281,20 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
                  WHERE owner = ?1 AND deleted = 0 AND status = 'planned' AND due IS NOT NULL AND due < ?2
                  ORDER BY due, id",
             )?
-            .query_map((&p.login, ctx.today.to_string()), |r| {
+            .query_map((&p.login, today.to_string()), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
             .collect::<Result<_, _>>()?;
         if tasks.is_empty() {
             continue;
         }
+        let greeting = if p.digest_at.hour() < 12 {
+            "Good morning"
+        } else {
+            "Hello"
+        };
         let mut text = format!(
-            "Good morning {}: {} overdue task{}.\n\n",
+            "{greeting} {}: {} overdue task{}.\n\n",
             p.login,
             tasks.len(),
             if tasks.len() == 1 { "" } else { "s" }
@@ -243,7 +307,7 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
             ));
         }
         text.push_str("\nStop these e-mails with `crm config digest off`.\n");
-        let subject_line = format!("{} overdue task(s) on {}", tasks.len(), ctx.today);
+        let subject_line = format!("{} overdue task(s) on {}", tasks.len(), today);
         let note = Note {
             what: "digest",
             key: &key,
@@ -251,17 +315,23 @@ pub fn digests(ctx: &Ctx, store: &mut Store, mailer: &Mailer) -> Result<usize> {
         };
         let r = send_note(ctx, store, &ledger, mailer, note, subject_line, text)?;
         sent += 1;
-        if r.state != SendState::Sent {
-            say(
-                ctx,
-                &format!("digest to {email}: {}", deliver::describe(&r)),
-            );
+        let text = if r.state != SendState::Sent {
+            format!("digest to {email}: {}", deliver::describe(&r))
         } else {
-            say(
-                ctx,
-                &format!("digest of {} overdue task(s) to {email}: sent", tasks.len()),
-            );
-        }
+            format!("digest of {} overdue task(s) to {email}: sent", tasks.len())
+        };
+        let mut fields = serde_json::json!({
+            "user": p.login, "to": email, "tasks": tasks.len(),
+            "attempts": r.attempts, "dry_run": mailer.is_dry_run(),
+        });
+        let event = outcome(
+            &mut fields,
+            &r,
+            ctx,
+            events,
+            ("digest_sent", "digest_failed"),
+        );
+        events.tell(ctx, event, fields, &text);
     }
     Ok(sent)
 }

@@ -1,6 +1,8 @@
 //! A report rendered for e-mail (`crm schedule`): its CSV exactly as `crm report ... --csv`
-//! prints it, a plain-text table and an HTML table, from the same rows.
+//! prints it, a plain-text table and an HTML table, from the same rows, and a PDF of them
+//! when asked (`printed.rs`).
 
+use super::printed::{self, Heading};
 use super::{build, csv_field, Cell, Report};
 use crate::cli::ReportArgs;
 use crate::commands::Ctx;
@@ -15,6 +17,25 @@ pub struct Rendered {
     pub csv: String,
     pub text: String,
     pub html: String,
+    report: Report,
+}
+
+impl Rendered {
+    /// The same rows as a PDF, headed by `heading`.
+    pub fn pdf(&self, heading: &Heading) -> Result<Vec<u8>> {
+        printed::pdf(&self.report, heading)
+    }
+
+    /// The moment the figures describe: the report's `--as-of`, or now.
+    pub fn as_of(&self, ctx: &Ctx) -> String {
+        self.report.as_of.clone().unwrap_or_else(|| {
+            format!(
+                "{} {}",
+                ctx.now_local.format("%Y-%m-%d %H:%M"),
+                crate::commands::schedule::due::local_zone()
+            )
+        })
+    }
 }
 
 /// Renders the report `a` asks for from `store`, now (or as of its `--as-of`).
@@ -25,6 +46,7 @@ pub fn render(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<Rendered> {
         csv: csv_text(&report),
         text: text(&report),
         html: html(&report),
+        report,
     })
 }
 

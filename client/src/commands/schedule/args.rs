@@ -34,6 +34,7 @@ pub struct ScheduleAddArgs {
     #[arg(long = "to", required = true, value_name = "ADDRESS")]
     pub to: Vec<String>,
     /// The e-mail's form: html (a table, CSV attached), csv (plain text, CSV attached) or pdf
+    /// (a table, the report attached as PDF)
     #[arg(long, default_value = "html")]
     pub format: String,
     /// The time zone the pattern is read in [default: this machine's]

@@ -37,6 +37,8 @@ pub async fn page(
             to: None,
             month: None,
             csv: false,
+            pdf: false,
+            out: None,
         };
         let report = |kind, by| report_json(ctx, store, &args(kind, by));
         let url = match &as_of {
