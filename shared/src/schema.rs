@@ -35,7 +35,7 @@ mod versions;
 mod write;
 
 pub use author::ChangeAuthor;
-pub use book::{book_of_document, BOOK_KEY};
+pub use book::{book_of_document, BOOK_KEY, CATALOGUE_BOOK};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::{attention, case_attention};
 pub use distinct::{distinct_from, distinct_key, is_distinct_key};

@@ -29,6 +29,12 @@ fn team(server: &SyncServer) -> (Crm, Crm, Crm) {
 /// A catalogue with a rule (a fleet licence needs a support plan), a customer with a name in
 /// four scripts, and an open case; returns the case id.
 fn catalogue_and_case(crm: &Crm) -> String {
+    catalogue(crm);
+    customer_case(crm)
+}
+
+/// A catalogue with a rule: a fleet licence needs a support plan.
+fn catalogue(crm: &Crm) {
     crm.add(&[
         "product",
         "add",
@@ -61,6 +67,10 @@ fn catalogue_and_case(crm: &Crm) -> String {
         "--unit",
         "month",
     ]);
+}
+
+/// A customer with a name in four scripts, and an open case; returns the case id.
+fn customer_case(crm: &Crm) -> String {
     let org = crm.add(&["org", "add", "--name", "Αθήνα Логистика 東京商事 GmbH"]);
     crm.add(&["case", "add", "--title", "Fleet renewal", "--org", &org])
 }
@@ -88,8 +98,11 @@ fn line_qty(show: &Value) -> Vec<(String, i64)> {
 #[test]
 fn two_reps_build_one_quote_offline_and_their_lines_merge_with_the_same_line_in_conflict() {
     let server = SyncServer::start();
-    let (ana, bruno, _max) = team(&server);
-    let case = catalogue_and_case(&ana);
+    let (ana, bruno, max) = team(&server);
+    catalogue(&max);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let case = customer_case(&ana);
     let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
     assert!(
         quote.starts_with("Q-20") && quote.ends_with("-ana-0001"),
@@ -147,7 +160,10 @@ fn two_reps_build_one_quote_offline_and_their_lines_merge_with_the_same_line_in_
 fn a_discount_over_a_reps_limit_needs_the_managers_approval_recorded_on_the_quote() {
     let server = SyncServer::start();
     let (ana, _bruno, max) = team(&server);
-    let case = catalogue_and_case(&ana);
+    catalogue(&max);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let case = customer_case(&ana);
     let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
     let before = show(&ana, &quote);
     let args = [
