@@ -399,21 +399,31 @@ fn a_sent_quote_is_read_only_a_revision_is_a_new_draft_and_accepting_wins_the_ca
     // 2 x 1000.00 + 12 x 80.00 + 49.90, net.
     assert_eq!(c["stage"], "won", "{c}");
     assert_eq!(c["amount"], 300_990, "{c}");
-    let report = ana.json(&["quote", "report", "--by", "status"]);
-    let groups: Vec<(String, u64)> = report
+    let report = ana.json(&["report", "quotes", "--by", "status"]);
+    let groups: Vec<(String, i64)> = report["rows"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| {
             (
-                g["group"].as_str().unwrap().to_string(),
-                g["quotes"].as_u64().unwrap(),
+                g["status"].as_str().unwrap().to_string(),
+                g["quotes"].as_i64().unwrap(),
             )
         })
         .collect();
     assert_eq!(
         groups,
-        [("accepted".to_string(), 1)],
-        "the superseded revision is not counted"
+        [("accepted".to_string(), 1), ("total".to_string(), 1)],
+        "the superseded revision is not counted: {report}"
     );
+    // As of a day long before, there was no quote.
+    let before = ana.json(&[
+        "report",
+        "quotes",
+        "--by",
+        "status",
+        "--as-of",
+        "2000-01-01",
+    ]);
+    assert!(before["rows"].as_array().unwrap().is_empty(), "{before}");
 }
