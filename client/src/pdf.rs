@@ -181,3 +181,41 @@ pub fn render(rows: &[Row], meta: &Meta) -> Result<Vec<u8>> {
         .finish()
         .map_err(|e| anyhow::anyhow!("cannot write the PDF: {e:?}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 4 x 2 red PNG image.
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x04\0\0\0\x02\x08\x02\0\0\0\xf0\xca\xea4\0\0\0\x10IDATx\xdac8!\xa7\x01G\x0c\xc8\x1c\0r\xca\x08q\xcc\xecp\xd7\0\0\0\0IEND\xaeB`\x82";
+
+    #[test]
+    fn a_logo_is_kept_only_when_it_decodes_in_full() {
+        assert!(check_image(PNG).is_ok());
+        // The PNG signature and header with the image data cut off, and text.
+        assert!(check_image(&PNG[..40]).is_err());
+        assert!(check_image(b"not an image").is_err());
+    }
+
+    #[test]
+    fn a_document_with_a_logo_is_the_same_bytes_each_time() {
+        let meta = || Meta {
+            title: "t".into(),
+            keywords: vec![],
+            footer: "f".into(),
+            logo: Some(PNG.to_vec()),
+        };
+        let rows = [row(10.0, vec![(40.0, "Acme".into())])];
+        let a = render(&rows, &meta()).unwrap();
+        assert_eq!(a, render(&rows, &meta()).unwrap());
+        let without = render(
+            &rows,
+            &Meta {
+                logo: None,
+                ..meta()
+            },
+        )
+        .unwrap();
+        assert!(a.len() > without.len(), "the logo is in the file");
+    }
+}

@@ -427,3 +427,88 @@ fn a_sent_quote_is_read_only_a_revision_is_a_new_draft_and_accepting_wins_the_ca
     ]);
     assert!(before["rows"].as_array().unwrap().is_empty(), "{before}");
 }
+
+/// Runs `crm ARGS` on `crm`'s data dir at the moment `now` (local time); its stdout.
+fn at(crm: &Crm, now: &str, args: &[&str]) -> String {
+    let out = crm
+        .command()
+        .env("CRM_NOW", now)
+        .args(args)
+        .output()
+        .unwrap();
+    crm_tests::expect_ok(args, out)
+}
+
+#[test]
+fn the_quotes_report_as_of_a_past_day_counts_each_quote_as_it_then_stood() {
+    let ana = Crm::init("ana");
+    let case = catalogue_and_case(&ana);
+    let other = customer_case(&ana);
+    // Two quotes sent on 1 March; one accepted on 5 March, the other rejected on 9 March.
+    let mut quotes = Vec::new();
+    for c in [&case, &other] {
+        let q = at(&ana, "2026-03-01T09:00", &["quote", "new", c])
+            .trim()
+            .to_string();
+        at(
+            &ana,
+            "2026-03-01T09:05",
+            &[
+                "quote",
+                "add-line",
+                &q,
+                "FLEET",
+                "--qty",
+                "2",
+                "--discount",
+                "10%",
+            ],
+        );
+        at(
+            &ana,
+            "2026-03-01T09:06",
+            &["quote", "add-line", &q, "SUP-PRO", "--qty", "1"],
+        );
+        at(&ana, "2026-03-01T10:00", &["quote", "send", &q]);
+        quotes.push(q);
+    }
+    at(&ana, "2026-03-05T10:00", &["quote", "accept", &quotes[0]]);
+    at(&ana, "2026-03-09T10:00", &["quote", "reject", &quotes[1]]);
+    let row = |as_of: &str| -> Value {
+        let args = [
+            "--json", "report", "quotes", "--by", "owner", "--as-of", as_of,
+        ];
+        let out = at(&ana, "2026-03-20T12:00", &args);
+        let report: Value = serde_json::from_str(&out).unwrap();
+        report["rows"][0].clone()
+    };
+    let figures =
+        |r: &Value| ["quotes", "sent", "accepted", "rejected"].map(|k| r[k].as_i64().unwrap_or(-1));
+    assert_eq!(row("2026-02-28"), Value::Null, "nothing before the quotes");
+    assert_eq!(figures(&row("2026-03-01")), [2, 2, 0, 0]);
+    assert_eq!(figures(&row("2026-03-06")), [2, 2, 1, 0]);
+    let now = row("2026-03-10");
+    assert_eq!(figures(&now), [2, 2, 1, 1]);
+    assert_eq!(now["acceptance_rate"], 50.0, "{now}");
+    // 2 x 1000.00 at 10 % off, 1 x 120.50: 200.00 off a list value of 2120.50 = 9.4 %.
+    assert_eq!(now["average_discount"], 9.4, "{now}");
+    // Accepted value, net: 1800.00 + 120.50.
+    assert_eq!(now["accepted_value"], 192_050, "{now}");
+    // The customer's history: newest first, with the status of now.
+    let org = ana.json(&["case", "show", &case])["org"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let history = ana.json(&["org", "show", &org])["quotes"].clone();
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["accepted"],
+        "only the quotes of this organization's case: {history}"
+    );
+}

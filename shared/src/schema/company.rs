@@ -118,4 +118,50 @@ mod tests {
         );
         assert_eq!(LogoFormat::sniff(b"GIF89a"), None);
     }
+
+    #[test]
+    fn two_managers_changing_the_header_offline_merge_field_by_field() {
+        use crate::schema::SettingsEdit::Company as C;
+        use crate::schema::{create_settings, edit_settings, read_settings, ChangeAuthor};
+        let author = |user: &str| ChangeAuthor {
+            user: user.into(),
+            device: format!("{user}-laptop"),
+            offline: true,
+            action: None,
+        };
+        let logo = b"\x89PNG\r\n\x1a\nrest".to_vec();
+        let mut a = create_settings(
+            &[C(CompanyEdit::Name(Some("Acme".into())))],
+            automerge::ActorId::from([1u8; 16]),
+            &author("max"),
+            1_000,
+        )
+        .unwrap();
+        let mut b = a.fork().with_actor(automerge::ActorId::from([2u8; 16]));
+        edit_settings(
+            &mut a,
+            &[C(CompanyEdit::Address(Some(
+                "Hafenstraße 5\nHamburg".into(),
+            )))],
+            &author("max"),
+            2_000,
+        )
+        .unwrap();
+        edit_settings(
+            &mut b,
+            &[
+                C(CompanyEdit::Logo(Some(logo.clone()))),
+                C(CompanyEdit::Name(None)),
+            ],
+            &author("mia"),
+            2_000,
+        )
+        .unwrap();
+        a.merge(&mut b).unwrap();
+        let c = read_settings(Some(a.document())).company;
+        assert_eq!(c.name, None, "removed by mia");
+        assert_eq!(c.address.as_deref(), Some("Hafenstraße 5\nHamburg"));
+        assert_eq!(c.logo, Some(logo));
+        assert_eq!(c.logo_bytes, 12);
+    }
 }
