@@ -301,6 +301,15 @@ fn a_configured_quote_built_offline_by_two_reps_is_sent_read_verified_and_counte
         Some(3),
         "the sync reports records refused"
     );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("only managers and admins change the catalogue"),
+        "{said}"
+    );
     max.ok(&["sync"]);
     let fleet = max.json(&["product", "show", "FLEET"]);
     assert_eq!(
