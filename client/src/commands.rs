@@ -42,6 +42,7 @@ mod schedule;
 pub use schedule::ScheduleCommand;
 mod series;
 mod settings;
+pub use settings::company as settings_company;
 mod sync;
 pub use sync::{RecordsRefused, EXIT_REFUSED};
 mod timeline;

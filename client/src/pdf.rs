@@ -1,10 +1,12 @@
 //! Paged PDF documents of text rows, drawn with `krilla`: DejaVu Sans (Latin, Greek, Cyrillic)
 //! and Droid Sans Fallback (CJK) embedded and subset, both shipped in `client/fonts/` with their
 //! licences. Deterministic: no dates or random ids are written, so the same rows give the same
-//! bytes. Used by the quote document and by reports sent as PDF.
+//! bytes. Used by the quote document and by reports sent as PDF. A logo (PNG or JPEG, decoded by
+//! krilla's own image loader) may head the first page.
 
 use anyhow::Result;
-use krilla::geom::Point;
+use krilla::geom::{Point, Size, Transform};
+use krilla::image::Image;
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::surface::Surface;
@@ -33,6 +35,56 @@ pub struct Meta {
     pub keywords: Vec<String>,
     /// The footer of every page, before " - page N".
     pub footer: String,
+    /// A PNG or JPEG drawn at the top left of the first page, the rows below it.
+    pub logo: Option<Vec<u8>>,
+}
+
+/// The largest box a logo is drawn in (points), its proportions kept.
+const LOGO_BOX: (f32, f32) = (160.0, 60.0);
+
+/// The image in `bytes` (PNG or JPEG, told by its first bytes).
+fn image(bytes: &[u8]) -> Result<Image> {
+    use crm_shared::schema::LogoFormat;
+    let data = bytes.to_vec().into();
+    match LogoFormat::sniff(bytes) {
+        Some(LogoFormat::Png) => Image::from_png(data, true),
+        Some(LogoFormat::Jpeg) => Image::from_jpeg(data, true),
+        None => Err("it is neither a PNG nor a JPEG image".to_string()),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Draws the logo at the top left of a page; returns the height it takes.
+fn draw_logo(surface: &mut Surface, logo: Image) -> f32 {
+    let (w, h) = logo.size();
+    let scale = (LOGO_BOX.0 / w.max(1) as f32).min(LOGO_BOX.1 / h.max(1) as f32);
+    let (w, h) = (w as f32 * scale, h as f32 * scale);
+    let Some(size) = Size::from_wh(w, h) else {
+        return 0.0;
+    };
+    surface.push_transform(&Transform::from_translate(40.0, 30.0));
+    surface.draw_image(logo, size);
+    surface.pop();
+    h
+}
+
+/// Checks that `bytes` are an image a document can show, by decoding it fully into a page:
+/// `Err` says why not in words.
+pub fn check_image(bytes: &[u8]) -> Result<()> {
+    let logo = image(bytes)?;
+    let mut document = Document::new();
+    let Some(settings) = PageSettings::from_wh(200.0, 100.0) else {
+        anyhow::bail!("cannot make a page");
+    };
+    let mut page = document.start_page_with(settings);
+    let mut surface = page.surface();
+    draw_logo(&mut surface, logo);
+    surface.finish();
+    page.finish();
+    document
+        .finish()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("it cannot be decoded as an image ({e})"))
 }
 
 /// Whether a character is drawn with the CJK font.
@@ -105,7 +157,7 @@ pub fn render_with_header(rows: &[Row], header: &[Row], meta: &Meta) -> Result<V
         Font::new(CJK.into(), 0).ok_or_else(|| anyhow::anyhow!("the CJK font is unreadable"))?,
     );
     let mut document = Document::new();
-    let (width, height, top, bottom) = (595.0, 842.0, 50.0, 800.0);
+    let (width, height, top, bottom): (f32, f32, f32, f32) = (595.0, 842.0, 50.0, 800.0);
     let mut rest = rows;
     let mut number = 1;
     while !rest.is_empty() || number == 1 {
@@ -115,6 +167,11 @@ pub fn render_with_header(rows: &[Row], header: &[Row], meta: &Meta) -> Result<V
         let mut page = document.start_page_with(page_settings);
         let mut surface = page.surface();
         let mut y = top;
+        if number == 1 {
+            if let Some(logo) = &meta.logo {
+                y = y.max(30.0 + draw_logo(&mut surface, image(logo)?) - 5.0);
+            }
+        }
         if number > 1 && !rest.is_empty() {
             for r in header {
                 y += r.size * 1.5;
@@ -155,4 +212,42 @@ pub fn render_with_header(rows: &[Row], header: &[Row], meta: &Meta) -> Result<V
     document
         .finish()
         .map_err(|e| anyhow::anyhow!("cannot write the PDF: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 4 x 2 red PNG image.
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x04\0\0\0\x02\x08\x02\0\0\0\xf0\xca\xea4\0\0\0\x10IDATx\xdac8!\xa7\x01G\x0c\xc8\x1c\0r\xca\x08q\xcc\xecp\xd7\0\0\0\0IEND\xaeB`\x82";
+
+    #[test]
+    fn a_logo_is_kept_only_when_it_decodes_in_full() {
+        assert!(check_image(PNG).is_ok());
+        // The PNG signature and header with the image data cut off, and text.
+        assert!(check_image(&PNG[..40]).is_err());
+        assert!(check_image(b"not an image").is_err());
+    }
+
+    #[test]
+    fn a_document_with_a_logo_is_the_same_bytes_each_time() {
+        let meta = || Meta {
+            title: "t".into(),
+            keywords: vec![],
+            footer: "f".into(),
+            logo: Some(PNG.to_vec()),
+        };
+        let rows = [row(10.0, vec![(40.0, "Acme".into())])];
+        let a = render(&rows, &meta()).unwrap();
+        assert_eq!(a, render(&rows, &meta()).unwrap());
+        let without = render(
+            &rows,
+            &Meta {
+                logo: None,
+                ..meta()
+            },
+        )
+        .unwrap();
+        assert!(a.len() > without.len(), "the logo is in the file");
+    }
 }

@@ -20,6 +20,7 @@
 
 mod author;
 mod book;
+mod company;
 mod conflicts;
 mod consistency;
 mod distinct;
@@ -35,7 +36,8 @@ mod versions;
 mod write;
 
 pub use author::ChangeAuthor;
-pub use book::{book_of_document, BOOK_KEY};
+pub use book::{book_of_document, BOOK_KEY, CATALOGUE_BOOK};
+pub use company::{Company, CompanyEdit, LogoFormat, MAX_LOGO_BYTES};
 pub use conflicts::{conflicts, ConflictValue, FieldConflict};
 pub use consistency::{attention, case_attention};
 pub use distinct::{distinct_from, distinct_key, is_distinct_key};

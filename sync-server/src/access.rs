@@ -12,6 +12,8 @@
 //! The workspace settings document ([`settings_id`]) names no book: every authenticated user
 //! reads it, only managers and admins change it (a rep's changes, new or not, are refused like
 //! an edit under a read-only grant). Any other document without a book is managers' and admins'.
+//! The product catalogue's book ([`CATALOGUE_BOOK`]) is the same: every user reads it, only
+//! managers and admins change it, whatever the grants.
 //!
 //! Open mode: while the server has no users at all, every connection is anonymous and may do
 //! anything (a first run, a trial, tests). The log says so at start-up. Adding a user ends it.
@@ -24,7 +26,7 @@ pub mod watch;
 use crate::directory::{Access as Right, Principal, Role};
 use crate::metrics::{self, AccessLabels, AccessRefusal};
 use crm_shared::engine::{AccessPolicy, ConnectionId, PeerContext};
-use crm_shared::schema::settings_id;
+use crm_shared::schema::{settings_id, CATALOGUE_BOOK};
 use crm_shared::DocumentId;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -136,6 +138,9 @@ impl Access {
         let principals = self.principals.read().ok()?;
         let p = principals.get(&conn)?.as_ref()?;
         match book {
+            // The catalogue is everyone's to read (every rep quotes from it), and only
+            // managers' and admins' to change.
+            Some(CATALOGUE_BOOK) if p.role == Role::Rep => Some(Right::Read),
             Some(b) => p.access(b),
             // Managers and admins see and change documents outside every book.
             None if matches!(p.role, Role::Manager | Role::Admin) => Some(Right::Write),
@@ -306,6 +311,28 @@ mod tests {
         let refused = access.screen(rep, sync(settings, new.clone()), |_| false, |_, _| false);
         assert!(refused.message.is_none() && refused.replies.len() == 1);
         let taken = access.screen(manager, sync(settings, new), |_| false, |_, _| false);
+        assert!(taken.message.is_some() && taken.replies.is_empty());
+    }
+
+    #[test]
+    fn every_user_reads_the_catalogue_and_only_managers_and_admins_write_it() {
+        let access = Access::new(false, []);
+        let (rep, manager) = (ConnectionId(1), ConnectionId(2));
+        // Even a rep granted a book named like the catalogue only reads it.
+        access.connect(rep, Some(principal(Role::Rep, &["north", CATALOGUE_BOOK])));
+        access.connect(manager, Some(principal(Role::Manager, &[])));
+        let product = DocumentId::from_random([5; 16]);
+        let in_catalogue = Some(CATALOGUE_BOOK);
+        assert_eq!(access.right(rep, &product, in_catalogue), Some(Right::Read));
+        assert_eq!(
+            access.right(manager, &product, in_catalogue),
+            Some(Right::Write)
+        );
+        // A rep's new product document is refused; a manager's is taken.
+        let new = message(vec![record(CATALOGUE_BOOK).save()]);
+        let refused = access.screen(rep, sync(product, new.clone()), |_| false, |_, _| false);
+        assert!(refused.message.is_none() && refused.replies.len() == 1);
+        let taken = access.screen(manager, sync(product, new), |_| false, |_, _| false);
         assert!(taken.message.is_some() && taken.replies.is_empty());
     }
 }

@@ -29,6 +29,12 @@ fn team(server: &SyncServer) -> (Crm, Crm, Crm) {
 /// A catalogue with a rule (a fleet licence needs a support plan), a customer with a name in
 /// four scripts, and an open case; returns the case id.
 fn catalogue_and_case(crm: &Crm) -> String {
+    catalogue(crm);
+    customer_case(crm)
+}
+
+/// A catalogue with a rule: a fleet licence needs a support plan.
+fn catalogue(crm: &Crm) {
     crm.add(&[
         "product",
         "add",
@@ -61,6 +67,10 @@ fn catalogue_and_case(crm: &Crm) -> String {
         "--unit",
         "month",
     ]);
+}
+
+/// A customer with a name in four scripts, and an open case; returns the case id.
+fn customer_case(crm: &Crm) -> String {
     let org = crm.add(&["org", "add", "--name", "Αθήνα Логистика 東京商事 GmbH"]);
     crm.add(&["case", "add", "--title", "Fleet renewal", "--org", &org])
 }
@@ -88,8 +98,11 @@ fn line_qty(show: &Value) -> Vec<(String, i64)> {
 #[test]
 fn two_reps_build_one_quote_offline_and_their_lines_merge_with_the_same_line_in_conflict() {
     let server = SyncServer::start();
-    let (ana, bruno, _max) = team(&server);
-    let case = catalogue_and_case(&ana);
+    let (ana, bruno, max) = team(&server);
+    catalogue(&max);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let case = customer_case(&ana);
     let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
     assert!(
         quote.starts_with("Q-20") && quote.ends_with("-ana-0001"),
@@ -147,7 +160,10 @@ fn two_reps_build_one_quote_offline_and_their_lines_merge_with_the_same_line_in_
 fn a_discount_over_a_reps_limit_needs_the_managers_approval_recorded_on_the_quote() {
     let server = SyncServer::start();
     let (ana, _bruno, max) = team(&server);
-    let case = catalogue_and_case(&ana);
+    catalogue(&max);
+    max.ok(&["sync"]);
+    ana.ok(&["sync"]);
+    let case = customer_case(&ana);
     let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
     let before = show(&ana, &quote);
     let args = [
@@ -383,21 +399,116 @@ fn a_sent_quote_is_read_only_a_revision_is_a_new_draft_and_accepting_wins_the_ca
     // 2 x 1000.00 + 12 x 80.00 + 49.90, net.
     assert_eq!(c["stage"], "won", "{c}");
     assert_eq!(c["amount"], 300_990, "{c}");
-    let report = ana.json(&["quote", "report", "--by", "status"]);
-    let groups: Vec<(String, u64)> = report
+    let report = ana.json(&["report", "quotes", "--by", "status"]);
+    let groups: Vec<(String, i64)> = report["rows"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| {
             (
-                g["group"].as_str().unwrap().to_string(),
-                g["quotes"].as_u64().unwrap(),
+                g["status"].as_str().unwrap().to_string(),
+                g["quotes"].as_i64().unwrap(),
             )
         })
         .collect();
     assert_eq!(
         groups,
-        [("accepted".to_string(), 1)],
-        "the superseded revision is not counted"
+        [("accepted".to_string(), 1), ("total".to_string(), 1)],
+        "the superseded revision is not counted: {report}"
+    );
+    // As of a day long before, there was no quote.
+    let before = ana.json(&[
+        "report",
+        "quotes",
+        "--by",
+        "status",
+        "--as-of",
+        "2000-01-01",
+    ]);
+    assert!(before["rows"].as_array().unwrap().is_empty(), "{before}");
+}
+
+/// Runs `crm ARGS` on `crm`'s data dir at the moment `now` (local time); its stdout.
+fn at(crm: &Crm, now: &str, args: &[&str]) -> String {
+    let out = crm
+        .command()
+        .env("CRM_NOW", now)
+        .args(args)
+        .output()
+        .unwrap();
+    crm_tests::expect_ok(args, out)
+}
+
+#[test]
+fn the_quotes_report_as_of_a_past_day_counts_each_quote_as_it_then_stood() {
+    let ana = Crm::init("ana");
+    let case = catalogue_and_case(&ana);
+    let other = customer_case(&ana);
+    // Two quotes sent on 1 March; one accepted on 5 March, the other rejected on 9 March.
+    let mut quotes = Vec::new();
+    for c in [&case, &other] {
+        let q = at(&ana, "2026-03-01T09:00", &["quote", "new", c])
+            .trim()
+            .to_string();
+        at(
+            &ana,
+            "2026-03-01T09:05",
+            &[
+                "quote",
+                "add-line",
+                &q,
+                "FLEET",
+                "--qty",
+                "2",
+                "--discount",
+                "10%",
+            ],
+        );
+        at(
+            &ana,
+            "2026-03-01T09:06",
+            &["quote", "add-line", &q, "SUP-PRO", "--qty", "1"],
+        );
+        at(&ana, "2026-03-01T10:00", &["quote", "send", &q]);
+        quotes.push(q);
+    }
+    at(&ana, "2026-03-05T10:00", &["quote", "accept", &quotes[0]]);
+    at(&ana, "2026-03-09T10:00", &["quote", "reject", &quotes[1]]);
+    let row = |as_of: &str| -> Value {
+        let args = [
+            "--json", "report", "quotes", "--by", "owner", "--as-of", as_of,
+        ];
+        let out = at(&ana, "2026-03-20T12:00", &args);
+        let report: Value = serde_json::from_str(&out).unwrap();
+        report["rows"][0].clone()
+    };
+    let figures =
+        |r: &Value| ["quotes", "sent", "accepted", "rejected"].map(|k| r[k].as_i64().unwrap_or(-1));
+    assert_eq!(row("2026-02-28"), Value::Null, "nothing before the quotes");
+    assert_eq!(figures(&row("2026-03-01")), [2, 2, 0, 0]);
+    assert_eq!(figures(&row("2026-03-06")), [2, 2, 1, 0]);
+    let now = row("2026-03-10");
+    assert_eq!(figures(&now), [2, 2, 1, 1]);
+    assert_eq!(now["acceptance_rate"], 50.0, "{now}");
+    // 2 x 1000.00 at 10 % off, 1 x 120.50: 200.00 off a list value of 2120.50 = 9.4 %.
+    assert_eq!(now["average_discount"], 9.4, "{now}");
+    // Accepted value, net: 1800.00 + 120.50.
+    assert_eq!(now["accepted_value"], 192_050, "{now}");
+    // The customer's history: newest first, with the status of now.
+    let org = ana.json(&["case", "show", &case])["org"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let history = ana.json(&["org", "show", &org])["quotes"].clone();
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["accepted"],
+        "only the quotes of this organization's case: {history}"
     );
 }

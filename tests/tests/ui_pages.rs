@@ -357,3 +357,44 @@ fn today_draws_the_first_hundred_overdue_tasks_and_says_how_many_more() {
     assert_eq!(section.matches("<td>Task ").count(), 100, "{section}");
     assert!(section.contains("and 5 more"), "{section}");
 }
+
+#[test]
+fn an_organization_page_lists_the_quotes_sent_to_it_as_crm_org_show_does() {
+    let ana = Crm::init("ana");
+    ana.add(&[
+        "product",
+        "add",
+        "--sku",
+        "KIT",
+        "--name",
+        "Install kit",
+        "--price",
+        "49.90",
+    ]);
+    let org = ana.add(&["org", "add", "--name", "Acme Tools"]);
+    let case = ana.add(&["case", "add", "--title", "Pallets", "--org", &org]);
+    let quote = ana.ok(&["quote", "new", &case]).trim().to_string();
+    ana.add(&["quote", "add-line", &quote, "KIT", "--qty", "2"]);
+    let s = Session::new(&ana);
+    let page = s.get(&format!("/orgs/{org}"));
+    assert!(!page.contains("<h2>Quotes</h2>"), "a draft was not sent");
+    ana.ok(&["quote", "send", &quote]);
+    let page = s.get(&format!("/orgs/{org}"));
+    let quotes = page
+        .split("<h2>Quotes</h2>")
+        .nth(1)
+        .expect("a Quotes section")
+        .split("</table>")
+        .next()
+        .unwrap_or("");
+    let shown = &ana.json(&["org", "show", &org])["quotes"][0];
+    assert_eq!(shown["number"], quote.as_str());
+    for expected in [
+        quote.as_str(),
+        "sent",
+        "99.80 EUR",
+        &format!(r#"href="/cases/{case}""#),
+    ] {
+        assert!(quotes.contains(expected), "{expected}: {quotes}");
+    }
+}

@@ -16,6 +16,8 @@ pub enum ReportKind {
     Grades,
     /// What each rep spends time on, next to their win rate
     Activity,
+    /// Quotes sent, accepted and rejected, acceptance rate, average discount, value accepted
+    Quotes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,6 +26,8 @@ pub enum ReportBy {
     Region,
     Owner,
     Month,
+    /// A quote's status (the quotes report)
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -33,7 +37,7 @@ pub struct ReportArgs {
     /// locale`) or at this time (2026-03-31T12:00)
     #[arg(long)]
     pub as_of: Option<String>,
-    /// Group the rows by stage, region, owner or month
+    /// Group the rows by stage, region, owner or month (quotes: owner, month or status)
     #[arg(long, value_enum)]
     pub by: Option<ReportBy>,
     /// Only what happened from this day (inclusive): won or lost cases, activities; days as

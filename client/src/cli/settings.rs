@@ -38,6 +38,8 @@ pub enum SettingsCommand {
         after_help = "A rate holds from its date until a later rate of the same pair. Reports total their amounts in the base currency with the latest rate on or before the report's day (today, or --as-of), and say which rates they used.\n\nExamples:\n  crm settings rate USD 0.92                  (1 USD = 0.92 EUR from today)\n  crm settings rate GBP 1.17 --date 2026-01-01"
     )]
     Rate(RateArgs),
+    /// Set the company's header on quote documents: name, address, terms, logo
+    Company(crate::commands::settings_company::CompanyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -45,10 +45,16 @@ pub fn run(ctx: &Ctx, cmd: ContactCommand) -> Result<()> {
                 super::timeline::Subject::Contact,
                 &id.to_string(),
             )?;
-            let extra = serde_json::json!({"cases": cases, "activities": activities, "relationships": related, "timeline": timeline});
+            let quotes = super::quote::history::sent_to(
+                &store,
+                super::quote::history::Customer::Contact,
+                &id.to_string(),
+            )?;
+            let extra = serde_json::json!({"cases": cases, "activities": activities, "relationships": related, "timeline": timeline, "quotes": quotes});
             record::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::case::print_rows(&cases, "\nCases", "");
+                super::quote::history::print(&quotes);
                 super::timeline::print(&timeline);
                 if !related.is_empty() {
                     println!("\nRelationships");

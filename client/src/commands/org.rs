@@ -39,12 +39,17 @@ pub fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 super::timeline::Subject::Organization,
                 &id.to_string(),
             )?;
-            let extra =
-                serde_json::json!({"contacts": contacts, "cases": cases, "timeline": timeline});
+            let quotes = super::quote::history::sent_to(
+                &store,
+                super::quote::history::Customer::Organization,
+                &id.to_string(),
+            )?;
+            let extra = serde_json::json!({"contacts": contacts, "cases": cases, "timeline": timeline, "quotes": quotes});
             record::show(ctx, &store, &record, extra)?;
             if !ctx.json {
                 super::contact::print_rows(&contacts, "\nContacts", "");
                 super::case::print_rows(&cases, "\nCases", "");
+                super::quote::history::print(&quotes);
                 super::timeline::print(&timeline);
             }
             Ok(())

@@ -1,7 +1,9 @@
 //! `crm product add|list|show|edit|rm|import`: the catalogue. A product is a record of its own
-//! (one document), in the book of whoever adds it; its SKU is unique: `add` refuses a SKU the
-//! data dir knows, and two products with one SKU made offline by two people are listed as a
-//! clash to settle (remove or rename one).
+//! (one document) in the catalogue's book ([`CATALOGUE_BOOK`]), which every user reads and only
+//! managers and admins write: a rep's laptop refuses a change to it (the server would refuse it
+//! at every sync). Its SKU is unique: `add` refuses a SKU the data dir knows, and two products
+//! with one SKU made offline by two managers are listed as a clash to settle (remove or rename
+//! one).
 
 pub mod args;
 
@@ -10,13 +12,25 @@ use crate::output;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use args::{ProductCommand, ProductEdit, ProductFields};
-use crm_shared::schema::{Edit, Record};
+use crm_shared::schema::{Edit, Record, CATALOGUE_BOOK};
 use crm_shared::values::{format_amount, Currency};
 use crm_shared::RecordKind;
 
 const KIND: RecordKind = RecordKind::Product;
 
+/// Refuses a rep: only managers and admins change the catalogue.
+fn require_manager(ctx: &Ctx, store: &Store) -> Result<()> {
+    super::roles::require_manager(
+        ctx,
+        store,
+        "changes the catalogue (products and their prices)",
+    )
+}
+
 pub fn run(ctx: &Ctx, cmd: ProductCommand) -> Result<()> {
+    if !matches!(cmd, ProductCommand::List | ProductCommand::Show { .. }) {
+        require_manager(ctx, &ctx.open()?)?;
+    }
     match cmd {
         ProductCommand::Add(f) => {
             let mut store = ctx.open()?;
@@ -29,7 +43,8 @@ pub fn run(ctx: &Ctx, cmd: ProductCommand) -> Result<()> {
                 );
             }
             let edits = add_edits(&f)?;
-            let record = store.create(KIND, new_id(), None, &edits, ctx.now_ms)?;
+            let record =
+                store.create_in(KIND, new_id(), None, CATALOGUE_BOOK, &edits, ctx.now_ms)?;
             record::saved(ctx, &store, &record)
         }
         ProductCommand::List => list(ctx),
@@ -272,7 +287,11 @@ fn import(ctx: &Ctx, file: &std::path::Path) -> Result<()> {
         }
         records.push((new_id(), edits));
     }
-    let made = store.create_many(KIND, &records, ctx.now_ms)?;
-    eprintln!("Imported {} products.", made.len());
+    let mut batch = store.batch(ctx.now_ms)?;
+    for (id, edits) in &records {
+        batch.create_in(KIND, *id, CATALOGUE_BOOK, edits)?;
+    }
+    batch.commit()?;
+    eprintln!("Imported {} products.", records.len());
     Ok(())
 }

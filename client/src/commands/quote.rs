@@ -6,7 +6,7 @@
 
 pub mod args;
 pub mod document;
-mod report;
+pub mod history;
 pub mod snapshot;
 mod status;
 mod verify;
@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, cmd: QuoteCommand) -> Result<()> {
         QuoteCommand::Send { quote } => send(ctx, &quote),
         QuoteCommand::Accept { quote, win } => accept(ctx, &quote, win),
         QuoteCommand::Reject { quote } => {
-            status_change(ctx, &quote, &["sent"], "rejected")?;
+            status_change(ctx, &quote, &["sent"], "rejected", Vec::new())?;
             Ok(())
         }
         QuoteCommand::Approve { quote, discount } => approve(ctx, &quote, &discount),
@@ -100,7 +100,6 @@ pub fn run(ctx: &Ctx, cmd: QuoteCommand) -> Result<()> {
             eprintln!("Wrote {} ({} bytes).", out.display(), bytes.len());
             Ok(())
         }
-        QuoteCommand::Report { by } => report::run(ctx, &by),
         QuoteCommand::Verify { file } => {
             let store = ctx.open()?;
             let differences = verify::verify(&store, &file)?;

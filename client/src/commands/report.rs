@@ -1,5 +1,5 @@
-//! `crm report pipeline|funnel|cycle|revenue|grades|activity`: reports from the read model, now
-//! or "as of" an earlier date.
+//! `crm report pipeline|funnel|cycle|revenue|grades|activity|quotes`: reports from the read
+//! model, now or "as of" an earlier date.
 //!
 //! Exactness of `--as-of`: the read model keeps each case and activity as it stood after each
 //! moment of its document's history (`rm_case_versions`, `rm_activity_versions`) and when each
@@ -10,6 +10,7 @@
 mod converted;
 mod pipeline;
 mod printed;
+mod quotes;
 mod rendered;
 mod reps;
 mod stages;
@@ -299,6 +300,7 @@ fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)>
         ReportKind::Revenue => &[ReportBy::Month, ReportBy::Region, ReportBy::Owner],
         ReportKind::Funnel | ReportKind::Cycle => &[ReportBy::Stage],
         ReportKind::Grades | ReportKind::Activity => &[ReportBy::Owner],
+        ReportKind::Quotes => &[ReportBy::Owner, ReportBy::Month, ReportBy::Status],
     };
     if let Some(by) = a.by {
         if !allowed.contains(&by) {
@@ -318,6 +320,7 @@ fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)>
         ReportKind::Revenue => revenue(store, as_of, period, by)?,
         ReportKind::Grades => grades(store, &settings, as_of)?,
         ReportKind::Activity => activity(store, as_of, period)?,
+        ReportKind::Quotes => quotes::quotes(store, as_of, period, by, ctx.today)?,
     };
     let moment = as_of_iso
         .as_deref()
@@ -340,6 +343,7 @@ fn kind_name(k: ReportKind) -> &'static str {
         ReportKind::Revenue => "revenue",
         ReportKind::Grades => "grades",
         ReportKind::Activity => "activity",
+        ReportKind::Quotes => "quotes",
     }
 }
 
@@ -349,6 +353,7 @@ fn by_name(b: ReportBy) -> &'static str {
         ReportBy::Region => "region",
         ReportBy::Owner => "owner",
         ReportBy::Month => "month",
+        ReportBy::Status => "status",
     }
 }
 

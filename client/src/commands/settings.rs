@@ -1,4 +1,7 @@
-//! `crm settings ...`: the workspace settings document (pipeline, playbook, thresholds, currencies).
+//! `crm settings ...`: the workspace settings document (pipeline, playbook, thresholds, currencies,
+//! the company's header on quotes).
+
+pub mod company;
 
 use super::Ctx;
 use crate::cli::{RateArgs, SettingsCommand, StepArgs};
@@ -35,6 +38,10 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
         }
         SettingsCommand::Step(a) => step_edits(&store.settings()?, a)?,
         SettingsCommand::Rate(a) => rate_edits(&store, a)?,
+        SettingsCommand::Company(a) => {
+            require_manager(ctx, &store)?;
+            company::edits(a)?
+        }
     };
     let settings = save(ctx, &mut store, &edits)?;
     if ctx.json {
@@ -213,6 +220,23 @@ fn print(ctx: &Ctx, s: &Settings) -> Result<()> {
         s.currencies.join(", "),
         s.base_currency
     );
+    let c = &s.company;
+    if c.name.is_some() || c.address.is_some() || c.terms.is_some() || c.logo.is_some() {
+        println!(
+            "Company header on quotes: {}{}{}{}",
+            c.name.as_deref().unwrap_or("(no name)"),
+            c.address
+                .as_deref()
+                .map(|a| format!(", {}", a.replace('\n', ", ")))
+                .unwrap_or_default(),
+            if c.terms.is_some() { "; terms set" } else { "" },
+            if c.logo_bytes > 0 {
+                format!("; logo of {} bytes", c.logo_bytes)
+            } else {
+                String::new()
+            }
+        );
+    }
     if !s.rates.is_empty() {
         println!("Exchange rates (each from its day on):");
         for r in &s.rates {

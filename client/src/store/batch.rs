@@ -40,13 +40,26 @@ impl Batch<'_> {
         id: DocumentId,
         edits: &[Edit],
     ) -> Result<(), StoreError> {
+        let book = self.identity.book.clone();
+        self.create_in(kind, id, &book, edits)
+    }
+
+    /// [`Batch::create`] in `book` rather than this data dir's (a product in the catalogue, a
+    /// quote's revision in its case's book).
+    pub fn create_in(
+        &mut self,
+        kind: RecordKind,
+        id: DocumentId,
+        book: &str,
+        edits: &[Edit],
+    ) -> Result<(), StoreError> {
         let new = NewRecord {
             id,
             kind,
             created_at: self.now_ms,
             created_by: self.identity.user.clone(),
             owner: self.identity.user.clone(),
-            book: self.identity.book.clone(),
+            book: book.to_string(),
         };
         let mut doc = schema::create_record(
             &new,

@@ -22,7 +22,8 @@ mod versions;
 /// dismissed as not duplicates).
 /// 11: activities by organization (an organization's timeline).
 /// 12: `rm_catalogue` (products, quotes and their lines).
-pub const READ_MODEL_VERSION: i64 = 12;
+/// 13: `rm_quotes` (a customer's quote history and the quotes report, without the documents).
+pub const READ_MODEL_VERSION: i64 = 13;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -44,6 +45,7 @@ const TABLES: &[&str] = &[
     "rm_external_ids",
     "rm_distinct",
     "rm_catalogue",
+    "rm_quotes",
 ];
 
 const SCHEMA: &str = "
@@ -118,6 +120,13 @@ CREATE TABLE rm_catalogue (id TEXT PRIMARY KEY, type TEXT NOT NULL, parent TEXT,
     owner TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE INDEX rm_catalogue_parent ON rm_catalogue(type, parent);
 CREATE INDEX rm_catalogue_key ON rm_catalogue(type, key);
+-- Each quote (every revision) with what it showed when sent: totals in minor units of its
+-- currency, `sent_at`/`closed_at` (ms) when it was sent and accepted, rejected or superseded.
+CREATE TABLE rm_quotes (id TEXT PRIMARY KEY, number TEXT NOT NULL, revision INTEGER NOT NULL,
+    case_id TEXT, status TEXT NOT NULL, quote_date TEXT, valid_until TEXT, currency TEXT,
+    owner TEXT NOT NULL, sent_at INTEGER, closed_at INTEGER, net INTEGER, total INTEGER,
+    discount INTEGER, deleted INTEGER NOT NULL);
+CREATE INDEX rm_quotes_case ON rm_quotes(case_id);
 CREATE TABLE rm_conflicts (id TEXT NOT NULL, type TEXT NOT NULL, field TEXT NOT NULL,
     PRIMARY KEY (id, field)) WITHOUT ROWID;
 -- Stage probabilities of the settings document (absent: the defaults of `Stage`).
@@ -475,6 +484,28 @@ pub fn write_derived(
                     r.owner,
                     deleted(&r)
                 ])?;
+            if r.kind == RecordKind::Quote {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO rm_quotes VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                )?
+                .execute(rusqlite::params![
+                    id_s,
+                    r.str("number").unwrap_or(""),
+                    r.int("revision").unwrap_or(1),
+                    r.str("case"),
+                    r.str("status").unwrap_or("draft"),
+                    r.str("quote_date"),
+                    r.str("valid_until"),
+                    r.str("currency"),
+                    r.owner,
+                    r.int("sent_at"),
+                    r.int("closed_at"),
+                    r.int("net"),
+                    r.int("total"),
+                    r.int("discount_total"),
+                    deleted(&r)
+                ])?;
+            }
         }
     }
     search.extend(r.labelled("emails").iter().map(|l| l.value.clone()));

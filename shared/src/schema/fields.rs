@@ -269,6 +269,25 @@ const QUOTE: &[FieldSpec] = &[
             max: 10_000,
         },
     ),
+    // When it was sent and closed (accepted, rejected or superseded), in ms, and what it
+    // showed when sent: net and total (with tax), and the discounts given.
+    f(
+        "sent_at",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    f(
+        "closed_at",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    f("net", Money),
+    f("total", Money),
+    f("discount_total", Money),
     f("notes", Text),
 ];
 

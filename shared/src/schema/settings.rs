@@ -65,6 +65,8 @@ pub struct Settings {
     pub playbook: BTreeMap<String, Vec<Step>>,
     /// Dated exchange rates (`rate/FROM/TO/DATE` keys), by pair and date.
     pub rates: Vec<ExchangeRate>,
+    /// The company's header on quote documents (`company/...` keys).
+    pub company: super::company::Company,
 }
 
 /// The playbook every workspace starts with: (stage, key, title, required).
@@ -144,6 +146,7 @@ impl Default for Settings {
             base_currency: "EUR".into(),
             playbook,
             rates: Vec::new(),
+            company: Default::default(),
         }
     }
 }
@@ -186,6 +189,9 @@ pub fn read_settings(doc: Option<&Automerge>) -> Settings {
             continue;
         };
         let v = v.into_owned();
+        if super::company::read_key(&mut s.company, &key, &v) {
+            continue;
+        }
         let parts: Vec<&str> = key.split('/').collect();
         match parts.as_slice() {
             ["probability", stage] => {
@@ -290,6 +296,8 @@ pub enum SettingsEdit {
         stage: Stage,
         key: String,
     },
+    /// The company's header on quote documents.
+    Company(super::company::CompanyEdit),
 }
 
 /// True when `key` can name a step: lowercase letters, digits and dashes.
@@ -334,6 +342,7 @@ pub fn edit_settings(
 fn apply(doc: &mut AutoCommit, edits: &[SettingsEdit]) -> Result<(), WriteError> {
     for e in edits {
         match e {
+            SettingsEdit::Company(c) => super::company::apply(doc, c)?,
             SettingsEdit::Probability(stage, p) => {
                 doc.put(
                     ROOT,

@@ -77,11 +77,6 @@ pub enum QuoteCommand {
         #[arg(long)]
         html: bool,
     },
-    /// Quotes sent and accepted, acceptance rate and average discount, by owner, month or status
-    Report {
-        #[arg(long, default_value = "owner", value_parser = ["owner", "month", "status"])]
-        by: String,
-    },
     /// Check a quote document against the quote, its products and prices as recorded here
     Verify { file: PathBuf },
 }

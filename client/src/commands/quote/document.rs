@@ -1,6 +1,7 @@
 //! The quote document's rows, drawn as a PDF by `crate::pdf` or written as HTML. Deterministic:
 //! the same quote gives the same bytes. The fingerprint goes into the PDF's keywords (and its
-//! XMP metadata) in plain text, where `crm quote verify` reads it back.
+//! XMP metadata) in plain text, where `crm quote verify` reads it back. The company's header
+//! (settings: logo at the top left, name, address) opens it and its terms close it.
 
 use super::snapshot::Snapshot;
 use crate::pdf::{self, row, Meta, Row};
@@ -8,11 +9,63 @@ use anyhow::Result;
 use crm_shared::pricing::{format_discount, Totals, ROUNDING_RULE};
 use crm_shared::values::{format_amount, Currency};
 
+/// `text`'s lines, each cut at spaces into lines of at most `width` characters.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut current = String::new();
+        for word in line.split_whitespace() {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+                out.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push(current);
+    }
+    out
+}
+
+/// The company's name and address, above the quote.
+fn header_rows(s: &Snapshot) -> Vec<Row> {
+    let c = &s.company;
+    let mut out = Vec::new();
+    if let Some(name) = &c.name {
+        out.push(row(14.0, vec![(40.0, name.clone())]));
+    }
+    for line in wrapped(c.address.as_deref().unwrap_or(""), 90) {
+        if !line.is_empty() {
+            out.push(row(9.0, vec![(40.0, line)]));
+        }
+    }
+    if !out.is_empty() {
+        out.push(row(10.0, vec![]));
+    }
+    out
+}
+
+/// The company's terms, closing the document.
+fn terms_rows(s: &Snapshot) -> Vec<Row> {
+    let Some(terms) = &s.company.terms else {
+        return Vec::new();
+    };
+    let mut out = vec![row(10.0, vec![]), row(10.0, vec![(40.0, "Terms".into())])];
+    out.extend(
+        wrapped(terms, 110)
+            .into_iter()
+            .map(|line| row(8.0, vec![(40.0, line)])),
+    );
+    out
+}
+
 /// The document's rows, top to bottom: the same for the PDF and the HTML.
 fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
     let q = &s.quote;
     let money = |m: i64| format_amount(m, currency);
-    let mut out = vec![
+    let mut out = header_rows(s);
+    out.extend([
         row(
             18.0,
             vec![(
@@ -25,7 +78,7 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
             )],
         ),
         row(10.0, vec![]),
-    ];
+    ]);
     let customer = s.org.as_ref().map(|o| o.title()).unwrap_or(s.case.title());
     for (k, v) in [
         ("Customer", customer.to_string()),
@@ -113,6 +166,7 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
         8.0,
         vec![(40.0, format!("Amounts in {currency}. {ROUNDING_RULE}"))],
     ));
+    out.extend(terms_rows(s));
     out
 }
 
@@ -125,6 +179,7 @@ pub fn pdf(s: &Snapshot, totals: &Totals, currency: Currency) -> Result<Vec<u8>>
             title: format!("Quote {number}"),
             keywords: vec![s.fingerprint()],
             footer: number.to_string(),
+            logo: s.company.logo.clone(),
         },
     )
 }
@@ -142,6 +197,9 @@ pub fn html(s: &Snapshot, totals: &Totals, currency: Currency) -> String {
                 title { (title) }
             }
             body {
+                @if let Some(src) = logo_uri(s) {
+                    img src=(src) alt="logo";
+                }
                 table {
                     @for r in &rows {
                         tr {
@@ -153,4 +211,16 @@ pub fn html(s: &Snapshot, totals: &Totals, currency: Currency) -> String {
         }
     }
     .into_string()
+}
+
+/// The logo as a `data:` URI, so the HTML file stands alone.
+fn logo_uri(s: &Snapshot) -> Option<String> {
+    use base64::Engine;
+    let logo = s.company.logo.as_deref()?;
+    let format = crm_shared::schema::LogoFormat::sniff(logo)?;
+    Some(format!(
+        "data:{};base64,{}",
+        format.mime(),
+        base64::engine::general_purpose::STANDARD.encode(logo)
+    ))
 }

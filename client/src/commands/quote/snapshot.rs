@@ -3,7 +3,8 @@
 //!
 //! The fingerprint is `crm-fingerprint:` then `KIND=ID@HEAD+HEAD` entries joined by `;`: the
 //! heads of every document the quote was priced and printed from (quote, case, organization,
-//! each line, each product; the products' list prices are the price list).
+//! each line, each product; the products' list prices are the price list; the workspace
+//! settings, whose company header the document shows).
 
 use crate::store::Store;
 use anyhow::Result;
@@ -36,6 +37,8 @@ pub struct Snapshot {
     pub case: Record,
     pub org: Option<Record>,
     pub lines: Vec<Line>,
+    /// The company's header (from the settings document).
+    pub company: schema::Company,
     pub sources: Vec<Source>,
 }
 
@@ -60,6 +63,10 @@ impl Snapshot {
             }
         }
         ids.extend(products.into_iter().map(|p| (RecordKind::Product, p)));
+        let settings = schema::settings_id();
+        if store.load(settings).is_ok() {
+            ids.push((RecordKind::Settings, settings));
+        }
         let mut sources = Vec::with_capacity(ids.len());
         for (kind, id) in ids {
             let mut doc = store.load(id)?;
@@ -79,8 +86,14 @@ impl Snapshot {
         let mut org = None;
         let mut lines = Vec::new();
         let mut products = std::collections::BTreeMap::new();
+        let mut company = schema::Company::default();
         for s in &sources {
             let mut doc = store.load(s.id)?;
+            if s.kind == RecordKind::Settings {
+                let mut then = doc.fork_at(&s.heads)?;
+                company = schema::read_settings(Some(then.document())).company;
+                continue;
+            }
             let r = schema::read_record(s.id, doc.document(), Some(&s.heads))?;
             match s.kind {
                 RecordKind::Quote => quote = Some(r),
@@ -112,6 +125,7 @@ impl Snapshot {
             case,
             org,
             lines: out,
+            company,
             sources,
         })
     }

@@ -1,8 +1,18 @@
 //! A quote's life after its lines: sent (only with every rule kept), accepted (optionally winning its case), a discount approved by a manager, revised into a new draft.
+//! Each change records its time (`sent_at`, `closed_at`), and sending records the totals the
+//! customer was shown, so the quote history and the quotes report (with `--as-of`) read the
+//! read model alone.
 
 use super::*;
 
-pub(super) fn status_change(ctx: &Ctx, quote: &str, from: &[&str], to: &str) -> Result<Record> {
+/// Moves quote `quote` from one of `from` to `to`, with `more` edits, and records when.
+pub(super) fn status_change(
+    ctx: &Ctx,
+    quote: &str,
+    from: &[&str],
+    to: &str,
+    more: Vec<Edit>,
+) -> Result<Record> {
     let mut store = ctx.open()?;
     let q = resolve(&store, quote)?;
     let now = q.str("status").unwrap_or("draft");
@@ -13,7 +23,10 @@ pub(super) fn status_change(ctx: &Ctx, quote: &str, from: &[&str], to: &str) -> 
             from.join(" or ")
         );
     }
-    let r = store.edit(q.id, ctx.now_ms, |_| Ok(vec![set("status", to)]))?;
+    let at = if to == "sent" { "sent_at" } else { "closed_at" };
+    let mut edits = vec![set("status", to), int(at, ctx.now_ms)];
+    edits.extend(more);
+    let r = store.edit(q.id, ctx.now_ms, |_| Ok(edits))?;
     eprintln!("Quote {} is {to}.", q.title());
     Ok(r)
 }
@@ -32,7 +45,7 @@ pub(super) fn send(ctx: &Ctx, quote: &str) -> Result<()> {
         }
     }
     let snap = Snapshot::now(&store, q.id)?;
-    let (_, broken) = snap.compute()?;
+    let (totals, broken) = snap.compute()?;
     if snap.lines.is_empty() {
         anyhow::bail!(
             "quote {} has no lines: add one with `crm quote add-line` first",
@@ -47,12 +60,17 @@ pub(super) fn send(ctx: &Ctx, quote: &str) -> Result<()> {
         );
     }
     drop(store);
-    status_change(ctx, quote, &["draft"], "sent")?;
+    let shown = vec![
+        int("net", totals.net),
+        int("total", totals.gross),
+        int("discount_total", totals.discount),
+    ];
+    status_change(ctx, quote, &["draft"], "sent", shown)?;
     Ok(())
 }
 
 pub(super) fn accept(ctx: &Ctx, quote: &str, win: bool) -> Result<()> {
-    let q = status_change(ctx, quote, &["sent"], "accepted")?;
+    let q = status_change(ctx, quote, &["sent"], "accepted", Vec::new())?;
     if win {
         let mut store = ctx.open()?;
         let snap = Snapshot::now(&store, q.id)?;
@@ -148,12 +166,19 @@ pub(super) fn revise(ctx: &Ctx, quote: &str) -> Result<()> {
         }
         lines.push(e);
     }
+    // One transaction: the new revision, its lines and the old one made read-only are saved
+    // together or not at all.
     let book = q.book.clone();
-    store.create_in(RecordKind::Quote, new_id_, None, &book, &edits, ctx.now_ms)?;
+    let mut batch = store.batch(ctx.now_ms)?;
+    batch.create_in(RecordKind::Quote, new_id_, &book, &edits)?;
     for e in lines {
-        store.create_in(RecordKind::QuoteLine, new_id(), None, &book, &e, ctx.now_ms)?;
+        batch.create_in(RecordKind::QuoteLine, new_id(), &book, &e)?;
     }
-    store.edit(q.id, ctx.now_ms, |_| Ok(vec![set("status", "superseded")]))?;
+    batch.edit(
+        q.id,
+        vec![set("status", "superseded"), int("closed_at", ctx.now_ms)],
+    )?;
+    batch.commit()?;
     eprintln!(
         "Quote {} revision {revision} is a draft; revision {} is kept read-only.",
         q.title(),

@@ -59,6 +59,27 @@ pub fn verify(store: &Store, file: &Path) -> Result<Vec<String>> {
         if now == s.heads {
             continue;
         }
+        if s.kind == crm_shared::RecordKind::Settings {
+            let mut then = doc.fork_at(&s.heads)?;
+            let before = schema::read_settings(Some(then.document())).company;
+            let after = schema::read_settings(Some(doc.document())).company;
+            let changed: Vec<&str> = [
+                ("name", before.name != after.name),
+                ("address", before.address != after.address),
+                ("terms", before.terms != after.terms),
+                ("logo", before.logo != after.logo),
+            ]
+            .into_iter()
+            .filter_map(|(k, differs)| differs.then_some(k))
+            .collect();
+            if !changed.is_empty() {
+                differences.push(format!(
+                    "the company header (settings) changed since the document was made: {}",
+                    changed.join(", ")
+                ));
+            }
+            continue;
+        }
         let before = schema::read_record(s.id, doc.document(), Some(&s.heads))?;
         let after = schema::read_record(s.id, doc.document(), None)?;
         let mut fields: Vec<String> = after

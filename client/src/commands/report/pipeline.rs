@@ -15,6 +15,8 @@ pub(super) fn group_key(c: &CaseState, by: ReportBy) -> String {
         ReportBy::Stage => c.stage.clone(),
         ReportBy::Owner => c.owner.clone(),
         ReportBy::Region => c.region.clone().unwrap_or_else(none),
+        // Quotes only: never a case report's grouping.
+        ReportBy::Status => none(),
         ReportBy::Month => c
             .close_date
             .as_deref()

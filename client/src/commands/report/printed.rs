@@ -133,6 +133,7 @@ pub fn pdf(r: &Report, h: &Heading) -> Result<Vec<u8>> {
             title: r.title.clone(),
             keywords: Vec::new(),
             footer: format!("{}, as of {} ({})", h.source, h.as_of, h.owner),
+            logo: None,
         },
     )
 }

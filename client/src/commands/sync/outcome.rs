@@ -210,6 +210,12 @@ impl Outcome {
 /// Why the server refused changes to records of `book`, and what to do, as far as the user's
 /// grants tell.
 fn refusal_cause(book: &str, grants: Option<&Grants>) -> (String, String) {
+    if book == crm_shared::schema::CATALOGUE_BOOK && !grants.is_some_and(|g| g.may_write(book)) {
+        return (
+            "only managers and admins change the catalogue (products and their prices): your changes stay on this laptop".into(),
+            "ask a manager to make the change; `crm product show SKU` shows the catalogue's values after they sync".into(),
+        );
+    }
     // Name the book to move them to when the user may write exactly one.
     let to = match grants.map(|g| g.writable()).as_deref() {
         Some([only]) => only.to_string(),

@@ -1,8 +1,9 @@
 //! Contacts and organizations: lists with search as you type, and a page per record (fields,
-//! conflicts, cases, timeline, history); and "keep this" on a conflict.
+//! conflicts, cases, quotes sent, timeline, history); and "keep this" on a conflict.
 
 use super::{conflicts, fields, history, render, table};
 use crate::cli::{ContactListArgs, ListArgs, OrgListArgs};
+use crate::commands::quote::history as quote_history;
 use crate::commands::shared::{
     contact_cases, contact_list, network, org_list, org_members, resolve_field, timeline, Row,
     Subject,
@@ -128,6 +129,8 @@ pub async fn contact(
         let (id, _) = store.resolve(&id, Some(RecordKind::Contact))?;
         let r = store.record(id)?;
         let cases = contact_cases(store, &id.to_string())?;
+        let quotes =
+            quote_history::sent_to(store, quote_history::Customer::Contact, &id.to_string())?;
         let entries = timeline(store, Subject::Contact, &id.to_string())?;
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
@@ -136,6 +139,7 @@ pub async fn contact(
             (fields(store, &r))
             h2 { "Cases" }
             (table(&cases, &CASE_COLUMNS, "title", RecordKind::Case, "In no case."))
+            (quotes_section(&quotes))
             (network_section(&network(store, &id.to_string(), 3, None)?))
             (timeline_table(&entries))
             (history(store, &r)?)
@@ -164,6 +168,7 @@ pub async fn org(
         let (id, _) = store.resolve(&id, Some(RecordKind::Organization))?;
         let r = store.record(id)?;
         let (people, cases) = org_members(store, &id.to_string())?;
+        let quotes = quote_history::sent_to(store, quote_history::Customer::Organization, &id.to_string())?;
         let entries = timeline(store, Subject::Organization, &id.to_string())?;
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
@@ -174,6 +179,7 @@ pub async fn org(
             (table(&people, &[("name", "Name"), ("title", "Title"), ("email", "E-mail"), ("phone", "Phone")], "name", RecordKind::Contact, "No contacts."))
             h2 { "Cases" }
             (table(&cases, &CASE_COLUMNS, "title", RecordKind::Case, "No cases."))
+            (quotes_section(&quotes))
             (timeline_table(&entries))
             (history(store, &r)?)
         };
@@ -334,6 +340,30 @@ fn search_box(path: &str, q: &str, placeholder: &str, new: &str, new_label: &str
                 input #search type="search" name="q" value=(q) placeholder=(placeholder) aria-label=(placeholder) autofocus
                     hx-get=(path) hx-trigger="input changed delay:200ms, search" hx-target="#main" hx-select="#main" hx-swap="outerHTML" hx-push-url="true";
                 " " a href=(new) { (new_label) }
+            }
+        }
+    }
+}
+
+/// The quotes sent to a contact or organization, newest first, as `crm contact|org show` lists
+/// them (nothing when there are none).
+fn quotes_section(quotes: &[quote_history::Sent]) -> Markup {
+    html! {
+        @if !quotes.is_empty() {
+            h2 { "Quotes" }
+            table {
+                thead { tr { @for h in quote_history::HEADER { th { (h) } } } }
+                tbody {
+                    @for (q, cells) in quotes.iter().zip(quote_history::cells(quotes)) {
+                        tr {
+                            @for (i, c) in cells.iter().enumerate() {
+                                @if i == 5 {
+                                    td { a href=(format!("/cases/{}", q.case_id)) { (c) } }
+                                } @else { td { (c) } }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
