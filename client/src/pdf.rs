@@ -92,23 +92,29 @@ fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x2E80..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF | 0x20000..=0x2FFFF)
 }
 
-/// The width of `text` drawn in font `size`, in points: DejaVu Sans's advances for digits and
-/// the marks around them (so right-aligned amounts line up), square CJK glyphs, and an
-/// estimate for other letters.
+/// The width of `text` drawn in font `size`, in points: each character's advance in the font
+/// it is drawn with (a character neither font has counts as 0.6 em).
 pub fn text_width(text: &str, size: f32) -> f32 {
-    let em: f32 = text
-        .chars()
-        .map(|c| match c {
-            '0'..='9' => 0.6362,
-            ' ' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | 'i' | 'l' | 'j' => 0.3179,
-            '-' => 0.361,
-            '%' => 0.95,
-            'A'..='Z' => 0.7,
-            c if is_cjk(c) => 1.0,
-            _ => 0.6,
+    use skrifa::instance::{LocationRef, Size};
+    use skrifa::{FontRef, MetadataProvider};
+    let (Ok(latin), Ok(cjk)) = (FontRef::new(LATIN), FontRef::new(CJK)) else {
+        return text.chars().count() as f32 * 0.6 * size;
+    };
+    let (latin_map, cjk_map) = (latin.charmap(), cjk.charmap());
+    let latin_metrics = latin.glyph_metrics(Size::new(size), LocationRef::default());
+    let cjk_metrics = cjk.glyph_metrics(Size::new(size), LocationRef::default());
+    text.chars()
+        .map(|c| {
+            let (map, metrics) = if is_cjk(c) {
+                (&cjk_map, &cjk_metrics)
+            } else {
+                (&latin_map, &latin_metrics)
+            };
+            map.map(c)
+                .and_then(|g| metrics.advance_width(g))
+                .unwrap_or(0.6 * size)
         })
-        .sum();
-    em * size
+        .sum()
 }
 
 /// Draws `text` at `(x, y)`, each run in the font that has its characters.
