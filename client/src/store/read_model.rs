@@ -22,7 +22,8 @@ mod versions;
 /// dismissed as not duplicates).
 /// 11: activities by organization (an organization's timeline).
 /// 12: `rm_catalogue` (products, quotes and their lines).
-pub const READ_MODEL_VERSION: i64 = 12;
+/// 13: price lists in `rm_catalogue`.
+pub const READ_MODEL_VERSION: i64 = 13;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -460,9 +461,13 @@ pub fn write_derived(
                     r.created_at
                 ])?;
         }
-        RecordKind::Product | RecordKind::Quote | RecordKind::QuoteLine => {
+        RecordKind::Product
+        | RecordKind::Quote
+        | RecordKind::QuoteLine
+        | RecordKind::PriceList => {
             let (parent, key) = match r.kind {
                 RecordKind::Product => (None, r.str("sku")),
+                RecordKind::PriceList => (None, r.str("name")),
                 RecordKind::Quote => (r.str("case"), r.str("number")),
                 _ => (r.str("quote"), r.str("product")),
             };

@@ -2,7 +2,9 @@
 //! the same quote gives the same bytes. The fingerprint goes into the PDF's keywords (and its
 //! XMP metadata) in plain text, where `crm quote verify` reads it back.
 
-use super::snapshot::Snapshot;
+use super::price_source;
+use super::snapshot::{bundle_of, Snapshot};
+use crm_shared::quantity::Qty;
 use crate::pdf::{self, row, Meta, Row};
 use anyhow::Result;
 use crm_shared::pricing::{format_discount, Totals, ROUNDING_RULE};
@@ -80,6 +82,15 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
                 (550.0, format!("{}%", p.tax_percent)),
             ],
         ));
+        for (sku, n) in bundle_of(&l.product) {
+            out.push(row(
+                8.0,
+                vec![
+                    (52.0, format!("includes {sku}")),
+                    (250.0, Qty(p.qty.0.saturating_mul(n)).to_string()),
+                ],
+            ));
+        }
     }
     out.push(row(10.0, vec![]));
     out.push(row(
@@ -112,6 +123,10 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
     out.push(row(
         8.0,
         vec![(40.0, format!("Amounts in {currency}. {ROUNDING_RULE}"))],
+    ));
+    out.push(row(
+        8.0,
+        vec![(40.0, price_source::sentence(s.price_list.as_ref(), q))],
     ));
     out
 }
