@@ -132,17 +132,18 @@ pub fn choose(lists: &[ListTerms], q: &QuoteTerms<'_>) -> Option<(usize, Matched
 }
 
 /// The unit price of a product on a list: the list's own price for it when it has one, else
-/// the product's list price less the list's percentage off (basis points, rounded half away
-/// from zero to the minor unit), else the product's list price.
+/// the product's list price less the list's percentage off (basis points; the price rounded
+/// half away from zero to the minor unit), else the product's list price.
 pub fn unit_price(own: Option<i64>, percent_off_bp: Option<i64>, list_price: i64) -> i64 {
     if let Some(p) = own {
         return p;
     }
     match percent_off_bp.filter(|bp| *bp > 0) {
         Some(bp) => {
-            let off = i128::from(list_price) * i128::from(bp);
-            let off = (off + 5_000 * off.signum()) / 10_000;
-            list_price - i64::try_from(off).unwrap_or(list_price)
+            // The discounted price itself is rounded: 120.50 less 5 % = 114.475 -> 114.48.
+            let scaled = i128::from(list_price) * i128::from(10_000 - bp.min(10_000));
+            let price = (scaled + 5_000 * scaled.signum()) / 10_000;
+            i64::try_from(price).unwrap_or(list_price)
         }
         None => list_price,
     }
@@ -251,8 +252,10 @@ mod tests {
     fn a_products_own_price_wins_over_the_percentage_off() {
         assert_eq!(unit_price(Some(80_000), Some(500), 100_000), 80_000);
         assert_eq!(unit_price(None, Some(500), 100_000), 95_000);
-        // 12.5 % off 9.99 = 1.24875 off -> 1.25 off.
+        // 12.5 % off 9.99 = 8.74125 -> 8.74; 5 % off 120.50 = 114.475 -> 114.48.
         assert_eq!(unit_price(None, Some(1250), 999), 874);
+        assert_eq!(unit_price(None, Some(500), 12_050), 11_448);
+        assert_eq!(unit_price(None, Some(10_000), 12_050), 0);
         assert_eq!(unit_price(None, None, 100_000), 100_000);
     }
 }

@@ -298,7 +298,7 @@ fn bad_quote_input_fails_in_one_line_and_changes_nothing() {
         ),
         (
             &["quote", "add-line", &quote, "FLEET", "--qty", "1.5"],
-            "whole units",
+            "is not whole",
         ),
         (&["quote", "add-line", &quote, "USD-ONLY"], "priced in USD"),
         (

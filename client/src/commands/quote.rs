@@ -274,17 +274,15 @@ fn next_number(store: &Store, today: chrono::NaiveDate, user: &str) -> Result<St
 /// Reads a quantity of product `p` into thousandths: more than zero, whole unless the product
 /// is divisible.
 fn quantity(text: &str, p: &Record) -> Result<i64> {
+    use crm_shared::quantity::QtyError;
     let divisible = p.bool("divisible").unwrap_or(false);
-    parse_qty(text, divisible, p.str("unit").unwrap_or("this unit")).map_err(|e| {
-        anyhow::anyhow!(
-            "{e} ({} is {}); nothing was changed",
-            p.str("sku").unwrap_or(""),
-            if divisible {
-                "divisible: up to three decimals"
-            } else {
-                "sold in whole units"
-            }
-        )
+    let sku = p.str("sku").unwrap_or("");
+    let unit = p.str("unit").unwrap_or("unit");
+    parse_qty(text, divisible, unit).map_err(|e| match e {
+        QtyError::NotWhole { .. } => anyhow::anyhow!(
+            "quantity {text:?} is not whole: {sku} is sold in whole {unit}s (not divisible); give a whole number; nothing was changed"
+        ),
+        e => anyhow::anyhow!("{e} ({sku}); nothing was changed"),
     })
 }
 
