@@ -62,7 +62,10 @@ fn main() -> anyhow::Result<()> {
                 s("currency", "EUR"),
             ];
             if n % 20 == 5 {
-                e.push(s("bundle", &format!("SKU-{:04}:2,SKU-{:04}:1", n + 1, n + 2)));
+                e.push(s(
+                    "bundle",
+                    &format!("SKU-{:04}:2,SKU-{:04}:1", n + 1, n + 2),
+                ));
             }
             if n % 10 == 0 {
                 e.push(Edit::AddToSet {
@@ -110,7 +113,10 @@ fn main() -> anyhow::Result<()> {
                 vec![
                     s("quote", &quote.to_string()),
                     s("product", &id(n, 1).to_string()),
-                    i("quantity", (1 + i64::from(n % 7)) * 1000 + i64::from(n % 2) * 500),
+                    i(
+                        "quantity",
+                        (1 + i64::from(n % 7)) * 1000 + i64::from(n % 2) * 500,
+                    ),
                     i("discount", i64::from(n % 4) * 250),
                 ],
             )

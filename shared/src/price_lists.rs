@@ -182,7 +182,12 @@ mod tests {
         let lists = vec![
             list("General", None, None, Some("2026-06-01")),
             list("North", Some("north"), None, Some("2026-01-01")),
-            list("North resellers", Some("North"), Some("reseller"), Some("2026-01-01")),
+            list(
+                "North resellers",
+                Some("North"),
+                Some("reseller"),
+                Some("2026-01-01"),
+            ),
         ];
         let (i, m) = choose(&lists, &north_reseller("2026-07-01")).unwrap();
         assert_eq!(lists[i].name, "North resellers");
@@ -210,12 +215,21 @@ mod tests {
     fn a_list_of_another_region_kind_currency_or_time_never_applies() {
         let q = north_reseller("2026-07-01");
         let south = list("South", Some("south"), None, None);
-        assert!(matches!(applies(&south, &q), Err(NotApplicable::Region { .. })));
+        assert!(matches!(
+            applies(&south, &q),
+            Err(NotApplicable::Region { .. })
+        ));
         let partners = list("Partners", None, Some("partner"), None);
-        assert!(matches!(applies(&partners, &q), Err(NotApplicable::Kind { .. })));
+        assert!(matches!(
+            applies(&partners, &q),
+            Err(NotApplicable::Kind { .. })
+        ));
         let mut usd = list("USD", None, None, None);
         usd.currency = "USD".into();
-        assert!(matches!(applies(&usd, &q), Err(NotApplicable::Currency { .. })));
+        assert!(matches!(
+            applies(&usd, &q),
+            Err(NotApplicable::Currency { .. })
+        ));
         let mut expired = list("2025", Some("north"), Some("reseller"), Some("2025-01-01"));
         expired.until = Some(day("2025-12-31"));
         assert_eq!(
@@ -223,7 +237,10 @@ mod tests {
             Err(NotApplicable::Expired(day("2025-12-31")))
         );
         let future = list("2027", None, None, Some("2027-01-01"));
-        assert!(matches!(applies(&future, &q), Err(NotApplicable::NotYet(_))));
+        assert!(matches!(
+            applies(&future, &q),
+            Err(NotApplicable::NotYet(_))
+        ));
         assert!(choose(&[south, partners, usd, expired, future], &q).is_none());
         // The last valid day still applies.
         let mut last_day = list("Ends today", None, None, None);

@@ -43,7 +43,9 @@ pub fn parse_bundle(text: &str) -> Result<Vec<(String, i64)>, String> {
             }
         };
         if out.iter().any(|(s, _)| s == sku) {
-            return Err(format!("bundle names {sku} twice: give it once with its quantity"));
+            return Err(format!(
+                "bundle names {sku} twice: give it once with its quantity"
+            ));
         }
         out.push((sku.to_string(), qty));
     }

@@ -90,28 +90,65 @@ fn a_rep_offline_gets_the_most_specific_valid_price_list_and_verify_names_its_la
     product(
         &max,
         &[
-            "--sku", "FLEET", "--name", "Fleet licence", "--price", "1000", "--tax", "23",
-            "--unit", "licence", "--requires", "SUP-PRO",
+            "--sku",
+            "FLEET",
+            "--name",
+            "Fleet licence",
+            "--price",
+            "1000",
+            "--tax",
+            "23",
+            "--unit",
+            "licence",
+            "--requires",
+            "SUP-PRO",
         ],
     );
     product(
         &max,
         &[
-            "--sku", "SUP-PRO", "--name", "Support plan", "--price", "120.50", "--tax", "8",
-            "--unit", "month",
+            "--sku",
+            "SUP-PRO",
+            "--name",
+            "Support plan",
+            "--price",
+            "120.50",
+            "--tax",
+            "8",
+            "--unit",
+            "month",
         ],
     );
     product(
         &max,
         &[
-            "--sku", "CARE", "--name", "Care pack", "--price", "300", "--tax", "8", "--bundle",
+            "--sku",
+            "CARE",
+            "--name",
+            "Care pack",
+            "--price",
+            "300",
+            "--tax",
+            "8",
+            "--bundle",
             "SUP-PRO:2",
         ],
     );
-    price_list(&max, &["General EUR", "--currency", "EUR", "--percent-off", "2"]);
     price_list(
         &max,
-        &["North", "--currency", "EUR", "--region", "north", "--from", "2026-01-01"],
+        &["General EUR", "--currency", "EUR", "--percent-off", "2"],
+    );
+    price_list(
+        &max,
+        &[
+            "North",
+            "--currency",
+            "EUR",
+            "--region",
+            "north",
+            "--from",
+            "2026-01-01",
+        ],
     );
     for (name, from, until, off) in [
         ("North resellers 2025", "2025-01-01", "2025-12-31", "20"),
@@ -121,18 +158,39 @@ fn a_rep_offline_gets_the_most_specific_valid_price_list_and_verify_names_its_la
         price_list(
             &max,
             &[
-                name, "--currency", "EUR", "--region", "north", "--kind", "reseller", "--from",
-                from, "--until", until, "--percent-off", off,
+                name,
+                "--currency",
+                "EUR",
+                "--region",
+                "north",
+                "--kind",
+                "reseller",
+                "--from",
+                from,
+                "--until",
+                until,
+                "--percent-off",
+                off,
             ],
         );
     }
     price_list(&max, &["USD export", "--currency", "USD"]);
-    max.ok(&["price-list", "set-price", "North resellers 2026", "FLEET", "900"]);
+    max.ok(&[
+        "price-list",
+        "set-price",
+        "North resellers 2026",
+        "FLEET",
+        "900",
+    ]);
     max.ok(&["sync"]);
 
     ana.ok(&["sync"]);
     let lists = ana.json(&["price-list", "list"]);
-    assert_eq!(lists.as_array().unwrap().len(), 6, "every list reached the rep: {lists}");
+    assert_eq!(
+        lists.as_array().unwrap().len(),
+        6,
+        "every list reached the rep: {lists}"
+    );
     // A rep does not change price lists.
     let err = ana.fail(&["price-list", "add", "Mine", "--currency", "EUR"]);
     assert!(message(&err).contains("only a manager"), "{err}");
@@ -141,27 +199,63 @@ fn a_rep_offline_gets_the_most_specific_valid_price_list_and_verify_names_its_la
 
     // From here on ana does not sync: her quotes are made offline.
     let org = ana.add(&[
-        "org", "add", "--name", "Nordhafen Handel", "--region", "north", "--kind", "reseller",
+        "org",
+        "add",
+        "--name",
+        "Nordhafen Handel",
+        "--region",
+        "north",
+        "--kind",
+        "reseller",
     ]);
-    let case = ana.add(&["case", "add", "--title", "Fleet for Nordhafen", "--org", &org]);
+    let case = ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Fleet for Nordhafen",
+        "--org",
+        &org,
+    ]);
 
     // In June: the 2026 reseller list (the 2025 one expired, H2 has not begun, North and
     // General are less specific).
-    let june = ok_on(&ana, "2026-06-15", &["quote", "new", &case]).trim().to_string();
+    let june = ok_on(&ana, "2026-06-15", &["quote", "new", &case])
+        .trim()
+        .to_string();
     let q = show(&ana, &june);
     assert_eq!(q["price_list"]["name"], "North resellers 2026", "{q}");
-    assert_eq!(q["price_list"]["reason"], "chosen: region north, kind reseller");
-    ok_on(&ana, "2026-06-15", &["quote", "add-line", &june, "FLEET", "--qty", "2"]);
-    ok_on(&ana, "2026-06-15", &["quote", "add-line", &june, "SUP-PRO", "--qty", "12"]);
+    assert_eq!(
+        q["price_list"]["reason"],
+        "chosen: region north, kind reseller"
+    );
+    ok_on(
+        &ana,
+        "2026-06-15",
+        &["quote", "add-line", &june, "FLEET", "--qty", "2"],
+    );
+    ok_on(
+        &ana,
+        "2026-06-15",
+        &["quote", "add-line", &june, "SUP-PRO", "--qty", "12"],
+    );
     // FLEET's own price on the list; SUP-PRO 120.50 less 5 % = 114.475 -> 114.48.
     assert_eq!(
         unit_prices(&show(&ana, &june)),
-        [("FLEET".to_string(), 90_000), ("SUP-PRO".to_string(), 11_448)]
+        [
+            ("FLEET".to_string(), 90_000),
+            ("SUP-PRO".to_string(), 11_448)
+        ]
     );
 
     // In August the later reseller list wins; the manager's bundle satisfies FLEET's rule.
-    let august = ok_on(&ana, "2026-08-03", &["quote", "new", &case]).trim().to_string();
-    ok_on(&ana, "2026-08-03", &["quote", "add-line", &august, "FLEET", "--qty", "1"]);
+    let august = ok_on(&ana, "2026-08-03", &["quote", "new", &case])
+        .trim()
+        .to_string();
+    ok_on(
+        &ana,
+        "2026-08-03",
+        &["quote", "add-line", &august, "FLEET", "--qty", "1"],
+    );
     let q = show(&ana, &august);
     assert_eq!(q["price_list"]["name"], "North resellers H2", "{q}");
     assert_eq!(q["broken_rules"][0], "FLEET requires SUP-PRO", "{q}");
@@ -209,7 +303,13 @@ fn a_rep_offline_gets_the_most_specific_valid_price_list_and_verify_names_its_la
     assert!(ana.ok(&["quote", "verify", pdf_s]).contains("matches"));
 
     // The manager changes the list; once synced, verify names the list and the price.
-    max.ok(&["price-list", "set-price", "North resellers 2026", "FLEET", "850"]);
+    max.ok(&[
+        "price-list",
+        "set-price",
+        "North resellers 2026",
+        "FLEET",
+        "850",
+    ]);
     max.ok(&["sync"]);
     ana.ok(&["sync"]);
     let args = ["quote", "verify", pdf_s];
@@ -225,7 +325,10 @@ fn a_rep_offline_gets_the_most_specific_valid_price_list_and_verify_names_its_la
     // The quote keeps the prices it was made with.
     assert_eq!(
         unit_prices(&show(&ana, &june)),
-        [("FLEET".to_string(), 90_000), ("SUP-PRO".to_string(), 11_448)]
+        [
+            ("FLEET".to_string(), 90_000),
+            ("SUP-PRO".to_string(), 11_448)
+        ]
     );
 }
 
@@ -235,22 +338,55 @@ fn hours_take_decimals_licences_do_not_and_a_bundle_is_listed_under_its_line() {
     product(
         &ana,
         &[
-            "--sku", "FLEET", "--name", "Fleet licence", "--price", "1000", "--unit", "licence",
-            "--requires", "SUP-PRO",
+            "--sku",
+            "FLEET",
+            "--name",
+            "Fleet licence",
+            "--price",
+            "1000",
+            "--unit",
+            "licence",
+            "--requires",
+            "SUP-PRO",
         ],
     );
-    product(&ana, &["--sku", "SUP-PRO", "--name", "Support plan", "--price", "120"]);
     product(
         &ana,
         &[
-            "--sku", "CONSULT", "--name", "Consulting", "--price", "85.33", "--tax", "23",
-            "--unit", "hour", "--divisible",
+            "--sku",
+            "SUP-PRO",
+            "--name",
+            "Support plan",
+            "--price",
+            "120",
         ],
     );
     product(
         &ana,
         &[
-            "--sku", "KIT", "--name", "Starter kit", "--price", "1050", "--bundle",
+            "--sku",
+            "CONSULT",
+            "--name",
+            "Consulting",
+            "--price",
+            "85.33",
+            "--tax",
+            "23",
+            "--unit",
+            "hour",
+            "--divisible",
+        ],
+    );
+    product(
+        &ana,
+        &[
+            "--sku",
+            "KIT",
+            "--name",
+            "Starter kit",
+            "--price",
+            "1050",
+            "--bundle",
             "FLEET:1,SUP-PRO:1",
         ],
     );
@@ -268,42 +404,96 @@ fn hours_take_decimals_licences_do_not_and_a_bundle_is_listed_under_its_line() {
 
     let before = show(&ana, &quote);
     let cases: &[(&[&str], &str)] = &[
-        (&["quote", "add-line", &quote, "FLEET", "--qty", "1.5"], "is not whole"),
-        (&["quote", "add-line", &quote, "KIT", "--qty", "0.5"], "is not whole"),
-        (&["quote", "add-line", &quote, "CONSULT", "--qty", "-1"], "more than zero"),
-        (&["quote", "add-line", &quote, "CONSULT", "--qty", "0"], "more than zero"),
-        (&["quote", "add-line", &quote, "CONSULT", "--qty", "1.2345"], "three decimals"),
-        (&["quote", "edit-line", &hours, "--qty", "-3"], "more than zero"),
         (
-            &["product", "add", "--sku", "BAD", "--name", "B", "--price", "1", "--bundle", "NOPE:1"],
+            &["quote", "add-line", &quote, "FLEET", "--qty", "1.5"],
+            "is not whole",
+        ),
+        (
+            &["quote", "add-line", &quote, "KIT", "--qty", "0.5"],
+            "is not whole",
+        ),
+        (
+            &["quote", "add-line", &quote, "CONSULT", "--qty", "-1"],
+            "more than zero",
+        ),
+        (
+            &["quote", "add-line", &quote, "CONSULT", "--qty", "0"],
+            "more than zero",
+        ),
+        (
+            &["quote", "add-line", &quote, "CONSULT", "--qty", "1.2345"],
+            "three decimals",
+        ),
+        (
+            &["quote", "edit-line", &hours, "--qty", "-3"],
+            "more than zero",
+        ),
+        (
+            &[
+                "product", "add", "--sku", "BAD", "--name", "B", "--price", "1", "--bundle",
+                "NOPE:1",
+            ],
             "unknown SKU NOPE",
         ),
         (
-            &["product", "add", "--sku", "BAD", "--name", "B", "--price", "1", "--bundle", "FLEET:0"],
+            &[
+                "product", "add", "--sku", "BAD", "--name", "B", "--price", "1", "--bundle",
+                "FLEET:0",
+            ],
             "whole number from 1",
         ),
         (&["price-list", "add", "No currency"], "--currency"),
         (
-            &["price-list", "add", "Backwards", "--currency", "EUR", "--from", "2026-05-01", "--until", "2026-04-01"],
+            &[
+                "price-list",
+                "add",
+                "Backwards",
+                "--currency",
+                "EUR",
+                "--from",
+                "2026-05-01",
+                "--until",
+                "2026-04-01",
+            ],
             "before it starts",
         ),
-        (&["quote", "new", &case, "--price-list", "No such list"], "unknown price list"),
+        (
+            &["quote", "new", &case, "--price-list", "No such list"],
+            "unknown price list",
+        ),
     ];
     for (args, says) in cases {
         let err = expect_clean_failure(args, ana.run(args));
-        assert!(message(&err).contains(says), "{args:?} says {says:?}: {err}");
+        assert!(
+            message(&err).contains(says),
+            "{args:?} says {says:?}: {err}"
+        );
     }
     assert_eq!(show(&ana, &quote), before, "nothing changed");
     assert_eq!(ana.json(&["product", "list"]).as_array().unwrap().len(), 4);
-    assert!(ana.json(&["price-list", "list"]).as_array().unwrap().is_empty());
+    assert!(ana
+        .json(&["price-list", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
     ana.ok(&["quote", "edit-line", &hours, "--qty", "0.75"]);
     assert_eq!(show(&ana, &quote)["totals"]["lines"][0]["qty"], 0.75);
 
     let pdf = ana.scratch().join("kit.pdf");
     ana.ok(&["quote", "pdf", &quote, "--out", pdf.to_str().unwrap()]);
     let text = pdftotext(&pdf);
-    for expected in ["0.75 hour", "includes FLEET", "includes SUP-PRO", "Starter kit"] {
-        assert!(text.contains(expected), "the PDF shows {expected:?}:\n{text}");
+    for expected in [
+        "0.75 hour",
+        "includes FLEET",
+        "includes SUP-PRO",
+        "Starter kit",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the PDF shows {expected:?}:\n{text}"
+        );
     }
-    assert!(ana.ok(&["quote", "verify", pdf.to_str().unwrap()]).contains("matches"));
+    assert!(ana
+        .ok(&["quote", "verify", pdf.to_str().unwrap()])
+        .contains("matches"));
 }

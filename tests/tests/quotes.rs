@@ -259,7 +259,9 @@ fn the_quote_pdf_shows_every_script_is_the_same_bytes_each_time_and_verifies() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     expect_clean_failure(&args, out);
     assert!(
-        stdout.contains("quote_line") && stdout.contains("changed since") && stdout.contains("quantity"),
+        stdout.contains("quote_line")
+            && stdout.contains("changed since")
+            && stdout.contains("quantity"),
         "{stdout}"
     );
     assert!(

@@ -126,15 +126,16 @@ fn term_edits(store: &Store, t: &TermArgs, existing: Option<&Record>) -> Result<
     }
     if let (Some(f), Some(u)) = (from, until) {
         if u < f {
-            anyhow::bail!("the list would end ({u}) before it starts ({f}): give --until on or after --from");
+            anyhow::bail!(
+                "the list would end ({u}) before it starts ({f}): give --until on or after --from"
+            );
         }
     }
     if let Some(p) = &t.percent_off {
         if p.trim().is_empty() {
             e.push(clear("percent_off"));
         } else {
-            let bp = parse_discount(p)
-                .map_err(|m| anyhow::anyhow!("--percent-off: {m}"))?;
+            let bp = parse_discount(p).map_err(|m| anyhow::anyhow!("--percent-off: {m}"))?;
             e.push(Edit::Set {
                 field: "percent_off",
                 value: crm_shared::schema::Scalar::Int(bp),
@@ -158,9 +159,9 @@ pub fn resolve(store: &Store, text: &str) -> Result<Record> {
     }
     match store.resolve(text, Some(KIND)) {
         Ok((id, _)) => Ok(store.record(id)?),
-        Err(_) => anyhow::bail!(
-            "unknown price list {text:?}: give a name from `crm price-list list`"
-        ),
+        Err(_) => {
+            anyhow::bail!("unknown price list {text:?}: give a name from `crm price-list list`")
+        }
     }
 }
 
@@ -290,7 +291,9 @@ fn list(ctx: &Ctx) -> Result<()> {
             l.str("customer_kind").unwrap_or("").to_string(),
             l.str("valid_from").unwrap_or("").to_string(),
             l.str("valid_until").unwrap_or("").to_string(),
-            l.int("percent_off").map(format_discount).unwrap_or_default(),
+            l.int("percent_off")
+                .map(format_discount)
+                .unwrap_or_default(),
             l.links("prices").map_or(0, |p| p.len()).to_string(),
             output::short_id(&l.id.to_string()),
         ]);
@@ -367,7 +370,10 @@ fn import(ctx: &Ctx, list: &str, file: &std::path::Path) -> Result<()> {
             .position(|h| h.trim().eq_ignore_ascii_case(name))
     };
     let (Some(sku), Some(price)) = (col("sku"), col("price")) else {
-        anyhow::bail!("{}: the header must name sku and price columns", file.display());
+        anyhow::bail!(
+            "{}: the header must name sku and price columns",
+            file.display()
+        );
     };
     let mut edits = Vec::new();
     for (i, row) in reader.records().enumerate() {

@@ -224,10 +224,19 @@ fn list(ctx: &Ctx) -> Result<()> {
             } else {
                 sku.to_string()
             },
-            p.title().to_string(),
+            match p.str("bundle") {
+                Some(b) => format!("{} (bundle: {b})", p.title()),
+                None => p.title().to_string(),
+            },
             format_amount(p.int("price").unwrap_or(0), currency),
             format!("{}%", p.int("tax").unwrap_or(0)),
-            p.str("unit").unwrap_or("").to_string(),
+            match (
+                p.str("unit").unwrap_or(""),
+                p.bool("divisible") == Some(true),
+            ) {
+                (u, true) => format!("{u} (divisible)").trim().to_string(),
+                (u, false) => u.to_string(),
+            },
             if p.bool("active").unwrap_or(true) {
                 "yes"
             } else {

@@ -461,10 +461,7 @@ pub fn write_derived(
                     r.created_at
                 ])?;
         }
-        RecordKind::Product
-        | RecordKind::Quote
-        | RecordKind::QuoteLine
-        | RecordKind::PriceList => {
+        RecordKind::Product | RecordKind::Quote | RecordKind::QuoteLine | RecordKind::PriceList => {
             let (parent, key) = match r.kind {
                 RecordKind::Product => (None, r.str("sku")),
                 RecordKind::PriceList => (None, r.str("name")),

@@ -17,7 +17,9 @@ pub enum PriceListCommand {
         terms: TermArgs,
     },
     /// Give a product its own price on a list (wins over the list's --percent-off)
-    #[command(after_help = "Example:\n  crm price-list set-price \"North resellers 2026\" FLEET 900")]
+    #[command(
+        after_help = "Example:\n  crm price-list set-price \"North resellers 2026\" FLEET 900"
+    )]
     SetPrice {
         /// The list's name or id
         list: String,

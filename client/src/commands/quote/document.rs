@@ -4,10 +4,10 @@
 
 use super::price_source;
 use super::snapshot::{bundle_of, Snapshot};
-use crm_shared::quantity::Qty;
 use crate::pdf::{self, row, Meta, Row};
 use anyhow::Result;
 use crm_shared::pricing::{format_discount, Totals, ROUNDING_RULE};
+use crm_shared::quantity::Qty;
 use crm_shared::values::{format_amount, Currency};
 
 /// The document's rows, top to bottom: the same for the PDF and the HTML.

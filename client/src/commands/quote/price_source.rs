@@ -80,7 +80,10 @@ pub fn choose(
 
 /// The price list quote `q` records, as it is now.
 pub fn of_quote(store: &Store, q: &Record) -> Result<Option<Record>> {
-    match q.str("price_list").and_then(|l| l.parse::<DocumentId>().ok()) {
+    match q
+        .str("price_list")
+        .and_then(|l| l.parse::<DocumentId>().ok())
+    {
         Some(id) => Ok(Some(store.record(id)?)),
         None => Ok(None),
     }
@@ -116,7 +119,8 @@ pub fn sentence(list: Option<&Record>, q: &Record) -> String {
         Some(l) => format!(
             "Priced from price list '{}' ({}).",
             l.title(),
-            q.str("price_list_reason").unwrap_or("recorded on the quote")
+            q.str("price_list_reason")
+                .unwrap_or("recorded on the quote")
         ),
         None => "Prices: the products' list prices (no price list applied).".into(),
     }

@@ -139,7 +139,10 @@ fn list_changes(
             out.push(f.clone());
             continue;
         }
-        for id in old.keys().chain(new.keys().filter(|k| !old.contains_key(*k))) {
+        for id in old
+            .keys()
+            .chain(new.keys().filter(|k| !old.contains_key(*k)))
+        {
             if old.get(id) == new.get(id) {
                 continue;
             }
