@@ -1,5 +1,6 @@
-//! Times a 200-line quote: loading it from a real SQLite store, pricing it and checking its
-//! rules (target <= 20 ms), and rendering its PDF (target <= 300 ms). Run in release:
+//! Times a 200-line quote priced from a price list, with bundles and fractional quantities:
+//! loading it from a real SQLite store, pricing it and checking its rules (target <= 20 ms),
+//! and rendering its PDF (target <= 300 ms). Run in release:
 //! `cargo run --release -p crm-client --example quote_timing`.
 
 use crm_client::commands::quote::{document, snapshot::Snapshot};
@@ -60,6 +61,12 @@ fn main() -> anyhow::Result<()> {
                 i("tax", if n % 3 == 0 { 8 } else { 23 }),
                 s("currency", "EUR"),
             ];
+            if n % 20 == 5 {
+                e.push(s(
+                    "bundle",
+                    &format!("SKU-{:04}:2,SKU-{:04}:1", n + 1, n + 2),
+                ));
+            }
             if n % 10 == 0 {
                 e.push(Edit::AddToSet {
                     field: "requires",
@@ -70,6 +77,20 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     store.create_many(RecordKind::Product, &products, now)?;
+    let list = crm_shared::schema::price_list_id("North resellers");
+    store.create_in(
+        RecordKind::PriceList,
+        list,
+        None,
+        "",
+        &[
+            s("name", "North resellers"),
+            s("currency", "EUR"),
+            s("region", "north"),
+            i("percent_off", 500),
+        ],
+        now,
+    )?;
     let quote = id(0, 2);
     store.create(
         RecordKind::Quote,
@@ -80,6 +101,8 @@ fn main() -> anyhow::Result<()> {
             s("case", &case.to_string()),
             s("status", "draft"),
             s("currency", "EUR"),
+            s("price_list", &list.to_string()),
+            s("price_list_reason", "chosen: region north"),
         ],
         now,
     )?;
@@ -90,7 +113,10 @@ fn main() -> anyhow::Result<()> {
                 vec![
                     s("quote", &quote.to_string()),
                     s("product", &id(n, 1).to_string()),
-                    i("qty", 1 + i64::from(n % 7)),
+                    i(
+                        "quantity",
+                        (1 + i64::from(n % 7)) * 1000 + i64::from(n % 2) * 500,
+                    ),
                     i("discount", i64::from(n % 4) * 250),
                 ],
             )

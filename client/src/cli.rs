@@ -72,6 +72,9 @@ pub enum Command {
     /// The product catalogue: SKUs, list prices, tax rates, configuration rules
     #[command(subcommand)]
     Product(crate::commands::product::args::ProductCommand),
+    /// Price lists per currency, region and customer kind that quotes are priced from
+    #[command(subcommand)]
+    PriceList(crate::commands::price_list::args::PriceListCommand),
     /// Quotes on a case: lines, totals, approval, the PDF and its verification
     #[command(subcommand)]
     Quote(crate::commands::quote::args::QuoteCommand),

@@ -30,6 +30,7 @@ mod r#move;
 mod network;
 mod org;
 mod page;
+pub mod price_list;
 pub mod product;
 pub mod quote;
 mod rebuild;
@@ -158,6 +159,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Contact(c) => contact::run(&ctx, c),
         Command::Case(c) => case::run(&ctx, c),
         Command::Activity(c) => activity::run(&ctx, c),
+        Command::PriceList(c) => price_list::run(&ctx, c),
         Command::Product(c) => product::run(&ctx, c),
         Command::Quote(c) => quote::run(&ctx, c),
         Command::Agenda(a) => agenda::run(&ctx, a),

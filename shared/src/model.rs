@@ -29,10 +29,14 @@ pub enum RecordKind {
     Quote,
     /// One line of a quote, a document of its own so reps editing different lines merge.
     QuoteLine,
+    /// A price list: currency, optional region and customer kind, validity, per-product prices
+    /// and a percentage off list. A workspace document (no book, an id derived from its name):
+    /// every user reads it, managers and admins change it.
+    PriceList,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::Organization,
         RecordKind::Contact,
         RecordKind::Relationship,
@@ -45,6 +49,7 @@ impl RecordKind {
         RecordKind::Product,
         RecordKind::Quote,
         RecordKind::QuoteLine,
+        RecordKind::PriceList,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +66,7 @@ impl RecordKind {
             RecordKind::Product => "product",
             RecordKind::Quote => "quote",
             RecordKind::QuoteLine => "quote_line",
+            RecordKind::PriceList => "price_list",
         }
     }
 }

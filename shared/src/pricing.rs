@@ -2,9 +2,11 @@
 //! unit (the rounding is per line, and stated on the document), the totals per tax rate, the
 //! discount limit of a role, and the readable, offline-unique quote number.
 //!
-//! Amounts are integer minor units; a discount is in basis points (1 % = 100) so `12.5%` is
-//! exact; a tax rate is in whole percent.
+//! Amounts are integer minor units; a quantity is in thousandths of its unit (`quantity`), so
+//! 2.5 hours is exact and a line's gross amount is rounded like its discount; a discount is in
+//! basis points (1 % = 100) so `12.5%` is exact; a tax rate is in whole percent.
 
+use crate::quantity::{Qty, MILLI};
 use std::collections::BTreeMap;
 
 /// One line to price: a unit price, a quantity and a discount.
@@ -12,7 +14,8 @@ use std::collections::BTreeMap;
 pub struct LineInput {
     pub sku: String,
     pub unit_price: i64,
-    pub qty: i64,
+    /// Thousandths of the unit.
+    pub qty_milli: i64,
     /// Basis points off the line's gross amount (0..=10_000).
     pub discount_bp: i64,
     /// Whole percent.
@@ -23,7 +26,7 @@ pub struct LineInput {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PricedLine {
     pub sku: String,
-    pub qty: i64,
+    pub qty: Qty,
     pub unit_price: i64,
     pub gross: i64,
     pub discount: i64,
@@ -46,7 +49,7 @@ pub struct Totals {
 
 /// The rounding rule, as the document states it.
 pub const ROUNDING_RULE: &str =
-    "Each line is rounded half away from zero to the minor unit; tax per rate on the sum of its lines.";
+    "Each line (quantity times unit price, then its discount) is rounded half away from zero to the minor unit; tax per rate on the sum of its lines.";
 
 /// `num / den` rounded half away from zero (den > 0).
 fn div_round(num: i128, den: i128) -> i128 {
@@ -73,8 +76,11 @@ pub fn price(lines: &[LineInput]) -> Result<Totals, PricingError> {
     let (mut net, mut discount) = (0i64, 0i64);
     for l in lines {
         let overflow = || PricingError::Overflow(l.sku.clone());
-        let gross =
-            i64::try_from(i128::from(l.unit_price) * i128::from(l.qty)).map_err(|_| overflow())?;
+        let gross = i64::try_from(div_round(
+            i128::from(l.unit_price) * i128::from(l.qty_milli),
+            i128::from(MILLI),
+        ))
+        .map_err(|_| overflow())?;
         let off = i64::try_from(div_round(
             i128::from(gross) * i128::from(l.discount_bp),
             10_000,
@@ -87,7 +93,7 @@ pub fn price(lines: &[LineInput]) -> Result<Totals, PricingError> {
         e.0 = e.0.checked_add(line_net).ok_or_else(overflow)?;
         priced.push(PricedLine {
             sku: l.sku.clone(),
-            qty: l.qty,
+            qty: Qty(l.qty_milli),
             unit_price: l.unit_price,
             gross,
             discount: off,
@@ -171,7 +177,7 @@ mod tests {
         LineInput {
             sku: "S".into(),
             unit_price: price,
-            qty,
+            qty_milli: qty * MILLI,
             discount_bp: bp,
             tax_percent: tax,
         }
@@ -216,6 +222,23 @@ mod tests {
         assert!(parse_discount("101").is_err());
         assert!(parse_discount("ten").is_err());
         assert_eq!(format_discount(1250), "12.5%");
+    }
+
+    #[test]
+    fn a_fractional_quantity_is_rounded_per_line_half_away_from_zero() {
+        // 2.5 hours at 85.33 = 213.325 -> 213.33; 10 % off 213.33 = 21.333 -> 21.33.
+        let mut l = line(8533, 1, 1000, 23);
+        l.qty_milli = 2500;
+        let t = price(&[l.clone()]).unwrap();
+        assert_eq!(t.lines[0].gross, 21_333);
+        assert_eq!(t.lines[0].discount, 2133);
+        assert_eq!(t.lines[0].net, 19_200);
+        assert_eq!(t.lines[0].qty.to_string(), "2.5");
+        // 0.125 kg at 0.10 = 0.0125 -> 0.01.
+        l.unit_price = 10;
+        l.qty_milli = 125;
+        l.discount_bp = 0;
+        assert_eq!(price(&[l]).unwrap().lines[0].gross, 1);
     }
 
     #[test]

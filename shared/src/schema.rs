@@ -29,6 +29,7 @@ mod history;
 mod mailing;
 mod merge;
 mod merge_log;
+mod price_list;
 mod read;
 mod settings;
 mod unmerge;
@@ -51,6 +52,7 @@ pub use merge::{
     is_log_key, last_edits, merge_logs, plan_merge, LoggedMerge, LoggedValue, MergeError, MergeLog,
     Plan, Source, Take, MERGED_INTO,
 };
+pub use price_list::{is_price_list_id, price_list_id};
 pub use read::{read_record, FieldValue, Labelled, ReadError, Record, StageChange};
 pub use settings::{
     create_settings, edit_settings, read_settings, settings_id, valid_step_key, Settings,

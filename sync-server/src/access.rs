@@ -11,9 +11,11 @@
 //!
 //! The workspace settings document ([`settings_id`]) names no book: every authenticated user
 //! reads it, only managers and admins change it (a rep's changes, new or not, are refused like
-//! an edit under a read-only grant). Any other document without a book is managers' and admins'.
-//! The product catalogue's book ([`CATALOGUE_BOOK`]) is the same: every user reads it, only
-//! managers and admins change it, whatever the grants.
+//! an edit under a read-only grant). So are price lists (ids marked by
+//! [`crm_shared::schema::is_price_list_id`]): a rep prices quotes from them offline. Any other
+//! document without a book is managers' and admins'. The product catalogue's book
+//! ([`CATALOGUE_BOOK`]) is the same: every user reads it, only managers and admins change it,
+//! whatever the grants.
 //!
 //! Open mode: while the server has no users at all, every connection is anonymous and may do
 //! anything (a first run, a trial, tests). The log says so at start-up. Adding a user ends it.
@@ -26,7 +28,7 @@ pub mod watch;
 use crate::directory::{Access as Right, Principal, Role};
 use crate::metrics::{self, AccessLabels, AccessRefusal};
 use crm_shared::engine::{AccessPolicy, ConnectionId, PeerContext};
-use crm_shared::schema::{settings_id, CATALOGUE_BOOK};
+use crm_shared::schema::{is_price_list_id, settings_id, CATALOGUE_BOOK};
 use crm_shared::DocumentId;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -147,6 +149,8 @@ impl Access {
             // The workspace settings are everyone's to read (a rep's weighted pipeline uses the
             // team's probabilities), and only managers' and admins' to change.
             None if *doc == settings_id() => Some(Right::Read),
+            // So are the price lists a rep's quotes are priced from.
+            None if is_price_list_id(doc) => Some(Right::Read),
             None => None,
         }
     }
@@ -287,6 +291,19 @@ mod tests {
         );
         assert!(anyone.message.is_some());
         assert_eq!(anyone.rebook, [id]);
+    }
+
+    #[test]
+    fn every_user_reads_price_lists_and_only_managers_and_admins_write_them() {
+        let access = Access::new(false, []);
+        let (rep, manager) = (ConnectionId(1), ConnectionId(2));
+        access.connect(rep, Some(principal(Role::Rep, &["north"])));
+        access.connect(manager, Some(principal(Role::Manager, &[])));
+        let list = crm_shared::schema::price_list_id("North resellers");
+        assert_eq!(access.right(rep, &list, None), Some(Right::Read));
+        assert_eq!(access.right(manager, &list, None), Some(Right::Write));
+        let other = DocumentId::from_random([9; 16]);
+        assert_eq!(access.right(rep, &other, None), None);
     }
 
     #[test]

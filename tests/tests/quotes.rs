@@ -135,11 +135,11 @@ fn two_reps_build_one_quote_offline_and_their_lines_merge_with_the_same_line_in_
     );
     let conflicts = on_ana["conflicts"].to_string();
     assert!(
-        conflicts.contains("qty") && conflicts.contains("30") && conflicts.contains("25"),
+        conflicts.contains("quantity") && conflicts.contains("30") && conflicts.contains("25"),
         "the same line's quantity is a conflict with both values: {conflicts}"
     );
     // The conflict is settled like any other field.
-    ana.ok(&["resolve", &fleet, "qty", "30"]);
+    ana.ok(&["resolve", &fleet, "quantity", "30"]);
     assert_eq!(
         line_qty(&show(&ana, &quote)),
         [("FLEET".to_string(), 30), ("SUP-PRO".to_string(), 12)]
@@ -275,7 +275,9 @@ fn the_quote_pdf_shows_every_script_is_the_same_bytes_each_time_and_verifies() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     expect_clean_failure(&args, out);
     assert!(
-        stdout.contains("quote_line") && stdout.contains("changed since") && stdout.contains("qty"),
+        stdout.contains("quote_line")
+            && stdout.contains("changed since")
+            && stdout.contains("quantity"),
         "{stdout}"
     );
     assert!(
@@ -310,11 +312,11 @@ fn bad_quote_input_fails_in_one_line_and_changes_nothing() {
         ),
         (
             &["quote", "add-line", &quote, "FLEET", "--qty", "-2"],
-            "whole number",
+            "more than zero",
         ),
         (
             &["quote", "add-line", &quote, "FLEET", "--qty", "1.5"],
-            "whole number",
+            "is not whole",
         ),
         (&["quote", "add-line", &quote, "USD-ONLY"], "priced in USD"),
         (

@@ -12,7 +12,8 @@ use crate::output;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use args::{ProductCommand, ProductEdit, ProductFields};
-use crm_shared::schema::{Edit, Record, CATALOGUE_BOOK};
+use crm_shared::quote_rules;
+use crm_shared::schema::{Edit, Record, Scalar, CATALOGUE_BOOK};
 use crm_shared::values::{format_amount, Currency};
 use crm_shared::RecordKind;
 
@@ -42,7 +43,10 @@ pub fn run(ctx: &Ctx, cmd: ProductCommand) -> Result<()> {
                     f.sku
                 );
             }
-            let edits = add_edits(&f)?;
+            let mut edits = add_edits(&f)?;
+            if let Some(b) = &f.bundle {
+                edits.push(bundle_edit(&store, &f.sku, b)?);
+            }
             let record =
                 store.create_in(KIND, new_id(), None, CATALOGUE_BOOK, &edits, ctx.now_ms)?;
             record::saved(ctx, &store, &record)
@@ -56,7 +60,14 @@ pub fn run(ctx: &Ctx, cmd: ProductCommand) -> Result<()> {
         ProductCommand::Edit { id, fields } => {
             let mut store = ctx.open()?;
             let p = resolve(&store, &id)?;
-            let edits = edit_edits(&p, &fields)?;
+            let mut edits = edit_edits(&p, &fields)?;
+            if let Some(b) = &fields.bundle {
+                edits.push(if b.trim().is_empty() {
+                    Edit::Clear { field: "bundle" }
+                } else {
+                    bundle_edit(&store, p.str("sku").unwrap_or(""), b)?
+                });
+            }
             if edits.is_empty() {
                 anyhow::bail!("nothing to change: give at least one --FIELD VALUE (see `crm product edit --help`)");
             }
@@ -87,6 +98,9 @@ fn add_edits(f: &ProductFields) -> Result<Vec<Edit>> {
             .context("--tax is a whole percent from 0 to 100")?,
         Edit::parse_set(KIND, "active", "yes", currency)?,
     ];
+    if f.divisible {
+        e.push(Edit::parse_set(KIND, "divisible", "yes", currency)?);
+    }
     if f.sku.trim().is_empty() || f.sku.contains(char::is_whitespace) {
         anyhow::bail!("SKU {:?} must be one word (letters, digits, - or _)", f.sku);
     }
@@ -121,6 +135,7 @@ fn edit_edits(p: &Record, f: &ProductEdit) -> Result<Vec<Edit>> {
         ("unit", f.unit.clone()),
         ("description", f.description.clone()),
         ("active", f.active.clone()),
+        ("divisible", f.divisible.clone()),
         ("max_qty", f.max_qty.map(|t| t.to_string())),
     ];
     for (name, v) in texts {
@@ -129,6 +144,26 @@ fn edit_edits(p: &Record, f: &ProductEdit) -> Result<Vec<Edit>> {
         }
     }
     Ok(e)
+}
+
+/// The edit making `sku` a bundle of `text` (`FLEET:1,SUP-PRO:1`): each SKU a product here,
+/// none the bundle itself.
+fn bundle_edit(store: &Store, sku: &str, text: &str) -> Result<Edit> {
+    let items = quote_rules::parse_bundle(text).map_err(|m| anyhow::anyhow!("--bundle: {m}"))?;
+    for (item, _) in &items {
+        if item == sku.trim() {
+            anyhow::bail!("--bundle: {sku} cannot contain itself");
+        }
+        if by_sku(store, item)?.is_none() {
+            anyhow::bail!(
+                "--bundle: unknown SKU {item}: add it with `crm product add` first; nothing was changed"
+            );
+        }
+    }
+    Ok(Edit::Set {
+        field: "bundle",
+        value: Scalar::Str(quote_rules::format_bundle(&items)),
+    })
 }
 
 /// A product's currency (EUR when it has none).
@@ -204,10 +239,19 @@ fn list(ctx: &Ctx) -> Result<()> {
             } else {
                 sku.to_string()
             },
-            p.title().to_string(),
+            match p.str("bundle") {
+                Some(b) => format!("{} (bundle: {b})", p.title()),
+                None => p.title().to_string(),
+            },
             format_amount(p.int("price").unwrap_or(0), currency),
             format!("{}%", p.int("tax").unwrap_or(0)),
-            p.str("unit").unwrap_or("").to_string(),
+            match (
+                p.str("unit").unwrap_or(""),
+                p.bool("divisible") == Some(true),
+            ) {
+                (u, true) => format!("{u} (divisible)").trim().to_string(),
+                (u, false) => u.to_string(),
+            },
             if p.bool("active").unwrap_or(true) {
                 "yes"
             } else {
@@ -276,6 +320,8 @@ fn import(ctx: &Ctx, file: &std::path::Path) -> Result<()> {
             excludes: vec![],
             min_qty: None,
             max_qty: None,
+            divisible: false,
+            bundle: None,
         };
         let edits = add_edits(&f).with_context(|| format!("{}: line {line}", file.display()))?;
         if !seen.insert(f.sku.clone()) || by_sku(&store, &f.sku)?.is_some() {

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod document;
 pub mod history;
+mod price_source;
 pub mod snapshot;
 mod status;
 mod verify;
@@ -18,6 +19,7 @@ use crate::store::Store;
 use anyhow::{Context, Result};
 use args::QuoteCommand;
 use crm_shared::pricing::{self, discount_limit_bp, format_discount, parse_discount};
+use crm_shared::quantity::{parse_qty, Qty};
 use crm_shared::schema::{Edit, Record, Scalar};
 use crm_shared::values::{format_amount, parse_amount, parse_date, Currency};
 use crm_shared::{DocumentId, RecordKind, Stage};
@@ -46,7 +48,14 @@ pub fn run(ctx: &Ctx, cmd: QuoteCommand) -> Result<()> {
             case,
             valid_until,
             currency,
-        } => new(ctx, &case, valid_until.as_deref(), currency.as_deref()),
+            price_list,
+        } => new(
+            ctx,
+            &case,
+            valid_until.as_deref(),
+            currency.as_deref(),
+            price_list.as_deref(),
+        ),
         QuoteCommand::AddLine {
             quote,
             product,
@@ -182,7 +191,13 @@ fn role(ctx: &Ctx) -> Result<&'static str> {
     )
 }
 
-fn new(ctx: &Ctx, case: &str, valid_until: Option<&str>, currency: Option<&str>) -> Result<()> {
+fn new(
+    ctx: &Ctx,
+    case: &str,
+    valid_until: Option<&str>,
+    currency: Option<&str>,
+    price_list: Option<&str>,
+) -> Result<()> {
     let mut store = ctx.open()?;
     let (case_id, _) = store.resolve(case, Some(RecordKind::Case))?;
     let c = store.record(case_id)?;
@@ -200,9 +215,10 @@ fn new(ctx: &Ctx, case: &str, valid_until: Option<&str>, currency: Option<&str>)
     if valid < ctx.today {
         anyhow::bail!("--valid-until {valid} is in the past: give a date from today on");
     }
+    let chosen = price_source::choose(&store, &c, currency, ctx.today, price_list)?;
     let user = store.identity.user.clone();
     let number = next_number(&store, ctx.today, &user)?;
-    let edits = vec![
+    let mut edits = vec![
         set("number", number.clone()),
         set("case", case_id.to_string()),
         set("status", "draft"),
@@ -211,6 +227,10 @@ fn new(ctx: &Ctx, case: &str, valid_until: Option<&str>, currency: Option<&str>)
         set("quote_date", ctx.today.to_string()),
         set("valid_until", valid.to_string()),
     ];
+    if let Some(ch) = &chosen {
+        edits.push(set("price_list", ch.list.id.to_string()));
+        edits.push(set("price_list_reason", ch.reason.clone()));
+    }
     let record = store.create_in(
         RecordKind::Quote,
         new_id(),
@@ -223,8 +243,9 @@ fn new(ctx: &Ctx, case: &str, valid_until: Option<&str>, currency: Option<&str>)
         return output::json(&record);
     }
     eprintln!(
-        "Saved quote {number} on case \"{}\" (draft, valid until {valid}).",
-        c.title()
+        "Saved quote {number} on case \"{}\" (draft, valid until {valid}). {}",
+        c.title(),
+        price_source::sentence(chosen.as_ref().map(|ch| &ch.list), &record)
     );
     println!("{number}");
     Ok(())
@@ -249,16 +270,19 @@ fn next_number(store: &Store, today: chrono::NaiveDate, user: &str) -> Result<St
     Ok(pricing::quote_number(today.year(), user, highest + 1))
 }
 
-/// Reads a quantity: a whole number from 1.
-fn parse_qty(text: &str, p: &Record) -> Result<i64> {
-    match text.trim().parse::<i64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => anyhow::bail!(
-            "quantity {text:?} is not valid for {}: it is sold in whole {}s, give a whole number from 1",
-            p.str("sku").unwrap_or(""),
-            p.str("unit").unwrap_or("unit")
+/// Reads a quantity of product `p` into thousandths: more than zero, whole unless the product
+/// is divisible.
+fn quantity(text: &str, p: &Record) -> Result<i64> {
+    use crm_shared::quantity::QtyError;
+    let divisible = p.bool("divisible").unwrap_or(false);
+    let sku = p.str("sku").unwrap_or("");
+    let unit = p.str("unit").unwrap_or("unit");
+    parse_qty(text, divisible, unit).map_err(|e| match e {
+        QtyError::NotWhole { .. } => anyhow::anyhow!(
+            "quantity {text:?} is not whole: {sku} is sold in whole {unit}s (not divisible); give a whole number; nothing was changed"
         ),
-    }
+        e => anyhow::anyhow!("{e} ({sku}); nothing was changed"),
+    })
 }
 
 /// Refuses a discount over what this user may give on `q` (their role's limit, or the approval
@@ -298,16 +322,12 @@ fn add_line(
             p.str("sku").unwrap_or("")
         );
     }
-    let qty = parse_qty(qty, &p)?;
+    let qty = quantity(qty, &p)?;
     let currency = currency_of(&q)?;
-    let product_currency = product::currency_of(&p)?;
-    if price.is_none() && product_currency != currency {
-        anyhow::bail!(
-            "product {} is priced in {product_currency} and quote {} is in {currency}: give --price in {currency}",
-            p.str("sku").unwrap_or(""),
-            q.title()
-        );
-    }
+    let list_price = match price {
+        Some(_) => None,
+        None => Some(price_source::unit_price(&store, &q, &p, currency)?),
+    };
     let bp = discount
         .map(parse_discount)
         .transpose()
@@ -317,10 +337,14 @@ fn add_line(
     let mut edits = vec![
         set("quote", q.id.to_string()),
         set("product", p.id.to_string()),
-        int("qty", qty),
+        int("quantity", qty),
         int("discount", bp),
         set("currency", currency.as_str()),
     ];
+    // From a price list, the line keeps the price it was added with.
+    if let (Some(minor), Some(_)) = (list_price, q.str("price_list")) {
+        edits.push(int("price", minor));
+    }
     if let Some(price) = price {
         let minor = parse_amount(price, currency).with_context(|| format!("--price {price}"))?;
         if minor < 0 {
@@ -337,7 +361,8 @@ fn add_line(
         ctx.now_ms,
     )?;
     eprintln!(
-        "Added {qty} x {} to quote {} (line {}).",
+        "Added {} x {} to quote {} (line {}).",
+        Qty(qty),
         p.str("sku").unwrap_or(""),
         q.title(),
         output::short_id(&line.id.to_string())
@@ -355,7 +380,10 @@ fn edit_line(ctx: &Ctx, line: &str, qty: Option<&str>, discount: Option<&str>) -
     let p = store.record(ref_id(&l, "product")?)?;
     let mut edits = Vec::new();
     if let Some(qty) = qty {
-        edits.push(int("qty", parse_qty(qty, &p)?));
+        edits.push(int("quantity", quantity(qty, &p)?));
+        if l.int("qty").is_some() {
+            edits.push(Edit::Clear { field: "qty" });
+        }
     }
     if let Some(d) = discount {
         let bp = parse_discount(d).map_err(anyhow::Error::msg)?;
@@ -387,10 +415,16 @@ fn show_quote(ctx: &Ctx, quote: &str) -> Result<()> {
             conflicts.push(serde_json::json!({"line": l.line.id.to_string(), "conflict": c}));
         }
     }
+    let priced_from = price_source::sentence(snap.price_list.as_ref(), &q);
     if ctx.json {
+        let price_list = snap.price_list.as_ref().map(|l| {
+            serde_json::json!({"id": l.id.to_string(), "name": l.title(),
+                "reason": q.str("price_list_reason")})
+        });
         return output::json(&serde_json::json!({
             "quote": q, "totals": totals, "broken_rules": broken, "conflicts": conflicts,
             "lines": snap.lines.iter().map(|l| l.line.id.to_string()).collect::<Vec<_>>(),
+            "price_list": price_list, "priced_from": priced_from,
         }));
     }
     println!(
@@ -429,6 +463,15 @@ fn show_quote(ctx: &Ctx, quote: &str) -> Result<()> {
             format_amount(p.net, currency),
             format!("{}%", p.tax_percent),
         ]);
+        for (sku, n) in snapshot::bundle_of(&l.product) {
+            let qty = Qty(p.qty.0.saturating_mul(n));
+            t.add_row(vec![
+                String::new(),
+                format!("  {sku}"),
+                "(in the bundle)".into(),
+                qty.to_string(),
+            ]);
+        }
     }
     output::print_table(t, "No lines yet: add one with `crm quote add-line`.");
     println!("Net {}", format_amount(totals.net, currency));
@@ -440,10 +483,7 @@ fn show_quote(ctx: &Ctx, quote: &str) -> Result<()> {
         );
     }
     println!("Total {}", format_amount(totals.gross, currency));
-    println!(
-        "Prices: the products' list prices. {}",
-        pricing::ROUNDING_RULE
-    );
+    println!("{priced_from} {}", pricing::ROUNDING_RULE);
     for b in &broken {
         println!("Broken rule: {b}");
     }

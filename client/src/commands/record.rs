@@ -154,6 +154,7 @@ pub fn field_rows(store: &Store, r: &Record) -> Vec<(String, String)> {
             }
             (FieldType::Ref(_), FieldValue::Str(id)) => ref_name(store, id),
             (FieldType::Minutes, FieldValue::Int(m)) => format!("{m} min before"),
+            (FieldType::Quantity, FieldValue::Int(q)) => crm_shared::quantity::Qty(*q).to_string(),
             (_, FieldValue::Str(s)) => s.clone(),
             (_, FieldValue::Int(i)) => i.to_string(),
             (_, FieldValue::Bool(b)) => if *b { "yes" } else { "no" }.to_string(),

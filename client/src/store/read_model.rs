@@ -23,7 +23,8 @@ mod versions;
 /// 11: activities by organization (an organization's timeline).
 /// 12: `rm_catalogue` (products, quotes and their lines).
 /// 13: `rm_quotes` (a customer's quote history and the quotes report, without the documents).
-pub const READ_MODEL_VERSION: i64 = 13;
+/// 14: price lists in `rm_catalogue`.
+pub const READ_MODEL_VERSION: i64 = 14;
 
 const TABLES: &[&str] = &[
     "rm_orgs",
@@ -469,9 +470,10 @@ pub fn write_derived(
                     r.created_at
                 ])?;
         }
-        RecordKind::Product | RecordKind::Quote | RecordKind::QuoteLine => {
+        RecordKind::Product | RecordKind::Quote | RecordKind::QuoteLine | RecordKind::PriceList => {
             let (parent, key) = match r.kind {
                 RecordKind::Product => (None, r.str("sku")),
+                RecordKind::PriceList => (None, r.str("name")),
                 RecordKind::Quote => (r.str("case"), r.str("number")),
                 _ => (r.str("quote"), r.str("product")),
             };

@@ -63,6 +63,7 @@ pub fn conflicts(doc: &Automerge, kind: RecordKind) -> Vec<FieldConflict> {
     for (name, ty) in scalar_fields {
         let text = |v: &serde_json::Value| match (ty, v.as_i64()) {
             (Some(FieldType::Money), Some(minor)) => format_amount(minor, currency),
+            (Some(FieldType::Quantity), Some(milli)) => crate::quantity::Qty(milli).to_string(),
             _ => plain_text(v),
         };
         if let Some(c) = conflict_at(doc, &ROOT, name, name.to_string(), &text) {

@@ -28,6 +28,8 @@ pub enum FieldType {
     },
     /// Integer minor units of the record's `currency`.
     Money,
+    /// A quantity in thousandths of its unit, typed and shown as a decimal (`2.5`).
+    Quantity,
     /// An ISO 4217 code.
     Currency,
     Bool,
@@ -227,6 +229,8 @@ const PRODUCT: &[FieldSpec] = &[
     f("price", Money),
     f("currency", Currency),
     f("active", Bool),
+    // A bundle's contents, `SKU:QTY,...`; the bundle sells at its own `price`.
+    f("bundle", Str),
     // Configuration rules: at least one of `requires`, none of `excludes`, quantity limits.
     f("requires", Set),
     f("excludes", Set),
@@ -288,13 +292,19 @@ const QUOTE: &[FieldSpec] = &[
     f("net", Money),
     f("total", Money),
     f("discount_total", Money),
+    // The price list its lines are priced from, and why it was chosen.
+    f("price_list", Ref(Some(RecordKind::PriceList))),
+    f("price_list_reason", Str),
     f("notes", Text),
 ];
 
 const QUOTE_LINE: &[FieldSpec] = &[
     req("quote", Ref(Some(RecordKind::Quote))),
     req("product", Ref(Some(RecordKind::Product))),
-    req(
+    // Thousandths of the product's unit (whole units unless the product is divisible).
+    f("quantity", Quantity),
+    // Whole units, as lines made before `quantity` hold it.
+    f(
         "qty",
         Int {
             min: 1,
@@ -311,6 +321,33 @@ const QUOTE_LINE: &[FieldSpec] = &[
     ),
     f("price", Money),
     f("currency", Currency),
+];
+
+const PRICE_LIST: &[FieldSpec] = &[
+    req("name", Str),
+    req("currency", Currency),
+    f("region", Str),
+    // The organizations' kind it is for.
+    f("customer_kind", Choice(ORG_KINDS)),
+    f("valid_from", Date),
+    f("valid_until", Date),
+    // Basis points off the products' list prices (1 % = 100).
+    f(
+        "percent_off",
+        Int {
+            min: 0,
+            max: 10_000,
+        },
+    ),
+    // Product id -> its price on this list, in minor units (as text).
+    f(
+        "prices",
+        Links {
+            target: RecordKind::Product,
+            roles: None,
+        },
+    ),
+    f("notes", Text),
 ];
 
 /// The ids a record has in other address books and calendars (a vCard's or an iCalendar UID),
@@ -337,6 +374,7 @@ pub fn fields(kind: RecordKind) -> &'static [FieldSpec] {
         RecordKind::Product => PRODUCT,
         RecordKind::Quote => QUOTE,
         RecordKind::QuoteLine => QUOTE_LINE,
+        RecordKind::PriceList => PRICE_LIST,
     }
 }
 

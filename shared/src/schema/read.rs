@@ -290,7 +290,7 @@ fn read_field(v: &View<'_>, value: Value<'_>, id: ObjId, ty: FieldType) -> Optio
         | FieldType::Date
         | FieldType::DateTime
         | FieldType::Ref(_) => scalar.and_then(scalar_to_string).map(FieldValue::Str),
-        FieldType::Int { .. } | FieldType::Money | FieldType::Minutes => {
+        FieldType::Int { .. } | FieldType::Money | FieldType::Minutes | FieldType::Quantity => {
             scalar.and_then(scalar_to_int).map(FieldValue::Int)
         }
         FieldType::Bool => match scalar? {

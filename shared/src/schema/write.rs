@@ -116,6 +116,8 @@ pub enum WriteError {
     },
     #[error(transparent)]
     Value(#[from] ValueError),
+    #[error(transparent)]
+    Quantity(#[from] crate::quantity::QtyError),
     #[error("automerge refused the edit: {0}")]
     Automerge(String),
 }
@@ -175,6 +177,7 @@ impl Edit {
                 }
                 Scalar::Int(minor)
             }
+            FieldType::Quantity => Scalar::Int(crate::quantity::parse_qty(text, true, "unit")?),
             FieldType::Currency => Scalar::Str(Currency::parse(text)?.as_str().to_string()),
             FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" | "on" => Scalar::Bool(true),
@@ -297,7 +300,10 @@ pub fn create_record(
     doc.put(ROOT, "created_at", new.created_at)?;
     doc.put(ROOT, "created_by", new.created_by.as_str())?;
     doc.put(ROOT, "owner", new.owner.as_str())?;
-    doc.put(ROOT, super::BOOK_KEY, new.book.as_str())?;
+    // A workspace document (a price list) has no book: the server lets everyone read it.
+    if !new.book.is_empty() {
+        doc.put(ROOT, super::BOOK_KEY, new.book.as_str())?;
+    }
     for spec in fields(new.kind) {
         if let Some(obj_type) = container_type(spec.ty) {
             doc.put_object(ROOT, spec.name, obj_type)?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum ProductCommand {
     /// Add a product to the catalogue
     #[command(
-        after_help = "Examples:\n  crm product add --sku FLEET --name \"Fleet licence\" --price 1000 --tax 23\n  crm product add --sku SUP-PRO --name \"Support plan\" --price 120.50 --unit month\n  crm product add --sku FLEET --name \"Fleet licence\" --price 1000 --requires SUP-STD --requires SUP-PRO --max-qty 100"
+        after_help = "Examples:\n  crm product add --sku FLEET --name \"Fleet licence\" --price 1000 --tax 23\n  crm product add --sku SUP-PRO --name \"Support plan\" --price 120.50 --unit month\n  crm product add --sku FLEET --name \"Fleet licence\" --price 1000 --requires SUP-STD --requires SUP-PRO --max-qty 100\n  crm product add --sku CONSULT --name Consulting --price 85 --unit hour --divisible\n  crm product add --sku KIT --name \"Fleet starter kit\" --price 1050 --bundle \"FLEET:1,SUP-PRO:1\""
     )]
     Add(ProductFields),
     /// The catalogue, by SKU (a SKU two people created offline is marked CLASH)
@@ -44,6 +44,13 @@ pub struct ProductFields {
     /// Unit sold (licence, month, hour); whole quantities unless --divisible
     #[arg(long)]
     pub unit: Option<String>,
+    /// Sold in fractions of its unit (hours, kg: up to three decimals); without it, whole units
+    #[arg(long)]
+    pub divisible: bool,
+    /// A bundle of other products, SKU:QTY,... sold at this product's --price; its contents
+    /// count as on the quote for the rules
+    #[arg(long)]
+    pub bundle: Option<String>,
     #[arg(long)]
     pub description: Option<String>,
     /// At least one of these SKUs must be on a quote that has this product (repeatable)
@@ -68,6 +75,12 @@ pub struct ProductEdit {
     pub tax: Option<i64>,
     #[arg(long)]
     pub unit: Option<String>,
+    /// yes or no: sold in fractions of its unit (up to three decimals)
+    #[arg(long)]
+    pub divisible: Option<String>,
+    /// A bundle's contents, SKU:QTY,... ("" makes it a plain product)
+    #[arg(long)]
+    pub bundle: Option<String>,
     #[arg(long)]
     pub description: Option<String>,
     /// yes or no: inactive products cannot be added to quotes

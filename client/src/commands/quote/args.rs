@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum QuoteCommand {
-    /// Start a draft quote on a case (numbered Q-YEAR-USER-NNNN)
+    /// Start a draft quote on a case (numbered Q-YEAR-USER-NNNN), priced from a price list
     #[command(
-        after_help = "Examples:\n  crm quote new 7Hq2\n  crm quote new 7Hq2 --valid-until 2026-12-31"
+        after_help = concat!(
+            "Price list: the one given with --price-list (refused when it is of another currency or not valid today), else the rule's choice, recorded on the quote. The rule: among the lists in the quote's currency valid on the quote date whose region and customer kind, where set, are the customer's (its organization's region and kind), the most specific wins (region and kind > one of them > neither), then the latest valid-from, then the name. With no list, lines take the products' list prices.\n\n",
+            "Examples:\n  crm quote new 7Hq2\n  crm quote new 7Hq2 --valid-until 2026-12-31\n  crm quote new 7Hq2 --price-list \"North resellers 2026\""
+        )
     )]
     New {
         /// The case (id or unique prefix); not won or lost
@@ -18,6 +21,9 @@ pub enum QuoteCommand {
         /// Currency of the quote (default: the case's, else EUR)
         #[arg(long)]
         currency: Option<String>,
+        /// Price from this list (name or id) instead of the one the rule chooses
+        #[arg(long)]
+        price_list: Option<String>,
     },
     /// Add a product to a draft quote
     #[command(
@@ -28,13 +34,13 @@ pub enum QuoteCommand {
         quote: String,
         /// SKU or product id
         product: String,
-        /// Quantity, a whole number
+        /// Quantity: a whole number, or up to three decimals for a divisible product (2.5 hours)
         #[arg(long, default_value = "1", allow_hyphen_values = true)]
         qty: String,
         /// Discount off the line (e.g. 10% or 12.5); over your role's limit needs `crm quote approve`
         #[arg(long)]
         discount: Option<String>,
-        /// Unit price instead of the product's list price
+        /// Unit price instead of the price list's (or the product's list price)
         #[arg(long)]
         price: Option<String>,
     },

@@ -3,10 +3,12 @@
 //! XMP metadata) in plain text, where `crm quote verify` reads it back. The company's header
 //! (settings: logo at the top left, name, address) opens it and its terms close it.
 
-use super::snapshot::Snapshot;
+use super::price_source;
+use super::snapshot::{bundle_of, Snapshot};
 use crate::pdf::{self, row, Meta, Row};
 use anyhow::Result;
 use crm_shared::pricing::{format_discount, Totals, ROUNDING_RULE};
+use crm_shared::quantity::Qty;
 use crm_shared::values::{format_amount, Currency};
 
 /// `text`'s lines, each cut at spaces into lines of at most `width` characters.
@@ -133,6 +135,15 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
                 (550.0, format!("{}%", p.tax_percent)),
             ],
         ));
+        for (sku, n) in bundle_of(&l.product) {
+            out.push(row(
+                8.0,
+                vec![
+                    (52.0, format!("includes {sku}")),
+                    (250.0, Qty(p.qty.0.saturating_mul(n)).to_string()),
+                ],
+            ));
+        }
     }
     out.push(row(10.0, vec![]));
     out.push(row(
@@ -165,6 +176,10 @@ fn rows(s: &Snapshot, totals: &Totals, currency: Currency) -> Vec<Row> {
     out.push(row(
         8.0,
         vec![(40.0, format!("Amounts in {currency}. {ROUNDING_RULE}"))],
+    ));
+    out.push(row(
+        8.0,
+        vec![(40.0, price_source::sentence(s.price_list.as_ref(), q))],
     ));
     out.extend(terms_rows(s));
     out

@@ -3,13 +3,14 @@
 //!
 //! The fingerprint is `crm-fingerprint:` then `KIND=ID@HEAD+HEAD` entries joined by `;`: the
 //! heads of every document the quote was priced and printed from (quote, case, organization,
-//! each line, each product; the products' list prices are the price list; the workspace
+//! each line, each product, the price list the quote records, if any, and the workspace
 //! settings, whose company header the document shows).
 
 use crate::store::Store;
 use anyhow::Result;
 use automerge::ChangeHash;
 use crm_shared::pricing::{self, LineInput, Totals};
+use crm_shared::quantity::MILLI;
 use crm_shared::quote_rules::{self, ProductRules};
 use crm_shared::schema::{self, Record};
 use crm_shared::{DocumentId, RecordKind};
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub lines: Vec<Line>,
     /// The company's header (from the settings document).
     pub company: schema::Company,
+    /// The price list the quote records (as it stood at the fingerprint's heads).
+    pub price_list: Option<Record>,
     pub sources: Vec<Source>,
 }
 
@@ -52,6 +55,9 @@ impl Snapshot {
         let case = store.record(case_id)?;
         if let Some(org) = case.str("org").and_then(|o| o.parse().ok()) {
             ids.push((RecordKind::Organization, org));
+        }
+        if let Some(list) = quote.str("price_list").and_then(|l| l.parse().ok()) {
+            ids.push((RecordKind::PriceList, list));
         }
         let mut products = Vec::new();
         for line in lines_of(store, id)? {
@@ -84,6 +90,7 @@ impl Snapshot {
         let mut quote = None;
         let mut case = None;
         let mut org = None;
+        let mut price_list = None;
         let mut lines = Vec::new();
         let mut products = std::collections::BTreeMap::new();
         let mut company = schema::Company::default();
@@ -100,6 +107,7 @@ impl Snapshot {
                 RecordKind::Case => case = Some(r),
                 RecordKind::Organization => org = Some(r),
                 RecordKind::QuoteLine => lines.push(r),
+                RecordKind::PriceList => price_list = Some(r),
                 _ => {
                     products.insert(s.id.to_string(), r);
                 }
@@ -126,6 +134,7 @@ impl Snapshot {
             org,
             lines: out,
             company,
+            price_list,
             sources,
         })
     }
@@ -137,7 +146,7 @@ impl Snapshot {
             .map(|l| LineInput {
                 sku: l.product.str("sku").unwrap_or("").to_string(),
                 unit_price: l.line.int("price").or(l.product.int("price")).unwrap_or(0),
-                qty: l.line.int("qty").unwrap_or(0),
+                qty_milli: qty_milli(&l.line),
                 discount_bp: l.line.int("discount").unwrap_or(0),
                 tax_percent: l.product.int("tax").unwrap_or(0),
             })
@@ -150,7 +159,7 @@ impl Snapshot {
         let qty: Vec<(String, i64)> = totals
             .lines
             .iter()
-            .map(|l| (l.sku.clone(), l.qty))
+            .map(|l| (l.sku.clone(), l.qty.0))
             .collect();
         let rules: Vec<ProductRules> = self.lines.iter().map(|l| rules_of(&l.product)).collect();
         let mut broken = quote_rules::check(&qty, &rules);
@@ -204,7 +213,22 @@ pub fn rules_of(p: &Record) -> ProductRules {
         excludes: p.set("excludes").to_vec(),
         min_qty: p.int("min_qty"),
         max_qty: p.int("max_qty"),
+        contains: bundle_of(p),
     }
+}
+
+/// A bundle's contents (SKU, units in one bundle); empty for a plain product.
+pub fn bundle_of(p: &Record) -> Vec<(String, i64)> {
+    p.str("bundle")
+        .and_then(|b| quote_rules::parse_bundle(b).ok())
+        .unwrap_or_default()
+}
+
+/// A line's quantity in thousandths (lines made before `quantity` hold whole units in `qty`).
+pub fn qty_milli(line: &Record) -> i64 {
+    line.int("quantity")
+        .or_else(|| line.int("qty").map(|q| q.saturating_mul(MILLI)))
+        .unwrap_or(0)
 }
 
 /// The live lines of a quote, in the order they were added.

@@ -146,6 +146,11 @@ pub(super) fn revise(ctx: &Ctx, quote: &str) -> Result<()> {
         set("quote_date", ctx.today.to_string()),
         set("valid_until", valid.to_string()),
     ];
+    for field in ["price_list", "price_list_reason"] {
+        if let Some(v) = q.str(field) {
+            edits.push(set(field, v));
+        }
+    }
     if let (Some(by), Some(d)) = (q.str("approved_by"), q.int("approved_discount")) {
         edits.push(set("approved_by", by));
         edits.push(int("approved_discount", d));
@@ -157,7 +162,7 @@ pub(super) fn revise(ctx: &Ctx, quote: &str) -> Result<()> {
         let mut e = vec![
             set("quote", new_id_.to_string()),
             set("product", l.str("product").unwrap_or("")),
-            int("qty", l.int("qty").unwrap_or(1)),
+            int("quantity", super::snapshot::qty_milli(&l)),
             int("discount", l.int("discount").unwrap_or(0)),
             set("currency", l.str("currency").unwrap_or("EUR")),
         ];

@@ -101,6 +101,14 @@ pub fn verify(store: &Store, file: &Path) -> Result<Vec<String>> {
         if fields.is_empty() {
             continue;
         }
+        if s.kind == crm_shared::RecordKind::PriceList {
+            differences.push(format!(
+                "the price list '{}' changed since the document was made: {}",
+                after.title(),
+                list_changes(store, &before, &after, &fields).join(", ")
+            ));
+            continue;
+        }
         differences.push(format!(
             "{} \"{}\" ({}) changed since the document was made: {}",
             s.kind,
@@ -125,6 +133,54 @@ pub fn verify(store: &Store, file: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(differences)
+}
+
+/// A price list's changed fields in words, its products' prices named by SKU with the old and
+/// new amounts.
+fn list_changes(
+    store: &Store,
+    before: &schema::Record,
+    after: &schema::Record,
+    fields: &[String],
+) -> Vec<String> {
+    let currency = crm_shared::values::Currency::parse(after.str("currency").unwrap_or("EUR"))
+        .unwrap_or(crm_shared::values::Currency::EUR);
+    let empty = Default::default();
+    let (old, new) = (
+        before.links("prices").unwrap_or(&empty),
+        after.links("prices").unwrap_or(&empty),
+    );
+    let money = |v: Option<&String>| match v.and_then(|m| m.parse::<i64>().ok()) {
+        Some(m) => crm_shared::values::format_amount(m, currency),
+        None => "none".into(),
+    };
+    let mut out = Vec::new();
+    for f in fields {
+        if f != "prices" {
+            out.push(f.clone());
+            continue;
+        }
+        for id in old
+            .keys()
+            .chain(new.keys().filter(|k| !old.contains_key(*k)))
+        {
+            if old.get(id) == new.get(id) {
+                continue;
+            }
+            let sku = id
+                .parse()
+                .ok()
+                .and_then(|id| store.record(id).ok())
+                .and_then(|p| p.str("sku").map(String::from))
+                .unwrap_or_else(|| id.clone());
+            out.push(format!(
+                "{sku}'s price {} -> {}",
+                money(old.get(id)),
+                money(new.get(id))
+            ));
+        }
+    }
+    out
 }
 
 fn has_change(store: &Store, s: &Source, h: automerge::ChangeHash) -> bool {
