@@ -213,7 +213,7 @@ pub(crate) mod shared {
     pub(crate) use super::network::network;
     pub(crate) use super::org::{edits as org_edits, list as org_list, members as org_members};
     pub(crate) use super::record::{field_rows, save_edit, save_new};
-    pub(crate) use super::report::report_json;
+    pub(crate) use super::report::Batch as ReportBatch;
     pub(crate) use super::review::resolve_field;
     pub(crate) use super::rows::{query, Row};
     pub(crate) use super::settings::{

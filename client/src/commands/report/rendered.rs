@@ -1,7 +1,7 @@
 //! A report rendered for e-mail (`crm schedule`): its CSV exactly as `crm report ... --csv`
 //! prints it, a plain-text table and an HTML table, from the same rows.
 
-use super::{build, csv_field, Cell, Report};
+use super::{csv_field, Batch, Cell, Report};
 use crate::cli::ReportArgs;
 use crate::commands::Ctx;
 use crate::output;
@@ -19,7 +19,7 @@ pub struct Rendered {
 
 /// Renders the report `a` asks for from `store`, now (or as of its `--as-of`).
 pub fn render(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<Rendered> {
-    let (report, _) = build(ctx, store, a)?;
+    let (report, _) = Batch::new(store).build(ctx, a)?;
     Ok(Rendered {
         title: report.title.clone(),
         csv: csv_text(&report),
