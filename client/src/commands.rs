@@ -217,7 +217,8 @@ pub(crate) mod shared {
     pub(crate) use super::review::resolve_field;
     pub(crate) use super::rows::{query, Row};
     pub(crate) use super::settings::{
-        grade_edits, percent_value, require_manager as may_change_settings, save as save_settings,
+        currency_edits, grade_edits, percent_value, rate_edits,
+        require_manager as may_change_settings, save as save_settings, step_edits,
     };
     pub(crate) use super::sync::last::read as last_sync;
     pub(crate) use super::timeline::{timeline, Subject};
