@@ -203,6 +203,9 @@ impl Ctx {
 
 /// What the web UI (`crate::ui`) shares with the commands: one product, two faces.
 pub(crate) mod shared {
+    pub(crate) use super::activity::{
+        edits as activity_edits, needs_a_time as activity_needs_a_time,
+    };
     pub(crate) use super::agenda::agenda;
     pub(crate) use super::case::{
         add_edits as case_add_edits, edits as case_edits, move_case, playbook,

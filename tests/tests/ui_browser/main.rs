@@ -2,8 +2,9 @@
 //! driven over WebDriver with `fantoccini`, against the real `crm ui` on a temporary data dir.
 //! Screenshots of the main pages are saved under `target/tmp/ui-screenshots/`.
 //! One module per journey: a rep's day here, the board's drag (`board`), a manager's
-//! settings (`settings`).
+//! settings (`settings`), a new activity (`activity`).
 
+mod activity;
 mod board;
 mod settings;
 

@@ -119,7 +119,7 @@ pub async fn case(
         let url = format!("/cases/{id}");
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
-            h1 { (r.title()) " " a.quiet href=(format!("/edit/case/{id}")) { "Edit" } }
+            h1 { (r.title()) " " a.quiet href=(format!("/edit/case/{id}")) { "Edit" } " " a.quiet #new-activity href=(format!("/new/activity?case={id}")) { "New activity" } }
             (conflicts(app, store, &r)?)
             div.cols {
                 div { (fields(store, &r)) }
