@@ -383,6 +383,64 @@ fn a_contact_page_shows_the_network_and_a_new_case_is_saved_as_crm_case_add_save
 }
 
 #[test]
+fn a_contact_page_shows_the_path_to_the_decision_maker_of_an_organization_as_the_cli_finds_it() {
+    let ana = Crm::init("ana");
+    let org = ana.add(&["org", "add", "--name", "Acme Tools"]);
+    let carla = ana.add(&["contact", "add", "--name", "Carla Chefe", "--org", &org]);
+    let dora = ana.add(&["contact", "add", "--name", "Dora Weiss", "--org", &org]);
+    let ines = ana.add(&["contact", "add", "--name", "Ines Ponte"]);
+    ana.ok(&["relate", &ines, &dora, "--as", "colleague"]);
+    ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Fleet",
+        "--org",
+        &org,
+        "--contact",
+        &format!("{carla}=decision-maker"),
+        "--contact",
+        &format!("{dora}=influencer"),
+    ]);
+    let cli = ana.json(&["contact", "network", &ines]);
+    let cli_path: Vec<String> = cli["decision_makers"][0]["path"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(cli["decision_makers"][0]["to"], carla.as_str(), "{cli}");
+    assert!(
+        cli_path.len() >= 2 && cli_path[0].contains("Ines Ponte"),
+        "a path from Ines through Dora: {cli}"
+    );
+
+    let s = Session::new(&ana);
+    let page = s.get(&format!("/contacts/{ines}"));
+    let paths = page
+        .split(r#"<ul id="decision-paths">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .expect("the paths to decision makers");
+    assert!(
+        paths.contains(&format!(r#"<a href="/contacts/{carla}">Carla Chefe</a>"#)),
+        "{paths}"
+    );
+    assert!(paths.contains(&cli_path.join(", ")), "{paths}");
+    let network = page
+        .split(r#"<section id="network">"#)
+        .nth(1)
+        .expect("a network section");
+    assert!(network.contains("decision-maker"), "{network}");
+    assert!(
+        network.contains(&format!(r#"href="/orgs/{org}""#)),
+        "{network}"
+    );
+}
+
+#[test]
 fn the_sync_page_names_the_records_the_last_sync_left_here_and_what_to_do() {
     let server = SyncServer::start();
     let (ana, _bruno) = server.north_team();
