@@ -206,6 +206,9 @@ impl Ctx {
 
 /// What the web UI (`crate::ui`) shares with the commands: one product, two faces.
 pub(crate) mod shared {
+    pub(crate) use super::activity::{
+        edits as activity_edits, needs_a_time as activity_needs_a_time,
+    };
     pub(crate) use super::agenda::agenda;
     pub(crate) use super::case::{
         add_edits as case_add_edits, edits as case_edits, move_case, playbook,
@@ -216,11 +219,12 @@ pub(crate) mod shared {
     pub(crate) use super::network::network;
     pub(crate) use super::org::{edits as org_edits, list as org_list, members as org_members};
     pub(crate) use super::record::{field_rows, save_edit, save_new};
-    pub(crate) use super::report::report_json;
+    pub(crate) use super::report::Batch as ReportBatch;
     pub(crate) use super::review::resolve_field;
     pub(crate) use super::rows::{query, Row};
     pub(crate) use super::settings::{
-        grade_edits, percent_value, require_manager as may_change_settings, save as save_settings,
+        currency_edits, grade_edits, percent_value, rate_edits,
+        require_manager as may_change_settings, save as save_settings, step_edits,
     };
     pub(crate) use super::sync::last::read as last_sync;
     pub(crate) use super::timeline::{timeline, Subject};

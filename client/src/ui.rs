@@ -35,6 +35,8 @@ pub(crate) struct App {
     changes: watch::Receiver<i64>,
     /// Set when the server is stopping, so that open event streams end.
     stopping: watch::Receiver<bool>,
+    /// Reports drawn since the store last changed.
+    reports: pages::reports::Drawn,
 }
 
 impl App {
@@ -82,6 +84,7 @@ pub fn run(ctx: &Ctx, a: UiArgs) -> Result<()> {
             port,
             changes,
             stopping,
+            reports: Default::default(),
         });
         println!("{url}");
         eprintln!(

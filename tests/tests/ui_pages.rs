@@ -236,11 +236,78 @@ fn a_manager_changes_settings_as_crm_settings_does_and_a_rep_only_reads_them() {
     assert!(to.starts_with("/settings?ok="), "{to}");
     let settings = ana.json(&["settings", "show"]);
     assert!(settings.to_string().contains("55"), "{settings}");
-    let to = s.post("/settings/probability", "stage=proposal&percent=150");
-    assert!(to.starts_with("/settings?error="), "{to}");
+    // A refused value is said beside its field, in the words of `crm settings`.
+    let refused = s.post_answer("/settings/probability", "stage=proposal&percent=150");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            r#"<span class="error" id="error_probability-proposal_percent">a probability is a whole percent"#
+        ),
+        "{}",
+        refused.body
+    );
     let to = s.post("/settings/grades", "a=3&b=&c=");
     assert!(to.starts_with("/settings?ok="), "{to}");
     assert!(ana.ok(&["settings", "show"]).contains("A >= 3"));
+
+    // The playbook: a step added to a stage's checklist, another removed; the CLI sees both.
+    let to = s.post(
+        "/settings/step",
+        "stage=proposal&key=confirm-budget&title=Confirm+the+budget&required=1&order=",
+    );
+    assert!(to.starts_with("/settings?ok="), "{to}");
+    let steps = |crm: &Crm| crm.json(&["settings", "show"])["playbook"]["proposal"].clone();
+    let step = steps(&ana)
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["key"] == "confirm-budget").cloned())
+        .expect("the new step is in the CLI's settings");
+    assert_eq!(step["title"], "Confirm the budget");
+    assert_eq!(step["required"], true);
+    let first = steps(&ana)[0]["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let to = s.post(
+        "/settings/step",
+        &format!("stage=proposal&key={first}&remove=1"),
+    );
+    assert!(to.starts_with("/settings?ok="), "{to}");
+    assert!(!steps(&ana).to_string().contains(&format!(r#""{first}""#)));
+    let refused = s.post_answer("/settings/step", "stage=proposal&key=Bad+Key&title=x");
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains(r#"<span class="error" id="error_step_key">`Bad Key` is not a step key"#),
+        "{}",
+        refused.body
+    );
+
+    // A currency and its rate, as `crm settings currency` and `crm settings rate` save them.
+    let to = s.post("/settings/currency", "code=usd");
+    assert!(to.starts_with("/settings?ok="), "{to}");
+    let to = s.post("/settings/rate", "code=USD&rate=0.92&date=2026-01-01");
+    assert!(to.starts_with("/settings?ok="), "{to}");
+    let shown = ana.json(&["settings", "show"]);
+    assert!(shown["currencies"].to_string().contains("USD"), "{shown}");
+    assert!(
+        shown["rates"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|r| r["from"] == "USD" && r["rate"] == "0.92" && r["date"] == "2026-01-01")),
+        "{shown}"
+    );
+    let refused = s.post_answer("/settings/rate", "code=USD&rate=cheap");
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains(r#"<span class="error" id="error_rate_rate">"#),
+        "{}",
+        refused.body
+    );
+    assert!(!refused
+        .body
+        .contains(r#"<span class="error" id="error_rate_rate"></span>"#));
 
     // A rep (as the server last said) sees them read-only and cannot change them.
     let server = SyncServer::start();
@@ -250,9 +317,24 @@ fn a_manager_changes_settings_as_crm_settings_does_and_a_rep_only_reads_them() {
     let page = s.get("/settings");
     assert!(page.contains(r#"id="read-only""#), "{page}");
     assert!(!page.contains(r#"action="/settings/probability""#));
-    let to = s.post("/settings/probability", "stage=proposal&percent=42");
-    assert!(to.starts_with("/settings?error="), "{to}");
-    assert!(!rep.json(&["settings", "show"]).to_string().contains("42"));
+    assert!(!page.contains(r#"action="/settings/step""#));
+    assert!(!page.contains(r#"action="/settings/rate""#));
+    let forged = s.post_answer("/settings/probability", "stage=proposal&percent=42");
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(
+        forged.body.contains("only a manager or an admin"),
+        "{}",
+        forged.body
+    );
+    let forged = s.post_answer("/settings/step", "stage=proposal&key=forged&title=Forged");
+    assert_eq!(forged.status, 403);
+    let forged = s.post_answer("/settings/rate", "code=USD&rate=9");
+    assert_eq!(forged.status, 403);
+    let shown = rep.json(&["settings", "show"]).to_string();
+    assert!(
+        !shown.contains("42") && !shown.contains("forged"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -298,6 +380,64 @@ fn a_contact_page_shows_the_network_and_a_new_case_is_saved_as_crm_case_add_save
     assert_eq!(case["stage"], "prospecting");
     let shown = ana.json(&["case", "show", case["id"].as_str().unwrap_or("")]);
     assert_eq!(shown["org"], org.as_str(), "{shown}");
+}
+
+#[test]
+fn a_contact_page_shows_the_path_to_the_decision_maker_of_an_organization_as_the_cli_finds_it() {
+    let ana = Crm::init("ana");
+    let org = ana.add(&["org", "add", "--name", "Acme Tools"]);
+    let carla = ana.add(&["contact", "add", "--name", "Carla Chefe", "--org", &org]);
+    let dora = ana.add(&["contact", "add", "--name", "Dora Weiss", "--org", &org]);
+    let ines = ana.add(&["contact", "add", "--name", "Ines Ponte"]);
+    ana.ok(&["relate", &ines, &dora, "--as", "colleague"]);
+    ana.add(&[
+        "case",
+        "add",
+        "--title",
+        "Fleet",
+        "--org",
+        &org,
+        "--contact",
+        &format!("{carla}=decision-maker"),
+        "--contact",
+        &format!("{dora}=influencer"),
+    ]);
+    let cli = ana.json(&["contact", "network", &ines]);
+    let cli_path: Vec<String> = cli["decision_makers"][0]["path"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(cli["decision_makers"][0]["to"], carla.as_str(), "{cli}");
+    assert!(
+        cli_path.len() >= 2 && cli_path[0].contains("Ines Ponte"),
+        "a path from Ines through Dora: {cli}"
+    );
+
+    let s = Session::new(&ana);
+    let page = s.get(&format!("/contacts/{ines}"));
+    let paths = page
+        .split(r#"<ul id="decision-paths">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .expect("the paths to decision makers");
+    assert!(
+        paths.contains(&format!(r#"<a href="/contacts/{carla}">Carla Chefe</a>"#)),
+        "{paths}"
+    );
+    assert!(paths.contains(&cli_path.join(", ")), "{paths}");
+    let network = page
+        .split(r#"<section id="network">"#)
+        .nth(1)
+        .expect("a network section");
+    assert!(network.contains("decision-maker"), "{network}");
+    assert!(
+        network.contains(&format!(r#"href="/orgs/{org}""#)),
+        "{network}"
+    );
 }
 
 #[test]

@@ -20,9 +20,7 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
     match cmd {
         ActivityCommand::Add(a) => {
             let f = &a.fields;
-            if f.at.is_none() && f.due.is_none() && !matches!(f.kind.as_deref(), Some("note")) {
-                anyhow::bail!("give a time: --at 2026-12-01T10:00 (or `tomorrow 10:00`) for an appointment, or --due for a task");
-            }
+            needs_a_time(f)?;
             match (&a.repeat, &a.until) {
                 (Some(every), Some(until)) => super::series::add(ctx, f, every, until),
                 _ => record::add(ctx, KIND, |s| edits(s, f, None)),
@@ -98,6 +96,14 @@ pub fn run(ctx: &Ctx, cmd: ActivityCommand) -> Result<()> {
             })
         }
     }
+}
+
+/// Refuses a new activity with no time (a note needs none).
+pub fn needs_a_time(f: &ActivityFields) -> Result<()> {
+    if f.at.is_none() && f.due.is_none() && !matches!(f.kind.as_deref(), Some("note")) {
+        anyhow::bail!("give a time: --at 2026-12-01T10:00 (or `tomorrow 10:00`) for an appointment, or --due for a task");
+    }
+    Ok(())
 }
 
 /// `crm activity done ID [--outcome TEXT]`.

@@ -8,6 +8,7 @@
 //! (with the settings of now), whatever was edited, merged or removed since.
 
 mod converted;
+mod facts;
 mod pipeline;
 mod printed;
 mod quotes;
@@ -15,6 +16,7 @@ mod rendered;
 mod reps;
 mod stages;
 
+use facts::Facts;
 use pipeline::{pipeline, revenue};
 pub use printed::Heading;
 pub use rendered::render;
@@ -31,7 +33,7 @@ use crm_shared::schema::Settings;
 use crm_shared::values::{format_amount, parse_date, Currency};
 use crm_shared::Stage;
 use rusqlite::types::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One cell of a report.
 #[derive(Debug, Clone)]
@@ -167,80 +169,12 @@ impl CaseState {
     }
 }
 
-fn cases_at(store: &Store, as_of: AsOf) -> Result<Vec<CaseState>> {
-    let sql = format!(
-        "SELECT v.case_id, v.stage, v.lost_from_stage, v.prob_override, v.amount, v.currency,
-                v.owner, coalesce(v.region, o.region), v.grade, v.close_date, v.created_at,
-                v.closed_at
-         FROM rm_case_versions v LEFT JOIN rm_orgs o ON o.id = v.org_id
-         WHERE v.deleted = 0 AND {}",
-        as_of.condition()
-    );
-    let mut stmt = store.conn().prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(as_of.params()), |r| {
-        Ok(CaseState {
-            id: r.get(0)?,
-            stage: r.get(1)?,
-            lost_from: r.get(2)?,
-            prob_override: r.get(3)?,
-            amount: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-            currency: r
-                .get::<_, Option<String>>(5)?
-                .and_then(|c| Currency::parse(&c).ok())
-                .unwrap_or(Currency::EUR)
-                .to_string(),
-            owner: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-            region: r.get(7)?,
-            grade: r.get(8)?,
-            close_date: r.get(9)?,
-            created_at: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
-            closed_at: r.get(11)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// One stage change known at the report's moment.
-struct Change {
-    case_id: String,
-    stage: String,
-    at: i64,
-}
-
-/// The stage changes known at the report's moment, per case in order.
-fn changes_at(store: &Store, as_of: AsOf, cases: &[CaseState]) -> Result<Vec<Change>> {
-    let live: HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-    let cond = match as_of.0 {
-        None => "1 = 1",
-        Some(_) => "known_at <= ?1",
-    };
-    let sql = format!(
-        "SELECT case_id, stage, at FROM rm_stage_changes WHERE {cond} ORDER BY case_id, at, i"
-    );
-    let mut stmt = store.conn().prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(as_of.params()), |r| {
-        Ok(Change {
-            case_id: r.get(0)?,
-            stage: r.get(1)?,
-            at: r.get(2)?,
-        })
-    })?;
-    let mut out = Vec::new();
-    for c in rows {
-        let c = c?;
-        if live.contains(c.case_id.as_str()) {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
 pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<()> {
     let store = ctx.open()?;
     if let Some(out) = a.out.as_deref().filter(|_| a.pdf) {
         return write_pdf(ctx, &store, &a, out);
     }
-    let (report, by) = build(ctx, &store, &a)?;
+    let (report, by) = Batch::new(&store).build(ctx, &a)?;
     print(ctx, &a, &report, by)
 }
 
@@ -266,22 +200,63 @@ fn write_pdf(ctx: &Ctx, store: &Store, a: &ReportArgs, out: &std::path::Path) ->
     Ok(())
 }
 
-/// The report `crm report ... --json` prints (the web UI's reports read it too).
-pub fn report_json(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<serde_json::Value> {
-    let (report, by) = build(ctx, store, a)?;
-    Ok(json_of(a, &report, by))
+/// Several reports from one read of the store (the web UI's reports page): reports of the same
+/// moment share what they read, and give what `crm report ... --json` prints for each.
+pub struct Batch<'s> {
+    store: &'s Store,
+    facts: Vec<Facts<'s>>,
 }
 
-/// The report `a` asks for, and how its rows are grouped.
-fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)> {
-    let settings = store.settings()?;
-    let (as_of, as_of_iso) = match &a.as_of {
-        None => (AsOf(None), None),
-        Some(text) => {
-            let (ms, iso) = as_of_ms(store, text)?;
-            (AsOf(Some(ms)), Some(iso))
+impl<'s> Batch<'s> {
+    pub fn new(store: &'s Store) -> Batch<'s> {
+        Batch {
+            store,
+            facts: Vec::new(),
         }
-    };
+    }
+
+    /// The report `a` asks for, as `crm report ... --json` prints it.
+    pub fn json(&mut self, ctx: &Ctx, a: &ReportArgs) -> Result<serde_json::Value> {
+        let (report, by) = self.build(ctx, a)?;
+        Ok(json_of(a, &report, by))
+    }
+
+    /// What the store held at `as_of`, read once for every report of that moment.
+    fn facts(&mut self, as_of: AsOf) -> &Facts<'s> {
+        let i = match self.facts.iter().position(|f| f.as_of.0 == as_of.0) {
+            Some(i) => i,
+            None => {
+                self.facts.push(Facts::new(self.store, as_of));
+                self.facts.len() - 1
+            }
+        };
+        &self.facts[i]
+    }
+
+    fn build(&mut self, ctx: &Ctx, a: &ReportArgs) -> Result<(Report, ReportBy)> {
+        let store = self.store;
+        let as_of = match &a.as_of {
+            None => (AsOf(None), None),
+            Some(text) => {
+                let (ms, iso) = as_of_ms(store, text)?;
+                (AsOf(Some(ms)), Some(iso))
+            }
+        };
+        build(ctx, self.facts(as_of.0), as_of.1, a)
+    }
+}
+
+/// The report `a` asks for from `facts` (of the moment `as_of_iso` names), and how its rows are
+/// grouped.
+fn build(
+    ctx: &Ctx,
+    facts: &Facts,
+    as_of_iso: Option<String>,
+    a: &ReportArgs,
+) -> Result<(Report, ReportBy)> {
+    let store = facts.store;
+    let as_of = facts.as_of;
+    let settings = facts.settings()?;
     let period = period(ctx, store, a)?;
     let snapshot = matches!(a.kind, ReportKind::Pipeline | ReportKind::Grades);
     if snapshot && period.is_set() {
@@ -314,12 +289,12 @@ fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)>
     }
     let by = a.by.unwrap_or(allowed[0]);
     let mut report = match a.kind {
-        ReportKind::Pipeline => pipeline(store, &settings, as_of, by)?,
-        ReportKind::Funnel => funnel(store, as_of, period)?,
-        ReportKind::Cycle => cycle(store, as_of, period)?,
-        ReportKind::Revenue => revenue(store, as_of, period, by)?,
-        ReportKind::Grades => grades(store, &settings, as_of)?,
-        ReportKind::Activity => activity(store, as_of, period)?,
+        ReportKind::Pipeline => pipeline(facts, settings, by)?,
+        ReportKind::Funnel => funnel(facts, period)?,
+        ReportKind::Cycle => cycle(facts, period)?,
+        ReportKind::Revenue => revenue(facts, period, by)?,
+        ReportKind::Grades => grades(facts, settings)?,
+        ReportKind::Activity => activity(facts, period)?,
         ReportKind::Quotes => quotes::quotes(store, as_of, period, by, ctx.today)?,
     };
     let moment = as_of_iso
@@ -328,7 +303,7 @@ fn build(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<(Report, ReportBy)>
         .unwrap_or_else(|| "now".into());
     if matches!(a.kind, ReportKind::Pipeline | ReportKind::Revenue) {
         let day = as_of.0.and_then(local_date).unwrap_or(ctx.today);
-        converted::add_total_in_base(&mut report, &settings, day);
+        converted::add_total_in_base(&mut report, settings, day);
     }
     report.title = format!("{}{}, {moment}", report.title, period.describe());
     report.as_of = as_of_iso;

@@ -23,18 +23,7 @@ pub fn run(ctx: &Ctx, cmd: SettingsCommand) -> Result<()> {
         }
         SettingsCommand::Grades { a, b, c } => grade_edits(a, b, c)?,
         SettingsCommand::Currency { code, remove, base } => {
-            let code = Currency::parse(&code)?;
-            if base {
-                vec![SettingsEdit::BaseCurrency(code)]
-            } else {
-                if remove && store.settings()?.base_currency == code.as_str() {
-                    anyhow::bail!("{code} is the base currency: choose another with `crm settings currency CODE --base` first");
-                }
-                vec![SettingsEdit::Currency {
-                    code,
-                    used: !remove,
-                }]
-            }
+            currency_edits(&store.settings()?, &code, remove, base)?
         }
         SettingsCommand::Step(a) => step_edits(&store.settings()?, a)?,
         SettingsCommand::Rate(a) => rate_edits(&store, a)?,
@@ -94,7 +83,28 @@ pub fn grade_edits(
     Ok(edits)
 }
 
-fn rate_edits(store: &Store, a: RateArgs) -> Result<Vec<SettingsEdit>> {
+/// `crm settings currency CODE [--remove] [--base]`.
+pub fn currency_edits(
+    settings: &Settings,
+    code: &str,
+    remove: bool,
+    base: bool,
+) -> Result<Vec<SettingsEdit>> {
+    let code = Currency::parse(code)?;
+    if base {
+        return Ok(vec![SettingsEdit::BaseCurrency(code)]);
+    }
+    if remove && settings.base_currency == code.as_str() {
+        anyhow::bail!("{code} is the base currency: choose another with `crm settings currency CODE --base` first");
+    }
+    Ok(vec![SettingsEdit::Currency {
+        code,
+        used: !remove,
+    }])
+}
+
+/// `crm settings rate CODE RATE [--to CODE] [--date DAY] [--remove]`.
+pub fn rate_edits(store: &Store, a: RateArgs) -> Result<Vec<SettingsEdit>> {
     let settings = store.settings()?;
     let from = Currency::parse(&a.code)?;
     let to = match &a.to {
@@ -142,7 +152,8 @@ pub fn percent_value(text: &str) -> Result<i64> {
         })
 }
 
-fn step_edits(settings: &Settings, a: StepArgs) -> Result<Vec<SettingsEdit>> {
+/// `crm settings step STAGE KEY [--title T] [--required|--optional] [--order N] [--remove]`.
+pub fn step_edits(settings: &Settings, a: StepArgs) -> Result<Vec<SettingsEdit>> {
     let stage: Stage = a.stage.parse()?;
     let key = a.key.trim().to_string();
     if !crm_shared::schema::valid_step_key(&key) {

@@ -1,15 +1,17 @@
-//! The fields of the contact, organization and case forms, their current values, and the edits
+//! The fields of the contact, organization, case and activity forms, their current values, and the edits
 //! they make: the form's values go into the same flag structs the CLI parses
 //! (`ContactFields`, ...) and through the same edit builders, so the validation and its
 //! messages are the CLI's; each changed field is also checked alone, to put its error beside it.
 
-use crate::cli::{CaseFields, ContactFields, OrgFields};
-use crate::commands::shared::{case_add_edits, case_edits, contact_edits, org_edits};
+use crate::cli::{ActivityFields, CaseFields, ContactFields, OrgFields};
+use crate::commands::shared::{
+    activity_edits, activity_needs_a_time, case_add_edits, case_edits, contact_edits, org_edits,
+};
 use crate::store::Store;
 use anyhow::Result;
-use crm_shared::model::{GRADES, ORG_KINDS};
+use crm_shared::model::{ACTIVITY_KINDS, GRADES, ORG_KINDS};
 use crm_shared::schema::{Edit, Record};
-use crm_shared::values::{format_amount, Currency};
+use crm_shared::values::{format_amount, format_datetime, parse_duration_minutes, Currency};
 use crm_shared::RecordKind;
 use std::collections::BTreeMap;
 
@@ -70,6 +72,21 @@ const CASE: &[FormField] = &[
     f("source", "Source", Input::Text),
     f("notes", "Notes", Input::Area),
 ];
+// Times are typed as the CLI takes them (`tomorrow 10:00`, `monday 14:30`, `2026-12-01T10:00`);
+// the duration sets the end (`--end`), as `30m`, `1h`, `1d`.
+const ACTIVITY: &[FormField] = &[
+    f("kind", "Kind", Input::Choice(ACTIVITY_KINDS)),
+    f("subject", "Subject", Input::Text),
+    f("at", "When (e.g. tomorrow 10:00)", Input::Text),
+    f("duration", "Duration (e.g. 1h)", Input::Text),
+    f("due", "Due, for a task", Input::Text),
+    f("remind", "Remind before (e.g. 30m)", Input::Text),
+    f("location", "Location", Input::Text),
+    f("contact", "Contact (id)", Input::Text),
+    f("org", "Organization (id)", Input::Text),
+    f("case", "Case (id)", Input::Text),
+    f("notes", "Notes", Input::Area),
+];
 
 /// The kinds with a form, by the name in their address.
 pub fn kind_of(name: &str) -> Option<RecordKind> {
@@ -77,6 +94,7 @@ pub fn kind_of(name: &str) -> Option<RecordKind> {
         "contact" => Some(RecordKind::Contact),
         "organization" => Some(RecordKind::Organization),
         "case" => Some(RecordKind::Case),
+        "activity" => Some(RecordKind::Activity),
         _ => None,
     }
 }
@@ -85,6 +103,7 @@ pub fn fields_of(kind: RecordKind) -> &'static [FormField] {
     match kind {
         RecordKind::Contact => CONTACT,
         RecordKind::Organization => ORG,
+        RecordKind::Activity => ACTIVITY,
         _ => CASE,
     }
 }
@@ -102,7 +121,8 @@ pub fn current(r: Option<&Record>, name: &str) -> String {
                 .unwrap_or(Currency::EUR);
             format_amount(m, c)
         }),
-        "probability" => r.int(name).map(|p| p.to_string()),
+        "probability" | "remind" => r.int(name).map(|p| p.to_string()),
+        "at" if r.kind == RecordKind::Activity => r.str("start").map(str::to_string),
         _ => r.str(name).map(str::to_string),
     }
     .unwrap_or_default()
@@ -150,6 +170,7 @@ pub fn edits(
             };
             org_edits(store, &f, existing, adding)
         }
+        RecordKind::Activity => activity_edits(store, &activity_fields(store, values)?, existing),
         _ => case_edits(store, &case_fields(values), existing),
     }
 }
@@ -172,8 +193,43 @@ fn case_fields(values: &BTreeMap<String, String>) -> CaseFields {
     }
 }
 
+/// The activity flags of a form's values; a duration sets the end after the start.
+fn activity_fields(store: &Store, values: &BTreeMap<String, String>) -> Result<ActivityFields> {
+    let get = |n: &str| values.get(n).cloned().filter(|v| !v.trim().is_empty());
+    let end = match (get("duration"), get("at")) {
+        (Some(d), at) => {
+            let minutes = parse_duration_minutes(&d)
+                .map_err(|e| anyhow::anyhow!("{e} (a duration is e.g. 45m, 1h or 1d)"))?;
+            // Alone (checking the field by itself), only its form can be checked.
+            match at {
+                Some(at) => {
+                    let start = store.dates.moment(&at)?;
+                    Some(format_datetime(start + chrono::Duration::minutes(minutes)))
+                }
+                None => None,
+            }
+        }
+        (None, _) => None,
+    };
+    Ok(ActivityFields {
+        kind: get("kind"),
+        subject: get("subject"),
+        at: get("at"),
+        end,
+        due: get("due"),
+        case: get("case"),
+        contact: get("contact"),
+        org: get("org"),
+        location: get("location"),
+        remind: get("remind"),
+        notes: get("notes"),
+        ..ActivityFields::default()
+    })
+}
+
 /// The edits of a new record: as [`edits`] makes them, and for a case as `crm case add` does
-/// (its first stage and the stage change that starts its history).
+/// (its first stage and the stage change that starts its history), for an activity as
+/// `crm activity add` does (it needs a time).
 pub fn new_edits(
     store: &Store,
     kind: RecordKind,
@@ -182,6 +238,11 @@ pub fn new_edits(
 ) -> Result<Vec<Edit>> {
     match kind {
         RecordKind::Case => case_add_edits(store, &case_fields(values), now_ms),
+        RecordKind::Activity => {
+            let f = activity_fields(store, values)?;
+            activity_needs_a_time(&f)?;
+            activity_edits(store, &f, None)
+        }
         _ => edits(store, kind, values, None),
     }
 }

@@ -38,13 +38,8 @@ pub(super) fn rank(k: &str, by: ReportBy) -> (usize, String) {
     }
 }
 
-pub(super) fn pipeline(
-    store: &Store,
-    settings: &Settings,
-    as_of: AsOf,
-    by: ReportBy,
-) -> Result<Report> {
-    let cases = cases_at(store, as_of)?;
+pub(super) fn pipeline(facts: &Facts, settings: &Settings, by: ReportBy) -> Result<Report> {
+    let cases = facts.cases()?;
     // (group, currency) -> (cases, value, amount * percent)
     let mut groups: HashMap<(String, String), (i64, i64, i128)> = HashMap::new();
     let mut totals: BTreeMap<String, (i64, i64, i128)> = BTreeMap::new();
@@ -99,8 +94,8 @@ pub(super) fn pipeline(
     })
 }
 
-pub(super) fn revenue(store: &Store, as_of: AsOf, period: Period, by: ReportBy) -> Result<Report> {
-    let cases = cases_at(store, as_of)?;
+pub(super) fn revenue(facts: &Facts, period: Period, by: ReportBy) -> Result<Report> {
+    let cases = facts.cases()?;
     let mut groups: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for c in cases.iter().filter(|c| c.stage == "won") {

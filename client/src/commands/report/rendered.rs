@@ -3,7 +3,7 @@
 //! when asked (`printed.rs`).
 
 use super::printed::{self, Heading};
-use super::{build, csv_field, Cell, Report};
+use super::{csv_field, Batch, Cell, Report};
 use crate::cli::ReportArgs;
 use crate::commands::Ctx;
 use crate::output;
@@ -40,7 +40,7 @@ impl Rendered {
 
 /// Renders the report `a` asks for from `store`, now (or as of its `--as-of`).
 pub fn render(ctx: &Ctx, store: &Store, a: &ReportArgs) -> Result<Rendered> {
-    let (report, _) = build(ctx, store, a)?;
+    let (report, _) = Batch::new(store).build(ctx, a)?;
     Ok(Rendered {
         title: report.title.clone(),
         csv: csv_text(&report),

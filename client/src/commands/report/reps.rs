@@ -2,26 +2,14 @@
 
 use super::*;
 
-/// The reps of the workspace at the report's moment: every user it knew then (a rep with no
-/// case or activity is in the reports too, the first who needs a warning).
-pub(super) fn reps(store: &Store, as_of: AsOf) -> Result<Vec<String>> {
-    let cond = match as_of.0 {
-        None => "1 = 1",
-        Some(_) => "coalesce(created_at, 0) <= ?1",
-    };
-    let sql = format!("SELECT DISTINCT login FROM rm_users WHERE deleted = 0 AND {cond}");
-    let mut stmt = store.conn().prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(as_of.params()), |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub(super) fn grades(store: &Store, settings: &Settings, as_of: AsOf) -> Result<Report> {
-    let cases = cases_at(store, as_of)?;
-    let mut per: BTreeMap<String, [i64; 4]> = reps(store, as_of)?
-        .into_iter()
-        .map(|rep| (rep, [0; 4]))
+pub(super) fn grades(facts: &Facts, settings: &Settings) -> Result<Report> {
+    let cases = facts.cases()?;
+    let mut per: BTreeMap<String, [i64; 4]> = facts
+        .reps()?
+        .iter()
+        .map(|rep| (rep.clone(), [0; 4]))
         .collect();
-    for c in &cases {
+    for c in cases {
         let counts = per.entry(c.owner.clone()).or_default();
         if !c.is_open() {
             continue;
@@ -87,7 +75,8 @@ pub(super) fn grades(store: &Store, settings: &Settings, as_of: AsOf) -> Result<
 
 pub(super) const ACTIVITY_KINDS: [&str; 5] = ["call", "meeting", "visit", "email", "task"];
 
-pub(super) fn activity(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
+pub(super) fn activity(facts: &Facts, period: Period) -> Result<Report> {
+    let (store, as_of) = (facts.store, facts.as_of);
     let mut sql = format!(
         "SELECT owner, kind, status, count(*) FROM rm_activity_versions WHERE deleted = 0 AND {}",
         as_of.condition()
@@ -103,9 +92,10 @@ pub(super) fn activity(store: &Store, as_of: AsOf, period: Period) -> Result<Rep
     }
     sql.push_str(" GROUP BY owner, kind, status");
     // owner -> done per kind, planned
-    let mut per: BTreeMap<String, ([i64; 5], i64, i64, i64)> = reps(store, as_of)?
-        .into_iter()
-        .map(|rep| (rep, Default::default()))
+    let mut per: BTreeMap<String, ([i64; 5], i64, i64, i64)> = facts
+        .reps()?
+        .iter()
+        .map(|rep| (rep.clone(), Default::default()))
         .collect();
     {
         let mut stmt = store.conn().prepare(&sql)?;
@@ -127,7 +117,7 @@ pub(super) fn activity(store: &Store, as_of: AsOf, period: Period) -> Result<Rep
             }
         }
     }
-    for c in cases_at(store, as_of)? {
+    for c in facts.cases()? {
         if !matches!(c.stage.as_str(), "won" | "lost")
             || !c.closed_on().is_some_and(|d| period.contains(d))
         {

@@ -4,16 +4,16 @@ use super::*;
 
 pub(super) const DAY_MS: f64 = 86_400_000.0;
 
-pub(super) fn funnel(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
-    let cases = cases_at(store, as_of)?;
-    let changes = changes_at(store, as_of, &cases)?;
-    let mut entered: HashMap<String, BTreeSet<&str>> = HashMap::new();
-    for c in &changes {
-        if local_date(c.at).is_some_and(|d| period.contains(d)) {
-            entered
-                .entry(c.stage.clone())
-                .or_default()
-                .insert(&c.case_id);
+pub(super) fn funnel(facts: &Facts, period: Period) -> Result<Report> {
+    let cases = facts.cases()?;
+    let changes = facts.changes()?;
+    // The cases that entered each stage (by the stage's place in the pipeline).
+    let mut entered: Vec<HashSet<u32>> = vec![HashSet::new(); Stage::ALL.len()];
+    for c in changes {
+        if let Some(stage) = c.stage {
+            if local_date(c.at).is_some_and(|d| period.contains(d)) {
+                entered[stage as usize].insert(c.case);
+            }
         }
     }
     let mut lost_at: HashMap<String, i64> = HashMap::new();
@@ -26,7 +26,7 @@ pub(super) fn funnel(store: &Store, as_of: AsOf, period: Period) -> Result<Repor
     }
     let mut rows = Vec::new();
     for stage in Stage::ALL {
-        let n = entered.get(stage.key()).map_or(0, |s| s.len() as i64);
+        let n = entered[stage as usize].len() as i64;
         let lost = if stage.is_open() {
             lost_at.get(stage.key()).copied().unwrap_or(0)
         } else {
@@ -90,9 +90,9 @@ pub(super) fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-pub(super) fn cycle(store: &Store, as_of: AsOf, period: Period) -> Result<Report> {
-    let cases = cases_at(store, as_of)?;
-    let changes = changes_at(store, as_of, &cases)?;
+pub(super) fn cycle(facts: &Facts, period: Period) -> Result<Report> {
+    let cases = facts.cases()?;
+    let changes = facts.changes()?;
     let mut to_win: Vec<f64> = cases
         .iter()
         .filter(|c| c.stage == "won")
@@ -103,10 +103,10 @@ pub(super) fn cycle(store: &Store, as_of: AsOf, period: Period) -> Result<Report
     let mut stays: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for pair in changes.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        if a.case_id != b.case_id || !local_date(b.at).is_some_and(|d| period.contains(d)) {
+        if a.case != b.case || !local_date(b.at).is_some_and(|d| period.contains(d)) {
             continue;
         }
-        if let Ok(stage) = a.stage.parse::<Stage>() {
+        if let Some(stage) = a.stage {
             if stage.is_open() {
                 stays
                     .entry(stage as usize)

@@ -122,7 +122,7 @@ pub async fn page(
             format!("Week of {}", first.format("%-d %B %Y"))
         };
         let main = html! {
-            h1 { (title) }
+            h1 { (title) " " a.quiet #new-activity href="/new/activity" { "New activity" } }
             nav.calendar-nav {
                 a #prev href=(link(before, view)) { "← Previous" } " "
                 a href=(link(ctx.today, view)) { "Today" } " "

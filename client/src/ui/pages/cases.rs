@@ -49,6 +49,14 @@ pub async fn board(
             (banner(q.error.as_deref(), q.ok.as_deref()))
             h1 { "Pipeline " a.quiet #new-case href="/new/case" { "New case" } }
             p.muted { "Drag a card to another stage, or pick the stage on the card and press Move." }
+            dialog #lost-reason aria-labelledby="lost-reason-title" {
+                form method="dialog" {
+                    h2 #lost-reason-title { "Why was this case lost?" }
+                    input type="text" name="reason" required aria-label="Reason the case was lost";
+                    " " button type="submit" value="move" { "Move to lost" }
+                    " " button.quiet type="submit" value="cancel" formnovalidate { "Cancel" }
+                }
+            }
             div.board {
                 @for (stage, count, rows) in &columns {
                     section.column data-stage=(stage.key()) aria-label=(stage.key()) {
@@ -68,7 +76,7 @@ pub async fn board(
 fn card(app: &App, r: &Row, stage: Stage) -> Markup {
     let id = cell(r, "id");
     html! {
-        article.card draggable="true" data-case=(id) {
+        article.card data-case=(id) {
             a href=(format!("/cases/{id}")) { (cell(r, "title")) }
             div.amount { (cell(r, "org")) @if r.get("org").is_some_and(|o| !o.is_null()) { " · " } (cell(r, "amount")) }
             div.muted { (cell(r, "close_date")) " " (cell(r, "owner")) }
@@ -111,7 +119,7 @@ pub async fn case(
         let url = format!("/cases/{id}");
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
-            h1 { (r.title()) " " a.quiet href=(format!("/edit/case/{id}")) { "Edit" } }
+            h1 { (r.title()) " " a.quiet href=(format!("/edit/case/{id}")) { "Edit" } " " a.quiet #new-activity href=(format!("/new/activity?case={id}")) { "New activity" } }
             (conflicts(app, store, &r)?)
             div.cols {
                 div { (fields(store, &r)) }

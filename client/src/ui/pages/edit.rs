@@ -1,4 +1,5 @@
-//! The contact, organization and case forms: new and edit, with the CLI's validation errors
+//! The contact, organization, case and activity forms: new (an activity with its contact,
+//! organization or case preset by the page it was opened from) and edit, with the CLI's validation errors
 //! beside each field, saved in one transaction like `crm ... add` and `crm ... edit`. A form
 //! being edited is never refreshed under the rep: a note says when someone changed the record.
 
@@ -39,8 +40,25 @@ fn section(kind: RecordKind) -> Section {
     match kind {
         RecordKind::Contact => Section::Contacts,
         RecordKind::Organization => Section::Organizations,
+        RecordKind::Activity => Section::Agenda,
         _ => Section::Cases,
     }
+}
+
+/// Where a saved record is shown: its page; an activity, the page of whom it is with (else
+/// the calendar).
+fn shown_at(r: &Record) -> String {
+    if r.kind != RecordKind::Activity {
+        return href(r.kind, &r.id.to_string());
+    }
+    let with = [
+        ("contact", RecordKind::Contact),
+        ("org", RecordKind::Organization),
+        ("case", RecordKind::Case),
+    ];
+    with.iter()
+        .find_map(|(field, kind)| r.str(field).map(|id| href(*kind, id)))
+        .unwrap_or_else(|| "/agenda".into())
 }
 
 /// The change position of a record's document (to tell whether it changed since).
@@ -60,14 +78,20 @@ fn initial(kind: RecordKind, r: Option<&Record>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `GET /new/KIND`.
+/// `GET /new/KIND[?contact=ID&org=ID&case=ID]`: the form, with the fields given preset.
 pub async fn new_form(
     State(app): State<Arc<App>>,
     Path(kind): Path<String>,
+    Query(preset): Query<BTreeMap<String, String>>,
 ) -> Result<Html<String>, UiError> {
     let kind = kind_param(&kind)?;
     super::render(&app, move |app, _ctx, store| {
-        let values = initial(kind, None);
+        let mut values = initial(kind, None);
+        for (name, value) in preset {
+            if let Some(v) = values.get_mut(&name) {
+                *v = value;
+            }
+        }
         form_page(
             app,
             store,
@@ -100,7 +124,7 @@ pub async fn create(
                 forms::new_edits(s, kind, &changed, ctx.now_ms)
             }) {
                 Ok(r) => {
-                    let to = with_message(&href(kind, &r.id.to_string()), "ok", "Saved.");
+                    let to = with_message(&shown_at(&r), "ok", "Saved.");
                     return Ok(Redirect::to(&to).into_response());
                 }
                 Err(e) => Some(one_line(&e)),
@@ -305,6 +329,7 @@ fn form_name(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Contact => "contact",
         RecordKind::Organization => "organization",
+        RecordKind::Activity => "activity",
         _ => "case",
     }
 }

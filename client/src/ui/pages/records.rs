@@ -134,7 +134,7 @@ pub async fn contact(
         let entries = timeline(store, Subject::Contact, &id.to_string())?;
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
-            h1 { (r.title()) " " a.quiet href=(format!("/edit/contact/{id}")) { "Edit" } }
+            h1 { (r.title()) " " a.quiet href=(format!("/edit/contact/{id}")) { "Edit" } " " a.quiet #new-activity href=(format!("/new/activity?contact={id}")) { "New activity" } }
             (conflicts(app, store, &r)?)
             (fields(store, &r))
             h2 { "Cases" }
@@ -172,7 +172,7 @@ pub async fn org(
         let entries = timeline(store, Subject::Organization, &id.to_string())?;
         let main = html! {
             (banner(q.error.as_deref(), q.ok.as_deref()))
-            h1 { (r.title()) " " a.quiet href=(format!("/edit/organization/{id}")) { "Edit" } }
+            h1 { (r.title()) " " a.quiet href=(format!("/edit/organization/{id}")) { "Edit" } " " a.quiet #new-activity href=(format!("/new/activity?org={id}")) { "New activity" } }
             (conflicts(app, store, &r)?)
             (fields(store, &r))
             h2 { "Contacts" }

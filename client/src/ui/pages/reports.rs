@@ -1,10 +1,13 @@
 //! Reports: the pipeline by stage, the funnel with its losses, revenue by month and by region,
 //! open cases by grade against the minimums, and cycle times, as `crm report ... --json` gives
-//! them, drawn as bar charts (inline SVG) with their tables, as of any date.
+//! them, drawn as bar charts (inline SVG) with their tables, as of any date. The six read the
+//! store once ([`ReportBatch`]); drawn reports are kept until the store changes.
 
 use super::render;
 use crate::cli::{ReportArgs, ReportBy, ReportKind};
-use crate::commands::shared::report_json;
+use crate::commands::shared::ReportBatch;
+use crate::commands::Ctx;
+use crate::store::Store;
 use crate::ui::charts::{bars, bars_against, Bar};
 use crate::ui::layout::{page as frame, Refresh, Section};
 use crate::ui::routes::UiError;
@@ -12,14 +15,47 @@ use crate::ui::App;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use crm_shared::values::{format_amount, Currency};
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ReportQuery {
     #[serde(default)]
     as_of: String,
+}
+
+/// Reports drawn lately, by what they depend on: the store's change order, the day (for
+/// `yesterday` and the rates of today) and the moment asked for. Any change of the store
+/// (a commit here, another `crm`, a sync) changes the order, so a report is drawn again then.
+#[derive(Default)]
+pub struct Drawn(Mutex<Vec<(DrawnKey, String)>>);
+
+#[derive(PartialEq, Eq)]
+struct DrawnKey {
+    seq: i64,
+    today: chrono::NaiveDate,
+    as_of: String,
+}
+
+/// The moments a page keeps drawn (other tabs and dates are drawn again).
+const DRAWN: usize = 8;
+
+impl Drawn {
+    fn get(&self, key: &DrawnKey) -> Option<String> {
+        let kept = self.0.lock().ok()?;
+        kept.iter().find(|(k, _)| k == key).map(|(_, m)| m.clone())
+    }
+
+    fn keep(&self, key: DrawnKey, markup: String) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.retain(|(k, _)| k.seq == key.seq && k.today == key.today);
+            if kept.len() >= DRAWN {
+                kept.remove(0);
+            }
+            kept.push((key, markup));
+        }
+    }
 }
 
 /// `GET /reports?as_of=DATE`.
@@ -29,59 +65,114 @@ pub async fn page(
 ) -> Result<Html<String>, UiError> {
     render(&app, move |app, ctx, store| {
         let as_of = Some(q.as_of.trim().to_string()).filter(|d| !d.is_empty());
-        let args = |kind, by| ReportArgs {
-            kind,
-            as_of: as_of.clone(),
-            by: Some(by),
-            from: None,
-            to: None,
-            month: None,
-            csv: false,
-            pdf: false,
-            out: None,
-        };
-        let report = |kind, by| report_json(ctx, store, &args(kind, by));
         let url = match &as_of {
             Some(d) => format!("/reports?as_of={d}"),
             None => "/reports".into(),
         };
-        let sections: [(&str, anyhow::Result<serde_json::Value>, Chart); 6] = [
-            ("pipeline", report(ReportKind::Pipeline, ReportBy::Stage), Chart::Money("stage", "value")),
-            ("funnel", report(ReportKind::Funnel, ReportBy::Stage), Chart::Funnel),
-            ("revenue", report(ReportKind::Revenue, ReportBy::Month), Chart::Money("month", "revenue")),
-            ("revenue-region", report(ReportKind::Revenue, ReportBy::Region), Chart::Money("region", "revenue")),
-            ("grades", report(ReportKind::Grades, ReportBy::Owner), Chart::Grades),
-            ("cycle", report(ReportKind::Cycle, ReportBy::Stage), Chart::Cycle),
-        ];
-        let settings = store.settings()?;
-        let main = html! {
-            h1 { "Reports" }
-            form.banner method="get" action="/reports" {
-                label for="as_of" { "As of " }
-                input #as_of type="date" name="as_of" value=(q.as_of);
-                " " button type="submit" { "Show" } " "
-                a href="/reports" { "now" }
-            }
-            @for (id, result, chart) in sections {
-                section id=(id) {
-                    @match result {
-                        Ok(r) => {
-                            h2 { (r["title"].as_str().unwrap_or("")) }
-                            @match chart {
-                                Chart::Money(group, measure) => (charts(&r, group, measure)),
-                                Chart::Funnel => { (bars("Cases entering each stage, lost there in red", &funnel_bars(&r))) (rows_table(&r, "")) }
-                                Chart::Grades => { (grade_charts(&r, &settings)) (rows_table(&r, "")) }
-                                Chart::Cycle => { (bars("Average days", &cycle_bars(&r))) (rows_table(&r, "")) }
-                            }
-                        }
-                        Err(e) => { div.banner.error role="alert" { (super::records::one_line(&e)) } }
-                    }
+        // Read before drawing: a change committed meanwhile draws the reports again next time.
+        // (A store busy with another process's write is drawn afresh and not kept.)
+        let key = store.change_seq().ok().map(|seq| DrawnKey {
+            seq,
+            today: ctx.today,
+            as_of: q.as_of.trim().to_string(),
+        });
+        let main = match key.as_ref().and_then(|k| app.reports.get(k)) {
+            Some(kept) => PreEscaped(kept),
+            None => {
+                let main = draw(ctx, store, as_of, &q.as_of)?;
+                if let Some(key) = key {
+                    app.reports.keep(key, main.0.clone());
                 }
+                main
             }
         };
-        Ok(frame(app, store, "Reports", Section::Reports, Refresh::Live(&url), html! {}, main))
+        Ok(frame(
+            app,
+            store,
+            "Reports",
+            Section::Reports,
+            Refresh::Live(&url),
+            html! {},
+            main,
+        ))
     })
     .await
+}
+
+/// The six reports as of `as_of` (none: now), each as `crm report ... --json` gives it, drawn.
+fn draw(ctx: &Ctx, store: &Store, as_of: Option<String>, typed: &str) -> anyhow::Result<Markup> {
+    let args = |kind, by| ReportArgs {
+        kind,
+        as_of: as_of.clone(),
+        by: Some(by),
+        from: None,
+        to: None,
+        month: None,
+        csv: false,
+        pdf: false,
+        out: None,
+    };
+    // One batch: the six reports read the store once.
+    let mut batch = ReportBatch::new(store);
+    let mut report = |kind, by| batch.json(ctx, &args(kind, by));
+    let sections: [(&str, anyhow::Result<serde_json::Value>, Chart); 6] = [
+        (
+            "pipeline",
+            report(ReportKind::Pipeline, ReportBy::Stage),
+            Chart::Money("stage", "value"),
+        ),
+        (
+            "funnel",
+            report(ReportKind::Funnel, ReportBy::Stage),
+            Chart::Funnel,
+        ),
+        (
+            "revenue",
+            report(ReportKind::Revenue, ReportBy::Month),
+            Chart::Money("month", "revenue"),
+        ),
+        (
+            "revenue-region",
+            report(ReportKind::Revenue, ReportBy::Region),
+            Chart::Money("region", "revenue"),
+        ),
+        (
+            "grades",
+            report(ReportKind::Grades, ReportBy::Owner),
+            Chart::Grades,
+        ),
+        (
+            "cycle",
+            report(ReportKind::Cycle, ReportBy::Stage),
+            Chart::Cycle,
+        ),
+    ];
+    let settings = store.settings()?;
+    Ok(html! {
+        h1 { "Reports" }
+        form.banner method="get" action="/reports" {
+            label for="as_of" { "As of " }
+            input #as_of type="date" name="as_of" value=(typed);
+            " " button type="submit" { "Show" } " "
+            a href="/reports" { "now" }
+        }
+        @for (id, result, chart) in sections {
+            section id=(id) {
+                @match result {
+                    Ok(r) => {
+                        h2 { (r["title"].as_str().unwrap_or("")) }
+                        @match chart {
+                            Chart::Money(group, measure) => (charts(&r, group, measure)),
+                            Chart::Funnel => { (bars("Cases entering each stage, lost there in red", &funnel_bars(&r))) (rows_table(&r, "")) }
+                            Chart::Grades => { (grade_charts(&r, &settings)) (rows_table(&r, "")) }
+                            Chart::Cycle => { (bars("Average days", &cycle_bars(&r))) (rows_table(&r, "")) }
+                        }
+                    }
+                    Err(e) => { div.banner.error role="alert" { (super::records::one_line(&e)) } }
+                }
+            }
+        }
+    })
 }
 
 /// A chart per currency of a report's rows grouped by `group`, bars of `measure`, and the

@@ -41,7 +41,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Html<String>, UiError> 
             .conn()
             .query_row("SELECT count(DISTINCT id) FROM rm_conflicts", [], |r| r.get(0))?;
         let main = html! {
-            h1 { "Today, " (ctx.today.format("%A %-d %B %Y")) }
+            h1 { "Today, " (ctx.today.format("%A %-d %B %Y")) " " a.quiet #new-activity href="/new/activity" { "New activity" } }
             @if conflicted > 0 {
                 div.banner.notice { (conflicted) " record(s) hold conflicting values: open them from "
                     a href="/contacts" { "contacts" } ", " a href="/orgs" { "organizations" } " or the " a href="/cases" { "pipeline" } " to settle them." }

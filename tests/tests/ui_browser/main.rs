@@ -1,6 +1,12 @@
 //! The web UI in a real browser: headless Chromium (Debian `chromium` and `chromium-driver`),
 //! driven over WebDriver with `fantoccini`, against the real `crm ui` on a temporary data dir.
 //! Screenshots of the main pages are saved under `target/tmp/ui-screenshots/`.
+//! One module per journey: a rep's day here, the board's drag (`board`), a manager's
+//! settings (`settings`), a new activity (`activity`).
+
+mod activity;
+mod board;
+mod settings;
 
 use crm_tests::web_ui::WebUi;
 use crm_tests::Crm;
