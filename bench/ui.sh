@@ -92,7 +92,10 @@ FAILED=0
 page() {
     local name="$1" path="$2" i t code times=()
     for ((i = 0; i <= RUNS; i++)); do
-        read -r code t < <(curl -s -o /dev/null -b "$JAR" -w '%{http_code} %{time_total}\n' "$BASE$path")
+        # `{i}` in a path becomes the run's number (01, 02, ...): a page asked of another moment
+        # each time, so none is served from what the UI kept.
+        local asked="${path//\{i\}/$(printf %02d $((i % 28 + 1)))}"
+        read -r code t < <(curl -s -o /dev/null -b "$JAR" -w '%{http_code} %{time_total}\n' "$BASE$asked")
         [[ "$code" == 200 ]] || { echo "GET $path answered $code" >&2; exit 1; }
         ((i > 0)) && times+=("$(awk -v t="$t" 'BEGIN { print t * 1000 }')")
     done
@@ -116,6 +119,7 @@ page "an organization" "/orgs/$ORG"
 page "pipeline board" "/cases"
 page "a case" "/cases/$CASE"
 page "reports (6 reports)" "/reports"
+page "reports, drawn afresh" "/reports?as_of=2026-11-{i}"
 page "settings" "/settings"
 page "sync" "/sync"
 
